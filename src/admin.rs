@@ -1,0 +1,322 @@
+//! `prickle admin ...`: operator commands against the same database as the
+//! server (safe while it runs: each command is one write transaction).
+//! Each returns the JSON object to print, or a one-line error.
+
+use sea_query::{Expr, ExprTrait, Query};
+use serde_json::{json, Value};
+
+use crate::auth::{keys, scopes};
+use crate::organizations::{self, Level};
+use crate::storage::schema::{OrganizationMemberships as M, PersonalApiKeys as K, Projects as P};
+use crate::storage::{Db, DbError, Tx};
+use crate::time;
+use crate::users::{self, NewUser, User};
+
+pub type AdminResult = Result<Value, String>;
+
+const MAX_KEYS_PER_USER: i64 = 10;
+const PASSWORD_ITERATIONS: u32 = 600_000;
+
+fn db_err(e: DbError) -> String {
+    format!("database error: {e}")
+}
+
+/// A plausible address: one `@`, something on both sides, a dot in the domain, no spaces.
+pub fn is_valid_email(email: &str) -> bool {
+    let Some((local, domain)) = email.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && !domain.is_empty()
+        && !domain.contains('@')
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && email.len() <= 254
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+/// Django's `pbkdf2_sha256$<iterations>$<salt>$<base64>` format.
+fn hash_password(password: &str) -> String {
+    use base64::Engine;
+    let salt = keys::random_token(22);
+    let mut out = [0u8; 32];
+    pbkdf2::pbkdf2_hmac::<sha2::Sha256>(
+        password.as_bytes(),
+        salt.as_bytes(),
+        PASSWORD_ITERATIONS,
+        &mut out,
+    );
+    let b64 = base64::engine::general_purpose::STANDARD.encode(out);
+    format!("pbkdf2_sha256${PASSWORD_ITERATIONS}${salt}${b64}")
+}
+
+async fn user_by_email(tx: &mut Tx, email: &str) -> Result<User, String> {
+    users::find_by_email(tx, email)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| format!("no user with email {email}"))
+}
+
+pub async fn create_user(
+    db: &Db,
+    email: &str,
+    first_name: &str,
+    last_name: &str,
+    password: Option<&str>,
+) -> AdminResult {
+    let email = email.trim();
+    if !is_valid_email(email) {
+        return Err(format!("invalid email: {email:?}"));
+    }
+    if first_name.chars().count() > 150 || last_name.chars().count() > 150 {
+        return Err("names may have at most 150 characters".into());
+    }
+    let password_hash = match password {
+        Some(p) if p.chars().count() < 8 => {
+            return Err("password must have at least 8 characters".into())
+        }
+        Some(p) => Some(hash_password(p)),
+        None => None,
+    };
+    let mut tx = db.write().await.map_err(db_err)?;
+    if users::find_by_email(&mut tx, email)
+        .await
+        .map_err(db_err)?
+        .is_some()
+    {
+        return Err(format!("a user with email {email} already exists"));
+    }
+    let new = NewUser {
+        email,
+        first_name,
+        last_name,
+        password_hash,
+    };
+    let user = users::insert(&mut tx, new, time::now_micros())
+        .await
+        .map_err(|e| match e {
+            DbError::Unique => format!("a user with email {email} already exists"),
+            e => db_err(e),
+        })?;
+    tx.commit().await.map_err(db_err)?;
+    Ok(user.basic_json())
+}
+
+pub async fn create_organization(db: &Db, name: &str, owner_email: &str) -> AdminResult {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 64 {
+        return Err("organization name must have 1 to 64 characters".into());
+    }
+    let now = time::now_micros();
+    let mut tx = db.write().await.map_err(db_err)?;
+    let owner = user_by_email(&mut tx, owner_email).await?;
+    let org = organizations::insert(&mut tx, name, now)
+        .await
+        .map_err(db_err)?;
+    organizations::add_member(&mut tx, &org.id, &owner, Level::Owner, now)
+        .await
+        .map_err(db_err)?;
+    tx.commit().await.map_err(db_err)?;
+    Ok(org.to_json(Some(Level::Owner)))
+}
+
+pub async fn add_member(db: &Db, organization_id: &str, email: &str, level: i64) -> AdminResult {
+    let level = Level::from_i64(level)
+        .ok_or_else(|| format!("invalid level {level} (expected 1, 8 or 15)"))?;
+    let org_id = organizations::parse_uuid(organization_id)
+        .ok_or_else(|| format!("no organization {organization_id}"))?;
+    let now = time::now_micros();
+    let mut tx = db.write().await.map_err(db_err)?;
+    organizations::find(&mut tx, &org_id)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| format!("no organization {org_id}"))?;
+    let user = user_by_email(&mut tx, email).await?;
+    let membership = organizations::add_member(&mut tx, &org_id, &user, level, now)
+        .await
+        .map_err(|e| match e {
+            DbError::Unique => format!("{email} is already a member of {org_id}"),
+            e => db_err(e),
+        })?;
+    tx.commit().await.map_err(db_err)?;
+    Ok(membership.to_json())
+}
+
+pub struct NewKey<'a> {
+    pub email: &'a str,
+    pub label: &'a str,
+    pub scopes: Vec<String>,
+    pub scoped_organizations: Option<Vec<String>>,
+    pub scoped_teams: Option<Vec<i64>>,
+}
+
+async fn count(tx: &mut Tx, stmt: &sea_query::SelectStatement) -> Result<i64, String> {
+    Ok(tx
+        .query_opt(stmt, |r| r.i64(0))
+        .await
+        .map_err(db_err)?
+        .unwrap_or(0))
+}
+
+pub async fn create_personal_api_key(db: &Db, new: NewKey<'_>) -> AdminResult {
+    let label = new.label.trim();
+    if label.is_empty() || label.chars().count() > 40 {
+        return Err("label must have 1 to 40 characters".into());
+    }
+    if new.scopes.is_empty() {
+        return Err("at least one scope is required".into());
+    }
+    if let Some(bad) = new.scopes.iter().find(|s| !scopes::is_valid_scope(s)) {
+        return Err(format!("Invalid scope: {bad}"));
+    }
+    let mut tx = db.write().await.map_err(db_err)?;
+    let user = user_by_email(&mut tx, new.email).await?;
+    let mut orgs = Vec::new();
+    for raw in new.scoped_organizations.iter().flatten() {
+        let id = organizations::parse_uuid(raw).ok_or_else(|| format!("no organization {raw}"))?;
+        let stmt = Query::select()
+            .expr(Expr::col(M::Id).count())
+            .from(M::Table)
+            .and_where(Expr::col(M::OrganizationId).eq(id.clone()))
+            .and_where(Expr::col(M::UserId).eq(user.id))
+            .to_owned();
+        if count(&mut tx, &stmt).await? == 0 {
+            return Err(
+                "You must be a member of all organizations that you are scoping the key to.".into(),
+            );
+        }
+        orgs.push(id);
+    }
+    for team in new.scoped_teams.iter().flatten() {
+        let stmt = Query::select()
+            .expr(Expr::col((P::Table, P::Id)).count())
+            .from(P::Table)
+            .inner_join(
+                M::Table,
+                Expr::col((M::Table, M::OrganizationId)).equals((P::Table, P::OrganizationId)),
+            )
+            .and_where(Expr::col((P::Table, P::Id)).eq(*team))
+            .and_where(Expr::col((M::Table, M::UserId)).eq(user.id))
+            .to_owned();
+        if count(&mut tx, &stmt).await? == 0 {
+            return Err(
+                "You must be a member of all teams that you are scoping the key to.".into(),
+            );
+        }
+    }
+    let existing = Query::select()
+        .expr(Expr::col(K::Id).count())
+        .from(K::Table)
+        .and_where(Expr::col(K::UserId).eq(user.id))
+        .to_owned();
+    if count(&mut tx, &existing).await? >= MAX_KEYS_PER_USER {
+        return Err("You can only have 10 personal API keys. Remove an existing key before creating a new one.".into());
+    }
+    let value = keys::new_personal_api_key();
+    let id = keys::random_token(43);
+    let scoped_organizations = new.scoped_organizations.map(|_| orgs);
+    let now = time::now_micros();
+    let stmt = Query::insert()
+        .into_table(K::Table)
+        .columns([
+            K::Id,
+            K::UserId,
+            K::Label,
+            K::MaskValue,
+            K::SecureValue,
+            K::CreatedAt,
+            K::Scopes,
+            K::ScopedOrganizations,
+            K::ScopedTeams,
+        ])
+        .values_panic([
+            id.clone().into(),
+            user.id.into(),
+            label.into(),
+            keys::mask(&value).into(),
+            keys::secure_value(&value).into(),
+            now.into(),
+            json!(new.scopes).to_string().into(),
+            scoped_organizations
+                .as_ref()
+                .map(|o| json!(o).to_string())
+                .into(),
+            new.scoped_teams
+                .as_ref()
+                .map(|t| json!(t).to_string())
+                .into(),
+        ])
+        .to_owned();
+    tx.execute(&stmt).await.map_err(db_err)?;
+    tx.commit().await.map_err(db_err)?;
+    Ok(json!({
+        "id": id,
+        "label": label,
+        "value": value,
+        "mask_value": keys::mask(&value),
+        "created_at": time::format(now),
+        "scopes": new.scopes,
+        "scoped_organizations": scoped_organizations,
+        "scoped_teams": new.scoped_teams,
+    }))
+}
+
+/// Organization settings PostHog lets admins change in its UI; prickle's
+/// operators set them here until the organization endpoints exist.
+pub async fn update_organization(
+    db: &Db,
+    organization_id: &str,
+    members_can_create_projects: Option<bool>,
+    members_can_invite: Option<bool>,
+) -> AdminResult {
+    use crate::storage::schema::Organizations as O;
+    let org_id = organizations::parse_uuid(organization_id)
+        .ok_or_else(|| format!("no organization {organization_id}"))?;
+    let mut tx = db.write().await.map_err(db_err)?;
+    organizations::find(&mut tx, &org_id)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| format!("no organization {org_id}"))?;
+    let mut stmt = Query::update();
+    stmt.table(O::Table)
+        .value(O::UpdatedAt, time::now_micros())
+        .and_where(Expr::col(O::Id).eq(org_id.clone()));
+    if let Some(v) = members_can_create_projects {
+        stmt.value(O::MembersCanCreateProjects, v);
+    }
+    if let Some(v) = members_can_invite {
+        stmt.value(O::MembersCanInvite, v);
+    }
+    tx.execute(&stmt).await.map_err(db_err)?;
+    let org = organizations::find(&mut tx, &org_id)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| format!("no organization {org_id}"))?;
+    tx.commit().await.map_err(db_err)?;
+    Ok(org.to_json(None))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_valid_email;
+
+    #[test]
+    fn emails() {
+        for ok in ["ada@example.com", "a.b+c@x.co"] {
+            assert!(is_valid_email(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "ada",
+            "@x.com",
+            "ada@",
+            "ada@x",
+            "a b@x.com",
+            "a@b@c.com",
+            "ada@.com",
+        ] {
+            assert!(!is_valid_email(bad), "{bad}");
+        }
+    }
+}

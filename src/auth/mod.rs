@@ -1,0 +1,220 @@
+//! Who is calling: personal API key authentication.
+//!
+//! The key is looked for where PostHog looks (the `Authorization: Bearer`
+//! header, then `personal_api_key` in the body, then in the query string),
+//! and the first candidate found is the only one tried.
+
+pub mod keys;
+pub mod scopes;
+
+use sea_query::{Expr, ExprTrait, Query};
+
+use crate::error::{ApiError, ApiResult};
+use crate::storage::schema::{PersonalApiKeys as K, Users as U};
+use crate::storage::{Db, DbError, Tx};
+use crate::time;
+use crate::users::{self, User};
+pub use scopes::{KeyGrant, Scope};
+
+/// An authenticated request's principal: the key's owner and what the key grants.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub user: User,
+    pub key_id: String,
+    pub grant: KeyGrant,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeySource {
+    Header,
+    Body,
+    Query,
+}
+
+impl KeySource {
+    fn invalid_detail(self) -> &'static str {
+        match self {
+            KeySource::Header => {
+                "Personal API key found in request Authorization header is invalid."
+            }
+            KeySource::Body => "Personal API key found in request body is invalid.",
+            KeySource::Query => "Personal API key found in request query string is invalid.",
+        }
+    }
+}
+
+/// A credential found in the request.
+pub enum Credential {
+    PersonalApiKey(String, KeySource),
+    /// An OAuth access token (`pha_`): prickle issues none, so none is valid.
+    OAuthToken,
+}
+
+/// `^Bearer\s+(\S.+)$`, then trimmed.
+fn bearer(header: &str) -> Option<&str> {
+    let rest = header.strip_prefix("Bearer")?;
+    if !rest.starts_with(|c: char| c.is_whitespace()) {
+        return None;
+    }
+    let token = rest.trim();
+    (token.chars().count() >= 2).then_some(token)
+}
+
+pub fn find_credential(
+    authorization: Option<&str>,
+    body_key: Option<&str>,
+    query_key: Option<&str>,
+) -> Option<Credential> {
+    if let Some(token) = authorization.and_then(bearer) {
+        if token.starts_with("pha_") {
+            return Some(Credential::OAuthToken);
+        }
+        return Some(Credential::PersonalApiKey(
+            token.to_string(),
+            KeySource::Header,
+        ));
+    }
+    if let Some(k) = body_key.filter(|k| !k.is_empty()) {
+        return Some(Credential::PersonalApiKey(k.to_string(), KeySource::Body));
+    }
+    query_key
+        .filter(|k| !k.is_empty())
+        .map(|k| Credential::PersonalApiKey(k.to_string(), KeySource::Query))
+}
+
+fn json_list<T: serde::de::DeserializeOwned>(v: Option<String>) -> Option<Vec<T>> {
+    v.and_then(|s| serde_json::from_str(&s).ok())
+}
+
+/// Resolves a credential to a caller. `site_url` builds PostHog's
+/// `WWW-Authenticate` challenge.
+pub async fn authenticate(
+    db: &Db,
+    credential: Option<Credential>,
+    site_url: &str,
+) -> ApiResult<Caller> {
+    let challenge =
+        format!("Bearer resource_metadata=\"{site_url}/.well-known/oauth-protected-resource\"");
+    let (key, source) = match credential {
+        None => return Err(ApiError::not_authenticated(challenge)),
+        Some(Credential::OAuthToken) => {
+            return Err(ApiError::authentication_failed(
+                "Invalid access token.",
+                challenge,
+            ))
+        }
+        Some(Credential::PersonalApiKey(k, s)) => (k, s),
+    };
+    let digest = keys::secure_value(&key);
+    let mut tx = db.read().await?;
+    let found = lookup(&mut tx, &digest).await?;
+    drop(tx);
+    let Some((stored_digest, last_used_at, caller)) = found else {
+        return Err(ApiError::authentication_failed(
+            source.invalid_detail(),
+            challenge,
+        ));
+    };
+    if !keys::digests_match(&stored_digest, &digest) || !caller.user.is_active {
+        return Err(ApiError::authentication_failed(
+            source.invalid_detail(),
+            challenge,
+        ));
+    }
+    let now = time::now_micros();
+    if last_used_at.is_none_or(|t| now - t > time::HOUR_MICROS) {
+        touch(db, &caller.key_id, now).await?;
+    }
+    Ok(caller)
+}
+
+async fn lookup(
+    tx: &mut Tx,
+    digest: &str,
+) -> Result<Option<(String, Option<i64>, Caller)>, DbError> {
+    let stmt = Query::select()
+        .columns([
+            (K::Table, K::Id),
+            (K::Table, K::SecureValue),
+            (K::Table, K::LastUsedAt),
+            (K::Table, K::Scopes),
+            (K::Table, K::ScopedOrganizations),
+            (K::Table, K::ScopedTeams),
+        ])
+        .columns(users::COLUMNS.map(|c| (U::Table, c)))
+        .from(K::Table)
+        .inner_join(
+            U::Table,
+            Expr::col((U::Table, U::Id)).equals((K::Table, K::UserId)),
+        )
+        .and_where(Expr::col((K::Table, K::SecureValue)).eq(digest))
+        .to_owned();
+    tx.query_opt(&stmt, |r| {
+        let caller = Caller {
+            key_id: r.string(0)?,
+            grant: KeyGrant {
+                scopes: json_list(r.opt_string(3)?).unwrap_or_default(),
+                scoped_organizations: json_list(r.opt_string(4)?),
+                scoped_teams: json_list(r.opt_string(5)?),
+            },
+            user: User::from_row(r, 6)?,
+        };
+        Ok((r.string(1)?, r.opt_i64(2)?, caller))
+    })
+    .await
+}
+
+/// `last_used_at` is bumped at most once an hour, so reads stay reads.
+async fn touch(db: &Db, key_id: &str, now: i64) -> ApiResult<()> {
+    let mut tx = db.write().await?;
+    let stmt = Query::update()
+        .table(K::Table)
+        .value(K::LastUsedAt, now)
+        .and_where(Expr::col(K::Id).eq(key_id))
+        .to_owned();
+    tx.execute(&stmt).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(
+        auth: Option<&str>,
+        body: Option<&str>,
+        query: Option<&str>,
+    ) -> Option<(String, KeySource)> {
+        match find_credential(auth, body, query)? {
+            Credential::PersonalApiKey(k, s) => Some((k, s)),
+            Credential::OAuthToken => Some(("<oauth>".into(), KeySource::Header)),
+        }
+    }
+
+    #[test]
+    fn credential_sources_in_posthog_order() {
+        assert_eq!(
+            found(Some("Bearer phx_a"), Some("b"), Some("c")),
+            Some(("phx_a".into(), KeySource::Header))
+        );
+        assert_eq!(
+            found(Some("Bearer   phx_a  "), None, None),
+            Some(("phx_a".into(), KeySource::Header))
+        );
+        assert_eq!(
+            found(Some("Basic xyz"), Some("b"), None),
+            Some(("b".into(), KeySource::Body))
+        );
+        assert_eq!(
+            found(Some("bearer phx_a"), None, Some("c")),
+            Some(("c".into(), KeySource::Query))
+        );
+        assert_eq!(found(Some("Bearerphx_a"), None, None), None);
+        assert_eq!(
+            found(Some("Bearer pha_x"), None, None),
+            Some(("<oauth>".into(), KeySource::Header))
+        );
+        assert_eq!(found(None, None, None), None);
+    }
+}

@@ -1,0 +1,354 @@
+//! Personal API key scopes: the one place that decides whether a key may make
+//! a request, before the person behind it is considered.
+
+use std::fmt;
+
+use crate::error::ApiError;
+
+/// Every scope object PostHog publishes (`posthog/scopes.py`, internal-only
+/// objects excluded). Keys may carry any of them; prickle checks a few.
+pub const SCOPE_OBJECTS: &[&str] = &[
+    "action",
+    "access_control",
+    "account",
+    "activity_log",
+    "alert",
+    "annotation",
+    "approvals",
+    "batch_export",
+    "batch_import",
+    "batch_import_support",
+    "billing",
+    "business_knowledge",
+    "canvas",
+    "cohort",
+    "comment",
+    "conversation",
+    "customer_analytics",
+    "customer_task",
+    "customer_journey",
+    "customer_profile_config",
+    "data_catalog",
+    "data_catalog_approval",
+    "dashboard",
+    "event_filter",
+    "dashboard_template",
+    "dataset",
+    "early_access_feature",
+    "endpoint",
+    "engineering_analytics",
+    "error_tracking",
+    "evaluation",
+    "element",
+    "event_definition",
+    "experiment",
+    "experiment_holdout",
+    "experiment_saved_metric",
+    "export",
+    "external_data_schema",
+    "external_data_source",
+    "feature_flag",
+    "file_system",
+    "file_system_shortcut",
+    "group",
+    "health_issue",
+    "heatmap",
+    "hog_flow",
+    "hog_function",
+    "ingestion_warning",
+    "insight",
+    "insight_variable",
+    "integration",
+    "legal_document",
+    "link",
+    "live_debugger",
+    "llm_analytics",
+    "ai_observability_clusters",
+    "llm_gateway",
+    "llm_playground",
+    "llm_prompt",
+    "llm_provider_key",
+    "llm_skill",
+    "logs",
+    "loop",
+    "marketing_analytics",
+    "mcp_analytics",
+    "metrics",
+    "notebook",
+    "organization",
+    "organization_integration",
+    "organization_member",
+    "person",
+    "plugin",
+    "product_enablement",
+    "product_tour",
+    "project",
+    "property_definition",
+    "query",
+    "query_performance",
+    "replay_scanner",
+    "review_hog",
+    "revenue_analytics",
+    "session_recording",
+    "session_recording_playlist",
+    "sharing_configuration",
+    "signal_scout",
+    "stamphog",
+    "streamlit_app",
+    "subscription",
+    "survey",
+    "tagger",
+    "ticket",
+    "task",
+    "toolbar",
+    "tracing",
+    "field_note",
+    "uploaded_media",
+    "usage_metric",
+    "user",
+    "user_interview",
+    "vision_action",
+    "vision_alert",
+    "visual_review",
+    "warehouse_objects",
+    "warehouse_table",
+    "warehouse_view",
+    "web_analytics",
+    "webhook",
+    "wizard_session",
+];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+}
+
+/// A scope an endpoint requires, e.g. `project:write`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Scope {
+    pub object: &'static str,
+    pub access: Access,
+}
+
+impl Scope {
+    pub const fn read(object: &'static str) -> Scope {
+        Scope {
+            object,
+            access: Access::Read,
+        }
+    }
+    pub const fn write(object: &'static str) -> Scope {
+        Scope {
+            object,
+            access: Access::Write,
+        }
+    }
+
+    /// Does a key scope string grant this? `write` implies `read`.
+    fn granted_by(&self, key_scope: &str) -> bool {
+        let Some((object, action)) = key_scope.split_once(':') else {
+            return false;
+        };
+        object == self.object
+            && match self.access {
+                Access::Read => action == "read" || action == "write",
+                Access::Write => action == "write",
+            }
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let action = match self.access {
+            Access::Read => "read",
+            Access::Write => "write",
+        };
+        write!(f, "{}:{}", self.object, action)
+    }
+}
+
+/// Is `s` a scope a key may be created with (`*` or `<object>:read|write`)?
+pub fn is_valid_scope(s: &str) -> bool {
+    if s == "*" {
+        return true;
+    }
+    match s.split_once(':') {
+        Some((object, "read" | "write")) => SCOPE_OBJECTS.contains(&object),
+        _ => false,
+    }
+}
+
+/// What a key was granted: its scopes and the organizations / projects it is limited to.
+#[derive(Clone, Debug, Default)]
+pub struct KeyGrant {
+    pub scopes: Vec<String>,
+    /// `None` or empty: no organization restriction.
+    pub scoped_organizations: Option<Vec<String>>,
+    /// `None` or empty: no project restriction.
+    pub scoped_teams: Option<Vec<i64>>,
+}
+
+impl KeyGrant {
+    /// PostHog's APIScopePermission for organization-level endpoints, in its order:
+    /// empty scopes, an action that declares no scope, the key's project and
+    /// organization restrictions, then the scope itself.
+    /// `required` lists the scopes that each suffice (empty: the action declares none).
+    pub fn check(&self, required: &[Scope], organization_id: &str) -> Result<(), ApiError> {
+        self.precheck(required)?;
+        if self.scoped_teams.as_ref().is_some_and(|t| !t.is_empty()) {
+            // Organization-level endpoints have no project to match against.
+            return Err(ApiError::permission_denied(
+                "API keys with scoped projects are only supported on project-based endpoints.",
+            ));
+        }
+        if let Some(orgs) = self.scoped_organizations.as_ref().filter(|o| !o.is_empty()) {
+            if !orgs.iter().any(|o| o == organization_id) {
+                return Err(ApiError::permission_denied(format!(
+                    "API key does not have access to the requested organization: ID {organization_id}."
+                )));
+            }
+        }
+        let granted = |r: &Scope| self.scopes.iter().any(|s| r.granted_by(s));
+        if self.scopes.iter().any(|s| s == "*") || required.iter().any(granted) {
+            return Ok(());
+        }
+        Err(ApiError::permission_denied(format!(
+            "API key missing required scope '{}'",
+            required[0]
+        )))
+    }
+
+    /// The checks that need no organization: a key with no scopes, or an
+    /// action that declares none, is refused whatever the path names.
+    pub fn precheck(&self, required: &[Scope]) -> Result<(), ApiError> {
+        if self.scopes.is_empty() || required.is_empty() {
+            return Err(ApiError::permission_denied(
+                "This action does not support personal API key access",
+            ));
+        }
+        Ok(())
+    }
+
+    /// May this key see this organization at all (used to filter lists)?
+    pub fn allows_organization(&self, organization_id: &str) -> bool {
+        match self.scoped_organizations.as_ref().filter(|o| !o.is_empty()) {
+            Some(orgs) => orgs.iter().any(|o| o == organization_id),
+            None => true,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ORG: &str = "0190c0de-0000-7000-8000-000000000001";
+    const OTHER: &str = "0190c0de-0000-7000-8000-000000000002";
+
+    fn grant(scopes: &[&str]) -> KeyGrant {
+        KeyGrant {
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
+    fn detail(r: Result<(), ApiError>) -> String {
+        r.err()
+            .map(|e| e.detail.into_owned())
+            .unwrap_or_else(|| "ok".into())
+    }
+
+    #[test]
+    fn scope_matrix() {
+        let read: &[Scope] = &[Scope::read("project")];
+        let write: &[Scope] = &[Scope::write("project")];
+        let activity: &[Scope] = &[Scope::read("project"), Scope::read("activity_log")];
+        let cases: &[(&[&str], &[Scope], &str)] = &[
+            (&["*"], read, "ok"),
+            (&["*"], write, "ok"),
+            (&["project:read"], read, "ok"),
+            (&["project:write"], read, "ok"),
+            (
+                &["project:read"],
+                write,
+                "API key missing required scope 'project:write'",
+            ),
+            (
+                &["organization:write"],
+                read,
+                "API key missing required scope 'project:read'",
+            ),
+            (
+                &["project:readx"],
+                read,
+                "API key missing required scope 'project:read'",
+            ),
+            (
+                &[],
+                read,
+                "This action does not support personal API key access",
+            ),
+            (
+                &["*"],
+                &[],
+                "This action does not support personal API key access",
+            ),
+            (&["activity_log:read"], activity, "ok"),
+            (&["project:read"], activity, "ok"),
+            (
+                &["user:read"],
+                activity,
+                "API key missing required scope 'project:read'",
+            ),
+        ];
+        for (scopes, required, want) in cases {
+            assert_eq!(
+                detail(grant(scopes).check(required, ORG)),
+                *want,
+                "{scopes:?} {required:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn organization_and_project_restrictions_apply_to_star_keys() {
+        let mut g = grant(&["*"]);
+        g.scoped_organizations = Some(vec![OTHER.into()]);
+        assert_eq!(
+            detail(g.check(&[Scope::read("project")], ORG)),
+            format!("API key does not have access to the requested organization: ID {ORG}.")
+        );
+        assert_eq!(detail(g.check(&[Scope::read("project")], OTHER)), "ok");
+        assert!(!g.allows_organization(ORG));
+        g.scoped_organizations = Some(vec![]);
+        assert_eq!(detail(g.check(&[Scope::read("project")], ORG)), "ok");
+        g.scoped_teams = Some(vec![7]);
+        assert_eq!(
+            detail(g.check(&[Scope::read("project")], ORG)),
+            "API keys with scoped projects are only supported on project-based endpoints."
+        );
+    }
+
+    #[test]
+    fn valid_scopes() {
+        for ok in [
+            "*",
+            "project:read",
+            "organization_member:write",
+            "legal_document:read",
+        ] {
+            assert!(is_valid_scope(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "project",
+            "project:admin",
+            "nope:read",
+            "*:read",
+            "project:read ",
+        ] {
+            assert!(!is_valid_scope(bad), "{bad}");
+        }
+    }
+}

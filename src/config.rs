@@ -1,0 +1,76 @@
+//! Configuration shared by every command: flags first, then environment variables.
+
+use clap::Args;
+
+pub const DEFAULT_MAX_PROJECTS_PER_ORGANIZATION: i64 = 2000;
+
+#[derive(Args, Clone, Debug)]
+pub struct DatabaseArgs {
+    /// sqlite://PATH (created when missing) or postgres://USER@HOST:PORT/DB
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://prickle.db",
+        hide_env_values = true
+    )]
+    pub database_url: String,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Address to listen on.
+    #[arg(long, env = "PRICKLE_BIND", default_value = "127.0.0.1:8000")]
+    pub bind: String,
+    /// Absolute base URL for next/previous links and invite links (default: http:// + the bind address).
+    #[arg(long, env = "SITE_URL")]
+    pub site_url: Option<String>,
+    /// Most (non-demo) projects one organization may have.
+    #[arg(long, env = "PRICKLE_MAX_PROJECTS_PER_ORGANIZATION", default_value_t = DEFAULT_MAX_PROJECTS_PER_ORGANIZATION)]
+    pub max_projects_per_organization: i64,
+    /// Key that signs live-events tokens (random per process when unset).
+    #[arg(long, env = "SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
+    /// Seconds to let in-flight requests finish after SIGTERM/SIGINT.
+    #[arg(long, env = "PRICKLE_SHUTDOWN_GRACE_SECONDS", default_value_t = 30)]
+    pub shutdown_grace_seconds: u64,
+}
+
+/// What the HTTP layer needs to know, resolved from [`ServeArgs`].
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// No trailing slash.
+    pub site_url: String,
+    pub max_projects_per_organization: i64,
+    pub secret_key: Vec<u8>,
+}
+
+impl Config {
+    pub fn new(
+        site_url: &str,
+        max_projects_per_organization: i64,
+        secret_key: Option<&str>,
+    ) -> Config {
+        Config {
+            site_url: site_url.trim_end_matches('/').to_string(),
+            max_projects_per_organization,
+            secret_key: match secret_key {
+                Some(k) if !k.is_empty() => k.as_bytes().to_vec(),
+                _ => crate::auth::keys::random_token(64).into_bytes(),
+            },
+        }
+    }
+
+    pub fn from_serve_args(args: &ServeArgs) -> Config {
+        let site_url = args
+            .site_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", args.bind));
+        Config::new(
+            &site_url,
+            args.max_projects_per_organization,
+            args.secret_key.as_deref(),
+        )
+    }
+}

@@ -1,0 +1,244 @@
+//! The one error type every request path returns. It renders PostHog's
+//! `{"type", "code", "detail", "attr"}` body (drf-exceptions-hog), so clients
+//! written against PostHog parse our failures unchanged.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    pub status: StatusCode,
+    /// PostHog's `type`: `validation_error`, `authentication_error`, `invalid_request`, `server_error`.
+    pub kind: &'static str,
+    pub code: Cow<'static, str>,
+    pub detail: Cow<'static, str>,
+    pub attr: Option<Cow<'static, str>>,
+    /// Sent as `WWW-Authenticate` on 401s.
+    pub challenge: Option<String>,
+}
+
+impl ApiError {
+    fn new(
+        status: StatusCode,
+        kind: &'static str,
+        code: impl Into<Cow<'static, str>>,
+        detail: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        ApiError {
+            status,
+            kind,
+            code: code.into(),
+            detail: detail.into(),
+            attr: None,
+            challenge: None,
+        }
+    }
+
+    /// Names the offending field (PostHog joins nested paths with `__`).
+    pub fn at(mut self, attr: impl Into<Cow<'static, str>>) -> Self {
+        self.attr = Some(attr.into());
+        self
+    }
+
+    /// 400 `validation_error` with an explicit code (`invalid_choice`, `max_value`, ...).
+    pub fn validation(
+        code: impl Into<Cow<'static, str>>,
+        detail: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "validation_error", code, detail)
+    }
+
+    /// 400 `invalid_input` (DRF's `invalid`, renamed by PostHog).
+    pub fn invalid_input(detail: impl Into<Cow<'static, str>>) -> Self {
+        Self::validation("invalid_input", detail)
+    }
+
+    pub fn required(attr: impl Into<Cow<'static, str>>) -> Self {
+        Self::validation("required", "This field is required.").at(attr)
+    }
+
+    pub fn null(attr: impl Into<Cow<'static, str>>) -> Self {
+        Self::validation("null", "This field may not be null.").at(attr)
+    }
+
+    pub fn invalid_choice(value: &str, attr: impl Into<Cow<'static, str>>) -> Self {
+        Self::validation(
+            "invalid_choice",
+            format!("\"{value}\" is not a valid choice."),
+        )
+        .at(attr)
+    }
+
+    pub fn not_a_valid_boolean(attr: impl Into<Cow<'static, str>>) -> Self {
+        Self::invalid_input("Must be a valid boolean.").at(attr)
+    }
+
+    pub fn not_a_valid_string(attr: impl Into<Cow<'static, str>>) -> Self {
+        Self::invalid_input("Not a valid string.").at(attr)
+    }
+
+    pub fn not_authenticated(challenge: String) -> Self {
+        let mut e = Self::new(
+            StatusCode::UNAUTHORIZED,
+            "authentication_error",
+            "not_authenticated",
+            "Authentication credentials were not provided.",
+        );
+        e.challenge = Some(challenge);
+        e
+    }
+
+    pub fn authentication_failed(detail: impl Into<Cow<'static, str>>, challenge: String) -> Self {
+        let mut e = Self::new(
+            StatusCode::UNAUTHORIZED,
+            "authentication_error",
+            "authentication_failed",
+            detail,
+        );
+        e.challenge = Some(challenge);
+        e
+    }
+
+    pub fn permission_denied(detail: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "authentication_error",
+            "permission_denied",
+            detail,
+        )
+    }
+
+    /// DRF's default 403 text.
+    pub fn forbidden() -> Self {
+        Self::permission_denied("You do not have permission to perform this action.")
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "invalid_request",
+            "not_found",
+            "Not found.",
+        )
+    }
+
+    pub fn organization_not_found() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "invalid_request",
+            "not_found",
+            "Organization not found.",
+        )
+    }
+
+    pub fn method_not_allowed(method: &str) -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "invalid_request",
+            "method_not_allowed",
+            format!("Method \"{method}\" not allowed."),
+        )
+    }
+
+    pub fn conflict(detail: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::CONFLICT, "invalid_request", "conflict", detail)
+    }
+
+    pub fn parse_error(detail: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "parse_error",
+            detail,
+        )
+    }
+
+    pub fn unsupported_media_type(content_type: &str) -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "invalid_request",
+            "unsupported_media_type",
+            format!("Unsupported media type \"{content_type}\" in request."),
+        )
+    }
+
+    pub fn payload_too_large() -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_request",
+            "payload_too_large",
+            "Request body is too large.",
+        )
+    }
+
+    /// A failure that is ours, not the client's. The cause goes to the log
+    /// (never to the client, which could leak internals).
+    pub fn internal(cause: impl fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "error",
+            "A server error occurred.",
+        )
+    }
+
+    /// The database is momentarily unable to serve (pool exhausted, lock
+    /// timeout): the client may retry.
+    pub fn unavailable(cause: impl fmt::Display) -> Self {
+        tracing::warn!(error = %cause, "database unavailable");
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "server_error",
+            "service_unavailable",
+            "The server is busy. Please try again.",
+        )
+    }
+
+    pub fn body(&self) -> serde_json::Value {
+        serde_json::json!({
+            "type": self.kind,
+            "code": self.code,
+            "detail": self.detail,
+            "attr": self.attr,
+        })
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.detail)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut resp = (self.status, axum::Json(self.body())).into_response();
+        if let Some(challenge) = self.challenge {
+            if let Ok(v) = HeaderValue::from_str(&challenge) {
+                resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+            }
+        }
+        resp
+    }
+}
+
+impl From<crate::storage::DbError> for ApiError {
+    fn from(e: crate::storage::DbError) -> Self {
+        match e {
+            // Callers that expect a conflict map it to their own message first.
+            crate::storage::DbError::Unique => {
+                ApiError::conflict("A conflicting record already exists.")
+            }
+            crate::storage::DbError::Busy(m) => ApiError::unavailable(m),
+            crate::storage::DbError::Other(m) => ApiError::internal(m),
+        }
+    }
+}

@@ -1,0 +1,233 @@
+//! The request as every API handler sees it: path parameters, query string and
+//! body, read once with PostHog's limits and error bodies; and the
+//! authentication and organization checks every organization route shares.
+
+use std::collections::HashMap;
+
+use axum::body::{to_bytes, Body};
+use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
+use axum::http::{header, HeaderMap, Method, Uri};
+use bytes::Bytes;
+use serde_json::{Map, Value};
+
+use crate::auth::{self, Caller, Scope};
+use crate::error::{ApiError, ApiResult};
+use crate::http::App;
+use crate::organizations::{self, Level, Organization};
+
+/// Bodies above this are refused with 413 before they are read.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+pub struct ApiRequest {
+    pub method: Method,
+    pub uri: Uri,
+    headers: HeaderMap,
+    params: Vec<(String, String)>,
+    body: Bytes,
+    /// The body, parsed on first use.
+    parsed: Option<Value>,
+}
+
+impl<S: Send + Sync> FromRequest<S> for ApiRequest {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = req.into_parts();
+        let params = RawPathParams::from_request_parts(&mut parts, state)
+            .await
+            .map_err(|_| ApiError::not_found())?
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let declared = parts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+            return Err(ApiError::payload_too_large());
+        }
+        let body = read_body(body).await?;
+        Ok(ApiRequest {
+            method: parts.method,
+            uri: parts.uri,
+            headers: parts.headers,
+            params,
+            body,
+            parsed: None,
+        })
+    }
+}
+
+async fn read_body(body: Body) -> ApiResult<Bytes> {
+    to_bytes(body, MAX_BODY_BYTES).await.map_err(|e| {
+        // to_bytes reports both an over-long body and a broken stream.
+        let too_long = std::error::Error::source(&e)
+            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+            || e.to_string().contains("length limit");
+        if too_long {
+            ApiError::payload_too_large()
+        } else {
+            ApiError::parse_error("Request body could not be read.")
+        }
+    })
+}
+
+impl ApiRequest {
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Query parameters, last value winning (Django's `QueryDict.get`).
+    pub fn query(&self) -> HashMap<String, String> {
+        form_urlencoded::parse(self.uri.query().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect()
+    }
+
+    pub fn query_pairs(&self) -> Vec<(String, String)> {
+        form_urlencoded::parse(self.uri.query().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect()
+    }
+
+    /// The body as JSON. An empty body is `{}`; form bodies become string
+    /// fields (as DRF's form parser gives); other media types are 415.
+    pub fn body(&mut self) -> ApiResult<&Value> {
+        if self.parsed.is_none() {
+            self.parsed = Some(self.parse_body()?);
+        }
+        Ok(self.parsed.as_ref().expect("parsed above"))
+    }
+
+    fn parse_body(&self) -> ApiResult<Value> {
+        if self.body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Value::Object(Map::new()));
+        }
+        let content_type = self
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let media = content_type.split(';').next().unwrap_or("").trim();
+        let looks_like_json = matches!(
+            self.body.iter().find(|b| !b.is_ascii_whitespace()),
+            Some(b'{' | b'[')
+        );
+        match media {
+            m if m == "application/json" || m.ends_with("+json") => parse_json(&self.body),
+            // curl -d sends JSON labelled as a form: read it as the JSON it is.
+            "application/x-www-form-urlencoded" | "" if looks_like_json => parse_json(&self.body),
+            "application/x-www-form-urlencoded" => Ok(Value::Object(
+                form_urlencoded::parse(&self.body)
+                    .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+                    .collect(),
+            )),
+            "" => parse_json(&self.body),
+            other => Err(ApiError::unsupported_media_type(other)),
+        }
+    }
+
+    /// The body as a JSON object, with DRF's errors for anything else.
+    pub fn body_object(&mut self) -> ApiResult<Map<String, Value>> {
+        match self.body()? {
+            Value::Object(m) => Ok(m.clone()),
+            Value::Null => Err(ApiError::validation("null", "This field may not be null.")),
+            other => Err(ApiError::invalid_input(format!(
+                "Invalid data. Expected a dictionary, but got {}.",
+                python_type_name(other)
+            ))),
+        }
+    }
+
+    /// Authenticates the caller (401 on failure).
+    pub async fn caller(&mut self, app: &App) -> ApiResult<Caller> {
+        let authorization = self
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let query_key = self.query().remove("personal_api_key");
+        let body_key = if authorization.is_some() {
+            None
+        } else {
+            // A body that fails to parse carries no key; its error is reported
+            // once the caller is known, as DRF does.
+            self.body()
+                .ok()
+                .and_then(|b| b.get("personal_api_key"))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        let credential = auth::find_credential(
+            authorization.as_deref(),
+            body_key.as_deref(),
+            query_key.as_deref(),
+        );
+        auth::authenticate(&app.db, credential, &app.config.site_url).await
+    }
+
+    /// The checks every `/api/organizations/:organization_id/...` route makes,
+    /// in PostHog's order: authentication, the key's scope and restrictions,
+    /// then the organization (`@current` resolved) and the caller's level in it.
+    /// `scopes` are what the endpoint declares, any one sufficing (empty:
+    /// personal API keys refused).
+    pub async fn organization(&mut self, app: &App, scopes: &[Scope]) -> ApiResult<OrgContext> {
+        let caller = self.caller(app).await?;
+        caller.grant.precheck(scopes)?;
+        let raw = self
+            .param("organization_id")
+            .unwrap_or_default()
+            .to_string();
+        let mut tx = app.db.read().await?;
+        let org_id = if raw == "@current" {
+            organizations::current_for(&mut tx, &caller.user).await?
+        } else {
+            organizations::parse_uuid(&raw)
+        }
+        .ok_or_else(ApiError::organization_not_found)?;
+        caller.grant.check(scopes, &org_id)?;
+        let (org, level) = organizations::find_with_level(&mut tx, &org_id, caller.user.id)
+            .await?
+            .ok_or_else(ApiError::organization_not_found)?;
+        tx.commit().await?;
+        Ok(OrgContext { caller, org, level })
+    }
+}
+
+fn parse_json(bytes: &[u8]) -> ApiResult<Value> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::parse_error(format!("JSON parse error - {e}")))
+}
+
+/// The name Python would give the JSON value's type (DRF quotes it in errors).
+pub fn python_type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "NoneType",
+        Value::Bool(_) => "bool",
+        Value::Number(n) if n.is_f64() => "float",
+        Value::Number(_) => "int",
+        Value::String(_) => "str",
+        Value::Array(_) => "list",
+        Value::Object(_) => "dict",
+    }
+}
+
+/// The caller within the organization named by the path.
+pub struct OrgContext {
+    pub caller: Caller,
+    pub org: Organization,
+    /// `None`: the caller is not a member.
+    pub level: Option<Level>,
+}
+
+impl OrgContext {
+    /// The generic 403 for non-members.
+    pub fn require_member(&self) -> ApiResult<Level> {
+        self.level.ok_or_else(ApiError::forbidden)
+    }
+}

@@ -1,0 +1,17 @@
+//! prickle: a fast, self-hostable server for PostHog's organization-management REST API.
+//!
+//! `main.rs` only parses the command line; everything else lives here so the
+//! server, the admin commands, the tests and the benchmark share one code path.
+
+pub mod activity;
+pub mod admin;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod organizations;
+pub mod projects;
+pub mod server;
+pub mod storage;
+pub mod time;
+pub mod users;

@@ -1,0 +1,194 @@
+//! The `prickle` command line (see shared/spec/admin-cli.md). Parsing only:
+//! the work is done by the library.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use prickle::config::{DatabaseArgs, ServeArgs};
+use prickle::storage::{redact_url, Db};
+use prickle::{admin, server};
+
+#[derive(Parser)]
+#[command(
+    name = "prickle",
+    version,
+    about = "A server for PostHog's organization-management API"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply pending migrations, then serve HTTP until SIGINT/SIGTERM.
+    Serve(ServeArgs),
+    /// Apply pending migrations and exit.
+    Migrate(DatabaseArgs),
+    /// Operator commands; each prints one JSON object.
+    Admin {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    CreateUser {
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "")]
+        first_name: String,
+        #[arg(long, default_value = "")]
+        last_name: String,
+        #[arg(long)]
+        password: Option<String>,
+    },
+    CreateOrganization {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        owner_email: String,
+    },
+    AddMember {
+        #[arg(long)]
+        organization: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        level: i64,
+    },
+    CreatePersonalApiKey {
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "prickle admin")]
+        label: String,
+        #[arg(long, value_delimiter = ',', default_value = "*")]
+        scopes: Vec<String>,
+        #[arg(long, value_delimiter = ',')]
+        scoped_organizations: Option<Vec<String>>,
+        #[arg(long, value_delimiter = ',')]
+        scoped_teams: Option<Vec<i64>>,
+    },
+    /// Change organization settings (members_can_create_projects, members_can_invite).
+    UpdateOrganization {
+        #[arg(long)]
+        organization: String,
+        #[arg(long)]
+        members_can_create_projects: Option<bool>,
+        #[arg(long)]
+        members_can_invite: Option<bool>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let quiet = !matches!(cli.command, Command::Serve(_));
+    let default_filter = if quiet { "warn" } else { "info" };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
+        )
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn connect(args: &DatabaseArgs) -> Result<Db, String> {
+    let db = Db::connect(&args.database_url)
+        .await
+        .map_err(|e| format!("cannot open {}: {e}", redact_url(&args.database_url)))?;
+    db.migrate()
+        .await
+        .map_err(|e| format!("migration failed: {e}"))?;
+    Ok(db)
+}
+
+async fn run(command: Command) -> Result<(), String> {
+    match command {
+        Command::Serve(args) => server::serve(args).await,
+        Command::Migrate(args) => {
+            let db = Db::connect(&args.database_url)
+                .await
+                .map_err(|e| format!("cannot open {}: {e}", redact_url(&args.database_url)))?;
+            let applied = db
+                .migrate()
+                .await
+                .map_err(|e| format!("migration failed: {e}"))?;
+            eprintln!("applied {applied} migration(s)");
+            Ok(())
+        }
+        Command::Admin { database, command } => {
+            let db = connect(&database).await?;
+            let out = match command {
+                AdminCommand::CreateUser {
+                    email,
+                    first_name,
+                    last_name,
+                    password,
+                } => {
+                    admin::create_user(&db, &email, &first_name, &last_name, password.as_deref())
+                        .await
+                }
+                AdminCommand::CreateOrganization { name, owner_email } => {
+                    admin::create_organization(&db, &name, &owner_email).await
+                }
+                AdminCommand::AddMember {
+                    organization,
+                    email,
+                    level,
+                } => admin::add_member(&db, &organization, &email, level).await,
+                AdminCommand::CreatePersonalApiKey {
+                    email,
+                    label,
+                    scopes,
+                    scoped_organizations,
+                    scoped_teams,
+                } => {
+                    let new = admin::NewKey {
+                        email: &email,
+                        label: &label,
+                        scopes,
+                        scoped_organizations,
+                        scoped_teams,
+                    };
+                    admin::create_personal_api_key(&db, new).await
+                }
+                AdminCommand::UpdateOrganization {
+                    organization,
+                    members_can_create_projects,
+                    members_can_invite,
+                } => {
+                    admin::update_organization(
+                        &db,
+                        &organization,
+                        members_can_create_projects,
+                        members_can_invite,
+                    )
+                    .await
+                }
+            }?;
+            println!("{out}");
+            Ok(())
+        }
+    }
+}

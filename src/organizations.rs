@@ -1,0 +1,267 @@
+//! Organizations, memberships and levels.
+
+use sea_query::{Expr, ExprTrait, JoinType, Order, Query};
+use serde_json::{json, Value};
+
+use crate::storage::schema::{OrganizationMemberships as M, Organizations as O};
+use crate::storage::{DbResult, RowRead, Tx};
+use crate::time;
+use crate::users::{self, User};
+
+/// Membership levels, PostHog's numbers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Member = 1,
+    Admin = 8,
+    Owner = 15,
+}
+
+impl Level {
+    pub fn from_i64(v: i64) -> Option<Level> {
+        match v {
+            1 => Some(Level::Member),
+            8 => Some(Level::Admin),
+            15 => Some(Level::Owner),
+            _ => None,
+        }
+    }
+
+    pub fn as_i64(self) -> i64 {
+        self as i64
+    }
+
+    pub fn is_admin(self) -> bool {
+        self >= Level::Admin
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Organization {
+    pub id: String,
+    pub name: String,
+    pub members_can_invite: Option<bool>,
+    pub members_can_create_projects: bool,
+    pub members_can_use_personal_api_keys: bool,
+    pub is_member_join_email_enabled: bool,
+    pub default_anonymize_ips: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+const COLUMNS: [O; 9] = [
+    O::Id,
+    O::Name,
+    O::MembersCanInvite,
+    O::MembersCanCreateProjects,
+    O::MembersCanUsePersonalApiKeys,
+    O::IsMemberJoinEmailEnabled,
+    O::DefaultAnonymizeIps,
+    O::CreatedAt,
+    O::UpdatedAt,
+];
+
+impl Organization {
+    fn from_row(r: &dyn RowRead, at: usize) -> DbResult<Organization> {
+        Ok(Organization {
+            id: r.string(at)?,
+            name: r.string(at + 1)?,
+            members_can_invite: r.opt_bool(at + 2)?,
+            members_can_create_projects: r.bool(at + 3)?,
+            members_can_use_personal_api_keys: r.bool(at + 4)?,
+            is_member_join_email_enabled: r.bool(at + 5)?,
+            default_anonymize_ips: r.bool(at + 6)?,
+            created_at: r.i64(at + 7)?,
+            updated_at: r.i64(at + 8)?,
+        })
+    }
+
+    /// The organization as the admin CLI prints it (a subset of PostHog's organization serializer).
+    pub fn to_json(&self, membership_level: Option<Level>) -> Value {
+        json!({
+            "id": self.id,
+            "name": self.name,
+            "created_at": time::format(self.created_at),
+            "updated_at": time::format(self.updated_at),
+            "membership_level": membership_level.map(Level::as_i64),
+            "members_can_invite": self.members_can_invite,
+            "members_can_create_projects": self.members_can_create_projects,
+            "members_can_use_personal_api_keys": self.members_can_use_personal_api_keys,
+            "is_member_join_email_enabled": self.is_member_join_email_enabled,
+            "default_anonymize_ips": self.default_anonymize_ips,
+        })
+    }
+}
+
+/// Is `s` a canonical UUID? Path ids that are not are a 404, never a query.
+pub fn parse_uuid(s: &str) -> Option<String> {
+    uuid::Uuid::parse_str(s)
+        .ok()
+        .map(|u| u.hyphenated().to_string())
+}
+
+pub async fn insert(tx: &mut Tx, name: &str, now: i64) -> DbResult<Organization> {
+    let org = Organization {
+        id: uuid::Uuid::now_v7().to_string(),
+        name: name.to_string(),
+        members_can_invite: Some(true),
+        members_can_create_projects: false,
+        members_can_use_personal_api_keys: true,
+        is_member_join_email_enabled: true,
+        default_anonymize_ips: false,
+        created_at: now,
+        updated_at: now,
+    };
+    let stmt = Query::insert()
+        .into_table(O::Table)
+        .columns(COLUMNS)
+        .values_panic([
+            org.id.clone().into(),
+            org.name.clone().into(),
+            org.members_can_invite.into(),
+            org.members_can_create_projects.into(),
+            org.members_can_use_personal_api_keys.into(),
+            org.is_member_join_email_enabled.into(),
+            org.default_anonymize_ips.into(),
+            now.into(),
+            now.into(),
+        ])
+        .to_owned();
+    tx.execute(&stmt).await?;
+    Ok(org)
+}
+
+pub async fn find(tx: &mut Tx, id: &str) -> DbResult<Option<Organization>> {
+    let stmt = Query::select()
+        .columns(COLUMNS)
+        .from(O::Table)
+        .and_where(Expr::col(O::Id).eq(id))
+        .to_owned();
+    tx.query_opt(&stmt, |r| Organization::from_row(r, 0)).await
+}
+
+/// The organization and the user's level in it (None: not a member), in one
+/// round trip. `None` overall: no such organization.
+pub async fn find_with_level(
+    tx: &mut Tx,
+    id: &str,
+    user_id: i64,
+) -> DbResult<Option<(Organization, Option<Level>)>> {
+    let stmt = Query::select()
+        .columns(COLUMNS.map(|c| (O::Table, c)))
+        .column((M::Table, M::Level))
+        .from(O::Table)
+        .join(
+            JoinType::LeftJoin,
+            M::Table,
+            Expr::col((M::Table, M::OrganizationId))
+                .equals((O::Table, O::Id))
+                .and(Expr::col((M::Table, M::UserId)).eq(user_id)),
+        )
+        .and_where(Expr::col((O::Table, O::Id)).eq(id))
+        .to_owned();
+    tx.query_opt(&stmt, |r| {
+        let org = Organization::from_row(r, 0)?;
+        let level = r.opt_i64(COLUMNS.len())?.and_then(Level::from_i64);
+        Ok((org, level))
+    })
+    .await
+}
+
+/// Locks the organization row until the transaction ends, so per-organization
+/// checks (project limit, unique default names) hold under concurrent writers.
+/// SQLite's write transactions already exclude each other.
+pub async fn lock(tx: &mut Tx, id: &str) -> DbResult<()> {
+    if tx.is_postgres() {
+        let stmt = Query::select()
+            .column(O::Id)
+            .from(O::Table)
+            .and_where(Expr::col(O::Id).eq(id))
+            .lock_exclusive()
+            .to_owned();
+        tx.query(&stmt, |r| r.string(0)).await?;
+    }
+    Ok(())
+}
+
+/// The organization `@current` means for this user: their current one, else
+/// the first they joined.
+pub async fn current_for(tx: &mut Tx, user: &User) -> DbResult<Option<String>> {
+    if let Some(id) = &user.current_organization_id {
+        return Ok(Some(id.clone()));
+    }
+    let stmt = Query::select()
+        .column(M::OrganizationId)
+        .from(M::Table)
+        .and_where(Expr::col(M::UserId).eq(user.id))
+        .order_by(M::JoinedAt, Order::Asc)
+        .limit(1)
+        .to_owned();
+    tx.query_opt(&stmt, |r| r.string(0)).await
+}
+
+pub struct Membership {
+    pub id: String,
+    pub user: User,
+    pub level: Level,
+    pub joined_at: i64,
+    pub updated_at: i64,
+}
+
+impl Membership {
+    /// PostHog's organization member shape.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "user": self.user.basic_json(),
+            "level": self.level.as_i64(),
+            "joined_at": time::format(self.joined_at),
+            "updated_at": time::format(self.updated_at),
+            "is_2fa_enabled": false,
+            "has_social_auth": false,
+            "last_login": time::format_opt(self.user.last_login),
+        })
+    }
+}
+
+/// Adds a membership; a user joining their first organization makes it their current one.
+pub async fn add_member(
+    tx: &mut Tx,
+    org_id: &str,
+    user: &User,
+    level: Level,
+    now: i64,
+) -> DbResult<Membership> {
+    let id = uuid::Uuid::now_v7().to_string();
+    let stmt = Query::insert()
+        .into_table(M::Table)
+        .columns([
+            M::Id,
+            M::OrganizationId,
+            M::UserId,
+            M::Level,
+            M::JoinedAt,
+            M::UpdatedAt,
+        ])
+        .values_panic([
+            id.clone().into(),
+            org_id.into(),
+            user.id.into(),
+            level.as_i64().into(),
+            now.into(),
+            now.into(),
+        ])
+        .to_owned();
+    tx.execute(&stmt).await?;
+    let mut user = user.clone();
+    if user.current_organization_id.is_none() {
+        users::set_current(tx, user.id, Some(org_id), None).await?;
+        user.current_organization_id = Some(org_id.to_string());
+    }
+    Ok(Membership {
+        id,
+        user,
+        level,
+        joined_at: now,
+        updated_at: now,
+    })
+}

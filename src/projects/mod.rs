@@ -1,0 +1,381 @@
+//! `/api/organizations/:organization_id/projects/...`: list, create,
+//! retrieve, update, delete and the activity log.
+//!
+//! Handlers are thin: they run the shared checks, call the rules in
+//! [`rules`] and the queries in [`store`], and render with [`model`].
+
+pub mod model;
+pub mod rules;
+pub mod settings;
+pub mod setup_tasks;
+pub mod store;
+pub mod timezones;
+mod update;
+
+use axum::response::Response;
+use axum::routing::MethodFilter;
+use axum::Router;
+use serde_json::{Map, Value};
+
+use crate::activity;
+use crate::auth::{keys, Scope};
+use crate::error::{ApiError, ApiResult};
+use crate::http::{self, pagination, ApiRequest, App, OrgContext, ScopedRoute};
+use crate::organizations::{self, Level};
+use crate::time;
+use crate::users;
+use model::{Project, Viewer};
+
+const READ: &[Scope] = &[Scope::read("project")];
+const WRITE: &[Scope] = &[Scope::write("project")];
+/// PostHog refuses personal API keys here; prickle serves them (decisions.md).
+const ACTIVITY: &[Scope] = &[Scope::read("project"), Scope::read("activity_log")];
+
+pub fn routes(r: Router<App>) -> Router<App> {
+    use MethodFilter as M;
+    let r = http::route(
+        r,
+        "/api/organizations/{organization_id}/projects",
+        http::methods(Some("project"))
+            .scoped(M::GET, READ, list)
+            .scoped(M::POST, WRITE, create),
+    );
+    let r = http::route(
+        r,
+        "/api/organizations/{organization_id}/projects/{id}",
+        http::methods(None)
+            .scoped(M::GET, READ, retrieve)
+            .scoped(M::PATCH, WRITE, partial_update)
+            .scoped(M::PUT, WRITE, update)
+            .scoped(M::DELETE, WRITE, destroy),
+    );
+    http::route(
+        r,
+        "/api/organizations/{organization_id}/projects/{id}/activity",
+        http::methods(None).scoped(M::GET, ACTIVITY, activity_log),
+    )
+}
+
+fn viewer<'a>(app: &'a App, ctx: &OrgContext, level: Level) -> Viewer<'a> {
+    Viewer {
+        user_id: ctx.caller.user.id,
+        level,
+        signing_key: &app.config.secret_key,
+    }
+}
+
+/// The project id in the path: a number, or `@current` (the caller's current
+/// project, which must belong to the organization in the path). Anything
+/// else is a 404.
+fn project_id(req: &ApiRequest, ctx: &OrgContext) -> ApiResult<i64> {
+    match req.param("id").unwrap_or_default() {
+        "@current" => ctx
+            .caller
+            .user
+            .current_team_id
+            .ok_or_else(ApiError::not_found),
+        raw => raw.parse::<i64>().map_err(|_| ApiError::not_found()),
+    }
+}
+
+/// Non-members get 404 from a project's own routes, as in PostHog.
+fn member_level(ctx: &OrgContext) -> ApiResult<Level> {
+    ctx.level.ok_or_else(ApiError::not_found)
+}
+
+async fn list(app: App, req: ApiRequest, ctx: OrgContext) -> ApiResult<Response> {
+    let query = req.query_pairs();
+    let page = pagination::page(&query);
+    let search = query
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "search")
+        .map(|(_, v)| v.as_str());
+    let base = app.absolute(req.uri.path());
+    // A non-member sees an empty page, not an error (PostHog filters the queryset).
+    if ctx.level.is_none() {
+        return http::ok(pagination::envelope(&base, &query, page, 0, vec![]));
+    }
+    let mut tx = app.db.read().await?;
+    let count = store::count(&mut tx, &ctx.org.id, search).await?;
+    let projects = store::list(&mut tx, &ctx.org.id, search, page.limit, page.offset).await?;
+    tx.commit().await?;
+    http::ok(pagination::envelope(
+        &base,
+        &query,
+        page,
+        count,
+        projects.iter().map(Project::basic).collect(),
+    ))
+}
+
+async fn retrieve(app: App, req: ApiRequest, ctx: OrgContext) -> ApiResult<Response> {
+    let level = member_level(&ctx)?;
+    let id = project_id(&req, &ctx)?;
+    let mut tx = app.db.read().await?;
+    let project = store::find(&mut tx, &ctx.org.id, id, false)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    tx.commit().await?;
+    http::ok(project.detail(&viewer(&app, &ctx, level)))
+}
+
+/// A demo is requested by a truthy `is_demo` (PostHog reads it before validation).
+fn wants_demo(body: &Map<String, Value>) -> bool {
+    body.get("is_demo")
+        .is_some_and(|v| settings::parse_bool(v, "is_demo").unwrap_or(false))
+}
+
+async fn create(app: App, mut req: ApiRequest, ctx: OrgContext) -> ApiResult<Response> {
+    let body = req.body_object()?;
+    let is_demo = wants_demo(&body);
+    let now = time::now_micros();
+    let mut tx = app.db.write().await?;
+    organizations::lock(&mut tx, &ctx.org.id).await?;
+    let non_demo = store::count_non_demo(&mut tx, &ctx.org.id).await?;
+    let has_demo = store::has_demo(&mut tx, &ctx.org.id, None).await?;
+    rules::within_project_limit(
+        non_demo,
+        app.config.max_projects_per_organization,
+        is_demo,
+        has_demo,
+    )?;
+    rules::may_create(ctx.level, is_demo, &ctx.org)?;
+    let level = ctx.level.ok_or_else(ApiError::organization_not_found)?;
+
+    let mut project = Project {
+        id: 0,
+        uuid: uuid::Uuid::now_v7().to_string(),
+        organization_id: ctx.org.id.clone(),
+        name: String::new(),
+        product_description: None,
+        is_demo: false,
+        api_token: keys::new_project_token(),
+        secret_api_token: None,
+        secret_api_token_backup: None,
+        ingested_event: false,
+        settings: settings::defaults(),
+        created_at: now,
+        updated_at: now,
+    };
+    project.settings.insert(
+        "anonymize_ips".into(),
+        Value::Bool(ctx.org.default_anonymize_ips),
+    );
+    let changes = update::validate(&mut tx, &project, &body, level, false, now).await?;
+    rules::may_create_with_fields(level, &changes.admin_fields)?;
+    if body.contains_key("primary_dashboard") {
+        return Err(ApiError::invalid_input(
+            "Primary dashboard cannot be set on project creation.",
+        )
+        .at("primary_dashboard"));
+    }
+    changes.apply_to(&mut project);
+    if project.name.is_empty() {
+        let taken = store::default_name_keys(&mut tx, &ctx.org.id).await?;
+        project.name = rules::next_default_name(&taken);
+    }
+    project.id = store::insert(&mut tx, &project)
+        .await
+        .map_err(|e| update::name_conflict(e, &project.name))?;
+    for scope in ["Project", "Team"] {
+        let entry = activity::Entry {
+            organization_id: &ctx.org.id,
+            team_id: Some(project.id),
+            user_id: Some(ctx.caller.user.id),
+            activity: "created",
+            scope,
+            item_id: project.id.to_string(),
+            detail: activity::detail(&project.name, None),
+        };
+        activity::record(&mut tx, entry, now).await?;
+    }
+    users::set_current(
+        &mut tx,
+        ctx.caller.user.id,
+        Some(&ctx.org.id),
+        Some(project.id),
+    )
+    .await?;
+    tx.commit().await?;
+    http::created(project.detail(&viewer(&app, &ctx, level)))
+}
+
+async fn partial_update(app: App, req: ApiRequest, ctx: OrgContext) -> ApiResult<Response> {
+    change(app, req, ctx, false).await
+}
+
+/// PUT behaves as PATCH (clients send partial bodies with PUT), but passes
+/// PostHog's plan check first, as PUT does there.
+async fn update(app: App, req: ApiRequest, ctx: OrgContext) -> ApiResult<Response> {
+    change(app, req, ctx, true).await
+}
+
+async fn change(app: App, mut req: ApiRequest, ctx: OrgContext, put: bool) -> ApiResult<Response> {
+    let body = req.body_object()?;
+    let id = project_id(&req, &ctx)?;
+    let now = time::now_micros();
+    let mut tx = app.db.write().await?;
+    if put && wants_demo(&body) && store::has_demo(&mut tx, &ctx.org.id, Some(id)).await? {
+        rules::within_project_limit(0, i64::MAX, true, true)?;
+    }
+    let level = member_level(&ctx)?;
+    let current = store::find(&mut tx, &ctx.org.id, id, true)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let changes = update::validate(&mut tx, &current, &body, level, true, now).await?;
+    rules::may_update_fields(level.min(Level::Admin), &changes.admin_fields)?;
+    let mut project = current.clone();
+    changes.apply_to(&mut project);
+    let (team_changes, project_changes) = update::diff(&current, &project);
+    if !team_changes.is_empty() || !project_changes.is_empty() {
+        project.updated_at = now;
+        store::update(&mut tx, &project)
+            .await
+            .map_err(|e| update::name_conflict(e, &project.name))?;
+        for (scope, changes) in [("Team", team_changes), ("Project", project_changes)] {
+            if changes.is_empty() {
+                continue;
+            }
+            let entry = activity::Entry {
+                organization_id: &ctx.org.id,
+                team_id: Some(project.id),
+                user_id: Some(ctx.caller.user.id),
+                activity: "updated",
+                scope,
+                item_id: project.id.to_string(),
+                detail: activity::detail(&project.name, Some(changes)),
+            };
+            activity::record(&mut tx, entry, now).await?;
+        }
+    }
+    tx.commit().await?;
+    http::ok(project.detail(&viewer(&app, &ctx, level)))
+}
+
+async fn destroy(app: App, req: ApiRequest, ctx: OrgContext) -> ApiResult<Response> {
+    let level = member_level(&ctx)?;
+    let id = project_id(&req, &ctx)?;
+    let now = time::now_micros();
+    let mut tx = app.db.write().await?;
+    let project = store::find(&mut tx, &ctx.org.id, id, true)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    rules::may_delete(level)?;
+    store::delete(&mut tx, &ctx.org.id, id).await?;
+    // The log outlives the project: PostHog keeps "deleted" entries.
+    for scope in ["Team", "Project"] {
+        let entry = activity::Entry {
+            organization_id: &ctx.org.id,
+            team_id: Some(id),
+            user_id: Some(ctx.caller.user.id),
+            activity: "deleted",
+            scope,
+            item_id: id.to_string(),
+            detail: activity::detail(&project.name, None),
+        };
+        activity::record(&mut tx, entry, now).await?;
+    }
+    tx.commit().await?;
+    http::no_content()
+}
+
+/// A positive integer query parameter, or its default when absent.
+fn positive_param(query: &[(String, String)], name: &'static str, default: i64) -> ApiResult<i64> {
+    match query.iter().rev().find(|(k, _)| k == name) {
+        None => Ok(default),
+        Some((_, v)) => match v.trim().parse::<i64>() {
+            Ok(n) if n >= 1 => Ok(n),
+            Ok(_) => Err(ApiError::validation(
+                "min_value",
+                "Ensure this value is greater than or equal to 1.",
+            )
+            .at(name)),
+            Err(_) => Err(ApiError::invalid_input("A valid integer is required.").at(name)),
+        },
+    }
+}
+
+/// PostHog's activity page: `page`/`limit` (default 10), links that replace
+/// or append those two parameters in the URL as requested, and `total_count`.
+async fn activity_log(app: App, req: ApiRequest, ctx: OrgContext) -> ApiResult<Response> {
+    member_level(&ctx)?;
+    let id = project_id(&req, &ctx)?;
+    let query = req.query_pairs();
+    let limit = positive_param(&query, "limit", 10)?;
+    let page = positive_param(&query, "page", 1)?;
+    let mut tx = app.db.read().await?;
+    store::find(&mut tx, &ctx.org.id, id, false)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let offset = (page - 1).saturating_mul(limit);
+    let (results, total) =
+        activity::page(&mut tx, id, "Team", &id.to_string(), limit, offset).await?;
+    tx.commit().await?;
+    let url = match req.uri.query() {
+        Some(q) => app.absolute(&format!("{}?{q}", req.uri.path())),
+        None => app.absolute(req.uri.path()),
+    };
+    let link = |p: i64| set_query_param(&set_query_param(&url, "page", p), "limit", limit);
+    let next = (offset.saturating_add(limit) < total).then(|| link(page + 1));
+    let previous = (page > 1).then(|| link(page - 1));
+    http::ok(
+        serde_json::json!({"results": results, "next": next, "previous": previous, "total_count": total}),
+    )
+}
+
+/// Replaces every `name=<digits>` in the URL's query, or appends `name=value`.
+fn set_query_param(url: &str, name: &str, value: i64) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let Some(query) = query else {
+        return format!("{base}?{name}={value}");
+    };
+    let mut found = false;
+    let parts: Vec<String> = query
+        .split('&')
+        .map(|part| match part.split_once('=') {
+            Some((k, v)) if k == name && !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) => {
+                found = true;
+                format!("{name}={value}")
+            }
+            _ => part.to_string(),
+        })
+        .collect();
+    let mut out = format!("{base}?{}", parts.join("&"));
+    if !found {
+        out.push_str(&format!("&{name}={value}"));
+    }
+    out
+}
+
+/// Maps a unique-index violation on the name to PostHog's 409.
+impl From<update::Conflict> for ApiError {
+    fn from(c: update::Conflict) -> Self {
+        ApiError::conflict(format!(
+            "There is already a project called \"{}\" in this organization. Choose a different name.",
+            c.0
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::set_query_param;
+
+    #[test]
+    fn activity_links_like_posthog() {
+        let u = "https://h/api/organizations/o/projects/2/activity";
+        assert_eq!(
+            set_query_param(&set_query_param(u, "page", 2), "limit", 10),
+            format!("{u}?page=2&limit=10")
+        );
+        let u2 = format!("{u}?limit=5&page=3&x=y");
+        assert_eq!(
+            set_query_param(&set_query_param(&u2, "page", 4), "limit", 5),
+            format!("{u}?limit=5&page=4&x=y")
+        );
+    }
+}

@@ -1,0 +1,230 @@
+//! Project queries. Every one takes the organization: tenant filtering lives
+//! here, so no handler can forget it.
+
+use sea_query::{Alias, Expr, ExprTrait, LikeExpr, Order, Query, SelectStatement};
+use serde_json::{Map, Value};
+
+use super::model::Project;
+use crate::storage::schema::{Projects as P, Users};
+use crate::storage::{DbError, DbResult, RowRead, Tx};
+
+const COLUMNS: [P; 13] = [
+    P::Id,
+    P::Uuid,
+    P::OrganizationId,
+    P::Name,
+    P::ProductDescription,
+    P::IsDemo,
+    P::ApiToken,
+    P::SecretApiToken,
+    P::SecretApiTokenBackup,
+    P::IngestedEvent,
+    P::Settings,
+    P::CreatedAt,
+    P::UpdatedAt,
+];
+
+fn from_row(r: &dyn RowRead) -> DbResult<Project> {
+    let settings = match r.json(10)? {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    };
+    Ok(Project {
+        id: r.i64(0)?,
+        uuid: r.string(1)?,
+        organization_id: r.string(2)?,
+        name: r.string(3)?,
+        product_description: r.opt_string(4)?,
+        is_demo: r.bool(5)?,
+        api_token: r.string(6)?,
+        secret_api_token: r.opt_string(7)?,
+        secret_api_token_backup: r.opt_string(8)?,
+        ingested_event: r.bool(9)?,
+        settings,
+        created_at: r.i64(11)?,
+        updated_at: r.i64(12)?,
+    })
+}
+
+/// PostHog's duplicate-name rule compares trimmed names, ignoring case.
+pub fn name_key(name: &str) -> String {
+    name.trim().to_lowercase()
+}
+
+fn in_org(org_id: &str) -> SelectStatement {
+    Query::select()
+        .from(P::Table)
+        .and_where(Expr::col(P::OrganizationId).eq(org_id))
+        .to_owned()
+}
+
+/// `for_update`: lock the row until the transaction ends (PostgreSQL; SQLite
+/// write transactions are already exclusive).
+pub async fn find(
+    tx: &mut Tx,
+    org_id: &str,
+    id: i64,
+    for_update: bool,
+) -> DbResult<Option<Project>> {
+    let mut stmt = in_org(org_id);
+    stmt.columns(COLUMNS).and_where(Expr::col(P::Id).eq(id));
+    if for_update {
+        stmt.lock_exclusive();
+    }
+    tx.query_opt(&stmt, from_row).await
+}
+
+fn search_filter(stmt: &mut SelectStatement, search: Option<&str>) {
+    if let Some(term) = search.map(str::trim).filter(|s| !s.is_empty()) {
+        let escaped = name_key(term)
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        stmt.and_where(
+            Expr::col(P::NameKey).like(LikeExpr::new(format!("%{escaped}%")).escape('\\')),
+        );
+    }
+}
+
+pub async fn list(
+    tx: &mut Tx,
+    org_id: &str,
+    search: Option<&str>,
+    limit: i64,
+    offset: i64,
+) -> DbResult<Vec<Project>> {
+    let mut stmt = in_org(org_id);
+    stmt.columns(COLUMNS)
+        .order_by(P::Id, Order::Asc)
+        .limit(limit as u64)
+        .offset(offset as u64);
+    search_filter(&mut stmt, search);
+    tx.query(&stmt, from_row).await
+}
+
+async fn count_where(tx: &mut Tx, stmt: SelectStatement) -> DbResult<i64> {
+    let mut stmt = stmt;
+    stmt.expr_as(Expr::col(P::Id).count(), Alias::new("n"));
+    tx.query_opt(&stmt, |r| r.i64(0))
+        .await?
+        .ok_or_else(|| DbError::Other("count returned no row".into()))
+}
+
+pub async fn count(tx: &mut Tx, org_id: &str, search: Option<&str>) -> DbResult<i64> {
+    let mut stmt = in_org(org_id);
+    search_filter(&mut stmt, search);
+    count_where(tx, stmt).await
+}
+
+/// Projects that count toward the per-organization limit (demo projects don't).
+pub async fn count_non_demo(tx: &mut Tx, org_id: &str) -> DbResult<i64> {
+    let mut stmt = in_org(org_id);
+    stmt.and_where(Expr::col(P::IsDemo).eq(false));
+    count_where(tx, stmt).await
+}
+
+pub async fn has_demo(tx: &mut Tx, org_id: &str, except: Option<i64>) -> DbResult<bool> {
+    let mut stmt = in_org(org_id);
+    stmt.and_where(Expr::col(P::IsDemo).eq(true));
+    if let Some(id) = except {
+        stmt.and_where(Expr::col(P::Id).ne(id));
+    }
+    Ok(count_where(tx, stmt).await? > 0)
+}
+
+pub async fn name_taken(
+    tx: &mut Tx,
+    org_id: &str,
+    name: &str,
+    except: Option<i64>,
+) -> DbResult<bool> {
+    let mut stmt = in_org(org_id);
+    stmt.and_where(Expr::col(P::NameKey).eq(name_key(name)));
+    if let Some(id) = except {
+        stmt.and_where(Expr::col(P::Id).ne(id));
+    }
+    Ok(count_where(tx, stmt).await? > 0)
+}
+
+/// Names in use that look like "Default project N", for numbering the next one.
+pub async fn default_name_keys(tx: &mut Tx, org_id: &str) -> DbResult<Vec<String>> {
+    let mut stmt = in_org(org_id);
+    stmt.column(P::NameKey)
+        .and_where(Expr::col(P::NameKey).like(LikeExpr::new("default project%")));
+    tx.query(&stmt, |r| r.string(0)).await
+}
+
+pub async fn insert(tx: &mut Tx, p: &Project) -> DbResult<i64> {
+    let stmt = Query::insert()
+        .into_table(P::Table)
+        .columns([
+            P::Uuid,
+            P::OrganizationId,
+            P::Name,
+            P::NameKey,
+            P::ProductDescription,
+            P::IsDemo,
+            P::ApiToken,
+            P::SecretApiToken,
+            P::SecretApiTokenBackup,
+            P::IngestedEvent,
+            P::Settings,
+            P::CreatedAt,
+            P::UpdatedAt,
+        ])
+        .values_panic([
+            p.uuid.clone().into(),
+            p.organization_id.clone().into(),
+            p.name.clone().into(),
+            name_key(&p.name).into(),
+            p.product_description.clone().into(),
+            p.is_demo.into(),
+            p.api_token.clone().into(),
+            p.secret_api_token.clone().into(),
+            p.secret_api_token_backup.clone().into(),
+            p.ingested_event.into(),
+            Value::Object(p.settings.clone()).to_string().into(),
+            p.created_at.into(),
+            p.updated_at.into(),
+        ])
+        .returning_col(P::Id)
+        .to_owned();
+    tx.query(&stmt, |r| r.i64(0))
+        .await?
+        .pop()
+        .ok_or_else(|| DbError::Other("insert returned no id".into()))
+}
+
+/// Writes the writable columns of `p` back.
+pub async fn update(tx: &mut Tx, p: &Project) -> DbResult<()> {
+    let stmt = Query::update()
+        .table(P::Table)
+        .value(P::Name, p.name.clone())
+        .value(P::NameKey, name_key(&p.name))
+        .value(P::ProductDescription, p.product_description.clone())
+        .value(P::IsDemo, p.is_demo)
+        .value(P::Settings, Value::Object(p.settings.clone()).to_string())
+        .value(P::UpdatedAt, p.updated_at)
+        .and_where(Expr::col(P::OrganizationId).eq(p.organization_id.clone()))
+        .and_where(Expr::col(P::Id).eq(p.id))
+        .to_owned();
+    tx.execute(&stmt).await?;
+    Ok(())
+}
+
+pub async fn delete(tx: &mut Tx, org_id: &str, id: i64) -> DbResult<()> {
+    let stmt = Query::delete()
+        .from_table(P::Table)
+        .and_where(Expr::col(P::OrganizationId).eq(org_id))
+        .and_where(Expr::col(P::Id).eq(id))
+        .to_owned();
+    tx.execute(&stmt).await?;
+    // Nobody's current project may point at a project that is gone.
+    let stmt = Query::update()
+        .table(Users::Table)
+        .value(Users::CurrentTeamId, Option::<i64>::None)
+        .and_where(Expr::col(Users::CurrentTeamId).eq(id))
+        .to_owned();
+    tx.execute(&stmt).await?;
+    Ok(())
+}

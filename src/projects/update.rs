@@ -1,0 +1,196 @@
+//! Validating a project body against the stored project, in PostHog's order,
+//! and describing what changed for the activity log.
+
+use serde_json::{Map, Value};
+
+use super::model::{field_position, Project};
+use super::{rules, settings, store};
+use crate::activity;
+use crate::error::{ApiError, ApiResult};
+use crate::organizations::Level;
+use crate::storage::{DbError, Tx};
+
+/// A project name already used in the organization.
+pub struct Conflict(pub String);
+
+/// A unique-index violation on insert/update is a name taken by a concurrent
+/// writer: the same 409 as the up-front check.
+pub fn name_conflict(e: DbError, name: &str) -> ApiError {
+    match e {
+        DbError::Unique => Conflict(name.to_string()).into(),
+        other => other.into(),
+    }
+}
+
+const ACCESS_CONTROL_DEPRECATED: &str =
+    "The 'access_control' field has been deprecated and is no longer supported. \
+Please use the new access control system instead. For more information, visit: \
+https://posthog.com/docs/settings/access-control";
+
+/// A validated body, ready to apply.
+pub struct Changes {
+    pub name: Option<String>,
+    pub product_description: Option<Option<String>>,
+    pub is_demo: Option<bool>,
+    pub settings: Map<String, Value>,
+    /// Admin-only fields present in the body (for the admin gates).
+    pub admin_fields: Vec<&'static str>,
+}
+
+impl Changes {
+    pub fn apply_to(self, p: &mut Project) {
+        if let Some(name) = self.name {
+            p.name = name;
+        }
+        if let Some(d) = self.product_description {
+            p.product_description = d;
+        }
+        if let Some(d) = self.is_demo {
+            p.is_demo = d;
+        }
+        p.settings = self.settings;
+    }
+}
+
+/// Validates `body` as DRF would: fields in the serializer's order, field
+/// errors collected and the first reported, while a duplicate name (409) and
+/// permission errors (403) stop at once.
+pub async fn validate(
+    tx: &mut Tx,
+    current: &Project,
+    body: &Map<String, Value>,
+    org_level: Level,
+    is_update: bool,
+    now: i64,
+) -> ApiResult<Changes> {
+    let mut errors: Vec<(usize, ApiError)> = Vec::new();
+    let mut collect = |field: &str, e: ApiError| errors.push((field_position(field), e));
+
+    let mut name = None;
+    if let Some(v) = body.get("name") {
+        match settings::validate_name(v) {
+            Ok(n) => {
+                let unchanged = is_update && n == current.name;
+                let except = is_update.then_some(current.id);
+                if !unchanged && store::name_taken(tx, &current.organization_id, &n, except).await?
+                {
+                    return Err(Conflict(n).into());
+                }
+                name = Some(n);
+            }
+            Err(e) => collect("name", e),
+        }
+    }
+    if body.contains_key("receive_org_level_activity_logs") {
+        rules::may_set_org_level_activity(org_level)?;
+    }
+    let mut product_description = None;
+    if let Some(v) = body.get("product_description") {
+        match settings::validate_product_description(v) {
+            Ok(d) => product_description = Some(d),
+            Err(e) => collect("product_description", e),
+        }
+    }
+    let mut is_demo = None;
+    if let Some(v) = body.get("is_demo") {
+        match settings::parse_bool(v, "is_demo") {
+            Ok(d) => is_demo = Some(d),
+            Err(e) => collect("is_demo", e),
+        }
+    }
+    if body.get("access_control").is_some_and(|v| !v.is_null()) {
+        collect(
+            "access_control",
+            ApiError::invalid_input(ACCESS_CONTROL_DEPRECATED).at("access_control"),
+        );
+    }
+    let new_settings = match settings::apply(&current.settings, body, crate::time::from_micros(now))
+    {
+        Ok(s) => Some(s),
+        Err(e) if e.status.as_u16() == 403 => return Err(e),
+        Err(e) => {
+            let field = e
+                .attr
+                .as_deref()
+                .map(|a| a.split("__").next().unwrap_or(a).to_string());
+            errors.push((
+                field.as_deref().map(field_position).unwrap_or(usize::MAX),
+                e,
+            ));
+            None
+        }
+    };
+    if let Some((_, e)) = errors.into_iter().min_by_key(|(pos, _)| *pos) {
+        return Err(e);
+    }
+    let mut admin_fields = settings::admin_fields_in(body);
+    for field in ["name", "is_demo"] {
+        if body.contains_key(field) {
+            admin_fields.push(field);
+        }
+    }
+    Ok(Changes {
+        name,
+        product_description,
+        is_demo,
+        settings: new_settings.unwrap_or_default(),
+        admin_fields,
+    })
+}
+
+/// Decimals are logged as PostHog logs them: trailing zeros trimmed ("0.40" → "0.4").
+fn logged(field: &str, v: &Value) -> Value {
+    match (field, v) {
+        ("session_recording_sample_rate", Value::String(s)) if s.contains('.') => {
+            Value::String(s.trim_end_matches('0').trim_end_matches('.').to_string())
+        }
+        _ => v.clone(),
+    }
+}
+
+/// The `Team` and `Project` changes between two versions of a project.
+pub fn diff(before: &Project, after: &Project) -> (Vec<Value>, Vec<Value>) {
+    let mut team = Vec::new();
+    let mut project = Vec::new();
+    let name = (
+        Value::String(before.name.clone()),
+        Value::String(after.name.clone()),
+    );
+    team.extend(activity::change("Team", "name", &name.0, &name.1));
+    team.extend(activity::change(
+        "Team",
+        "is_demo",
+        &Value::Bool(before.is_demo),
+        &Value::Bool(after.is_demo),
+    ));
+    for s in settings::SETTINGS {
+        let b = before.settings.get(s.name).unwrap_or(&Value::Null);
+        let a = after.settings.get(s.name).unwrap_or(&Value::Null);
+        // Foreign keys appear under their column names in PostHog's log.
+        let field = if s.name == "primary_dashboard" {
+            "primary_dashboard_id"
+        } else {
+            s.name
+        };
+        team.extend(activity::change(
+            "Team",
+            field,
+            &logged(s.name, b),
+            &logged(s.name, a),
+        ));
+    }
+    project.extend(activity::change("Project", "name", &name.0, &name.1));
+    let desc = |p: &Project| {
+        p.product_description
+            .clone()
+            .map(Value::String)
+            .unwrap_or(Value::Null)
+    };
+    project.extend(activity::change(
+        "Project",
+        "product_description",
+        &desc(before),
+        &desc(after),
+    ));
+    (team, project)
+}

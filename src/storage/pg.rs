@@ -1,0 +1,187 @@
+//! PostgreSQL through a deadpool pool of tokio-postgres clients.
+//!
+//! Reads run in autocommit (one statement, one snapshot: no BEGIN/COMMIT round
+//! trips on the hot path); writes run between BEGIN and COMMIT and take row
+//! locks (`FOR UPDATE`) where a check must hold until the write lands.
+
+use std::time::Duration;
+
+use deadpool_postgres::{
+    Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime,
+};
+use sea_query::{Value, Values};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::NoTls;
+
+use super::{DbError, DbResult, RowRead};
+
+const POOL_SIZE: usize = 32;
+const POOL_WAIT: Duration = Duration::from_secs(5);
+
+#[derive(Clone)]
+pub struct PgDb {
+    pool: Pool,
+}
+
+impl PgDb {
+    pub async fn connect(url: &str) -> DbResult<PgDb> {
+        let config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e| DbError::Other(format!("invalid PostgreSQL URL: {e}")))?;
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(POOL_WAIT))
+            .create_timeout(Some(POOL_WAIT))
+            .build()
+            .map_err(|e| DbError::Other(e.to_string()))?;
+        // Fail at start-up, not on the first request, when the server is unreachable.
+        drop(pool.get().await.map_err(pool_error)?);
+        Ok(PgDb { pool })
+    }
+
+    pub async fn begin(&self, write: bool) -> DbResult<PgTx> {
+        let client = self.pool.get().await.map_err(pool_error)?;
+        if write {
+            client.batch_execute("BEGIN").await.map_err(classify)?;
+        }
+        Ok(PgTx {
+            client: Some(client),
+            open: write,
+        })
+    }
+}
+
+pub struct PgTx {
+    client: Option<Object>,
+    open: bool,
+}
+
+impl PgTx {
+    fn client(&self) -> &Object {
+        self.client.as_ref().expect("client present until drop")
+    }
+
+    pub async fn query<T, F>(&mut self, sql: &str, values: &Values, mut map: F) -> DbResult<Vec<T>>
+    where
+        F: FnMut(&dyn RowRead) -> DbResult<T>,
+    {
+        let params = to_pg(values);
+        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as _).collect();
+        let client = self.client();
+        let stmt = client.prepare_cached(sql).await.map_err(classify)?;
+        let rows = client.query(&stmt, &refs).await.map_err(classify)?;
+        rows.iter().map(|r| map(r)).collect()
+    }
+
+    pub async fn execute(&mut self, sql: &str, values: &Values) -> DbResult<u64> {
+        let params = to_pg(values);
+        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as _).collect();
+        let client = self.client();
+        let stmt = client.prepare_cached(sql).await.map_err(classify)?;
+        client.execute(&stmt, &refs).await.map_err(classify)
+    }
+
+    pub async fn batch(&mut self, sql: &str) -> DbResult<()> {
+        self.client().batch_execute(sql).await.map_err(classify)
+    }
+
+    pub async fn commit(mut self) -> DbResult<()> {
+        if self.open {
+            self.client()
+                .batch_execute("COMMIT")
+                .await
+                .map_err(classify)?;
+            self.open = false;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for PgTx {
+    fn drop(&mut self) {
+        if !self.open {
+            return;
+        }
+        let Some(client) = self.client.take() else {
+            return;
+        };
+        // Drop cannot await: roll back in the background so the connection
+        // goes back to the pool clean. Without a runtime, close it instead
+        // (the server rolls back a closed session).
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => {
+                handle.spawn(async move {
+                    if client.batch_execute("ROLLBACK").await.is_err() {
+                        drop(Object::take(client));
+                    }
+                });
+            }
+            Err(_) => drop(Object::take(client)),
+        }
+    }
+}
+
+type Param = Box<dyn ToSql + Sync + Send>;
+
+/// Every integer column is BIGINT, so every integer binds as i64 (tokio-postgres
+/// checks Rust types against column types strictly).
+fn to_pg(values: &Values) -> Vec<Param> {
+    values
+        .iter()
+        .map(|v| -> Param {
+            match v {
+                Value::Bool(b) => Box::new(*b),
+                Value::TinyInt(i) => Box::new(i.map(i64::from)),
+                Value::SmallInt(i) => Box::new(i.map(i64::from)),
+                Value::Int(i) => Box::new(i.map(i64::from)),
+                Value::BigInt(i) => Box::new(*i),
+                Value::TinyUnsigned(i) => Box::new(i.map(i64::from)),
+                Value::SmallUnsigned(i) => Box::new(i.map(i64::from)),
+                Value::Unsigned(i) => Box::new(i.map(i64::from)),
+                Value::BigUnsigned(i) => Box::new(i.map(|i| i64::try_from(i).unwrap_or(i64::MAX))),
+                Value::Float(f) => Box::new(f.map(f64::from)),
+                Value::Double(f) => Box::new(*f),
+                Value::String(s) => Box::new(s.clone()),
+                Value::Char(c) => Box::new(c.map(|c| c.to_string())),
+                Value::Bytes(b) => Box::new(b.clone()),
+                other => unreachable!("prickle binds only portable values, got {other:?}"),
+            }
+        })
+        .collect()
+}
+
+fn classify(e: tokio_postgres::Error) -> DbError {
+    match e.code() {
+        Some(c) if *c == SqlState::UNIQUE_VIOLATION => DbError::Unique,
+        Some(c)
+            if *c == SqlState::T_R_SERIALIZATION_FAILURE
+                || *c == SqlState::T_R_DEADLOCK_DETECTED
+                || *c == SqlState::LOCK_NOT_AVAILABLE =>
+        {
+            DbError::Busy(e.to_string())
+        }
+        _ if e.is_closed() => DbError::Busy(e.to_string()),
+        _ => DbError::Other(format!(
+            "{e}{}",
+            e.as_db_error()
+                .map(|d| format!(" ({})", d.message()))
+                .unwrap_or_default()
+        )),
+    }
+}
+
+fn pool_error(e: PoolError) -> DbError {
+    match e {
+        PoolError::Backend(e) => classify(e),
+        other => DbError::Busy(other.to_string()),
+    }
+}

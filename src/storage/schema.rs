@@ -1,0 +1,117 @@
+//! Table and column names, shared by migrations and queries.
+//!
+//! Portable column types only: BIGINT (ids, levels, timestamps as UTC
+//! microseconds since the epoch), TEXT (UUIDs, JSON documents) and BOOLEAN.
+
+use sea_query::Iden;
+
+#[derive(Iden, Clone, Copy)]
+pub enum PrickleMigrations {
+    Table,
+    Version,
+    Name,
+    AppliedAt,
+}
+
+#[derive(Iden, Clone, Copy)]
+pub enum Organizations {
+    Table,
+    Id,
+    Name,
+    MembersCanInvite,
+    MembersCanCreateProjects,
+    MembersCanUsePersonalApiKeys,
+    IsMemberJoinEmailEnabled,
+    DefaultAnonymizeIps,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(Iden, Clone, Copy)]
+pub enum Users {
+    Table,
+    Id,
+    Uuid,
+    DistinctId,
+    FirstName,
+    LastName,
+    Email,
+    /// Lower-cased email: uniqueness is case-insensitive, as in PostHog.
+    EmailKey,
+    Password,
+    IsEmailVerified,
+    IsActive,
+    RoleAtOrganization,
+    HedgehogConfig,
+    CurrentOrganizationId,
+    CurrentTeamId,
+    LastLogin,
+    DateJoined,
+}
+
+#[derive(Iden, Clone, Copy)]
+pub enum OrganizationMemberships {
+    Table,
+    Id,
+    OrganizationId,
+    UserId,
+    Level,
+    JoinedAt,
+    UpdatedAt,
+    InvitedById,
+}
+
+#[derive(Iden, Clone, Copy)]
+pub enum PersonalApiKeys {
+    Table,
+    Id,
+    UserId,
+    Label,
+    MaskValue,
+    SecureValue,
+    CreatedAt,
+    LastUsedAt,
+    /// JSON array of scope strings.
+    Scopes,
+    /// JSON array of organization ids, or NULL.
+    ScopedOrganizations,
+    /// JSON array of project ids, or NULL.
+    ScopedTeams,
+}
+
+#[derive(Iden, Clone, Copy)]
+pub enum Projects {
+    Table,
+    Id,
+    Uuid,
+    OrganizationId,
+    Name,
+    /// Trimmed, lower-cased name: PostHog's duplicate-name rule, enforced by a unique index.
+    NameKey,
+    ProductDescription,
+    IsDemo,
+    ApiToken,
+    SecretApiToken,
+    SecretApiTokenBackup,
+    IngestedEvent,
+    /// JSON object of every project setting (see `projects::settings`).
+    Settings,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(Iden, Clone, Copy)]
+pub enum ActivityLog {
+    Table,
+    Id,
+    OrganizationId,
+    TeamId,
+    UserId,
+    IsSystem,
+    Activity,
+    ItemId,
+    Scope,
+    /// JSON object.
+    Detail,
+    CreatedAt,
+}

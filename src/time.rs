@@ -1,0 +1,42 @@
+//! Timestamps: bound from Rust as UTC microseconds since the epoch (never the
+//! database's `now()`, so every process and both databases agree), rendered
+//! the way PostHog's API renders them.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+pub fn now_micros() -> i64 {
+    Utc::now().timestamp_micros()
+}
+
+pub fn from_micros(micros: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(micros).unwrap_or_default()
+}
+
+/// ISO-8601 UTC with `Z`; microseconds only when non-zero (as DRF renders).
+pub fn format(micros: i64) -> String {
+    let t = from_micros(micros);
+    if micros.rem_euclid(1_000_000) == 0 {
+        t.to_rfc3339_opts(SecondsFormat::Secs, true)
+    } else {
+        t.to_rfc3339_opts(SecondsFormat::Micros, true)
+    }
+}
+
+pub fn format_opt(micros: Option<i64>) -> serde_json::Value {
+    micros
+        .map(|m| serde_json::Value::String(format(m)))
+        .unwrap_or(serde_json::Value::Null)
+}
+
+pub const HOUR_MICROS: i64 = 3_600_000_000;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_like_drf() {
+        assert_eq!(format(1_704_844_800_000_000), "2024-01-10T00:00:00Z");
+        assert_eq!(format(1_714_557_600_123_456), "2024-05-01T10:00:00.123456Z");
+    }
+}
