@@ -113,9 +113,8 @@ pub async fn run(db: &Db) -> DbResult<usize> {
 /// `BEGIN IMMEDIATE` already serialises them.)
 async fn serialise_migrators(tx: &mut Tx) -> DbResult<()> {
     if tx.is_postgres() {
-        // A fixed key: "prickle" in ASCII.
-        tx.batch("SELECT pg_advisory_xact_lock(112114105099107108101)")
-            .await?;
+        // A fixed key, prickle's own.
+        tx.batch("SELECT pg_advisory_xact_lock(1983289598)").await?;
     }
     Ok(())
 }

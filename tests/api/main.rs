@@ -1,0 +1,6 @@
+//! The HTTP test suite: one binary, run against SQLite by default and against
+//! PostgreSQL when `PRICKLE_TEST_DATABASE_URL` is set.
+
+mod support;
+
+mod smoke;
