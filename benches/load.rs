@@ -1,1 +1,619 @@
-fn main() {}
+//! Load benchmark: `cargo bench --bench load`.
+//!
+//! Starts the release `prickle` binary on a fresh SQLite database, seeds one
+//! organization with 1,000 projects, then drives each endpoint with N
+//! concurrent keep-alive HTTP/1.1 connections (hyper's connection-level
+//! client, one tokio thread) and compares its throughput with `/_health`
+//! measured in the same run. Prints a table, the server's peak RSS and the
+//! targets with PASS/FAIL; exits non-zero when a target fails or any request
+//! got a non-2xx answer.
+//!
+//! Environment: `PRICKLE_BENCH_SECONDS` (default 10) per endpoint,
+//! `PRICKLE_BENCH_CONNECTIONS` (default 64), `PRICKLE_BENCH_WARMUP_SECONDS`
+//! (default 1, not measured), `PRICKLE_BENCH_PROJECTS` (default 1000).
+
+use std::fs::File;
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, HOST};
+use hyper::{Method, Request, Uri};
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+use tokio::net::TcpStream;
+
+const BIN: &str = env!("CARGO_BIN_EXE_prickle");
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => v
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{name} must be a number, got {v:?}")),
+        _ => default,
+    }
+}
+
+/// The server process; killed (and reaped) when dropped, also on panic.
+struct Server {
+    child: Child,
+    log: std::path::PathBuf,
+}
+
+impl Server {
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(20)..].join("\n")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind an ephemeral port")
+        .port()
+}
+
+/// Runs `prickle admin ...` and returns the JSON object it prints.
+fn admin(database_url: &str, args: &[&str]) -> Value {
+    let out = Command::new(BIN)
+        .arg("admin")
+        .args(args)
+        .env("DATABASE_URL", database_url)
+        .output()
+        .expect("run prickle admin");
+    assert!(
+        out.status.success(),
+        "prickle admin {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "prickle admin {args:?} printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+type Sender = SendRequest<Full<Bytes>>;
+
+async fn connect(port: u16) -> std::io::Result<Sender> {
+    let stream = TcpStream::connect(("127.0.0.1", port)).await?;
+    stream.set_nodelay(true)?;
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(std::io::Error::other)?;
+    tokio::task::spawn_local(async move {
+        let _ = conn.await;
+    });
+    Ok(sender)
+}
+
+/// What a request looks like; every part is cheap to clone (refcounted).
+#[derive(Clone)]
+struct Spec {
+    method: Method,
+    uri: Uri,
+    body: Bytes,
+}
+
+/// Headers shared by every request.
+#[derive(Clone)]
+struct Common {
+    host: HeaderValue,
+    auth: HeaderValue,
+    json: HeaderValue,
+}
+
+fn build(spec: &Spec, common: &Common, with_auth: bool) -> Request<Full<Bytes>> {
+    let mut req = Request::new(Full::new(spec.body.clone()));
+    *req.method_mut() = spec.method.clone();
+    *req.uri_mut() = spec.uri.clone();
+    let h = req.headers_mut();
+    h.insert(HOST, common.host.clone());
+    if with_auth {
+        h.insert(AUTHORIZATION, common.auth.clone());
+    }
+    if !spec.body.is_empty() {
+        h.insert(CONTENT_TYPE, common.json.clone());
+    }
+    req
+}
+
+/// Sends one request; returns the status and, when asked, the body.
+async fn send(
+    sender: &mut Sender,
+    req: Request<Full<Bytes>>,
+    keep_body: bool,
+) -> Result<(u16, Option<Bytes>), String> {
+    sender.ready().await.map_err(|e| e.to_string())?;
+    let resp = sender.send_request(req).await.map_err(|e| e.to_string())?;
+    let status = resp.status().as_u16();
+    let mut body = resp.into_body();
+    if keep_body {
+        let bytes = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
+        return Ok((status, Some(bytes)));
+    }
+    // Drain without collecting: the connection is reusable once the body is read.
+    while let Some(frame) = body.frame().await {
+        frame.map_err(|e| e.to_string())?;
+    }
+    Ok((status, None))
+}
+
+async fn wait_for_health(server: &mut Server, port: u16, common: &Common) {
+    let spec = Spec {
+        method: Method::GET,
+        uri: Uri::from_static("/_health"),
+        body: Bytes::new(),
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(Some(status)) = server.child.try_wait() {
+            panic!(
+                "prickle serve exited with {status} before answering /_health:\n{}",
+                server.log_tail()
+            );
+        }
+        if let Ok(mut s) = connect(port).await {
+            if let Ok((200, _)) = send(&mut s, build(&spec, common, false), false).await {
+                return;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "/_health did not answer 200 within 30 s:\n{}",
+            server.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Creates `count` projects over a few connections; returns their ids.
+async fn seed(port: u16, org: &str, common: &Common, count: usize) -> Vec<i64> {
+    let workers = 8.min(count.max(1));
+    let uri: Uri = format!("/api/organizations/{org}/projects/")
+        .parse()
+        .unwrap();
+    let mut handles = Vec::new();
+    for w in 0..workers {
+        let uri = uri.clone();
+        let common = common.clone();
+        handles.push(tokio::task::spawn_local(async move {
+            let mut sender = connect(port).await.expect("connect for seeding");
+            let mut ids = Vec::new();
+            for n in (w..count).step_by(workers) {
+                let spec = Spec {
+                    method: Method::POST,
+                    uri: uri.clone(),
+                    body: Bytes::from(format!(r#"{{"name": "Project {n}"}}"#)),
+                };
+                let (status, body) = send(&mut sender, build(&spec, &common, true), true)
+                    .await
+                    .expect("create project");
+                let body = body.unwrap_or_default();
+                assert_eq!(
+                    status,
+                    201,
+                    "creating project {n}: {}",
+                    String::from_utf8_lossy(&body)
+                );
+                let v: Value = serde_json::from_slice(&body).expect("project JSON");
+                ids.push(v["id"].as_i64().expect("project id"));
+            }
+            ids
+        }));
+    }
+    let mut ids = Vec::with_capacity(count);
+    for h in handles {
+        ids.extend(h.await.expect("seeding task"));
+    }
+    ids.sort_unstable();
+    ids
+}
+
+/// Per-connection results.
+#[derive(Default)]
+struct Tally {
+    ok: u64,
+    non_2xx: u64,
+    transport_errors: u64,
+    first_problem: Option<String>,
+    /// Microseconds, successful requests only.
+    latencies: Vec<u32>,
+}
+
+struct Outcome {
+    name: &'static str,
+    rps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    non_2xx: u64,
+    transport_errors: u64,
+    first_problem: Option<String>,
+}
+
+/// The request a connection sends as its `n`th: `make(connection, n)`.
+type Maker = Rc<dyn Fn(usize, u64) -> Spec>;
+
+/// `connections` keep-alive connections, each sending back to back until
+/// the deadline; only requests started after the warm-up are measured.
+async fn run_endpoint(
+    name: &'static str,
+    port: u16,
+    common: &Common,
+    with_auth: bool,
+    connections: usize,
+    warmup: Duration,
+    measure: Duration,
+    make: Maker,
+) -> Outcome {
+    let mut senders = Vec::with_capacity(connections);
+    for _ in 0..connections {
+        senders.push(connect(port).await.expect("connect"));
+    }
+    let start = Instant::now();
+    let measured_from = start + warmup;
+    let end = measured_from + measure;
+    let expected = (measure.as_secs_f64() * 20_000.0 / connections as f64) as usize + 1024;
+    let mut handles = Vec::with_capacity(connections);
+    for (c, mut sender) in senders.into_iter().enumerate() {
+        let common = common.clone();
+        let make = make.clone();
+        handles.push(tokio::task::spawn_local(async move {
+            let mut t = Tally {
+                latencies: Vec::with_capacity(expected),
+                ..Tally::default()
+            };
+            let mut n: u64 = 0;
+            loop {
+                let begun = Instant::now();
+                if begun >= end {
+                    break;
+                }
+                let req = build(&make(c, n), &common, with_auth);
+                n += 1;
+                let result = send(&mut sender, req, false).await;
+                let measured = begun >= measured_from;
+                match result {
+                    Ok((status, _)) if (200..300).contains(&status) => {
+                        if measured {
+                            t.ok += 1;
+                            let us = begun.elapsed().as_micros().min(u32::MAX as u128) as u32;
+                            t.latencies.push(us);
+                        }
+                    }
+                    Ok((status, _)) => {
+                        t.non_2xx += 1;
+                        t.first_problem
+                            .get_or_insert_with(|| format!("HTTP {status} (connection {c})"));
+                    }
+                    Err(e) => {
+                        t.transport_errors += 1;
+                        t.first_problem
+                            .get_or_insert_with(|| format!("transport error: {e}"));
+                        match connect(port).await {
+                            Ok(s) => sender = s,
+                            Err(e) => {
+                                t.first_problem = Some(format!("reconnect failed: {e}"));
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+            t
+        }));
+    }
+    let mut all = Tally::default();
+    for h in handles {
+        let t = h.await.expect("connection task");
+        all.ok += t.ok;
+        all.non_2xx += t.non_2xx;
+        all.transport_errors += t.transport_errors;
+        if all.first_problem.is_none() {
+            all.first_problem = t.first_problem;
+        }
+        all.latencies.extend_from_slice(&t.latencies);
+    }
+    let elapsed = Instant::now().saturating_duration_since(measured_from);
+    let secs = elapsed.as_secs_f64().max(measure.as_secs_f64()).max(1e-9);
+    all.latencies.sort_unstable();
+    let pct = |p: f64| -> f64 {
+        if all.latencies.is_empty() {
+            return f64::NAN;
+        }
+        let i = ((all.latencies.len() as f64 * p).ceil() as usize).clamp(1, all.latencies.len());
+        all.latencies[i - 1] as f64 / 1000.0
+    };
+    Outcome {
+        name,
+        rps: all.ok as f64 / secs,
+        p50_ms: pct(0.50),
+        p99_ms: pct(0.99),
+        non_2xx: all.non_2xx,
+        transport_errors: all.transport_errors,
+        first_problem: all.first_problem,
+    }
+}
+
+/// VmHWM (peak resident set) of a process, in MB.
+fn peak_rss_mb(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+fn main() -> ExitCode {
+    let seconds: f64 = env_or("PRICKLE_BENCH_SECONDS", 10.0);
+    let connections: usize = env_or("PRICKLE_BENCH_CONNECTIONS", 64);
+    let warmup_seconds: f64 = env_or("PRICKLE_BENCH_WARMUP_SECONDS", 1.0);
+    let project_count: usize = env_or("PRICKLE_BENCH_PROJECTS", 1000);
+    assert!(connections > 0 && seconds > 0.0 && project_count > 0);
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let database_url = format!("sqlite://{}", dir.path().join("bench.db").display());
+    admin(
+        &database_url,
+        &[
+            "create-user",
+            "--email",
+            "bench@example.com",
+            "--first-name",
+            "Bench",
+        ],
+    );
+    let org = admin(
+        &database_url,
+        &[
+            "create-organization",
+            "--name",
+            "Benchmarks",
+            "--owner-email",
+            "bench@example.com",
+        ],
+    )["id"]
+        .as_str()
+        .expect("organization id")
+        .to_string();
+    let key = admin(
+        &database_url,
+        &[
+            "create-personal-api-key",
+            "--email",
+            "bench@example.com",
+            "--label",
+            "bench",
+            "--scopes",
+            "*",
+        ],
+    )["value"]
+        .as_str()
+        .expect("key value")
+        .to_string();
+
+    let port = free_port();
+    let log = dir.path().join("server.log");
+    let log_file = File::create(&log).expect("server log");
+    let child = Command::new(BIN)
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .env("DATABASE_URL", &database_url)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(log_file.try_clone().expect("server log"))
+        .stderr(log_file)
+        .spawn()
+        .expect("start prickle serve");
+    let mut server = Server { child, log };
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let local = tokio::task::LocalSet::new();
+    let warmup = Duration::from_secs_f64(warmup_seconds);
+    let measure = Duration::from_secs_f64(seconds);
+    let common = Common {
+        host: HeaderValue::from_str(&format!("127.0.0.1:{port}")).unwrap(),
+        auth: HeaderValue::from_str(&format!("Bearer {key}")).unwrap(),
+        json: HeaderValue::from_static("application/json"),
+    };
+
+    let outcomes = local.block_on(&runtime, async {
+        wait_for_health(&mut server, port, &common).await;
+        let seeded = Instant::now();
+        let ids = seed(port, &org, &common, project_count).await;
+        eprintln!(
+            "seeded {} projects in {:.1} s; measuring {seconds} s per endpoint \
+             ({warmup_seconds} s warm-up), {connections} connections",
+            ids.len(),
+            seeded.elapsed().as_secs_f64()
+        );
+
+        let project_uris: Rc<Vec<Uri>> = Rc::new(
+            ids.iter()
+                .map(|id| {
+                    format!("/api/organizations/{org}/projects/{id}/")
+                        .parse()
+                        .unwrap()
+                })
+                .collect(),
+        );
+        let list_uri: Uri = format!("/api/organizations/{org}/projects/?limit=100")
+            .parse()
+            .unwrap();
+        let zones = [
+            Bytes::from_static(br#"{"timezone": "Europe/Berlin"}"#),
+            Bytes::from_static(br#"{"timezone": "America/New_York"}"#),
+        ];
+
+        let health: Maker = Rc::new(|_, _| Spec {
+            method: Method::GET,
+            uri: Uri::from_static("/_health"),
+            body: Bytes::new(),
+        });
+        let list: Maker = Rc::new(move |_, _| Spec {
+            method: Method::GET,
+            uri: list_uri.clone(),
+            body: Bytes::new(),
+        });
+        let uris = project_uris.clone();
+        let retrieve: Maker = Rc::new(move |c, n| {
+            let i = (c.wrapping_mul(7919) + n as usize) % uris.len();
+            Spec {
+                method: Method::GET,
+                uri: uris[i].clone(),
+                body: Bytes::new(),
+            }
+        });
+        // Each connection owns the projects i ≡ c (mod connections) and flips
+        // their timezone on every visit, so every PATCH is a real write.
+        let uris = project_uris.clone();
+        let patch: Maker = Rc::new(move |c, n| {
+            let owned = (uris.len() + connections - 1 - c) / connections;
+            let (slot, visit) = if owned == 0 {
+                // More connections than projects: share them.
+                ((c + n as usize * connections) % uris.len(), n)
+            } else {
+                (c + (n as usize % owned) * connections, n / owned as u64)
+            };
+            Spec {
+                method: Method::PATCH,
+                uri: uris[slot % uris.len()].clone(),
+                body: zones[(visit % 2) as usize].clone(),
+            }
+        });
+
+        let plan: [(&'static str, bool, Maker); 4] = [
+            ("GET /_health", false, health),
+            ("GET projects/?limit=100", true, list),
+            ("GET projects/:id/", true, retrieve),
+            ("PATCH projects/:id/", true, patch),
+        ];
+        let mut outcomes = Vec::new();
+        for (name, with_auth, make) in plan {
+            let o = run_endpoint(
+                name,
+                port,
+                &common,
+                with_auth,
+                connections,
+                warmup,
+                measure,
+                make,
+            )
+            .await;
+            eprintln!("  {name}: {:.0} req/s", o.rps);
+            outcomes.push(o);
+        }
+        outcomes
+    });
+    let peak = peak_rss_mb(server.pid());
+    if let Ok(Some(status)) = server.child.try_wait() {
+        eprintln!(
+            "prickle serve exited early with {status}:\n{}",
+            server.log_tail()
+        );
+    }
+
+    let health_rps = outcomes[0].rps;
+    println!();
+    println!(
+        "prickle load benchmark: SQLite, {} projects, {connections} connections, {seconds} s per endpoint",
+        project_count
+    );
+    println!(
+        "{:<26} {:>11} {:>9} {:>9} {:>8} {:>10}",
+        "endpoint", "requests/s", "p50 ms", "p99 ms", "errors", "vs health"
+    );
+    for o in &outcomes {
+        println!(
+            "{:<26} {:>11.0} {:>9.2} {:>9.2} {:>8} {:>9.3}x",
+            o.name,
+            o.rps,
+            o.p50_ms,
+            o.p99_ms,
+            o.non_2xx + o.transport_errors,
+            o.rps / health_rps
+        );
+    }
+    let mut failed = false;
+    for o in &outcomes {
+        if o.non_2xx + o.transport_errors > 0 {
+            failed = true;
+            println!(
+                "FAILURE: {}: {} non-2xx, {} transport errors; first: {}",
+                o.name,
+                o.non_2xx,
+                o.transport_errors,
+                o.first_problem.as_deref().unwrap_or("?")
+            );
+        }
+    }
+    match peak {
+        Some(mb) => println!("server peak RSS (VmHWM): {mb:.1} MB"),
+        None => println!("server peak RSS (VmHWM): unavailable"),
+    }
+
+    println!();
+    println!("targets:");
+    let ratio = |i: usize| outcomes[i].rps / health_rps;
+    let targets = [
+        (
+            "GET projects/:id/ >= 0.25x health".to_string(),
+            ratio(2) >= 0.25,
+            format!("{:.3}x", ratio(2)),
+        ),
+        (
+            "GET projects/:id/ p99 <= 10 ms".to_string(),
+            outcomes[2].p99_ms <= 10.0,
+            format!("{:.2} ms", outcomes[2].p99_ms),
+        ),
+        (
+            "GET projects/?limit=100 >= 0.03x health".to_string(),
+            ratio(1) >= 0.03,
+            format!("{:.3}x", ratio(1)),
+        ),
+        (
+            "PATCH projects/:id/ >= 0.1x health".to_string(),
+            ratio(3) >= 0.1,
+            format!("{:.3}x", ratio(3)),
+        ),
+        (
+            "peak RSS <= 60 MB".to_string(),
+            peak.is_some_and(|mb| mb <= 60.0),
+            peak.map_or("?".to_string(), |mb| format!("{mb:.1} MB")),
+        ),
+    ];
+    for (what, pass, got) in &targets {
+        println!(
+            "  {:<4} {what:<42} (measured {got})",
+            if *pass { "PASS" } else { "FAIL" }
+        );
+        failed |= !pass;
+    }
+    drop(server);
+    drop(dir);
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}

@@ -3,4 +3,6 @@
 
 mod support;
 
+mod bad_input;
+mod matrix;
 mod smoke;
