@@ -13,8 +13,8 @@ use super::schema::*;
 use super::{Db, DbResult, Tx};
 
 pub enum Step {
-    Table(TableCreateStatement),
-    Index(IndexCreateStatement),
+    Table(Box<TableCreateStatement>),
+    Index(Box<IndexCreateStatement>),
 }
 
 impl Step {
@@ -60,7 +60,7 @@ pub async fn run(db: &Db) -> DbResult<usize> {
                     .not_null(),
             )
             .to_owned();
-        let sql = Step::Table(create).sql(tx.is_postgres());
+        let sql = Step::Table(Box::new(create)).sql(tx.is_postgres());
         serialise_migrators(&mut tx).await?;
         tx.batch(&sql).await?;
         tx.commit().await?;
@@ -402,17 +402,17 @@ fn core() -> Vec<Step> {
         .col(ActivityLog::CreatedAt)
         .to_owned();
     vec![
-        Step::Table(organizations),
-        Step::Table(users),
-        Step::Table(memberships),
-        Step::Index(membership_unique),
-        Step::Index(membership_user),
-        Step::Table(keys),
-        Step::Index(keys_user),
-        Step::Table(projects),
-        Step::Index(project_names),
-        Step::Table(activity),
-        Step::Index(activity_item),
+        Step::Table(Box::new(organizations)),
+        Step::Table(Box::new(users)),
+        Step::Table(Box::new(memberships)),
+        Step::Index(Box::new(membership_unique)),
+        Step::Index(Box::new(membership_user)),
+        Step::Table(Box::new(keys)),
+        Step::Index(Box::new(keys_user)),
+        Step::Table(Box::new(projects)),
+        Step::Index(Box::new(project_names)),
+        Step::Table(Box::new(activity)),
+        Step::Index(Box::new(activity_item)),
     ]
 }
 

@@ -72,13 +72,12 @@ impl SqliteDb {
             Some(c) => c,
             None => open_connection(&self.path)?,
         };
-        let mut tx = SqliteTx {
+        // Reads run in autocommit, as on PostgreSQL: each statement sees one
+        // committed snapshot, and the hot path saves a BEGIN and a COMMIT.
+        Ok(SqliteTx {
             conn: Some(Holder::Reader(self.id, conn)),
             open: false,
-        };
-        tx.exec_cached("BEGIN")?;
-        tx.open = true;
-        Ok(tx)
+        })
     }
 
     pub async fn begin_write(&self) -> DbResult<SqliteTx> {
@@ -170,8 +169,10 @@ impl SqliteTx {
     }
 
     pub fn commit(mut self) -> DbResult<()> {
-        self.exec_cached("COMMIT")?;
-        self.open = false;
+        if self.open {
+            self.exec_cached("COMMIT")?;
+            self.open = false;
+        }
         Ok(())
     }
 }
