@@ -7,6 +7,7 @@ pub mod activity;
 pub mod admin;
 pub mod auth;
 pub mod config;
+pub mod drf;
 pub mod error;
 pub mod http;
 pub mod organizations;

@@ -139,7 +139,7 @@ impl ApiRequest {
             Value::Null => Err(ApiError::validation("null", "This field may not be null.")),
             other => Err(ApiError::invalid_input(format!(
                 "Invalid data. Expected a dictionary, but got {}.",
-                python_type_name(other)
+                crate::drf::py_type_name(other)
             ))),
         }
     }
@@ -202,19 +202,6 @@ impl ApiRequest {
 fn parse_json(bytes: &[u8]) -> ApiResult<Value> {
     serde_json::from_slice(bytes)
         .map_err(|e| ApiError::parse_error(format!("JSON parse error - {e}")))
-}
-
-/// The name Python would give the JSON value's type (DRF quotes it in errors).
-pub fn python_type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "NoneType",
-        Value::Bool(_) => "bool",
-        Value::Number(n) if n.is_f64() => "float",
-        Value::Number(_) => "int",
-        Value::String(_) => "str",
-        Value::Array(_) => "list",
-        Value::Object(_) => "dict",
-    }
 }
 
 /// The caller within the organization named by the path.
