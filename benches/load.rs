@@ -10,7 +10,9 @@
 //!
 //! Environment: `PRICKLE_BENCH_SECONDS` (default 10) per endpoint,
 //! `PRICKLE_BENCH_CONNECTIONS` (default 64), `PRICKLE_BENCH_WARMUP_SECONDS`
-//! (default 1, not measured), `PRICKLE_BENCH_PROJECTS` (default 1000).
+//! (default 1, not measured), `PRICKLE_BENCH_PROJECTS` (default 1000),
+//! `PRICKLE_BENCH_BIN` (another `prickle` binary, e.g. one built with debug
+//! info for profiling; default: the release build cargo made for the bench).
 
 use std::fs::File;
 use std::process::{Child, Command, ExitCode, Stdio};
@@ -26,7 +28,14 @@ use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use tokio::net::TcpStream;
 
-const BIN: &str = env!("CARGO_BIN_EXE_prickle");
+/// The binary under test: the release build cargo made for this bench, or
+/// `PRICKLE_BENCH_BIN` (e.g. a build with debug info, for profiling).
+fn bin() -> String {
+    std::env::var("PRICKLE_BENCH_BIN")
+        .ok()
+        .filter(|b| !b.is_empty())
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_prickle").to_string())
+}
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     match std::env::var(name) {
@@ -72,7 +81,7 @@ fn free_port() -> u16 {
 
 /// Runs `prickle admin ...` and returns the JSON object it prints.
 fn admin(database_url: &str, args: &[&str]) -> Value {
-    let out = Command::new(BIN)
+    let out = Command::new(bin())
         .arg("admin")
         .args(args)
         .env("DATABASE_URL", database_url)
@@ -249,21 +258,28 @@ struct Outcome {
     first_problem: Option<String>,
 }
 
+/// How every endpoint is driven.
+struct Load {
+    port: u16,
+    common: Common,
+    connections: usize,
+    warmup: Duration,
+    measure: Duration,
+}
+
 /// The request a connection sends as its `n`th: `make(connection, n)`.
 type Maker = Rc<dyn Fn(usize, u64) -> Spec>;
 
 /// `connections` keep-alive connections, each sending back to back until
 /// the deadline; only requests started after the warm-up are measured.
-async fn run_endpoint(
-    name: &'static str,
-    port: u16,
-    common: &Common,
-    with_auth: bool,
-    connections: usize,
-    warmup: Duration,
-    measure: Duration,
-    make: Maker,
-) -> Outcome {
+async fn run_endpoint(load: &Load, name: &'static str, with_auth: bool, make: Maker) -> Outcome {
+    let Load {
+        port,
+        ref common,
+        connections,
+        warmup,
+        measure,
+    } = *load;
     let mut senders = Vec::with_capacity(connections);
     for _ in 0..connections {
         senders.push(connect(port).await.expect("connect"));
@@ -412,7 +428,7 @@ fn main() -> ExitCode {
     let port = free_port();
     let log = dir.path().join("server.log");
     let log_file = File::create(&log).expect("server log");
-    let child = Command::new(BIN)
+    let child = Command::new(bin())
         .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
         .env("DATABASE_URL", &database_url)
         .env("RUST_LOG", "warn")
@@ -507,19 +523,16 @@ fn main() -> ExitCode {
             ("GET projects/:id/", true, retrieve),
             ("PATCH projects/:id/", true, patch),
         ];
+        let load = Load {
+            port,
+            common: common.clone(),
+            connections,
+            warmup,
+            measure,
+        };
         let mut outcomes = Vec::new();
         for (name, with_auth, make) in plan {
-            let o = run_endpoint(
-                name,
-                port,
-                &common,
-                with_auth,
-                connections,
-                warmup,
-                measure,
-                make,
-            )
-            .await;
+            let o = run_endpoint(&load, name, with_auth, make).await;
             eprintln!("  {name}: {:.0} req/s", o.rps);
             outcomes.push(o);
         }

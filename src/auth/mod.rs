@@ -14,7 +14,7 @@ use crate::storage::schema::{PersonalApiKeys as K, Users as U};
 use crate::storage::{Db, DbError, Tx};
 use crate::time;
 use crate::users::{self, User};
-pub use scopes::{KeyGrant, Scope};
+pub use scopes::{KeyGrant, Scope, Target};
 
 /// An authenticated request's principal: the key's owner and what the key grants.
 #[derive(Clone, Debug)]

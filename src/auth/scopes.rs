@@ -179,6 +179,14 @@ pub fn is_valid_scope(s: &str) -> bool {
     }
 }
 
+/// What a route acts on: the organization itself, or one of its projects
+/// (where a project-scoped key is checked against the project).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    Organization,
+    Project,
+}
+
 /// What a key was granted: its scopes and the organizations / projects it is limited to.
 #[derive(Clone, Debug, Default)]
 pub struct KeyGrant {
@@ -194,9 +202,16 @@ impl KeyGrant {
     /// empty scopes, an action that declares no scope, the key's project and
     /// organization restrictions, then the scope itself.
     /// `required` lists the scopes that each suffice (empty: the action declares none).
-    pub fn check(&self, required: &[Scope], organization_id: &str) -> Result<(), ApiError> {
+    pub fn check(
+        &self,
+        required: &[Scope],
+        organization_id: &str,
+        target: Target,
+    ) -> Result<(), ApiError> {
         self.precheck(required)?;
-        if self.scoped_teams.as_ref().is_some_and(|t| !t.is_empty()) {
+        if self.scoped_teams.as_ref().is_some_and(|t| !t.is_empty())
+            && target == Target::Organization
+        {
             // Organization-level endpoints have no project to match against.
             return Err(ApiError::permission_denied(
                 "API keys with scoped projects are only supported on project-based endpoints.",
@@ -228,6 +243,17 @@ impl KeyGrant {
             ));
         }
         Ok(())
+    }
+
+    /// On a project's own routes, a key limited to some projects must name this
+    /// one (checked once the project is known to exist, as PostHog does).
+    pub fn check_project(&self, project_id: i64) -> Result<(), ApiError> {
+        match self.scoped_teams.as_ref().filter(|t| !t.is_empty()) {
+            Some(teams) if !teams.contains(&project_id) => Err(ApiError::permission_denied(
+                format!("API key does not have access to the requested project: ID {project_id}."),
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// May this key see this organization at all (used to filter lists)?
@@ -304,7 +330,7 @@ mod tests {
         ];
         for (scopes, required, want) in cases {
             assert_eq!(
-                detail(grant(scopes).check(required, ORG)),
+                detail(grant(scopes).check(required, ORG, Target::Organization)),
                 *want,
                 "{scopes:?} {required:?}"
             );
@@ -316,18 +342,35 @@ mod tests {
         let mut g = grant(&["*"]);
         g.scoped_organizations = Some(vec![OTHER.into()]);
         assert_eq!(
-            detail(g.check(&[Scope::read("project")], ORG)),
+            detail(g.check(&[Scope::read("project")], ORG, Target::Organization)),
             format!("API key does not have access to the requested organization: ID {ORG}.")
         );
-        assert_eq!(detail(g.check(&[Scope::read("project")], OTHER)), "ok");
+        assert_eq!(
+            detail(g.check(&[Scope::read("project")], OTHER, Target::Organization)),
+            "ok"
+        );
         assert!(!g.allows_organization(ORG));
         g.scoped_organizations = Some(vec![]);
-        assert_eq!(detail(g.check(&[Scope::read("project")], ORG)), "ok");
+        assert_eq!(
+            detail(g.check(&[Scope::read("project")], ORG, Target::Organization)),
+            "ok"
+        );
         g.scoped_teams = Some(vec![7]);
         assert_eq!(
-            detail(g.check(&[Scope::read("project")], ORG)),
+            detail(g.check(&[Scope::read("project")], ORG, Target::Organization)),
             "API keys with scoped projects are only supported on project-based endpoints."
         );
+        // On a project's own routes the key passes here and is checked against the project.
+        assert_eq!(
+            detail(g.check(&[Scope::read("project")], ORG, Target::Project)),
+            "ok"
+        );
+        assert!(g.check_project(7).is_ok());
+        assert_eq!(
+            g.check_project(8).unwrap_err().detail,
+            "API key does not have access to the requested project: ID 8."
+        );
+        assert!(grant(&["*"]).check_project(8).is_ok());
     }
 
     #[test]

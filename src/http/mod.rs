@@ -14,7 +14,7 @@ use axum::routing::{get, MethodFilter, MethodRouter};
 use axum::{Json, Router};
 use serde_json::Value;
 
-use crate::auth::Scope;
+use crate::auth::{Scope, Target};
 use crate::config::Config;
 use crate::error::{ApiError, ApiResult};
 use crate::storage::Db;
@@ -71,7 +71,7 @@ pub fn methods(list_object: Option<&'static str>) -> MethodRouter<App> {
                 }
                 _ => &[],
             };
-            req.organization(&app, scopes).await?;
+            req.organization(&app, scopes, Target::Organization).await?;
             Err::<(), _>(ApiError::method_not_allowed(req.method.as_str()))
         },
     )
@@ -101,17 +101,42 @@ pub fn no_content() -> ApiResult<Response> {
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// Declares an organization route's method together with the scopes it
-/// requires; the handler receives the checked [`OrgContext`].
+/// What a route requires of a key: scopes (any one suffices) and what the
+/// route acts on.
+pub struct Requires {
+    pub scopes: &'static [Scope],
+    pub target: Target,
+}
+
+impl Requires {
+    /// A route acting on the organization (lists, creates).
+    pub const fn organization(scopes: &'static [Scope]) -> Requires {
+        Requires {
+            scopes,
+            target: Target::Organization,
+        }
+    }
+
+    /// A route acting on one project: a project-scoped key must name it.
+    pub const fn project(scopes: &'static [Scope]) -> Requires {
+        Requires {
+            scopes,
+            target: Target::Project,
+        }
+    }
+}
+
+/// Declares an organization route's method together with what it requires;
+/// the handler receives the checked [`OrgContext`].
 pub trait ScopedRoute {
-    fn scoped<F, Fut>(self, filter: MethodFilter, scopes: &'static [Scope], handler: F) -> Self
+    fn scoped<F, Fut>(self, filter: MethodFilter, requires: &'static Requires, handler: F) -> Self
     where
         F: Fn(App, ApiRequest, OrgContext) -> Fut + Clone + Send + Sync + 'static,
         Fut: Future<Output = ApiResult<Response>> + Send + 'static;
 }
 
 impl ScopedRoute for MethodRouter<App> {
-    fn scoped<F, Fut>(self, filter: MethodFilter, scopes: &'static [Scope], handler: F) -> Self
+    fn scoped<F, Fut>(self, filter: MethodFilter, requires: &'static Requires, handler: F) -> Self
     where
         F: Fn(App, ApiRequest, OrgContext) -> Fut + Clone + Send + Sync + 'static,
         Fut: Future<Output = ApiResult<Response>> + Send + 'static,
@@ -121,7 +146,9 @@ impl ScopedRoute for MethodRouter<App> {
             move |State(app): State<App>, mut req: ApiRequest| {
                 let handler = handler.clone();
                 async move {
-                    let ctx = req.organization(&app, scopes).await?;
+                    let ctx = req
+                        .organization(&app, requires.scopes, requires.target)
+                        .await?;
                     handler(app, req, ctx).await
                 }
             },

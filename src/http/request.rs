@@ -10,7 +10,7 @@ use axum::http::{header, HeaderMap, Method, Uri};
 use bytes::Bytes;
 use serde_json::{Map, Value};
 
-use crate::auth::{self, Caller, Scope};
+use crate::auth::{self, Caller, Scope, Target};
 use crate::error::{ApiError, ApiResult};
 use crate::http::App;
 use crate::organizations::{self, Level, Organization};
@@ -176,7 +176,12 @@ impl ApiRequest {
     /// then the organization (`@current` resolved) and the caller's level in it.
     /// `scopes` are what the endpoint declares, any one sufficing (empty:
     /// personal API keys refused).
-    pub async fn organization(&mut self, app: &App, scopes: &[Scope]) -> ApiResult<OrgContext> {
+    pub async fn organization(
+        &mut self,
+        app: &App,
+        scopes: &[Scope],
+        target: Target,
+    ) -> ApiResult<OrgContext> {
         let caller = self.caller(app).await?;
         caller.grant.precheck(scopes)?;
         let raw = self
@@ -190,7 +195,7 @@ impl ApiRequest {
             organizations::parse_uuid(&raw)
         }
         .ok_or_else(ApiError::organization_not_found)?;
-        caller.grant.check(scopes, &org_id)?;
+        caller.grant.check(scopes, &org_id, target)?;
         let (org, level) = organizations::find_with_level(&mut tx, &org_id, caller.user.id)
             .await?
             .ok_or_else(ApiError::organization_not_found)?;

@@ -20,16 +20,20 @@ use serde_json::{Map, Value};
 use crate::activity;
 use crate::auth::{keys, Scope};
 use crate::error::{ApiError, ApiResult};
-use crate::http::{self, pagination, ApiRequest, App, OrgContext, ScopedRoute};
+use crate::http::{self, pagination, ApiRequest, App, OrgContext, Requires, ScopedRoute};
 use crate::organizations::{self, Level};
+use crate::storage::Tx;
 use crate::time;
 use crate::users;
 use model::{Project, Viewer};
 
-const READ: &[Scope] = &[Scope::read("project")];
-const WRITE: &[Scope] = &[Scope::write("project")];
+const LIST: Requires = Requires::organization(&[Scope::read("project")]);
+const CREATE: Requires = Requires::organization(&[Scope::write("project")]);
+const READ: Requires = Requires::project(&[Scope::read("project")]);
+const WRITE: Requires = Requires::project(&[Scope::write("project")]);
 /// PostHog refuses personal API keys here; prickle serves them (decisions.md).
-const ACTIVITY: &[Scope] = &[Scope::read("project"), Scope::read("activity_log")];
+const ACTIVITY: Requires =
+    Requires::project(&[Scope::read("project"), Scope::read("activity_log")]);
 
 pub fn routes(r: Router<App>) -> Router<App> {
     use MethodFilter as M;
@@ -37,22 +41,22 @@ pub fn routes(r: Router<App>) -> Router<App> {
         r,
         "/api/organizations/{organization_id}/projects",
         http::methods(Some("project"))
-            .scoped(M::GET, READ, list)
-            .scoped(M::POST, WRITE, create),
+            .scoped(M::GET, &LIST, list)
+            .scoped(M::POST, &CREATE, create),
     );
     let r = http::route(
         r,
         "/api/organizations/{organization_id}/projects/{id}",
         http::methods(None)
-            .scoped(M::GET, READ, retrieve)
-            .scoped(M::PATCH, WRITE, partial_update)
-            .scoped(M::PUT, WRITE, update)
-            .scoped(M::DELETE, WRITE, destroy),
+            .scoped(M::GET, &READ, retrieve)
+            .scoped(M::PATCH, &WRITE, partial_update)
+            .scoped(M::PUT, &WRITE, update)
+            .scoped(M::DELETE, &WRITE, destroy),
     );
     http::route(
         r,
         "/api/organizations/{organization_id}/projects/{id}/activity",
-        http::methods(None).scoped(M::GET, ACTIVITY, activity_log),
+        http::methods(None).scoped(M::GET, &ACTIVITY, activity_log),
     )
 }
 
@@ -64,18 +68,75 @@ fn viewer<'a>(app: &'a App, ctx: &OrgContext, level: Level) -> Viewer<'a> {
     }
 }
 
-/// The project id in the path: a number, or `@current` (the caller's current
-/// project, which must belong to the organization in the path). Anything
-/// else is a 404.
-fn project_id(req: &ApiRequest, ctx: &OrgContext) -> ApiResult<i64> {
+/// The project named by the path, before any database lookup.
+#[derive(Clone, Copy)]
+enum PathId {
+    Id(i64),
+    Current,
+}
+
+/// The project id in the path: a number or `@current`. Anything else is a 404.
+fn path_id(req: &ApiRequest) -> ApiResult<PathId> {
     match req.param("id").unwrap_or_default() {
-        "@current" => ctx
-            .caller
-            .user
-            .current_team_id
-            .ok_or_else(ApiError::not_found),
-        raw => raw.parse::<i64>().map_err(|_| ApiError::not_found()),
+        "@current" => Ok(PathId::Current),
+        raw => raw
+            .parse::<i64>()
+            .map(PathId::Id)
+            .map_err(|_| ApiError::not_found()),
     }
+}
+
+/// `@current` is the caller's current project, which must belong to the
+/// organization in the path. With none set, PostHog's `User.team` falls back
+/// to the first project of the user's current organization (a member who
+/// joined before any project existed, or whose current project was deleted).
+async fn project_id(tx: &mut Tx, ctx: &OrgContext, id: PathId) -> ApiResult<i64> {
+    let user = &ctx.caller.user;
+    match (id, user.current_team_id) {
+        (PathId::Id(id), _) => Ok(id),
+        (PathId::Current, Some(id)) => Ok(id),
+        (PathId::Current, None) => {
+            let org = organizations::current_for(tx, user).await?;
+            let first = match org {
+                Some(org) => store::first_id(tx, &org).await?,
+                None => None,
+            };
+            first.ok_or_else(ApiError::not_found)
+        }
+    }
+}
+
+/// The project in the path as this caller may see it: 404 when it is not in
+/// the organization, then the key's project restriction (PostHog resolves the
+/// project before checking a project-scoped key against it).
+async fn load(tx: &mut Tx, ctx: &OrgContext, id: i64, for_update: bool) -> ApiResult<Project> {
+    let project = store::find(tx, &ctx.org.id, id, for_update)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    ctx.caller.grant.check_project(project.id)?;
+    Ok(project)
+}
+
+/// One activity entry about this project, by the caller.
+async fn log(
+    tx: &mut Tx,
+    ctx: &OrgContext,
+    project: &Project,
+    activity: &str,
+    scope: &str,
+    changes: Option<Vec<Value>>,
+    now: i64,
+) -> ApiResult<()> {
+    let entry = activity::Entry {
+        organization_id: &ctx.org.id,
+        team_id: Some(project.id),
+        user_id: Some(ctx.caller.user.id),
+        activity,
+        scope,
+        item_id: project.id.to_string(),
+        detail: activity::detail(&project.name, changes),
+    };
+    Ok(activity::record(tx, entry, now).await?)
 }
 
 /// Non-members get 404 from a project's own routes, as in PostHog.
@@ -111,11 +172,10 @@ async fn list(app: App, req: ApiRequest, ctx: OrgContext) -> ApiResult<Response>
 
 async fn retrieve(app: App, req: ApiRequest, ctx: OrgContext) -> ApiResult<Response> {
     let level = member_level(&ctx)?;
-    let id = project_id(&req, &ctx)?;
+    let path = path_id(&req)?;
     let mut tx = app.db.read().await?;
-    let project = store::find(&mut tx, &ctx.org.id, id, false)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
+    let id = project_id(&mut tx, &ctx, path).await?;
+    let project = load(&mut tx, &ctx, id, false).await?;
     tx.commit().await?;
     http::ok(project.detail(&viewer(&app, &ctx, level)))
 }
@@ -162,7 +222,7 @@ async fn create(app: App, mut req: ApiRequest, ctx: OrgContext) -> ApiResult<Res
         "anonymize_ips".into(),
         Value::Bool(ctx.org.default_anonymize_ips),
     );
-    let changes = update::validate(&mut tx, &project, &body, level, false, now).await?;
+    let mut changes = update::validate(&mut tx, &project, &body, level, false, now).await?;
     rules::may_create_with_fields(level, &changes.admin_fields)?;
     if body.contains_key("primary_dashboard") {
         return Err(ApiError::invalid_input(
@@ -170,6 +230,7 @@ async fn create(app: App, mut req: ApiRequest, ctx: OrgContext) -> ApiResult<Res
         )
         .at("primary_dashboard"));
     }
+    changes.check_deferred()?;
     changes.apply_to(&mut project);
     if project.name.is_empty() {
         let taken = store::default_name_keys(&mut tx, &ctx.org.id).await?;
@@ -179,16 +240,7 @@ async fn create(app: App, mut req: ApiRequest, ctx: OrgContext) -> ApiResult<Res
         .await
         .map_err(|e| update::name_conflict(e, &project.name))?;
     for scope in ["Project", "Team"] {
-        let entry = activity::Entry {
-            organization_id: &ctx.org.id,
-            team_id: Some(project.id),
-            user_id: Some(ctx.caller.user.id),
-            activity: "created",
-            scope,
-            item_id: project.id.to_string(),
-            detail: activity::detail(&project.name, None),
-        };
-        activity::record(&mut tx, entry, now).await?;
+        log(&mut tx, &ctx, &project, "created", scope, None, now).await?;
     }
     users::set_current(
         &mut tx,
@@ -213,18 +265,18 @@ async fn update(app: App, req: ApiRequest, ctx: OrgContext) -> ApiResult<Respons
 
 async fn change(app: App, mut req: ApiRequest, ctx: OrgContext, put: bool) -> ApiResult<Response> {
     let body = req.body_object()?;
-    let id = project_id(&req, &ctx)?;
+    let path = path_id(&req)?;
     let now = time::now_micros();
     let mut tx = app.db.write().await?;
+    let id = project_id(&mut tx, &ctx, path).await?;
     if put && wants_demo(&body) && store::has_demo(&mut tx, &ctx.org.id, Some(id)).await? {
         rules::within_project_limit(0, i64::MAX, true, true)?;
     }
     let level = member_level(&ctx)?;
-    let current = store::find(&mut tx, &ctx.org.id, id, true)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    let changes = update::validate(&mut tx, &current, &body, level, true, now).await?;
+    let current = load(&mut tx, &ctx, id, true).await?;
+    let mut changes = update::validate(&mut tx, &current, &body, level, true, now).await?;
     rules::may_update_fields(level.min(Level::Admin), &changes.admin_fields)?;
+    changes.check_deferred()?;
     let mut project = current.clone();
     changes.apply_to(&mut project);
     let (team_changes, project_changes) = update::diff(&current, &project);
@@ -234,19 +286,18 @@ async fn change(app: App, mut req: ApiRequest, ctx: OrgContext, put: bool) -> Ap
             .await
             .map_err(|e| update::name_conflict(e, &project.name))?;
         for (scope, changes) in [("Team", team_changes), ("Project", project_changes)] {
-            if changes.is_empty() {
-                continue;
+            if !changes.is_empty() {
+                log(
+                    &mut tx,
+                    &ctx,
+                    &project,
+                    "updated",
+                    scope,
+                    Some(changes),
+                    now,
+                )
+                .await?;
             }
-            let entry = activity::Entry {
-                organization_id: &ctx.org.id,
-                team_id: Some(project.id),
-                user_id: Some(ctx.caller.user.id),
-                activity: "updated",
-                scope,
-                item_id: project.id.to_string(),
-                detail: activity::detail(&project.name, Some(changes)),
-            };
-            activity::record(&mut tx, entry, now).await?;
         }
     }
     tx.commit().await?;
@@ -255,26 +306,16 @@ async fn change(app: App, mut req: ApiRequest, ctx: OrgContext, put: bool) -> Ap
 
 async fn destroy(app: App, req: ApiRequest, ctx: OrgContext) -> ApiResult<Response> {
     let level = member_level(&ctx)?;
-    let id = project_id(&req, &ctx)?;
+    let path = path_id(&req)?;
     let now = time::now_micros();
     let mut tx = app.db.write().await?;
-    let project = store::find(&mut tx, &ctx.org.id, id, true)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
+    let id = project_id(&mut tx, &ctx, path).await?;
+    let project = load(&mut tx, &ctx, id, true).await?;
     rules::may_delete(level)?;
     store::delete(&mut tx, &ctx.org.id, id).await?;
     // The log outlives the project: PostHog keeps "deleted" entries.
     for scope in ["Team", "Project"] {
-        let entry = activity::Entry {
-            organization_id: &ctx.org.id,
-            team_id: Some(id),
-            user_id: Some(ctx.caller.user.id),
-            activity: "deleted",
-            scope,
-            item_id: id.to_string(),
-            detail: activity::detail(&project.name, None),
-        };
-        activity::record(&mut tx, entry, now).await?;
+        log(&mut tx, &ctx, &project, "deleted", scope, None, now).await?;
     }
     tx.commit().await?;
     http::no_content()
@@ -300,14 +341,13 @@ fn positive_param(query: &[(String, String)], name: &'static str, default: i64) 
 /// or append those two parameters in the URL as requested, and `total_count`.
 async fn activity_log(app: App, req: ApiRequest, ctx: OrgContext) -> ApiResult<Response> {
     member_level(&ctx)?;
-    let id = project_id(&req, &ctx)?;
+    let path = path_id(&req)?;
     let query = req.query_pairs();
     let limit = positive_param(&query, "limit", 10)?;
     let page = positive_param(&query, "page", 1)?;
     let mut tx = app.db.read().await?;
-    store::find(&mut tx, &ctx.org.id, id, false)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
+    let id = project_id(&mut tx, &ctx, path).await?;
+    load(&mut tx, &ctx, id, false).await?;
     let offset = (page - 1).saturating_mul(limit);
     let (results, total) =
         activity::page(&mut tx, id, "Team", &id.to_string(), limit, offset).await?;

@@ -35,9 +35,21 @@ pub struct Changes {
     pub settings: Map<String, Value>,
     /// Admin-only fields present in the body (for the admin gates).
     pub admin_fields: Vec<&'static str>,
+    /// An object-level error (PostHog's `validate()`, which names no field):
+    /// PostHog raises it only after the admin gates, so the handler reports it
+    /// after them (and, on create, after the `primary_dashboard` check).
+    pub deferred: Option<ApiError>,
 }
 
 impl Changes {
+    /// The deferred object-level error, if any, now that the gates have passed.
+    pub fn check_deferred(&mut self) -> ApiResult<()> {
+        match self.deferred.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
     pub fn apply_to(self, p: &mut Project) {
         if let Some(name) = self.name {
             p.name = name;
@@ -81,7 +93,16 @@ pub async fn validate(
             Err(e) => collect("name", e),
         }
     }
-    if body.contains_key("receive_org_level_activity_logs") {
+    // PostHog's field validator: only on update (a creating member meets the
+    // create-time gate instead), and only for a value that is a boolean
+    // (null skips it and reaches the admin gate; garbage is a 400 first).
+    if is_update
+        && body
+            .get("receive_org_level_activity_logs")
+            .is_some_and(|v| {
+                !v.is_null() && settings::parse_bool(v, "receive_org_level_activity_logs").is_ok()
+            })
+    {
         rules::may_set_org_level_activity(org_level)?;
     }
     let mut product_description = None;
@@ -104,10 +125,16 @@ pub async fn validate(
             ApiError::invalid_input(ACCESS_CONTROL_DEPRECATED).at("access_control"),
         );
     }
+    let mut deferred = None;
     let new_settings = match settings::apply(&current.settings, body, crate::time::from_micros(now))
     {
         Ok(s) => Some(s),
         Err(e) if e.status.as_u16() == 403 => return Err(e),
+        // Field errors always name their field; one that doesn't is object-level.
+        Err(e) if e.attr.is_none() => {
+            deferred = Some(e);
+            None
+        }
         Err(e) => {
             let field = e
                 .attr
@@ -135,6 +162,7 @@ pub async fn validate(
         is_demo,
         settings: new_settings.unwrap_or_default(),
         admin_fields,
+        deferred,
     })
 }
 

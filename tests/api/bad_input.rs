@@ -8,10 +8,27 @@ use crate::support::{Response, World};
 /// What can be observed of the organization's projects, minus the
 /// time-dependent live-events token.
 async fn snapshot(w: &World) -> Value {
-    let list = w.app.call("GET", &format!("{}?limit=1000", w.projects()), Some(&w.owner), None).await;
+    let list = w
+        .app
+        .call(
+            "GET",
+            &format!("{}?limit=1000", w.projects()),
+            Some(&w.owner),
+            None,
+        )
+        .await;
     let mut details = Vec::new();
     for p in list.body["results"].as_array().unwrap() {
-        let mut d = w.app.call("GET", &w.project(p["id"].as_i64().unwrap()), Some(&w.owner), None).await.body;
+        let mut d = w
+            .app
+            .call(
+                "GET",
+                &w.project(p["id"].as_i64().unwrap()),
+                Some(&w.owner),
+                None,
+            )
+            .await
+            .body;
         d.as_object_mut().unwrap().remove("live_events_token");
         details.push(d);
     }
@@ -27,7 +44,10 @@ async fn snapshot(w: &World) -> Value {
 
 fn assert_posthog_error(r: &Response, status: u16, what: &str) {
     assert_eq!(r.status.as_u16(), status, "{what}: {}", r.body);
-    let body = r.body.as_object().unwrap_or_else(|| panic!("{what}: body is not an object: {}", r.body));
+    let body = r
+        .body
+        .as_object()
+        .unwrap_or_else(|| panic!("{what}: body is not an object: {}", r.body));
     let mut keys: Vec<&str> = body.keys().map(String::as_str).collect();
     keys.sort_unstable();
     assert_eq!(keys, ["attr", "code", "detail", "type"], "{what}");
@@ -38,15 +58,35 @@ fn raw_cases() -> Vec<(&'static str, Vec<u8>, u16, Value)> {
     let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
     vec![
         ("truncated JSON", br#"{"name":"#.to_vec(), 400, Value::Null),
-        ("trailing garbage", br#"{"name":"x"} x"#.to_vec(), 400, Value::Null),
-        ("invalid UTF-8", b"{\"name\":\"\xff\xfe\"}".to_vec(), 400, Value::Null),
-        ("lone surrogate", br#"{"name":"\ud800"}"#.to_vec(), 400, Value::Null),
+        (
+            "trailing garbage",
+            br#"{"name":"x"} x"#.to_vec(),
+            400,
+            Value::Null,
+        ),
+        (
+            "invalid UTF-8",
+            b"{\"name\":\"\xff\xfe\"}".to_vec(),
+            400,
+            Value::Null,
+        ),
+        (
+            "lone surrogate",
+            br#"{"name":"\ud800"}"#.to_vec(),
+            400,
+            Value::Null,
+        ),
         ("deep nesting", deep.into_bytes(), 400, Value::Null),
         ("a list", b"[1,2]".to_vec(), 400, Value::Null),
         ("a string", br#""name""#.to_vec(), 400, Value::Null),
         ("a number", b"42".to_vec(), 400, Value::Null),
         ("null", b"null".to_vec(), 400, Value::Null),
-        ("2 MiB", format!(r#"{{"name":"{}"}}"#, "x".repeat(2 * 1024 * 1024)).into_bytes(), 413, Value::Null),
+        (
+            "2 MiB",
+            format!(r#"{{"name":"{}"}}"#, "x".repeat(2 * 1024 * 1024)).into_bytes(),
+            413,
+            Value::Null,
+        ),
     ]
 }
 
@@ -57,24 +97,114 @@ fn field_cases() -> Vec<(&'static str, Value, u16, Value)> {
         ("name boolean", json!({"name": true}), 400, json!("name")),
         ("name list", json!({"name": ["x"]}), 400, json!("name")),
         ("name blank", json!({"name": "   "}), 400, json!("name")),
-        ("name too long", json!({"name": "x".repeat(201)}), 400, json!("name")),
-        ("name with NUL", json!({"name": "a\u{0}b"}), 400, json!("name")),
-        ("description too long", json!({"product_description": "d".repeat(1001)}), 400, json!("product_description")),
-        ("is_demo not a boolean", json!({"is_demo": "maybe"}), 400, json!("is_demo")),
-        ("timezone unknown", json!({"timezone": "Mars/Olympus"}), 400, json!("timezone")),
-        ("timezone number", json!({"timezone": 5}), 400, json!("timezone")),
-        ("anonymize_ips null", json!({"anonymize_ips": null}), 400, json!("anonymize_ips")),
-        ("anonymize_ips object", json!({"anonymize_ips": {}}), 400, json!("anonymize_ips")),
-        ("app_urls string", json!({"app_urls": "https://x"}), 400, json!("app_urls")),
-        ("sample rate text", json!({"session_recording_sample_rate": "abc"}), 400, json!("session_recording_sample_rate")),
-        ("sample rate huge", json!({"session_recording_sample_rate": 1e308}), 400, json!("session_recording_sample_rate")),
-        ("duration negative", json!({"session_recording_minimum_duration_milliseconds": -1}), 400, json!("session_recording_minimum_duration_milliseconds")),
-        ("duration huge", json!({"session_recording_minimum_duration_milliseconds": 99999999999999999999u128.to_string()}), 400, json!("session_recording_minimum_duration_milliseconds")),
-        ("week start 7", json!({"week_start_day": 7}), 400, json!("week_start_day")),
-        ("retention unknown", json!({"session_recording_retention_period": "2y"}), 400, json!("session_recording_retention_period")),
-        ("business model unknown", json!({"business_model": "b2x"}), 400, json!("business_model")),
-        ("linked flag string", json!({"session_recording_linked_flag": "x"}), 400, json!("session_recording_linked_flag")),
-        ("access control", json!({"access_control": true}), 400, json!("access_control")),
+        (
+            "name too long",
+            json!({"name": "x".repeat(201)}),
+            400,
+            json!("name"),
+        ),
+        (
+            "name with NUL",
+            json!({"name": "a\u{0}b"}),
+            400,
+            json!("name"),
+        ),
+        (
+            "description too long",
+            json!({"product_description": "d".repeat(1001)}),
+            400,
+            json!("product_description"),
+        ),
+        (
+            "is_demo not a boolean",
+            json!({"is_demo": "maybe"}),
+            400,
+            json!("is_demo"),
+        ),
+        (
+            "timezone unknown",
+            json!({"timezone": "Mars/Olympus"}),
+            400,
+            json!("timezone"),
+        ),
+        (
+            "timezone number",
+            json!({"timezone": 5}),
+            400,
+            json!("timezone"),
+        ),
+        (
+            "anonymize_ips null",
+            json!({"anonymize_ips": null}),
+            400,
+            json!("anonymize_ips"),
+        ),
+        (
+            "anonymize_ips object",
+            json!({"anonymize_ips": {}}),
+            400,
+            json!("anonymize_ips"),
+        ),
+        (
+            "app_urls string",
+            json!({"app_urls": "https://x"}),
+            400,
+            json!("app_urls"),
+        ),
+        (
+            "sample rate text",
+            json!({"session_recording_sample_rate": "abc"}),
+            400,
+            json!("session_recording_sample_rate"),
+        ),
+        (
+            "sample rate huge",
+            json!({"session_recording_sample_rate": 1e308}),
+            400,
+            json!("session_recording_sample_rate"),
+        ),
+        (
+            "duration negative",
+            json!({"session_recording_minimum_duration_milliseconds": -1}),
+            400,
+            json!("session_recording_minimum_duration_milliseconds"),
+        ),
+        (
+            "duration huge",
+            json!({"session_recording_minimum_duration_milliseconds": 99999999999999999999u128.to_string()}),
+            400,
+            json!("session_recording_minimum_duration_milliseconds"),
+        ),
+        (
+            "week start 7",
+            json!({"week_start_day": 7}),
+            400,
+            json!("week_start_day"),
+        ),
+        (
+            "retention unknown",
+            json!({"session_recording_retention_period": "2y"}),
+            400,
+            json!("session_recording_retention_period"),
+        ),
+        (
+            "business model unknown",
+            json!({"business_model": "b2x"}),
+            400,
+            json!("business_model"),
+        ),
+        (
+            "linked flag string",
+            json!({"session_recording_linked_flag": "x"}),
+            400,
+            json!("session_recording_linked_flag"),
+        ),
+        (
+            "access control",
+            json!({"access_control": true}),
+            400,
+            json!("access_control"),
+        ),
     ]
 }
 
@@ -83,11 +213,18 @@ async fn every_write_endpoint_refuses_bad_input_and_writes_nothing() {
     let w = World::new().await;
     let id = w.create_project("Untouched").await["id"].as_i64().unwrap();
     let before = snapshot(&w).await;
-    let endpoints = [("POST", w.projects()), ("PATCH", w.project(id)), ("PUT", w.project(id))];
+    let endpoints = [
+        ("POST", w.projects()),
+        ("PATCH", w.project(id)),
+        ("PUT", w.project(id)),
+    ];
     let mut checked = 0;
     for (method, path) in &endpoints {
         for (what, body, status, attr) in raw_cases() {
-            let r = w.app.call_raw(method, path, &w.owner, "application/json", body).await;
+            let r = w
+                .app
+                .call_raw(method, path, &w.owner, "application/json", body)
+                .await;
             let what = format!("{method} {what}");
             assert_posthog_error(&r, status, &what);
             assert_eq!(r.body["attr"], attr, "{what}");
@@ -100,10 +237,17 @@ async fn every_write_endpoint_refuses_bad_input_and_writes_nothing() {
             assert_eq!(r.body["attr"], attr, "{what}");
             checked += 1;
         }
-        let r = w.app.call_raw(method, path, &w.owner, "text/plain", b"name=x".to_vec()).await;
+        let r = w
+            .app
+            .call_raw(method, path, &w.owner, "text/plain", b"name=x".to_vec())
+            .await;
         assert_posthog_error(&r, 415, &format!("{method} text/plain"));
     }
-    assert_eq!(snapshot(&w).await, before, "a refused request wrote something");
+    assert_eq!(
+        snapshot(&w).await,
+        before,
+        "a refused request wrote something"
+    );
     assert!(checked > 60);
 }
 
@@ -112,32 +256,107 @@ async fn malformed_ids_are_404() {
     let w = World::new().await;
     w.create_project("Only").await;
     let org = &w.org;
-    for id in ["abc", "1.5", "99999999999999999999", "-1", "0", "%00", "1%20", "@me", "%F0%9F%A6%94"] {
+    for id in [
+        "abc",
+        "1.5",
+        "99999999999999999999",
+        "-1",
+        "0",
+        "%00",
+        "1%20",
+        "@me",
+        "%F0%9F%A6%94",
+    ] {
         for method in ["GET", "PATCH", "PUT", "DELETE"] {
             let path = format!("/api/organizations/{org}/projects/{id}/");
             let body = (method == "PATCH" || method == "PUT").then(|| json!({"name": "x"}));
             let r = w.app.call(method, &path, Some(&w.owner), body).await;
-            assert_eq!(r.error(), (404, "not_found", "Not found.", Value::Null), "{method} {path}");
+            assert_eq!(
+                r.error(),
+                (404, "not_found", "Not found.", Value::Null),
+                "{method} {path}"
+            );
         }
-        let r = w.app.call("GET", &format!("/api/organizations/{org}/projects/{id}/activity/"), Some(&w.owner), None).await;
+        let r = w
+            .app
+            .call(
+                "GET",
+                &format!("/api/organizations/{org}/projects/{id}/activity/"),
+                Some(&w.owner),
+                None,
+            )
+            .await;
         assert_eq!(r.status, 404, "activity {id}");
     }
-    let r = w.app.call("GET", "/api/organizations/%F0%9F%A6%94/projects/", Some(&w.owner), None).await;
-    assert_eq!(r.error(), (404, "not_found", "Organization not found.", Value::Null));
+    let r = w
+        .app
+        .call(
+            "GET",
+            "/api/organizations/%F0%9F%A6%94/projects/",
+            Some(&w.owner),
+            None,
+        )
+        .await;
+    assert_eq!(
+        r.error(),
+        (404, "not_found", "Organization not found.", Value::Null)
+    );
 }
 
 #[tokio::test]
 async fn odd_but_valid_strings_round_trip() {
     let w = World::new().await;
-    for name in ["🦔 Hedgehog", "\u{202e}RTL override", "e\u{301} combining", "tab\there", "quote \" and \\ slash", &"é".repeat(200)] {
-        let r = w.app.call("POST", &w.projects(), Some(&w.owner), Some(json!({"name": name}))).await;
+    for name in [
+        "🦔 Hedgehog",
+        "\u{202e}RTL override",
+        "e\u{301} combining",
+        "tab\there",
+        "quote \" and \\ slash",
+        &"é".repeat(200),
+    ] {
+        let r = w
+            .app
+            .call(
+                "POST",
+                &w.projects(),
+                Some(&w.owner),
+                Some(json!({"name": name})),
+            )
+            .await;
         assert_eq!(r.status, 201, "{name:?}: {}", r.body);
         assert_eq!(r.body["name"], name.trim());
-        let got = w.app.call("GET", &w.project(r.body["id"].as_i64().unwrap()), Some(&w.owner), None).await;
+        let got = w
+            .app
+            .call(
+                "GET",
+                &w.project(r.body["id"].as_i64().unwrap()),
+                Some(&w.owner),
+                None,
+            )
+            .await;
         assert_eq!(got.body["name"], name.trim());
     }
-    let search = w.app.call("GET", &format!("{}?search=%F0%9F%A6%94", w.projects()), Some(&w.owner), None).await;
+    let search = w
+        .app
+        .call(
+            "GET",
+            &format!("{}?search=%F0%9F%A6%94", w.projects()),
+            Some(&w.owner),
+            None,
+        )
+        .await;
     assert_eq!(search.body["count"], 1);
-    let like = w.app.call("GET", &format!("{}?search=%25", w.projects()), Some(&w.owner), None).await;
-    assert_eq!(like.body["count"], 0, "LIKE wildcards in search are literal");
+    let like = w
+        .app
+        .call(
+            "GET",
+            &format!("{}?search=%25", w.projects()),
+            Some(&w.owner),
+            None,
+        )
+        .await;
+    assert_eq!(
+        like.body["count"], 0,
+        "LIKE wildcards in search are literal"
+    );
 }

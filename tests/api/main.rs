@@ -5,4 +5,10 @@ mod support;
 
 mod bad_input;
 mod matrix;
+mod processes;
+mod projects;
+mod projects_activity;
+mod projects_create;
+mod projects_settings;
+mod projects_update;
 mod smoke;

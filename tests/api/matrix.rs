@@ -47,34 +47,76 @@ impl Route {
     }
 
     fn write(self) -> bool {
-        matches!(self, Route::Create | Route::Patch | Route::Put | Route::Delete)
+        matches!(
+            self,
+            Route::Create | Route::Patch | Route::Put | Route::Delete
+        )
     }
 }
 
-const ALL_ROUTES: [Route; 7] =
-    [Route::List, Route::Create, Route::Retrieve, Route::Patch, Route::Put, Route::Delete, Route::Activity];
+const ALL_ROUTES: [Route; 7] = [
+    Route::List,
+    Route::Create,
+    Route::Retrieve,
+    Route::Patch,
+    Route::Put,
+    Route::Delete,
+    Route::Activity,
+];
 
 /// What PostHog answers: a status, and for errors the detail.
-fn expected(actor: Actor, route: Route, org: &str) -> (u16, String) {
+fn expected(actor: Actor, route: Route, org: &str, project: i64) -> (u16, String) {
     use Actor::*;
     use Route::*;
-    let scope = if route.write() { "project:write" } else { "project:read" };
+    let scope = if route.write() {
+        "project:write"
+    } else {
+        "project:read"
+    };
     match actor {
         NoKey => (401, "Authentication credentials were not provided.".into()),
-        InvalidKey => (401, "Personal API key found in request Authorization header is invalid.".into()),
+        InvalidKey => (
+            401,
+            "Personal API key found in request Authorization header is invalid.".into(),
+        ),
         NoScope => (403, format!("API key missing required scope '{scope}'")),
         ReadOnly if route.write() => (403, "API key missing required scope 'project:write'".into()),
-        OtherOrgKey => (403, format!("API key does not have access to the requested organization: ID {org}.")),
-        ProjectKey => (403, "API keys with scoped projects are only supported on project-based endpoints.".into()),
+        OtherOrgKey => (
+            403,
+            format!("API key does not have access to the requested organization: ID {org}."),
+        ),
+        // Limited to one project: refused on organization-level routes, and on
+        // another project's routes; on its own project it acts as its owner.
+        ProjectKey => match route {
+            List | Create => (
+                403,
+                "API keys with scoped projects are only supported on project-based endpoints."
+                    .into(),
+            ),
+            Delete => (
+                403,
+                format!("API key does not have access to the requested project: ID {project}."),
+            ),
+            _ => (200, String::new()),
+        },
         NonMember => match route {
             List => (200, String::new()),
             Create => (404, "Organization not found.".into()),
             _ => (404, "Not found.".into()),
         },
         ReadOnly | Member => match route {
-            Create => (403, "You need to be an organization admin or above to create new projects.".into()),
-            Patch | Put => (403, "Only project admins can modify these settings: timezone".into()),
-            Delete => (403, "You don't have sufficient permissions in the project.".into()),
+            Create => (
+                403,
+                "You need to be an organization admin or above to create new projects.".into(),
+            ),
+            Patch | Put => (
+                403,
+                "Only project admins can modify these settings: timezone".into(),
+            ),
+            Delete => (
+                403,
+                "You don't have sufficient permissions in the project.".into(),
+            ),
             _ => (200, String::new()),
         },
         Admin | Owner => match route {
@@ -89,12 +131,25 @@ fn expected(actor: Actor, route: Route, org: &str) -> (u16, String) {
 async fn every_route_for_every_caller() {
     let w = World::new().await;
     let app = &w.app;
-    let no_scope = app.key("member@example.com", &["organization:read", "user:write"]).await;
+    let no_scope = app
+        .key("member@example.com", &["organization:read", "user:write"])
+        .await;
     let read_only = app.key("member@example.com", &["project:read"]).await;
-    prickle::admin::add_member(&app.db, &w.other_org, "owner@example.com", 1).await.unwrap();
-    let other_org = app.key_with("owner@example.com", &["*"], Some(vec![w.other_org.clone()]), None).await;
+    prickle::admin::add_member(&app.db, &w.other_org, "owner@example.com", 1)
+        .await
+        .unwrap();
+    let other_org = app
+        .key_with(
+            "owner@example.com",
+            &["*"],
+            Some(vec![w.other_org.clone()]),
+            None,
+        )
+        .await;
     let keep = w.create_project("Kept").await["id"].as_i64().unwrap();
-    let project_key = app.key_with("owner@example.com", &["*"], None, Some(vec![keep])).await;
+    let project_key = app
+        .key_with("owner@example.com", &["*"], None, Some(vec![keep]))
+        .await;
 
     let actors = [
         Actor::NoKey,
@@ -125,22 +180,33 @@ async fn every_route_for_every_caller() {
         for route in ALL_ROUTES {
             // Deletes consume a project: each row gets its own.
             let id = if matches!(route, Route::Delete) {
-                w.create_project(&format!("Doomed {actor:?}")).await["id"].as_i64().unwrap()
+                w.create_project(&format!("Doomed {actor:?}")).await["id"]
+                    .as_i64()
+                    .unwrap()
             } else {
                 keep
             };
             let (path, body): (String, Option<Value>) = match route {
                 Route::List => (w.projects(), None),
-                Route::Create => (w.projects(), Some(json!({"name": format!("New {actor:?}")}))),
+                Route::Create => (
+                    w.projects(),
+                    Some(json!({"name": format!("New {actor:?}")})),
+                ),
                 Route::Retrieve | Route::Delete => (w.project(id), None),
-                Route::Patch | Route::Put => (w.project(id), Some(json!({"timezone": "Europe/Lisbon"}))),
+                Route::Patch | Route::Put => {
+                    (w.project(id), Some(json!({"timezone": "Europe/Lisbon"})))
+                }
                 Route::Activity => (format!("{}activity/", w.project(id)), None),
             };
             let r = app.call(route.method(), &path, key, body).await;
-            let (status, detail) = expected(actor, route, &w.org);
+            let (status, detail) = expected(actor, route, &w.org, id);
             assert_eq!(r.status.as_u16(), status, "{actor:?} {route:?}: {}", r.body);
             if status >= 400 {
-                let kind = if status == 404 { "invalid_request" } else { "authentication_error" };
+                let kind = if status == 404 {
+                    "invalid_request"
+                } else {
+                    "authentication_error"
+                };
                 assert_eq!(r.body["type"], kind, "{actor:?} {route:?}");
                 assert_eq!(r.body["detail"], detail.as_str(), "{actor:?} {route:?}");
                 assert_eq!(r.body["attr"], Value::Null, "{actor:?} {route:?}");
@@ -158,34 +224,87 @@ async fn every_route_for_every_caller() {
 async fn credentials_are_read_from_header_then_body_then_query() {
     let w = World::new().await;
     let path = w.projects();
-    let by_query = w.app.call("GET", &format!("{path}?personal_api_key={}", w.member), None, None).await;
+    let by_query = w
+        .app
+        .call(
+            "GET",
+            &format!("{path}?personal_api_key={}", w.member),
+            None,
+            None,
+        )
+        .await;
     assert_eq!(by_query.status, StatusCode::OK);
     let by_body = w
         .app
-        .call("POST", &path, None, Some(json!({"personal_api_key": w.owner, "name": "From body"})))
+        .call(
+            "POST",
+            &path,
+            None,
+            Some(json!({"personal_api_key": w.owner, "name": "From body"})),
+        )
         .await;
     assert_eq!(by_body.status, StatusCode::CREATED, "{}", by_body.body);
     assert_eq!(by_body.body["name"], "From body");
-    let bad_query = w.app.call("GET", &format!("{path}?personal_api_key=phx_nope"), None, None).await;
+    let bad_query = w
+        .app
+        .call(
+            "GET",
+            &format!("{path}?personal_api_key=phx_nope"),
+            None,
+            None,
+        )
+        .await;
     assert_eq!(
         bad_query.error(),
-        (401, "authentication_failed", "Personal API key found in request query string is invalid.", Value::Null)
+        (
+            401,
+            "authentication_failed",
+            "Personal API key found in request query string is invalid.",
+            Value::Null
+        )
     );
-    let bad_body = w.app.call("POST", &path, None, Some(json!({"personal_api_key": "phx_nope"}))).await;
-    assert_eq!(bad_body.error().2, "Personal API key found in request body is invalid.");
+    let bad_body = w
+        .app
+        .call(
+            "POST",
+            &path,
+            None,
+            Some(json!({"personal_api_key": "phx_nope"})),
+        )
+        .await;
+    assert_eq!(
+        bad_body.error().2,
+        "Personal API key found in request body is invalid."
+    );
     // Extra spaces around the key are tolerated.
-    let spaced = w.app.call("GET", &path, Some(&format!("  {}  ", w.member)), None).await;
+    let spaced = w
+        .app
+        .call("GET", &path, Some(&format!("  {}  ", w.member)), None)
+        .await;
     assert_eq!(spaced.status, StatusCode::OK);
     // The header wins: a bad header key is not rescued by a good query key.
-    let both = w.app.call("GET", &format!("{path}?personal_api_key={}", w.member), Some("phx_nope"), None).await;
+    let both = w
+        .app
+        .call(
+            "GET",
+            &format!("{path}?personal_api_key={}", w.member),
+            Some("phx_nope"),
+            None,
+        )
+        .await;
     assert_eq!(both.status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
 async fn no_credentials_carry_the_oauth_challenge() {
     let w = World::new().await;
-    let req = axum::http::Request::builder().uri(w.projects()).body(axum::body::Body::empty()).unwrap();
-    let resp = tower::ServiceExt::oneshot(w.app.router.clone(), req).await.unwrap();
+    let req = axum::http::Request::builder()
+        .uri(w.projects())
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let resp = tower::ServiceExt::oneshot(w.app.router.clone(), req)
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(
         resp.headers()["www-authenticate"],
@@ -208,17 +327,50 @@ async fn keys_with_no_scopes_or_of_inactive_users_are_refused() {
     // PostHog's newest rule: a key whose scope list is empty grants nothing.
     let empty = w.app.key("admin@example.com", &["*"]).await;
     let digest = prickle::auth::keys::secure_value(&empty);
-    update(&w, Query::update().table(K::Table).value(K::Scopes, "[]").and_where(Expr::col(K::SecureValue).eq(digest))).await;
+    update(
+        &w,
+        Query::update()
+            .table(K::Table)
+            .value(K::Scopes, "[]")
+            .and_where(Expr::col(K::SecureValue).eq(digest)),
+    )
+    .await;
     let r = w.app.call("GET", &w.projects(), Some(&empty), None).await;
-    assert_eq!(r.error(), (403, "permission_denied", "This action does not support personal API key access", Value::Null));
+    assert_eq!(
+        r.error(),
+        (
+            403,
+            "permission_denied",
+            "This action does not support personal API key access",
+            Value::Null
+        )
+    );
 
-    let before = w.app.call("GET", &w.projects(), Some(&w.member), None).await;
+    let before = w
+        .app
+        .call("GET", &w.projects(), Some(&w.member), None)
+        .await;
     assert_eq!(before.status, StatusCode::OK);
-    update(&w, Query::update().table(U::Table).value(U::IsActive, false).and_where(Expr::col(U::Email).eq("member@example.com"))).await;
-    let after = w.app.call("GET", &w.projects(), Some(&w.member), None).await;
+    update(
+        &w,
+        Query::update()
+            .table(U::Table)
+            .value(U::IsActive, false)
+            .and_where(Expr::col(U::Email).eq("member@example.com")),
+    )
+    .await;
+    let after = w
+        .app
+        .call("GET", &w.projects(), Some(&w.member), None)
+        .await;
     assert_eq!(
         after.error(),
-        (401, "authentication_failed", "Personal API key found in request Authorization header is invalid.", Value::Null)
+        (
+            401,
+            "authentication_failed",
+            "Personal API key found in request Authorization header is invalid.",
+            Value::Null
+        )
     );
 }
 
@@ -233,7 +385,11 @@ async fn last_used_at_is_set_on_first_use() {
         let db = w.app.db.clone();
         async move {
             let mut tx = db.read().await.unwrap();
-            let q = Query::select().column(K::LastUsedAt).from(K::Table).and_where(Expr::col(K::SecureValue).eq(digest)).to_owned();
+            let q = Query::select()
+                .column(K::LastUsedAt)
+                .from(K::Table)
+                .and_where(Expr::col(K::SecureValue).eq(digest))
+                .to_owned();
             tx.query_opt(&q, |r| r.opt_i64(0)).await.unwrap().unwrap()
         }
     };
@@ -242,7 +398,11 @@ async fn last_used_at_is_set_on_first_use() {
     assert_eq!(r.status, StatusCode::OK);
     let first = read(digest.clone()).await.expect("set on first use");
     w.app.call("GET", &w.projects(), Some(&key), None).await;
-    assert_eq!(read(digest).await, Some(first), "bumped at most once an hour");
+    assert_eq!(
+        read(digest).await,
+        Some(first),
+        "bumped at most once an hour"
+    );
 }
 
 #[tokio::test]
@@ -260,9 +420,25 @@ async fn current_alias_and_trailing_slashes() {
         assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.body);
     }
     // The outsider's @current is their own organization, never this one.
-    let theirs = w.app.call("GET", "/api/organizations/@current/projects/", Some(&w.outsider), None).await;
+    let theirs = w
+        .app
+        .call(
+            "GET",
+            "/api/organizations/@current/projects/",
+            Some(&w.outsider),
+            None,
+        )
+        .await;
     assert_eq!(theirs.body["count"], 0);
-    let cross = w.app.call("GET", &format!("/api/organizations/@current/projects/{id}/"), Some(&w.outsider), None).await;
+    let cross = w
+        .app
+        .call(
+            "GET",
+            &format!("/api/organizations/@current/projects/{id}/"),
+            Some(&w.outsider),
+            None,
+        )
+        .await;
     assert_eq!(cross.error(), (404, "not_found", "Not found.", Value::Null));
 }
 
@@ -274,32 +450,78 @@ async fn unknown_routes_and_methods() {
     assert_eq!(r.error(), (404, "not_found", "Not found.", Value::Null));
     assert_eq!(r.body["type"], "invalid_request");
     // A method a route does not map declares no scope: PostHog refuses keys for it.
-    for (method, path) in [("PUT", w.projects()), ("DELETE", w.projects()), ("POST", w.project(id))] {
+    for (method, path) in [
+        ("PUT", w.projects()),
+        ("DELETE", w.projects()),
+        ("POST", w.project(id)),
+    ] {
         let r = w.app.call(method, &path, Some(&w.owner), None).await;
         assert_eq!(
             r.error(),
-            (403, "permission_denied", "This action does not support personal API key access", Value::Null),
+            (
+                403,
+                "permission_denied",
+                "This action does not support personal API key access",
+                Value::Null
+            ),
             "{method} {path}"
         );
     }
     // PATCH on the list route is a write in PostHog's eyes: scope first, then 405.
-    let r = w.app.call("PATCH", &w.projects(), Some(&w.owner), Some(json!({}))).await;
-    assert_eq!(r.error(), (405, "method_not_allowed", "Method \"PATCH\" not allowed.", Value::Null));
+    let r = w
+        .app
+        .call("PATCH", &w.projects(), Some(&w.owner), Some(json!({})))
+        .await;
+    assert_eq!(
+        r.error(),
+        (
+            405,
+            "method_not_allowed",
+            "Method \"PATCH\" not allowed.",
+            Value::Null
+        )
+    );
     let read_only = w.app.key("owner@example.com", &["project:read"]).await;
-    let r = w.app.call("PATCH", &w.projects(), Some(&read_only), Some(json!({}))).await;
-    assert_eq!(r.error().2, "API key missing required scope 'project:write'");
+    let r = w
+        .app
+        .call("PATCH", &w.projects(), Some(&read_only), Some(json!({})))
+        .await;
+    assert_eq!(
+        r.error().2,
+        "API key missing required scope 'project:write'"
+    );
     // Unauthenticated: 401 before anything else.
     let r = w.app.call("DELETE", &w.projects(), None, None).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     let r = w.app.call("POST", "/_health", None, None).await;
-    assert_eq!(r.error(), (405, "method_not_allowed", "Method \"POST\" not allowed.", Value::Null));
+    assert_eq!(
+        r.error(),
+        (
+            405,
+            "method_not_allowed",
+            "Method \"POST\" not allowed.",
+            Value::Null
+        )
+    );
 }
 
 #[tokio::test]
 async fn organizations_that_do_not_exist_or_are_malformed() {
     let w = World::new().await;
     for org in ["0190c0de-0000-7000-8000-000000000099", "not-a-uuid", "1234"] {
-        let r = w.app.call("GET", &format!("/api/organizations/{org}/projects/"), Some(&w.owner), None).await;
-        assert_eq!(r.error(), (404, "not_found", "Organization not found.", Value::Null), "{org}");
+        let r = w
+            .app
+            .call(
+                "GET",
+                &format!("/api/organizations/{org}/projects/"),
+                Some(&w.owner),
+                None,
+            )
+            .await;
+        assert_eq!(
+            r.error(),
+            (404, "not_found", "Organization not found.", Value::Null),
+            "{org}"
+        );
     }
 }

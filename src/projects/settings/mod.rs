@@ -595,7 +595,8 @@ fn logs_settings(
     if let Some(last) = stored.get("retention_last_updated").and_then(parse_stamp) {
         let elapsed = now - last;
         if elapsed < TimeDelta::hours(24) {
-            let hours = elapsed.num_milliseconds() as f64 / 3_600_000.0;
+            // PostHog measures in microseconds; milliseconds would round a same-instant retry up to 24.
+            let hours = elapsed.num_microseconds().unwrap_or(0) as f64 / 3_600_000_000.0;
             let remaining = (24.0 - hours).trunc() as i64;
             return Err(ApiError::invalid_input(format!(
                 "You can only update retention settings once per 24 hours. Please wait {remaining} more hour(s)."

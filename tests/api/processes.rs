@@ -1,0 +1,818 @@
+//! The real binary as operators run it: `prickle serve` processes on a shared
+//! database (scale-out), killed with SIGKILL mid-write (durability), stopped
+//! with SIGTERM (graceful shutdown), and the admin CLI's output contract.
+
+use std::fs::File;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use prickle::storage::schema::{
+    ActivityLog, OrganizationMemberships, Organizations, PersonalApiKeys, Projects, Users,
+};
+use prickle::storage::Db;
+use sea_query::{Expr, Iden, Query};
+use serde_json::{json, Value};
+
+use crate::support;
+
+const BIN: &str = env!("CARGO_BIN_EXE_prickle");
+
+/// Generous bounds: debug builds on two busy cores.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+const EXIT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// A database for one test: a fresh PostgreSQL schema when the suite runs on
+/// PostgreSQL, else a fresh SQLite file (the directory lives as long as the guard).
+async fn suite_database() -> (String, Option<tempfile::TempDir>) {
+    match support::postgres_url() {
+        Some(url) => (support::fresh_postgres_schema(&url).await, None),
+        None => sqlite_database(),
+    }
+}
+
+fn sqlite_database() -> (String, Option<tempfile::TempDir>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("prickle.db").display());
+    (url, Some(dir))
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("ephemeral port")
+        .port()
+}
+
+/// `prickle ...` with the database in the environment, as operators run it.
+fn prickle(database_url: &str) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.env("DATABASE_URL", database_url)
+        .env_remove("RUST_LOG")
+        .env_remove("PRICKLE_BIND")
+        .env_remove("SITE_URL")
+        .stdin(Stdio::null());
+    cmd
+}
+
+fn run(database_url: &str, args: &[&str]) -> Output {
+    prickle(database_url)
+        .args(args)
+        .output()
+        .expect("run prickle")
+}
+
+/// Runs an admin command that must succeed; returns the one JSON object it printed.
+fn admin(database_url: &str, args: &[&str]) -> Value {
+    let out = run(database_url, &[&["admin"], args].concat());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "prickle admin {args:?} exited {}: {stderr}",
+        out.status
+    );
+    let v: Value = serde_json::from_str(stdout.trim_end()).unwrap_or_else(|e| {
+        panic!("prickle admin {args:?} must print one JSON object ({e}): {stdout:?}")
+    });
+    assert!(v.is_object(), "not an object: {stdout}");
+    assert_eq!(
+        stdout.trim_end().lines().count(),
+        1,
+        "one JSON object on one line: {stdout:?}"
+    );
+    v
+}
+
+/// A user who owns an organization, with a full-access key: (org id, key).
+fn owner_with_key(database_url: &str, email: &str) -> (String, String) {
+    admin(database_url, &["create-user", "--email", email]);
+    let org = admin(
+        database_url,
+        &[
+            "create-organization",
+            "--name",
+            "Hedgehogs",
+            "--owner-email",
+            email,
+        ],
+    );
+    let key = admin(
+        database_url,
+        &["create-personal-api-key", "--email", email, "--scopes", "*"],
+    );
+    (
+        org["id"].as_str().expect("org id").to_string(),
+        key["value"].as_str().expect("key value").to_string(),
+    )
+}
+
+/// A running `prickle serve`; SIGKILLed and reaped when dropped.
+struct Server {
+    child: Option<Child>,
+    base: String,
+    log: PathBuf,
+    _log_dir: tempfile::TempDir,
+}
+
+impl Server {
+    async fn start(database_url: &str) -> Server {
+        let mut last = String::new();
+        // The free port can be taken between probing and binding: retry.
+        for _ in 0..3 {
+            let port = free_port();
+            let log_dir = tempfile::tempdir().expect("tempdir");
+            let log = log_dir.path().join("serve.log");
+            let file = File::create(&log).expect("log file");
+            let child = prickle(database_url)
+                .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+                // Longer than EXIT_TIMEOUT: a shutdown that waits on idle
+                // connections fails the test instead of timing out "cleanly".
+                .env("PRICKLE_SHUTDOWN_GRACE_SECONDS", "60")
+                .stdout(file.try_clone().expect("log file"))
+                .stderr(file)
+                .spawn()
+                .expect("spawn prickle serve");
+            let mut server = Server {
+                child: Some(child),
+                base: format!("http://127.0.0.1:{port}"),
+                log,
+                _log_dir: log_dir,
+            };
+            match server.wait_healthy().await {
+                Ok(()) => return server,
+                Err(e) => last = e,
+            }
+        }
+        panic!("prickle serve did not start: {last}")
+    }
+
+    async fn wait_healthy(&mut self) -> Result<(), String> {
+        let client = client();
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if let Some(status) = self.child_mut().try_wait().expect("try_wait") {
+                return Err(format!("exited with {status}:\n{}", self.log_text()));
+            }
+            if let Ok(r) = client.get(self.url("/_health")).send().await {
+                if r.status() == 200 {
+                    return Ok(());
+                }
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "/_health not 200 after {START_TIMEOUT:?}:\n{}",
+                    self.log_text()
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn child_mut(&mut self) -> &mut Child {
+        self.child.as_mut().expect("server running")
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.as_ref().expect("server running").id()
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGKILL, then reap.
+    fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("SIGKILL");
+            child.wait().expect("reap");
+        }
+    }
+
+    /// SIGTERM; waits (bounded) for the exit status.
+    async fn terminate(&mut self) -> ExitStatus {
+        let pid = self.pid().to_string();
+        let sent = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -TERM {pid} failed");
+        let deadline = Instant::now() + EXIT_TIMEOUT;
+        loop {
+            if let Some(status) = self.child_mut().try_wait().expect("try_wait") {
+                self.child = None;
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "prickle serve still running {EXIT_TIMEOUT:?} after SIGTERM:\n{}",
+                self.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("http client")
+}
+
+/// An API caller: one key against one server.
+#[derive(Clone)]
+struct Api {
+    http: reqwest::Client,
+    base: String,
+    key: String,
+    org: String,
+}
+
+impl Api {
+    fn new(server: &Server, key: &str, org: &str) -> Api {
+        Api {
+            http: client(),
+            base: server.base.clone(),
+            key: key.to_string(),
+            org: org.to_string(),
+        }
+    }
+
+    fn projects(&self) -> String {
+        format!("{}/api/organizations/{}/projects/", self.base, self.org)
+    }
+
+    fn project(&self, id: i64) -> String {
+        format!("{}{id}/", self.projects())
+    }
+
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        body: Option<Value>,
+    ) -> reqwest::Result<(u16, Value)> {
+        let mut req = self.http.request(method, url).bearer_auth(&self.key);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await?;
+        let status = resp.status().as_u16();
+        let bytes = resp.bytes().await?;
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Ok((status, body))
+    }
+
+    async fn call(&self, method: reqwest::Method, url: &str, body: Option<Value>) -> (u16, Value) {
+        self.send(method.clone(), url, body)
+            .await
+            .unwrap_or_else(|e| panic!("{method} {url}: {e}"))
+    }
+
+    async fn create(&self, name: &str) -> Value {
+        let (status, body) = self
+            .call(
+                reqwest::Method::POST,
+                &self.projects(),
+                Some(json!({ "name": name })),
+            )
+            .await;
+        assert_eq!(status, 201, "create {name}: {body}");
+        body
+    }
+
+    async fn get(&self, id: i64) -> (u16, Value) {
+        self.call(reqwest::Method::GET, &self.project(id), None)
+            .await
+    }
+
+    async fn patch(&self, id: i64, body: Value) -> (u16, Value) {
+        self.call(reqwest::Method::PATCH, &self.project(id), Some(body))
+            .await
+    }
+
+    async fn delete(&self, id: i64) -> u16 {
+        self.call(reqwest::Method::DELETE, &self.project(id), None)
+            .await
+            .0
+    }
+
+    /// Every project name, following `next` links.
+    async fn all_names(&self) -> (i64, Vec<String>) {
+        let mut names = Vec::new();
+        let mut url = format!("{}?limit=100", self.projects());
+        let mut count = -1;
+        loop {
+            let (status, body) = self.call(reqwest::Method::GET, &url, None).await;
+            assert_eq!(status, 200, "list: {body}");
+            count = body["count"].as_i64().unwrap_or(count);
+            for p in body["results"].as_array().expect("results") {
+                names.push(p["name"].as_str().unwrap_or_default().to_string());
+            }
+            match body["next"].as_str() {
+                // Links are built on the site URL (the bind address): the same server.
+                Some(next) => url = next.to_string(),
+                None => return (count, names),
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn scale_out_two_processes_on_one_postgres_database() {
+    let Some(url) = support::required_postgres_url().await else {
+        return;
+    };
+    let database_url = support::fresh_postgres_schema(&url).await;
+    // Both start on an empty schema at once: their migrations must not collide.
+    let (a, b) = tokio::join!(Server::start(&database_url), Server::start(&database_url));
+    let (org, key) = owner_with_key(&database_url, "ada@example.com");
+    let a = Api::new(&a, &key, &org);
+    let b = Api::new(&b, &key, &org);
+
+    // Interleaved: each write through one process is read back through the other at once.
+    let mut ids = Vec::new();
+    for i in 0..6 {
+        let (w, r) = if i % 2 == 0 { (&a, &b) } else { (&b, &a) };
+        let created = w.create(&format!("Interleaved {i}")).await;
+        let id = created["id"].as_i64().expect("id");
+        let (status, got) = r.get(id).await;
+        assert_eq!(
+            status, 200,
+            "created through one, read through the other: {got}"
+        );
+        assert_eq!(got["name"], format!("Interleaved {i}"));
+        let (status, body) = r
+            .patch(
+                id,
+                json!({"name": format!("Renamed {i}"), "timezone": "Europe/Berlin"}),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let (status, got) = w.get(id).await;
+        assert_eq!(status, 200);
+        assert_eq!(got["name"], format!("Renamed {i}"));
+        assert_eq!(got["timezone"], "Europe/Berlin");
+        ids.push(id);
+    }
+    let (count, names) = a.all_names().await;
+    assert_eq!(count, 6);
+    assert_eq!(b.all_names().await, (count, names));
+
+    // No update is lost: concurrent PATCHes through both processes, each
+    // merging its own key into the same project's survey_config.
+    let target = ids[0];
+    let writers = 16;
+    let mut tasks = Vec::new();
+    for i in 0..writers {
+        let api = if i % 2 == 0 { a.clone() } else { b.clone() };
+        tasks.push(tokio::spawn(async move {
+            let key = format!("k{i}");
+            api.patch(target, json!({ "survey_config": { key: i } }))
+                .await
+        }));
+    }
+    for t in tasks {
+        let (status, body) = t.await.expect("patch task");
+        assert_eq!(status, 200, "{body}");
+    }
+    for api in [&a, &b] {
+        let (status, got) = api.get(target).await;
+        assert_eq!(status, 200);
+        for i in 0..writers {
+            assert_eq!(
+                got["survey_config"][format!("k{i}")],
+                json!(i),
+                "survey_config lost k{i}: {}",
+                got["survey_config"]
+            );
+        }
+    }
+
+    // Concurrent creates of distinct names through both: all land, count exact.
+    let creates = 20;
+    let mut tasks = Vec::new();
+    for i in 0..creates {
+        let api = if i % 2 == 0 { a.clone() } else { b.clone() };
+        tasks.push(tokio::spawn(async move {
+            api.create(&format!("Concurrent {i}")).await
+        }));
+    }
+    for t in tasks {
+        t.await.expect("create task");
+    }
+    for api in [&a, &b] {
+        let (count, names) = api.all_names().await;
+        assert_eq!(count, 6 + creates, "{names:?}");
+        assert_eq!(names.len() as i64, count);
+        for i in 0..creates {
+            assert!(names.contains(&format!("Concurrent {i}")), "{names:?}");
+        }
+    }
+
+    // A project deleted through one process is gone through the other on the next request.
+    for (i, id) in ids.iter().enumerate() {
+        let (w, r) = if i % 2 == 0 { (&a, &b) } else { (&b, &a) };
+        assert_eq!(r.get(*id).await.0, 200);
+        assert_eq!(w.delete(*id).await, 204);
+        let (status, body) = r.get(*id).await;
+        assert_eq!(
+            status, 404,
+            "deleted through one, still served by the other: {body}"
+        );
+        assert_eq!(r.patch(*id, json!({"name": "Ghost"})).await.0, 404);
+    }
+    let (count, _) = b.all_names().await;
+    assert_eq!(count, creates);
+}
+
+/// What the client was told about one project.
+#[derive(Clone, Debug)]
+struct Acked {
+    id: i64,
+    created_name: String,
+    /// The rename sent afterwards, and whether it was acknowledged.
+    rename: Option<(String, bool)>,
+}
+
+#[tokio::test]
+async fn acknowledged_writes_survive_sigkill() {
+    // Always SQLite: that is where durability is prickle's own job.
+    let (database_url, _dir) = sqlite_database();
+    let (org, key) = owner_with_key(&database_url, "ada@example.com");
+    let acked: Arc<Mutex<Vec<Acked>>> = Arc::default();
+    for round in 0..3 {
+        let mut server = Server::start(&database_url).await;
+        check_acknowledged(&Api::new(&server, &key, &org), &acked.lock().unwrap()).await;
+
+        let writers = 4;
+        let mut tasks = Vec::new();
+        for w in 0..writers {
+            let api = Api::new(&server, &key, &org);
+            let acked = acked.clone();
+            tasks.push(tokio::spawn(async move {
+                // Create, then rename, until the server dies under us.
+                for n in 0.. {
+                    let name = format!("R{round} W{w} N{n}");
+                    let Ok((201, body)) = api
+                        .send(
+                            reqwest::Method::POST,
+                            &api.projects(),
+                            Some(json!({ "name": name })),
+                        )
+                        .await
+                    else {
+                        return;
+                    };
+                    let id = body["id"].as_i64().expect("id");
+                    let new_name = format!("{name} renamed");
+                    let index = {
+                        let mut a = acked.lock().unwrap();
+                        a.push(Acked {
+                            id,
+                            created_name: name,
+                            rename: Some((new_name.clone(), false)),
+                        });
+                        a.len() - 1
+                    };
+                    let body = json!({"name": new_name, "timezone": "Asia/Tokyo"});
+                    let Ok((200, _)) = api
+                        .send(reqwest::Method::PATCH, &api.project(id), Some(body))
+                        .await
+                    else {
+                        return;
+                    };
+                    acked.lock().unwrap()[index].rename = Some((new_name, true));
+                }
+            }));
+        }
+        // Let some writes be acknowledged, then kill the server mid-stream.
+        let before = acked.lock().unwrap().len();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while acked.lock().unwrap().len() < before + 12 + 4 * round {
+            assert!(
+                Instant::now() < deadline,
+                "no writes acknowledged:\n{}",
+                server.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        server.kill9();
+        for t in tasks {
+            t.await.expect("writer task");
+        }
+    }
+    // `migrate` on the killed database is a no-op, and a final server has everything.
+    let out = run(&database_url, &["migrate"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut server = Server::start(&database_url).await;
+    let all = acked.lock().unwrap().clone();
+    assert!(all.len() >= 3 * 12, "{}", all.len());
+    check_acknowledged(&Api::new(&server, &key, &org), &all).await;
+    assert!(server.terminate().await.success());
+}
+
+/// Every acknowledged create exists; an acknowledged rename shows; an
+/// unacknowledged one may or may not have landed.
+async fn check_acknowledged(api: &Api, acked: &[Acked]) {
+    for a in acked {
+        let (status, got) = api.get(a.id).await;
+        assert_eq!(status, 200, "acknowledged project {a:?} lost: {got}");
+        let name = got["name"].as_str().unwrap_or_default();
+        match &a.rename {
+            Some((renamed, true)) => {
+                assert_eq!(name, renamed, "acknowledged rename lost: {a:?}");
+                assert_eq!(got["timezone"], "Asia/Tokyo");
+            }
+            Some((renamed, false)) => {
+                assert!(name == a.created_name || name == renamed, "{a:?}: {name}")
+            }
+            None => assert_eq!(name, a.created_name),
+        }
+    }
+    let (count, _) = api.all_names().await;
+    assert!(count >= acked.len() as i64);
+}
+
+#[tokio::test]
+async fn sigterm_exits_zero_promptly() {
+    let (database_url, _dir) = suite_database().await;
+    let (org, key) = owner_with_key(&database_url, "ada@example.com");
+    let mut server = Server::start(&database_url).await;
+    let api = Api::new(&server, &key, &org);
+    let r = api
+        .http
+        .get(server.url("/_health"))
+        .send()
+        .await
+        .expect("health");
+    assert_eq!(r.status(), 200);
+    // The client keeps an idle keep-alive connection open: shutdown must not wait on it.
+    let created = api.create("Before shutdown").await;
+    assert_eq!(api.get(created["id"].as_i64().unwrap()).await.0, 200);
+    let status = server.terminate().await;
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "exit status {status}:\n{}",
+        server.log_text()
+    );
+    // Stopped means stopped.
+    assert!(api.http.get(server.url("/_health")).send().await.is_err());
+}
+
+/// Rows in every table, to show a refused command wrote nothing.
+async fn row_counts(db: &Db) -> Vec<(String, i64)> {
+    fn table(t: impl Iden + 'static) -> (String, sea_query::SelectStatement) {
+        let name = t.to_string();
+        let stmt = Query::select()
+            .expr(Expr::cust("COUNT(*)"))
+            .from(t)
+            .to_owned();
+        (name, stmt)
+    }
+    let tables = [
+        table(Users::Table),
+        table(Organizations::Table),
+        table(OrganizationMemberships::Table),
+        table(PersonalApiKeys::Table),
+        table(Projects::Table),
+        table(ActivityLog::Table),
+    ];
+    let mut tx = db.read().await.expect("read");
+    let mut out = Vec::new();
+    for (name, stmt) in tables {
+        let n = tx
+            .query_opt(&stmt, |r| r.i64(0))
+            .await
+            .expect("count")
+            .unwrap_or(0);
+        out.push((name, n));
+    }
+    tx.commit().await.expect("commit");
+    out
+}
+
+#[tokio::test]
+async fn admin_cli_output_contract() {
+    let (database_url, _dir) = suite_database().await;
+    for _ in 0..2 {
+        let out = run(&database_url, &["migrate"]);
+        assert!(
+            out.status.success(),
+            "migrate: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.stdout.is_empty(), "migrate prints nothing on stdout");
+    }
+
+    let user = admin(
+        &database_url,
+        &[
+            "create-user",
+            "--email",
+            "ada@example.com",
+            "--first-name",
+            "Ada",
+            "--last-name",
+            "Lovelace",
+        ],
+    );
+    for field in [
+        "id",
+        "uuid",
+        "distinct_id",
+        "first_name",
+        "last_name",
+        "email",
+        "is_email_verified",
+        "hedgehog_config",
+        "role_at_organization",
+    ] {
+        assert!(user.get(field).is_some(), "user lacks {field}: {user}");
+    }
+    assert_eq!(user["email"], "ada@example.com");
+    assert_eq!(user["first_name"], "Ada");
+
+    let org = admin(
+        &database_url,
+        &[
+            "create-organization",
+            "--name",
+            "Analytical Engines",
+            "--owner-email",
+            "ada@example.com",
+        ],
+    );
+    assert_eq!(org["name"], "Analytical Engines");
+    let org_id = org["id"].as_str().expect("org id").to_string();
+    assert!(uuid::Uuid::parse_str(&org_id).is_ok(), "{org_id}");
+
+    admin(
+        &database_url,
+        &["create-user", "--email", "charles@example.com"],
+    );
+    let member = admin(
+        &database_url,
+        &[
+            "add-member",
+            "--organization",
+            &org_id,
+            "--email",
+            "charles@example.com",
+            "--level",
+            "8",
+        ],
+    );
+    assert_eq!(member["level"], 8);
+    assert_eq!(member["user"]["email"], "charles@example.com");
+    assert!(member.get("id").is_some() && member.get("joined_at").is_some());
+
+    let key = admin(
+        &database_url,
+        &[
+            "create-personal-api-key",
+            "--email",
+            "ada@example.com",
+            "--label",
+            "laptop",
+            "--scopes",
+            "project:read,organization:write",
+            "--scoped-organizations",
+            &org_id,
+        ],
+    );
+    assert_eq!(key["label"], "laptop");
+    assert!(key["value"].as_str().is_some_and(|v| v.starts_with("phx_")));
+    assert_eq!(key["scopes"], json!(["project:read", "organization:write"]));
+    assert_eq!(key["scoped_organizations"], json!([org_id]));
+    assert!(key.get("id").is_some() && key.get("scoped_teams").is_some());
+    let default_key = admin(
+        &database_url,
+        &["create-personal-api-key", "--email", "charles@example.com"],
+    );
+    assert_eq!(default_key["scopes"], json!(["*"]));
+
+    let db = Db::connect(&database_url).await.expect("connect");
+    let before = row_counts(&db).await;
+    let missing_org = uuid::Uuid::new_v4().to_string();
+    let bad: Vec<Vec<&str>> = vec![
+        // Unknown email.
+        vec![
+            "create-organization",
+            "--name",
+            "X",
+            "--owner-email",
+            "nobody@example.com",
+        ],
+        vec!["create-personal-api-key", "--email", "nobody@example.com"],
+        vec![
+            "add-member",
+            "--organization",
+            &org_id,
+            "--email",
+            "nobody@example.com",
+            "--level",
+            "1",
+        ],
+        // Duplicate email (case-insensitive, as PostHog).
+        vec!["create-user", "--email", "ada@example.com"],
+        vec!["create-user", "--email", "ADA@example.com"],
+        // Invalid level.
+        vec![
+            "add-member",
+            "--organization",
+            &org_id,
+            "--email",
+            "ada@example.com",
+            "--level",
+            "3",
+        ],
+        // Invalid scope.
+        vec![
+            "create-personal-api-key",
+            "--email",
+            "ada@example.com",
+            "--scopes",
+            "nope:read",
+        ],
+        vec![
+            "create-personal-api-key",
+            "--email",
+            "ada@example.com",
+            "--scopes",
+            "project:read,project:delete",
+        ],
+        // Unknown organization.
+        vec![
+            "add-member",
+            "--organization",
+            &missing_org,
+            "--email",
+            "charles@example.com",
+            "--level",
+            "1",
+        ],
+        vec![
+            "add-member",
+            "--organization",
+            "not-a-uuid",
+            "--email",
+            "charles@example.com",
+            "--level",
+            "1",
+        ],
+        vec![
+            "create-personal-api-key",
+            "--email",
+            "ada@example.com",
+            "--scoped-organizations",
+            &missing_org,
+        ],
+        // Already a member.
+        vec![
+            "add-member",
+            "--organization",
+            &org_id,
+            "--email",
+            "charles@example.com",
+            "--level",
+            "1",
+        ],
+        // Invalid email.
+        vec!["create-user", "--email", "not an email"],
+    ];
+    for args in &bad {
+        let out = run(&database_url, &[&["admin"], args.as_slice()].concat());
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} succeeded: {stdout}");
+        assert!(stdout.is_empty(), "{args:?} printed on stdout: {stdout:?}");
+        assert_eq!(
+            stderr.trim_end().lines().count(),
+            1,
+            "{args:?}: one line on stderr, got {stderr:?}"
+        );
+        assert!(!stderr.trim().is_empty(), "{args:?}: empty error");
+    }
+    assert_eq!(row_counts(&db).await, before, "a refused command wrote");
+}
