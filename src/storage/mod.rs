@@ -167,6 +167,12 @@ impl Tx {
     }
 }
 
+/// A value of a type prickle's portable schema does not use (a bug, reported
+/// as an error rather than a panic).
+fn unportable(v: &sea_query::Value) -> DbError {
+    DbError::Other(format!("value of an unsupported type bound: {v:?}"))
+}
+
 /// Hides the password part of a database URL so it can be logged.
 pub fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {

@@ -14,7 +14,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::NoTls;
 
-use super::{DbError, DbResult, RowRead};
+use super::{unportable, DbError, DbResult, RowRead};
 
 const POOL_SIZE: usize = 32;
 const POOL_WAIT: Duration = Duration::from_secs(5);
@@ -74,7 +74,7 @@ impl PgTx {
     where
         F: FnMut(&dyn RowRead) -> DbResult<T>,
     {
-        let params = to_pg(values);
+        let params = to_pg(values)?;
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as _).collect();
         let client = self.client();
         let stmt = client.prepare_cached(sql).await.map_err(classify)?;
@@ -83,7 +83,7 @@ impl PgTx {
     }
 
     pub async fn execute(&mut self, sql: &str, values: &Values) -> DbResult<u64> {
-        let params = to_pg(values);
+        let params = to_pg(values)?;
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as _).collect();
         let client = self.client();
         let stmt = client.prepare_cached(sql).await.map_err(classify)?;
@@ -134,11 +134,11 @@ type Param = Box<dyn ToSql + Sync + Send>;
 
 /// Every integer column is BIGINT, so every integer binds as i64 (tokio-postgres
 /// checks Rust types against column types strictly).
-fn to_pg(values: &Values) -> Vec<Param> {
+fn to_pg(values: &Values) -> DbResult<Vec<Param>> {
     values
         .iter()
-        .map(|v| -> Param {
-            match v {
+        .map(|v| -> DbResult<Param> {
+            Ok(match v {
                 Value::Bool(b) => Box::new(*b),
                 Value::TinyInt(i) => Box::new(i.map(i64::from)),
                 Value::SmallInt(i) => Box::new(i.map(i64::from)),
@@ -153,8 +153,8 @@ fn to_pg(values: &Values) -> Vec<Param> {
                 Value::String(s) => Box::new(s.clone()),
                 Value::Char(c) => Box::new(c.map(|c| c.to_string())),
                 Value::Bytes(b) => Box::new(b.clone()),
-                other => unreachable!("prickle binds only portable values, got {other:?}"),
-            }
+                other => return Err(unportable(other)),
+            })
         })
         .collect()
 }

@@ -19,7 +19,7 @@ use sea_query::{Value, Values};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use super::row::SqliteRow;
-use super::{DbError, DbResult, RowRead};
+use super::{unportable, DbError, DbResult, RowRead};
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const STATEMENT_CACHE: usize = 256;
@@ -147,7 +147,7 @@ impl SqliteTx {
     {
         let mut stmt = self.conn().prepare_cached(sql).map_err(classify)?;
         let mut rows = stmt
-            .query(rusqlite::params_from_iter(values.iter().map(to_sqlite)))
+            .query(rusqlite::params_from_iter(to_sqlite(values)?))
             .map_err(classify)?;
         let mut out = Vec::new();
         while let Some(row) = rows.next().map_err(classify)? {
@@ -159,7 +159,7 @@ impl SqliteTx {
     pub fn execute(&mut self, sql: &str, values: &Values) -> DbResult<u64> {
         let mut stmt = self.conn().prepare_cached(sql).map_err(classify)?;
         let n = stmt
-            .execute(rusqlite::params_from_iter(values.iter().map(to_sqlite)))
+            .execute(rusqlite::params_from_iter(to_sqlite(values)?))
             .map_err(classify)?;
         Ok(n as u64)
     }
@@ -191,11 +191,15 @@ impl Drop for SqliteTx {
     }
 }
 
-fn to_sqlite(v: &Value) -> SqlValue {
+fn to_sqlite(values: &Values) -> DbResult<Vec<SqlValue>> {
+    values.iter().map(to_sqlite_value).collect()
+}
+
+fn to_sqlite_value(v: &Value) -> DbResult<SqlValue> {
     fn opt<T>(v: &Option<T>, f: impl Fn(&T) -> SqlValue) -> SqlValue {
         v.as_ref().map(f).unwrap_or(SqlValue::Null)
     }
-    match v {
+    Ok(match v {
         Value::Bool(b) => opt(b, |b| SqlValue::Integer(*b as i64)),
         Value::TinyInt(i) => opt(i, |i| SqlValue::Integer(*i as i64)),
         Value::SmallInt(i) => opt(i, |i| SqlValue::Integer(*i as i64)),
@@ -212,8 +216,8 @@ fn to_sqlite(v: &Value) -> SqlValue {
         Value::String(s) => opt(s, |s| SqlValue::Text(s.clone())),
         Value::Char(c) => opt(c, |c| SqlValue::Text(c.to_string())),
         Value::Bytes(b) => opt(b, |b| SqlValue::Blob(b.clone())),
-        other => unreachable!("prickle binds only portable values, got {other:?}"),
-    }
+        other => return Err(unportable(other)),
+    })
 }
 
 fn classify(e: rusqlite::Error) -> DbError {
