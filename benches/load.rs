@@ -287,7 +287,7 @@ async fn run_endpoint(load: &Load, name: &'static str, with_auth: bool, make: Ma
     let start = Instant::now();
     let measured_from = start + warmup;
     let end = measured_from + measure;
-    let expected = (measure.as_secs_f64() * 20_000.0 / connections as f64) as usize + 1024;
+    let expected = (measure.as_secs_f64() * 200_000.0 / connections as f64) as usize + 1024;
     let mut handles = Vec::with_capacity(connections);
     for (c, mut sender) in senders.into_iter().enumerate() {
         let common = common.clone();
