@@ -8,7 +8,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{Method, StatusCode};
+use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, MethodFilter, MethodRouter};
 use axum::{Json, Router};
@@ -91,6 +91,20 @@ async fn not_found() -> ApiError {
 
 pub fn ok(body: Value) -> ApiResult<Response> {
     Ok(Json(body).into_response())
+}
+
+/// A body already rendered as JSON text (the hot paths write it directly).
+pub fn ok_json(body: String) -> ApiResult<Response> {
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+pub fn created_json(body: String) -> ApiResult<Response> {
+    Ok((
+        StatusCode::CREATED,
+        [(header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response())
 }
 
 pub fn created(body: Value) -> ApiResult<Response> {

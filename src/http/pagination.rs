@@ -31,14 +31,13 @@ pub fn page(query: &[(String, String)]) -> Page {
     Page { limit, offset }
 }
 
-/// `base` is the absolute URL of the path (site URL + request path).
-pub fn envelope(
+/// DRF's `next` and `previous` links. `base` is the absolute URL of the path.
+fn links(
     base: &str,
     query: &[(String, String)],
     page: Page,
     count: i64,
-    results: Vec<Value>,
-) -> Value {
+) -> (Option<String>, Option<String>) {
     let next = (page.offset.saturating_add(page.limit) < count).then(|| {
         link(
             base,
@@ -58,6 +57,37 @@ pub fn envelope(
             &[("limit", Some(page.limit)), ("offset", offset)],
         )
     });
+    (next, previous)
+}
+
+/// The paginated envelope around results already rendered as a JSON array.
+pub fn envelope_json(
+    base: &str,
+    query: &[(String, String)],
+    page: Page,
+    count: i64,
+    results: &str,
+) -> String {
+    let (next, previous) = links(base, query, page, count);
+    let head = json!({ "count": count, "next": next, "previous": previous }).to_string();
+    // `{"count":..,"next":..,"previous":..}` + `,"results":[...]}`
+    let mut out = String::with_capacity(head.len() + results.len() + 16);
+    out.push_str(&head[..head.len() - 1]);
+    out.push_str(",\"results\":");
+    out.push_str(results);
+    out.push('}');
+    out
+}
+
+/// The paginated envelope around results as values.
+pub fn envelope(
+    base: &str,
+    query: &[(String, String)],
+    page: Page,
+    count: i64,
+    results: Vec<Value>,
+) -> Value {
+    let (next, previous) = links(base, query, page, count);
     json!({ "count": count, "next": next, "previous": previous, "results": results })
 }
 
@@ -160,5 +190,11 @@ mod tests {
         let e = envelope(BASE, &q(""), page(&q("")), 150, vec![]);
         assert_eq!(e["next"], format!("{BASE}?limit=100&offset=100"));
         assert_eq!(e["count"], 150);
+        let raw = envelope_json(BASE, &q(""), page(&q("")), 150, "[1,2]");
+        let parsed: Value = serde_json::from_str(&raw).unwrap();
+        assert_eq!(parsed["results"], json!([1, 2]));
+        assert_eq!(parsed["next"], e["next"]);
+        let keys: Vec<&String> = parsed.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["count", "next", "previous", "results"]);
     }
 }

@@ -155,18 +155,23 @@ async fn list(app: App, req: ApiRequest, ctx: OrgContext) -> ApiResult<Response>
     let base = app.absolute(req.uri.path());
     // A non-member sees an empty page, not an error (PostHog filters the queryset).
     if ctx.level.is_none() {
-        return http::ok(pagination::envelope(&base, &query, page, 0, vec![]));
+        return http::ok_json(pagination::envelope_json(&base, &query, page, 0, "[]"));
     }
     let mut tx = app.db.read().await?;
     let count = store::count(&mut tx, &ctx.org.id, search).await?;
     let projects = store::list(&mut tx, &ctx.org.id, search, page.limit, page.offset).await?;
     tx.commit().await?;
-    http::ok(pagination::envelope(
-        &base,
-        &query,
-        page,
-        count,
-        projects.iter().map(Project::basic).collect(),
+    let mut results = String::with_capacity(projects.len() * 400 + 2);
+    results.push('[');
+    for (i, p) in projects.iter().enumerate() {
+        if i > 0 {
+            results.push(',');
+        }
+        p.write_basic(&mut results);
+    }
+    results.push(']');
+    http::ok_json(pagination::envelope_json(
+        &base, &query, page, count, &results,
     ))
 }
 
@@ -177,7 +182,7 @@ async fn retrieve(app: App, req: ApiRequest, ctx: OrgContext) -> ApiResult<Respo
     let id = project_id(&mut tx, &ctx, path).await?;
     let project = load(&mut tx, &ctx, id, false).await?;
     tx.commit().await?;
-    http::ok(project.detail(&viewer(&app, &ctx, level)))
+    http::ok_json(project.detail(&viewer(&app, &ctx, level)))
 }
 
 /// A demo is requested by a truthy `is_demo` (PostHog reads it before validation).
@@ -214,14 +219,16 @@ async fn create(app: App, mut req: ApiRequest, ctx: OrgContext) -> ApiResult<Res
         secret_api_token: None,
         secret_api_token_backup: None,
         ingested_event: false,
-        settings: settings::defaults(),
+        settings_json: String::new(),
         created_at: now,
         updated_at: now,
     };
-    project.settings.insert(
+    let mut defaults = settings::defaults();
+    defaults.insert(
         "anonymize_ips".into(),
         Value::Bool(ctx.org.default_anonymize_ips),
     );
+    project.set_settings(&defaults);
     let mut changes = update::validate(&mut tx, &project, &body, level, false, now).await?;
     rules::may_create_with_fields(level, &changes.admin_fields)?;
     if body.contains_key("primary_dashboard") {
@@ -250,7 +257,7 @@ async fn create(app: App, mut req: ApiRequest, ctx: OrgContext) -> ApiResult<Res
     )
     .await?;
     tx.commit().await?;
-    http::created(project.detail(&viewer(&app, &ctx, level)))
+    http::created_json(project.detail(&viewer(&app, &ctx, level)))
 }
 
 async fn partial_update(app: App, req: ApiRequest, ctx: OrgContext) -> ApiResult<Response> {
@@ -301,7 +308,7 @@ async fn change(app: App, mut req: ApiRequest, ctx: OrgContext, put: bool) -> Ap
         }
     }
     tx.commit().await?;
-    http::ok(project.detail(&viewer(&app, &ctx, level)))
+    http::ok_json(project.detail(&viewer(&app, &ctx, level)))
 }
 
 async fn destroy(app: App, req: ApiRequest, ctx: OrgContext) -> ApiResult<Response> {

@@ -3,9 +3,13 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
+use serde::de::{Deserializer as _, MapAccess, Visitor};
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 use sha2::Sha256;
+use std::sync::OnceLock;
 
+use super::settings;
 use super::setup_tasks::SETUP_TASK_IDS;
 use crate::organizations::Level;
 use crate::time;
@@ -22,8 +26,10 @@ pub struct Project {
     pub secret_api_token: Option<String>,
     pub secret_api_token_backup: Option<String>,
     pub ingested_event: bool,
-    /// Every setting in `settings::SETTINGS`.
-    pub settings: Map<String, Value>,
+    /// The settings document as stored: a JSON object with every setting in
+    /// `settings::SETTINGS`. Kept as text so reads render it without building
+    /// a map; writes parse it with [`Project::settings`].
+    pub settings_json: String,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -115,9 +121,12 @@ const ON_EVENTS_MODES: [&str; 2] = [
     "person_id_no_override_properties_on_events",
 ];
 
-/// HogQL modifier defaults as a self-hosted PostHog reports them (every key, unset ones null).
-fn default_modifiers() -> Value {
-    json!({
+/// HogQL modifier defaults as a self-hosted PostHog reports them (every key, unset ones null),
+/// rendered once.
+fn default_modifiers() -> &'static str {
+    static RENDERED: OnceLock<String> = OnceLock::new();
+    RENDERED.get_or_init(|| {
+        json!({
         "bounceRateDurationSeconds": null,
         "bounceRatePageViewMode": "count_pageviews",
         "convertToProjectTimezone": true,
@@ -146,6 +155,8 @@ fn default_modifiers() -> Value {
         "usePreaggregatedIntermediateResults": null,
         "usePreaggregatedTableTransforms": null,
         "useWebAnalyticsPreAggregatedTables": null,
+        })
+        .to_string()
     })
 }
 
@@ -156,69 +167,229 @@ pub struct Viewer<'a> {
     pub signing_key: &'a [u8],
 }
 
-impl Project {
-    fn setting(&self, name: &str) -> Value {
-        self.settings.get(name).cloned().unwrap_or(Value::Null)
-    }
+/// Where each detail field comes from, worked out once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Source {
+    Setting(usize),
+    Id,
+    Organization,
+    Name,
+    ProductDescription,
+    CreatedAt,
+    EffectiveMembershipLevel,
+    False,
+    EmptyList,
+    LiveEventsToken,
+    UpdatedAt,
+    Uuid,
+    ApiToken,
+    IngestedEvent,
+    IsDemo,
+    PersonOnEventsQueryingEnabled,
+    DefaultModifiers,
+    SecretApiToken,
+    SecretApiTokenBackup,
+    AvailableSetupTaskIds,
+}
 
-    /// The full project detail (ProjectBackwardCompat).
-    pub fn detail(&self, viewer: &Viewer<'_>) -> Value {
-        let mut out = Map::with_capacity(DETAIL_FIELDS.len());
-        for field in DETAIL_FIELDS {
-            let v = match field {
-                "id" => json!(self.id),
-                "organization" => json!(self.organization_id),
-                "name" => json!(self.name),
-                "product_description" => json!(self.product_description),
-                "created_at" => json!(time::format(self.created_at)),
-                // Without PostHog's access-control feature, project access tops out at admin.
-                "effective_membership_level" => json!(viewer.level.min(Level::Admin).as_i64()),
-                "has_group_types" => json!(false),
-                "group_types" => json!([]),
-                "live_events_token" => json!(self.live_events_token(viewer)),
-                "updated_at" => json!(time::format(self.updated_at)),
-                "uuid" => json!(self.uuid),
-                "api_token" => json!(self.api_token),
-                "ingested_event" => json!(self.ingested_event),
-                "is_demo" => json!(self.is_demo),
-                // Deprecated: always false, never writable.
-                "access_control" => json!(false),
-                "person_on_events_querying_enabled" => {
-                    let mode = self
-                        .settings
-                        .get("modifiers")
-                        .and_then(|m| m.get("personsOnEventsMode"));
-                    json!(mode
-                        .and_then(Value::as_str)
-                        .is_some_and(|m| ON_EVENTS_MODES.contains(&m)))
-                }
-                "default_modifiers" => default_modifiers(),
-                "product_intents" => json!([]),
-                "secret_api_token" => json!(self.secret_api_token),
-                "secret_api_token_backup" => json!(self.secret_api_token_backup),
-                "available_setup_task_ids" => json!(SETUP_TASK_IDS),
-                setting => self.setting(setting),
-            };
-            out.insert(field.to_string(), v);
+fn source(field: &str) -> Option<Source> {
+    Some(match field {
+        "id" => Source::Id,
+        "organization" => Source::Organization,
+        "name" => Source::Name,
+        "product_description" => Source::ProductDescription,
+        "created_at" => Source::CreatedAt,
+        "effective_membership_level" => Source::EffectiveMembershipLevel,
+        // No group types, product intents or (deprecated) access control in prickle.
+        "has_group_types" | "access_control" => Source::False,
+        "group_types" | "product_intents" => Source::EmptyList,
+        "live_events_token" => Source::LiveEventsToken,
+        "updated_at" => Source::UpdatedAt,
+        "uuid" => Source::Uuid,
+        "api_token" => Source::ApiToken,
+        "ingested_event" => Source::IngestedEvent,
+        "is_demo" => Source::IsDemo,
+        "person_on_events_querying_enabled" => Source::PersonOnEventsQueryingEnabled,
+        "default_modifiers" => Source::DefaultModifiers,
+        "secret_api_token" => Source::SecretApiToken,
+        "secret_api_token_backup" => Source::SecretApiTokenBackup,
+        "available_setup_task_ids" => Source::AvailableSetupTaskIds,
+        setting => Source::Setting(settings::index(setting)?),
+    })
+}
+
+/// `(field, source)` for every detail field, in PostHog's order.
+fn plan() -> &'static [(&'static str, Source)] {
+    static PLAN: OnceLock<Vec<(&'static str, Source)>> = OnceLock::new();
+    PLAN.get_or_init(|| {
+        DETAIL_FIELDS
+            .iter()
+            .map(|f| (*f, source(f).unwrap_or(Source::False)))
+            .collect()
+    })
+}
+
+fn setup_task_ids() -> &'static str {
+    static RENDERED: OnceLock<String> = OnceLock::new();
+    RENDERED.get_or_init(|| json!(SETUP_TASK_IDS).to_string())
+}
+
+/// The stored settings document, borrowed: each setting's raw JSON text,
+/// indexed as `settings::SETTINGS`, without building values.
+struct RawSettings<'a>(Vec<Option<&'a RawValue>>);
+
+impl<'a> RawSettings<'a> {
+    fn parse(json: &'a str) -> RawSettings<'a> {
+        let mut de = serde_json::Deserializer::from_str(json);
+        match de.deserialize_map(RawSettingsVisitor) {
+            Ok(raw) => raw,
+            Err(e) => {
+                tracing::error!(error = %e, "stored project settings are not a JSON object");
+                RawSettings(vec![None; settings::SETTINGS.len()])
+            }
         }
-        Value::Object(out)
     }
 
-    /// The list item (ProjectBackwardCompatBasic).
-    pub fn basic(&self) -> Value {
-        json!({
-            "id": self.id,
-            "uuid": self.uuid,
-            "organization": self.organization_id,
-            "api_token": self.api_token,
-            "name": self.name,
-            "completed_snippet_onboarding": self.setting("completed_snippet_onboarding"),
-            "has_completed_onboarding_for": self.setting("has_completed_onboarding_for"),
-            "ingested_event": self.ingested_event,
-            "is_demo": self.is_demo,
-            "timezone": self.setting("timezone"),
-            "access_control": false,
-        })
+    /// The setting's JSON text (`null` when absent).
+    fn get(&self, index: usize) -> &'a str {
+        self.0
+            .get(index)
+            .copied()
+            .flatten()
+            .map(RawValue::get)
+            .unwrap_or("null")
+    }
+}
+
+struct RawSettingsVisitor;
+
+impl<'de> Visitor<'de> for RawSettingsVisitor {
+    type Value = RawSettings<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a settings object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut slots = vec![None; settings::SETTINGS.len()];
+        let mut position = 0;
+        while let Some(key) = map.next_key::<&'de str>()? {
+            let value: &'de RawValue = map.next_value()?;
+            // Documents are written in SETTINGS order: try the next slot first.
+            let index = match settings::SETTINGS.get(position) {
+                Some(s) if s.name == key => Some(position),
+                _ => settings::index(key),
+            };
+            if let Some(i) = index {
+                slots[i] = Some(value);
+                position = i + 1;
+            }
+        }
+        Ok(RawSettings(slots))
+    }
+}
+
+/// Appends `s` as a JSON string.
+fn push_str(out: &mut String, s: &str) {
+    // Serialising a str into a String cannot fail.
+    out.push_str(&serde_json::to_string(s).unwrap_or_default());
+}
+
+fn push_opt_str(out: &mut String, s: Option<&str>) {
+    match s {
+        Some(s) => push_str(out, s),
+        None => out.push_str("null"),
+    }
+}
+
+impl Project {
+    /// The settings document as a map (for validation and updates).
+    pub fn settings(&self) -> Map<String, Value> {
+        match serde_json::from_str(&self.settings_json) {
+            Ok(Value::Object(m)) => m,
+            _ => Map::new(),
+        }
+    }
+
+    pub fn set_settings(&mut self, settings: &Map<String, Value>) {
+        // Serialising a map of JSON values cannot fail.
+        self.settings_json = serde_json::to_string(settings).unwrap_or_else(|_| "{}".into());
+    }
+
+    /// The full project detail (ProjectBackwardCompat), as JSON text written
+    /// field by field: this is the hot path of `GET projects/:id/`.
+    pub fn detail(&self, viewer: &Viewer<'_>) -> String {
+        let raw = RawSettings::parse(&self.settings_json);
+        let mut out = String::with_capacity(self.settings_json.len() + 4096);
+        out.push('{');
+        for (i, (field, source)) in plan().iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push('"');
+            out.push_str(field);
+            out.push_str("\":");
+            match *source {
+                Source::Setting(index) => out.push_str(raw.get(index)),
+                Source::Id => out.push_str(&self.id.to_string()),
+                Source::Organization => push_str(&mut out, &self.organization_id),
+                Source::Name => push_str(&mut out, &self.name),
+                Source::ProductDescription => {
+                    push_opt_str(&mut out, self.product_description.as_deref())
+                }
+                Source::CreatedAt => push_str(&mut out, &time::format(self.created_at)),
+                // Without PostHog's access-control feature, project access tops out at admin.
+                Source::EffectiveMembershipLevel => {
+                    out.push_str(&viewer.level.min(Level::Admin).as_i64().to_string())
+                }
+                Source::False => out.push_str("false"),
+                Source::EmptyList => out.push_str("[]"),
+                Source::LiveEventsToken => push_str(&mut out, &self.live_events_token(viewer)),
+                Source::UpdatedAt => push_str(&mut out, &time::format(self.updated_at)),
+                Source::Uuid => push_str(&mut out, &self.uuid),
+                Source::ApiToken => push_str(&mut out, &self.api_token),
+                Source::IngestedEvent => out.push_str(bool_text(self.ingested_event)),
+                Source::IsDemo => out.push_str(bool_text(self.is_demo)),
+                Source::PersonOnEventsQueryingEnabled => {
+                    out.push_str(bool_text(persons_on_events(&raw)))
+                }
+                Source::DefaultModifiers => out.push_str(default_modifiers()),
+                Source::SecretApiToken => push_opt_str(&mut out, self.secret_api_token.as_deref()),
+                Source::SecretApiTokenBackup => {
+                    push_opt_str(&mut out, self.secret_api_token_backup.as_deref())
+                }
+                Source::AvailableSetupTaskIds => out.push_str(setup_task_ids()),
+            }
+        }
+        out.push('}');
+        out
+    }
+
+    /// Appends the list item (ProjectBackwardCompatBasic).
+    pub fn write_basic(&self, out: &mut String) {
+        let raw = RawSettings::parse(&self.settings_json);
+        let setting = |name: &str| settings::index(name).map(|i| raw.get(i)).unwrap_or("null");
+        out.push_str("{\"id\":");
+        out.push_str(&self.id.to_string());
+        out.push_str(",\"uuid\":");
+        push_str(out, &self.uuid);
+        out.push_str(",\"organization\":");
+        push_str(out, &self.organization_id);
+        out.push_str(",\"api_token\":");
+        push_str(out, &self.api_token);
+        out.push_str(",\"name\":");
+        push_str(out, &self.name);
+        out.push_str(",\"completed_snippet_onboarding\":");
+        out.push_str(setting("completed_snippet_onboarding"));
+        out.push_str(",\"has_completed_onboarding_for\":");
+        out.push_str(setting("has_completed_onboarding_for"));
+        out.push_str(",\"ingested_event\":");
+        out.push_str(bool_text(self.ingested_event));
+        out.push_str(",\"is_demo\":");
+        out.push_str(bool_text(self.is_demo));
+        out.push_str(",\"timezone\":");
+        out.push_str(setting("timezone"));
+        out.push_str(",\"access_control\":false}");
     }
 
     /// PostHog's livestream JWT (HS256, audience `posthog:livestream`, 7 days).
@@ -242,5 +413,55 @@ impl Project {
             "{signing_input}.{}",
             URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
         )
+    }
+}
+
+fn bool_text(b: bool) -> &'static str {
+    if b {
+        "true"
+    } else {
+        "false"
+    }
+}
+
+/// Whether the project's own modifiers put person properties on events.
+fn persons_on_events(raw: &RawSettings<'_>) -> bool {
+    let Some(index) = settings::index("modifiers") else {
+        return false;
+    };
+    let text = raw.get(index);
+    if text == "null" {
+        return false;
+    }
+    let mode: Option<Value> = serde_json::from_str::<Value>(text)
+        .ok()
+        .and_then(|m| m.get("personsOnEventsMode").cloned());
+    mode.as_ref()
+        .and_then(Value::as_str)
+        .is_some_and(|m| ON_EVENTS_MODES.contains(&m))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_detail_field_has_a_source() {
+        for field in DETAIL_FIELDS {
+            assert!(source(field).is_some(), "{field}");
+        }
+        let settings_in_detail = plan()
+            .iter()
+            .filter(|(_, s)| matches!(s, Source::Setting(_)))
+            .count();
+        assert_eq!(settings_in_detail, settings::SETTINGS.len());
+    }
+
+    #[test]
+    fn raw_settings_read_any_key_order() {
+        let raw = RawSettings::parse(r#"{"timezone":"UTC","app_urls":["a"],"unknown":1}"#);
+        assert_eq!(raw.get(settings::index("app_urls").unwrap()), r#"["a"]"#);
+        assert_eq!(raw.get(settings::index("timezone").unwrap()), r#""UTC""#);
+        assert_eq!(raw.get(settings::index("survey_config").unwrap()), "null");
     }
 }

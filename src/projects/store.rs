@@ -2,7 +2,6 @@
 //! here, so no handler can forget it.
 
 use sea_query::{Alias, Expr, ExprTrait, LikeExpr, Order, Query, SelectStatement};
-use serde_json::{Map, Value};
 
 use super::model::Project;
 use crate::storage::schema::{Projects as P, Users};
@@ -25,10 +24,6 @@ const COLUMNS: [P; 13] = [
 ];
 
 fn from_row(r: &dyn RowRead) -> DbResult<Project> {
-    let settings = match r.json(10)? {
-        Value::Object(m) => m,
-        _ => Map::new(),
-    };
     Ok(Project {
         id: r.i64(0)?,
         uuid: r.string(1)?,
@@ -40,7 +35,7 @@ fn from_row(r: &dyn RowRead) -> DbResult<Project> {
         secret_api_token: r.opt_string(7)?,
         secret_api_token_backup: r.opt_string(8)?,
         ingested_event: r.bool(9)?,
-        settings,
+        settings_json: r.string(10)?,
         created_at: r.i64(11)?,
         updated_at: r.i64(12)?,
     })
@@ -190,7 +185,7 @@ pub async fn insert(tx: &mut Tx, p: &Project) -> DbResult<i64> {
             p.secret_api_token.clone().into(),
             p.secret_api_token_backup.clone().into(),
             p.ingested_event.into(),
-            Value::Object(p.settings.clone()).to_string().into(),
+            p.settings_json.clone().into(),
             p.created_at.into(),
             p.updated_at.into(),
         ])
@@ -210,7 +205,7 @@ pub async fn update(tx: &mut Tx, p: &Project) -> DbResult<()> {
         .value(P::NameKey, name_key(&p.name))
         .value(P::ProductDescription, p.product_description.clone())
         .value(P::IsDemo, p.is_demo)
-        .value(P::Settings, Value::Object(p.settings.clone()).to_string())
+        .value(P::Settings, p.settings_json.clone())
         .value(P::UpdatedAt, p.updated_at)
         .and_where(Expr::col(P::OrganizationId).eq(p.organization_id.clone()))
         .and_where(Expr::col(P::Id).eq(p.id))

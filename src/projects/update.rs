@@ -60,7 +60,7 @@ impl Changes {
         if let Some(d) = self.is_demo {
             p.is_demo = d;
         }
-        p.settings = self.settings;
+        p.set_settings(&self.settings);
     }
 }
 
@@ -126,27 +126,27 @@ pub async fn validate(
         );
     }
     let mut deferred = None;
-    let new_settings = match settings::apply(&current.settings, body, crate::time::from_micros(now))
-    {
-        Ok(s) => Some(s),
-        Err(e) if e.status.as_u16() == 403 => return Err(e),
-        // Field errors always name their field; one that doesn't is object-level.
-        Err(e) if e.attr.is_none() => {
-            deferred = Some(e);
-            None
-        }
-        Err(e) => {
-            let field = e
-                .attr
-                .as_deref()
-                .map(|a| a.split("__").next().unwrap_or(a).to_string());
-            errors.push((
-                field.as_deref().map(field_position).unwrap_or(usize::MAX),
-                e,
-            ));
-            None
-        }
-    };
+    let new_settings =
+        match settings::apply(&current.settings(), body, crate::time::from_micros(now)) {
+            Ok(s) => Some(s),
+            Err(e) if e.status.as_u16() == 403 => return Err(e),
+            // Field errors always name their field; one that doesn't is object-level.
+            Err(e) if e.attr.is_none() => {
+                deferred = Some(e);
+                None
+            }
+            Err(e) => {
+                let field = e
+                    .attr
+                    .as_deref()
+                    .map(|a| a.split("__").next().unwrap_or(a).to_string());
+                errors.push((
+                    field.as_deref().map(field_position).unwrap_or(usize::MAX),
+                    e,
+                ));
+                None
+            }
+        };
     if let Some((_, e)) = errors.into_iter().min_by_key(|(pos, _)| *pos) {
         return Err(e);
     }
@@ -178,6 +178,7 @@ fn logged(field: &str, v: &Value) -> Value {
 
 /// The `Team` and `Project` changes between two versions of a project.
 pub fn diff(before: &Project, after: &Project) -> (Vec<Value>, Vec<Value>) {
+    let (before_settings, after_settings) = (before.settings(), after.settings());
     let mut team = Vec::new();
     let mut project = Vec::new();
     let name = (
@@ -192,8 +193,8 @@ pub fn diff(before: &Project, after: &Project) -> (Vec<Value>, Vec<Value>) {
         &Value::Bool(after.is_demo),
     ));
     for s in settings::SETTINGS {
-        let b = before.settings.get(s.name).unwrap_or(&Value::Null);
-        let a = after.settings.get(s.name).unwrap_or(&Value::Null);
+        let b = before_settings.get(s.name).unwrap_or(&Value::Null);
+        let a = after_settings.get(s.name).unwrap_or(&Value::Null);
         // Foreign keys appear under their column names in PostHog's log.
         let field = if s.name == "primary_dashboard" {
             "primary_dashboard_id"

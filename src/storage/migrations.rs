@@ -34,11 +34,18 @@ pub struct Migration {
     pub steps: fn() -> Vec<Step>,
 }
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "core",
-    steps: core,
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "core",
+        steps: core,
+    },
+    Migration {
+        version: 2,
+        name: "projects_by_organization",
+        steps: projects_by_organization,
+    },
+];
 
 /// Applies pending migrations; returns how many ran.
 pub async fn run(db: &Db) -> DbResult<usize> {
@@ -414,6 +421,18 @@ fn core() -> Vec<Step> {
         Step::Table(Box::new(activity)),
         Step::Index(Box::new(activity_item)),
     ]
+}
+
+/// Lists page through an organization's projects in id order: without this
+/// index SQLite read and sorted every project of the organization per page.
+fn projects_by_organization() -> Vec<Step> {
+    let index = Index::create()
+        .name("projects_org_id")
+        .table(Projects::Table)
+        .col(Projects::OrganizationId)
+        .col(Projects::Id)
+        .to_owned();
+    vec![Step::Index(Box::new(index))]
 }
 
 #[cfg(test)]

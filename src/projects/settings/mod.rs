@@ -100,6 +100,11 @@ pub fn find(name: &str) -> Option<&'static Setting> {
     SETTINGS.iter().find(|s| s.name == name)
 }
 
+/// A setting's position in [`SETTINGS`].
+pub fn index(name: &str) -> Option<usize> {
+    SETTINGS.iter().position(|s| s.name == name)
+}
+
 /// The settings document of a brand-new (self-hosted) project: every SETTINGS name -> default.
 pub fn defaults() -> Map<String, Value> {
     // PostHog's pre-cohort default: we have no "internal/test users" cohort to point at.
