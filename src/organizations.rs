@@ -48,7 +48,8 @@ pub struct Organization {
     pub updated_at: i64,
 }
 
-const COLUMNS: [O; 9] = [
+/// Columns read by [`Organization::from_row`], in its order.
+pub const COLUMNS: [O; 9] = [
     O::Id,
     O::Name,
     O::MembersCanInvite,
@@ -61,7 +62,8 @@ const COLUMNS: [O; 9] = [
 ];
 
 impl Organization {
-    fn from_row(r: &dyn RowRead, at: usize) -> DbResult<Organization> {
+    /// Reads [`COLUMNS`] starting at column `at`.
+    pub fn from_row(r: &dyn RowRead, at: usize) -> DbResult<Organization> {
         Ok(Organization {
             id: r.string(at)?,
             name: r.string(at + 1)?,

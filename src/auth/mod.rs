@@ -7,10 +7,13 @@
 pub mod keys;
 pub mod scopes;
 
-use sea_query::{Expr, ExprTrait, Query};
+use sea_query::{Expr, ExprTrait, JoinType, Query};
 
 use crate::error::{ApiError, ApiResult};
-use crate::storage::schema::{PersonalApiKeys as K, Users as U};
+use crate::organizations::{self, Level, Organization};
+use crate::storage::schema::{
+    OrganizationMemberships as M, Organizations as O, PersonalApiKeys as K, Users as U,
+};
 use crate::storage::{Db, DbError, Tx};
 use crate::time;
 use crate::users::{self, User};
@@ -86,13 +89,31 @@ fn json_list<T: serde::de::DeserializeOwned>(v: Option<String>) -> Option<Vec<T>
     v.and_then(|s| serde_json::from_str(&s).ok())
 }
 
+/// The organization a request names, looked up together with the key so
+/// the hot path costs one query.
+pub enum OrgRef {
+    /// A well-formed organization id.
+    Id(String),
+    /// `@current`: the user's current organization.
+    Current,
+}
+
+/// The caller, and the named organization with the caller's level in it
+/// when it was found by the same lookup (`None`: not found, or `@current`
+/// with no current organization set).
+pub struct Authenticated {
+    pub caller: Caller,
+    pub organization: Option<(Organization, Option<Level>)>,
+}
+
 /// Resolves a credential to a caller. `site_url` builds PostHog's
 /// `WWW-Authenticate` challenge.
 pub async fn authenticate(
     db: &Db,
     credential: Option<Credential>,
     site_url: &str,
-) -> ApiResult<Caller> {
+    org: Option<&OrgRef>,
+) -> ApiResult<Authenticated> {
     let challenge =
         format!("Bearer resource_metadata=\"{site_url}/.well-known/oauth-protected-resource\"");
     let (key, source) = match credential {
@@ -107,32 +128,38 @@ pub async fn authenticate(
     };
     let digest = keys::secure_value(&key);
     let mut tx = db.read().await?;
-    let found = lookup(&mut tx, &digest).await?;
+    let found = lookup(&mut tx, &digest, org).await?;
     drop(tx);
-    let Some((stored_digest, last_used_at, caller)) = found else {
+    let Some(found) = found else {
         return Err(ApiError::authentication_failed(
             source.invalid_detail(),
             challenge,
         ));
     };
-    if !keys::digests_match(&stored_digest, &digest) || !caller.user.is_active {
+    if !keys::digests_match(&found.stored_digest, &digest) || !found.auth.caller.user.is_active {
         return Err(ApiError::authentication_failed(
             source.invalid_detail(),
             challenge,
         ));
     }
     let now = time::now_micros();
-    if last_used_at.is_none_or(|t| now - t > time::HOUR_MICROS) {
-        touch(db, &caller.key_id, now).await?;
+    if found
+        .last_used_at
+        .is_none_or(|t| now - t > time::HOUR_MICROS)
+    {
+        touch(db, &found.auth.caller.key_id, now).await?;
     }
-    Ok(caller)
+    Ok(found.auth)
 }
 
-async fn lookup(
-    tx: &mut Tx,
-    digest: &str,
-) -> Result<Option<(String, Option<i64>, Caller)>, DbError> {
-    let stmt = Query::select()
+struct Found {
+    stored_digest: String,
+    last_used_at: Option<i64>,
+    auth: Authenticated,
+}
+
+async fn lookup(tx: &mut Tx, digest: &str, org: Option<&OrgRef>) -> Result<Option<Found>, DbError> {
+    let mut stmt = Query::select()
         .columns([
             (K::Table, K::Id),
             (K::Table, K::SecureValue),
@@ -149,6 +176,27 @@ async fn lookup(
         )
         .and_where(Expr::col((K::Table, K::SecureValue)).eq(digest))
         .to_owned();
+    const USER_AT: usize = 6;
+    const ORG_AT: usize = USER_AT + users::COLUMNS.len();
+    if let Some(org) = org {
+        let on = match org {
+            OrgRef::Id(id) => Expr::col((O::Table, O::Id)).eq(id.as_str()),
+            OrgRef::Current => {
+                Expr::col((O::Table, O::Id)).equals((U::Table, U::CurrentOrganizationId))
+            }
+        };
+        stmt.columns(organizations::COLUMNS.map(|c| (O::Table, c)))
+            .column((M::Table, M::Level))
+            .join(JoinType::LeftJoin, O::Table, on)
+            .join(
+                JoinType::LeftJoin,
+                M::Table,
+                Expr::col((M::Table, M::OrganizationId))
+                    .equals((O::Table, O::Id))
+                    .and(Expr::col((M::Table, M::UserId)).equals((U::Table, U::Id))),
+            );
+    }
+    let with_org = org.is_some();
     tx.query_opt(&stmt, |r| {
         let caller = Caller {
             key_id: r.string(0)?,
@@ -157,9 +205,26 @@ async fn lookup(
                 scoped_organizations: json_list(r.opt_string(4)?),
                 scoped_teams: json_list(r.opt_string(5)?),
             },
-            user: User::from_row(r, 6)?,
+            user: User::from_row(r, USER_AT)?,
         };
-        Ok((r.string(1)?, r.opt_i64(2)?, caller))
+        // An organization's id is never NULL: a NULL id means the join found none.
+        let organization = if with_org && r.opt_string(ORG_AT)?.is_some() {
+            let org = Organization::from_row(r, ORG_AT)?;
+            let level = r
+                .opt_i64(ORG_AT + organizations::COLUMNS.len())?
+                .and_then(Level::from_i64);
+            Some((org, level))
+        } else {
+            None
+        };
+        Ok(Found {
+            stored_digest: r.string(1)?,
+            last_used_at: r.opt_i64(2)?,
+            auth: Authenticated {
+                caller,
+                organization,
+            },
+        })
     })
     .await
 }

@@ -10,7 +10,7 @@ use axum::http::{header, HeaderMap, Method, Uri};
 use bytes::Bytes;
 use serde_json::{Map, Value};
 
-use crate::auth::{self, Caller, Scope, Target};
+use crate::auth::{self, Authenticated, Caller, OrgRef, Scope, Target};
 use crate::error::{ApiError, ApiResult};
 use crate::http::App;
 use crate::organizations::{self, Level, Organization};
@@ -144,8 +144,13 @@ impl ApiRequest {
         }
     }
 
-    /// Authenticates the caller (401 on failure).
-    pub async fn caller(&mut self, app: &App) -> ApiResult<Caller> {
+    /// Authenticates the caller (401 on failure), looking up the organization
+    /// `org` names in the same query.
+    pub async fn authenticate(
+        &mut self,
+        app: &App,
+        org: Option<&OrgRef>,
+    ) -> ApiResult<Authenticated> {
         let authorization = self
             .headers
             .get(header::AUTHORIZATION)
@@ -168,7 +173,7 @@ impl ApiRequest {
             body_key.as_deref(),
             query_key.as_deref(),
         );
-        auth::authenticate(&app.db, credential, &app.config.site_url).await
+        auth::authenticate(&app.db, credential, &app.config.site_url, org).await
     }
 
     /// The checks every `/api/organizations/:organization_id/...` route makes,
@@ -182,24 +187,38 @@ impl ApiRequest {
         scopes: &[Scope],
         target: Target,
     ) -> ApiResult<OrgContext> {
-        let caller = self.caller(app).await?;
+        let raw = self.param("organization_id").unwrap_or_default();
+        let org_ref = match raw {
+            "@current" => Some(OrgRef::Current),
+            raw => organizations::parse_uuid(raw).map(OrgRef::Id),
+        };
+        let Authenticated {
+            caller,
+            organization,
+        } = self.authenticate(app, org_ref.as_ref()).await?;
         caller.grant.precheck(scopes)?;
-        let raw = self
-            .param("organization_id")
-            .unwrap_or_default()
-            .to_string();
-        let mut tx = app.db.read().await?;
-        let org_id = if raw == "@current" {
-            organizations::current_for(&mut tx, &caller.user).await?
-        } else {
-            organizations::parse_uuid(&raw)
-        }
-        .ok_or_else(ApiError::organization_not_found)?;
-        caller.grant.check(scopes, &org_id, target)?;
-        let (org, level) = organizations::find_with_level(&mut tx, &org_id, caller.user.id)
-            .await?
-            .ok_or_else(ApiError::organization_not_found)?;
-        tx.commit().await?;
+        let found = match (org_ref, organization) {
+            (None, _) => return Err(ApiError::organization_not_found()),
+            (Some(_), Some((org, level))) => Ok((org, level)),
+            (Some(OrgRef::Id(id)), None) => Err(id),
+            // No current organization set: PostHog falls back to the first one joined.
+            (Some(OrgRef::Current), None) => {
+                let mut tx = app.db.read().await?;
+                let id = organizations::current_for(&mut tx, &caller.user)
+                    .await?
+                    .ok_or_else(ApiError::organization_not_found)?;
+                match organizations::find_with_level(&mut tx, &id, caller.user.id).await? {
+                    Some(found) => Ok(found),
+                    None => Err(id),
+                }
+            }
+        };
+        let org_id = match &found {
+            Ok((org, _)) => org.id.as_str(),
+            Err(id) => id.as_str(),
+        };
+        caller.grant.check(scopes, org_id, target)?;
+        let (org, level) = found.map_err(|_| ApiError::organization_not_found())?;
         Ok(OrgContext { caller, org, level })
     }
 }
