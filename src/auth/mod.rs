@@ -159,23 +159,23 @@ struct Found {
 }
 
 async fn lookup(tx: &mut Tx, digest: &str, org: Option<&OrgRef>) -> Result<Option<Found>, DbError> {
-    let mut stmt = Query::select()
-        .columns([
-            (K::Table, K::Id),
-            (K::Table, K::SecureValue),
-            (K::Table, K::LastUsedAt),
-            (K::Table, K::Scopes),
-            (K::Table, K::ScopedOrganizations),
-            (K::Table, K::ScopedTeams),
-        ])
-        .columns(users::COLUMNS.map(|c| (U::Table, c)))
-        .from(K::Table)
-        .inner_join(
-            U::Table,
-            Expr::col((U::Table, U::Id)).equals((K::Table, K::UserId)),
-        )
-        .and_where(Expr::col((K::Table, K::SecureValue)).eq(digest))
-        .to_owned();
+    // Built in place: this runs on every request, and `.to_owned()` would copy it.
+    let mut stmt = Query::select();
+    stmt.columns([
+        (K::Table, K::Id),
+        (K::Table, K::SecureValue),
+        (K::Table, K::LastUsedAt),
+        (K::Table, K::Scopes),
+        (K::Table, K::ScopedOrganizations),
+        (K::Table, K::ScopedTeams),
+    ])
+    .columns(users::COLUMNS.map(|c| (U::Table, c)))
+    .from(K::Table)
+    .inner_join(
+        U::Table,
+        Expr::col((U::Table, U::Id)).equals((K::Table, K::UserId)),
+    )
+    .and_where(Expr::col((K::Table, K::SecureValue)).eq(digest));
     const USER_AT: usize = 6;
     const ORG_AT: usize = USER_AT + users::COLUMNS.len();
     if let Some(org) = org {

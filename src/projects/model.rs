@@ -7,6 +7,7 @@ use serde::de::{Deserializer as _, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 use sha2::Sha256;
+use std::fmt::Write as _;
 use std::sync::OnceLock;
 
 use super::settings;
@@ -291,8 +292,32 @@ impl<'de> Visitor<'de> for RawSettingsVisitor {
 
 /// Appends `s` as a JSON string.
 fn push_str(out: &mut String, s: &str) {
-    // Serialising a str into a String cannot fail.
-    out.push_str(&serde_json::to_string(s).unwrap_or_default());
+    out.push('"');
+    let mut start = 0;
+    for (i, c) in s.char_indices() {
+        let escape = match c {
+            '"' => "\\\"",
+            '\\' => "\\\\",
+            '\n' => "\\n",
+            '\r' => "\\r",
+            '\t' => "\\t",
+            c if (c as u32) < 0x20 => "",
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        if escape.is_empty() {
+            let _ = write!(out, "\\u{:04x}", c as u32);
+        } else {
+            out.push_str(escape);
+        }
+        start = i + c.len_utf8();
+    }
+    out.push_str(&s[start..]);
+    out.push('"');
+}
+
+fn push_int(out: &mut String, n: i64) {
+    let _ = write!(out, "{n}");
 }
 
 fn push_opt_str(out: &mut String, s: Option<&str>) {
@@ -331,7 +356,7 @@ impl Project {
             out.push_str("\":");
             match *source {
                 Source::Setting(index) => out.push_str(raw.get(index)),
-                Source::Id => out.push_str(&self.id.to_string()),
+                Source::Id => push_int(&mut out, self.id),
                 Source::Organization => push_str(&mut out, &self.organization_id),
                 Source::Name => push_str(&mut out, &self.name),
                 Source::ProductDescription => {
@@ -340,7 +365,7 @@ impl Project {
                 Source::CreatedAt => push_str(&mut out, &time::format(self.created_at)),
                 // Without PostHog's access-control feature, project access tops out at admin.
                 Source::EffectiveMembershipLevel => {
-                    out.push_str(&viewer.level.min(Level::Admin).as_i64().to_string())
+                    push_int(&mut out, viewer.level.min(Level::Admin).as_i64())
                 }
                 Source::False => out.push_str("false"),
                 Source::EmptyList => out.push_str("[]"),
@@ -370,7 +395,7 @@ impl Project {
         let raw = RawSettings::parse(&self.settings_json);
         let setting = |name: &str| settings::index(name).map(|i| raw.get(i)).unwrap_or("null");
         out.push_str("{\"id\":");
-        out.push_str(&self.id.to_string());
+        push_int(out, self.id);
         out.push_str(",\"uuid\":");
         push_str(out, &self.uuid);
         out.push_str(",\"organization\":");
@@ -455,6 +480,21 @@ mod tests {
             .filter(|(_, s)| matches!(s, Source::Setting(_)))
             .count();
         assert_eq!(settings_in_detail, settings::SETTINGS.len());
+    }
+
+    #[test]
+    fn strings_are_escaped_as_json() {
+        for s in [
+            "plain",
+            "quote \" back \\ slash",
+            "line\nbreak\ttab\r",
+            "\u{0}\u{1f}",
+            "é🦔\u{2028}",
+        ] {
+            let mut out = String::new();
+            push_str(&mut out, s);
+            assert_eq!(serde_json::from_str::<String>(&out).unwrap(), s, "{out}");
+        }
     }
 
     #[test]

@@ -47,10 +47,10 @@ pub fn name_key(name: &str) -> String {
 }
 
 fn in_org(org_id: &str) -> SelectStatement {
-    Query::select()
-        .from(P::Table)
-        .and_where(Expr::col(P::OrganizationId).eq(org_id))
-        .to_owned()
+    let mut stmt = Query::select();
+    stmt.from(P::Table)
+        .and_where(Expr::col(P::OrganizationId).eq(org_id));
+    stmt
 }
 
 /// `for_update`: lock the row until the transaction ends (PostgreSQL; SQLite
