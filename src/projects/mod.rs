@@ -285,11 +285,12 @@ async fn change(app: App, mut req: ApiRequest, ctx: OrgContext, put: bool) -> Ap
     rules::may_update_fields(level.min(Level::Admin), &changes.admin_fields)?;
     changes.check_deferred()?;
     let mut project = current.clone();
-    changes.apply_to(&mut project);
-    let (team_changes, project_changes) = update::diff(&current, &project);
+    let (before_settings, after_settings) = changes.apply_to(&mut project);
+    let (team_changes, project_changes) =
+        update::diff(&current, &project, &before_settings, &after_settings);
     if !team_changes.is_empty() || !project_changes.is_empty() {
         project.updated_at = now;
-        store::update(&mut tx, &project)
+        store::update(&mut tx, &current, &project)
             .await
             .map_err(|e| update::name_conflict(e, &project.name))?;
         for (scope, changes) in [("Team", team_changes), ("Project", project_changes)] {

@@ -197,19 +197,26 @@ pub async fn insert(tx: &mut Tx, p: &Project) -> DbResult<i64> {
         .ok_or_else(|| DbError::Other("insert returned no id".into()))
 }
 
-/// Writes the writable columns of `p` back.
-pub async fn update(tx: &mut Tx, p: &Project) -> DbResult<()> {
-    let stmt = Query::update()
-        .table(P::Table)
-        .value(P::Name, p.name.clone())
-        .value(P::NameKey, name_key(&p.name))
-        .value(P::ProductDescription, p.product_description.clone())
-        .value(P::IsDemo, p.is_demo)
-        .value(P::Settings, p.settings_json.clone())
-        .value(P::UpdatedAt, p.updated_at)
-        .and_where(Expr::col(P::OrganizationId).eq(p.organization_id.clone()))
-        .and_where(Expr::col(P::Id).eq(p.id))
-        .to_owned();
+/// Writes back the columns that differ between `before` and `after`: an
+/// untouched name leaves the unique name index alone.
+pub async fn update(tx: &mut Tx, before: &Project, after: &Project) -> DbResult<()> {
+    let mut stmt = Query::update();
+    stmt.table(P::Table).value(P::UpdatedAt, after.updated_at);
+    if before.name != after.name {
+        stmt.value(P::Name, after.name.clone())
+            .value(P::NameKey, name_key(&after.name));
+    }
+    if before.product_description != after.product_description {
+        stmt.value(P::ProductDescription, after.product_description.clone());
+    }
+    if before.is_demo != after.is_demo {
+        stmt.value(P::IsDemo, after.is_demo);
+    }
+    if before.settings_json != after.settings_json {
+        stmt.value(P::Settings, after.settings_json.clone());
+    }
+    stmt.and_where(Expr::col(P::OrganizationId).eq(after.organization_id.as_str()))
+        .and_where(Expr::col(P::Id).eq(after.id));
     tx.execute(&stmt).await?;
     Ok(())
 }

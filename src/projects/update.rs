@@ -33,6 +33,8 @@ pub struct Changes {
     pub product_description: Option<Option<String>>,
     pub is_demo: Option<bool>,
     pub settings: Map<String, Value>,
+    /// The settings before this change (parsed once, for the activity diff).
+    pub before_settings: Map<String, Value>,
     /// Admin-only fields present in the body (for the admin gates).
     pub admin_fields: Vec<&'static str>,
     /// An object-level error (PostHog's `validate()`, which names no field):
@@ -50,7 +52,8 @@ impl Changes {
         }
     }
 
-    pub fn apply_to(self, p: &mut Project) {
+    /// Applies the changes; returns the settings before and after (for the diff).
+    pub fn apply_to(self, p: &mut Project) -> (Map<String, Value>, Map<String, Value>) {
         if let Some(name) = self.name {
             p.name = name;
         }
@@ -61,6 +64,7 @@ impl Changes {
             p.is_demo = d;
         }
         p.set_settings(&self.settings);
+        (self.before_settings, self.settings)
     }
 }
 
@@ -126,27 +130,28 @@ pub async fn validate(
         );
     }
     let mut deferred = None;
-    let new_settings =
-        match settings::apply(&current.settings(), body, crate::time::from_micros(now)) {
-            Ok(s) => Some(s),
-            Err(e) if e.status.as_u16() == 403 => return Err(e),
-            // Field errors always name their field; one that doesn't is object-level.
-            Err(e) if e.attr.is_none() => {
-                deferred = Some(e);
-                None
-            }
-            Err(e) => {
-                let field = e
-                    .attr
-                    .as_deref()
-                    .map(|a| a.split("__").next().unwrap_or(a).to_string());
-                errors.push((
-                    field.as_deref().map(field_position).unwrap_or(usize::MAX),
-                    e,
-                ));
-                None
-            }
-        };
+    let before_settings = current.settings();
+    let new_settings = match settings::apply(&before_settings, body, crate::time::from_micros(now))
+    {
+        Ok(s) => Some(s),
+        Err(e) if e.status.as_u16() == 403 => return Err(e),
+        // Field errors always name their field; one that doesn't is object-level.
+        Err(e) if e.attr.is_none() => {
+            deferred = Some(e);
+            None
+        }
+        Err(e) => {
+            let field = e
+                .attr
+                .as_deref()
+                .map(|a| a.split("__").next().unwrap_or(a).to_string());
+            errors.push((
+                field.as_deref().map(field_position).unwrap_or(usize::MAX),
+                e,
+            ));
+            None
+        }
+    };
     if let Some((_, e)) = errors.into_iter().min_by_key(|(pos, _)| *pos) {
         return Err(e);
     }
@@ -161,6 +166,7 @@ pub async fn validate(
         product_description,
         is_demo,
         settings: new_settings.unwrap_or_default(),
+        before_settings,
         admin_fields,
         deferred,
     })
@@ -177,8 +183,12 @@ fn logged(field: &str, v: &Value) -> Value {
 }
 
 /// The `Team` and `Project` changes between two versions of a project.
-pub fn diff(before: &Project, after: &Project) -> (Vec<Value>, Vec<Value>) {
-    let (before_settings, after_settings) = (before.settings(), after.settings());
+pub fn diff(
+    before: &Project,
+    after: &Project,
+    before_settings: &Map<String, Value>,
+    after_settings: &Map<String, Value>,
+) -> (Vec<Value>, Vec<Value>) {
     let mut team = Vec::new();
     let mut project = Vec::new();
     let name = (
