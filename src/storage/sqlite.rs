@@ -6,23 +6,91 @@
 //! a write takes the single writer connection, which serialises writers in
 //! this process without spinning on SQLITE_BUSY, and `BEGIN IMMEDIATE` takes
 //! the file lock up front against other processes (the admin CLI).
+//!
+//! # Group commit
+//!
+//! Writers that arrive together share one SQLite transaction (a *batch*) and
+//! one `COMMIT`. Each write transaction is a `SAVEPOINT` inside the batch's
+//! `BEGIN IMMEDIATE`: a writer that fails or is dropped rolls back to its own
+//! savepoint only. [`SqliteTx::commit`] `RELEASE`s the savepoint and then
+//! waits for the batch's outcome, so it returns only once its changes are
+//! COMMITted (or with the error that stopped the batch committing).
+//!
+//! A writer ending its turn with the writer slot (commit, drop, failure)
+//! leaves the batch open only while other writers are queued for the slot and
+//! the batch is small and young ([`BATCH_MAX_MEMBERS`], [`BATCH_MAX_AGE`]);
+//! otherwise it COMMITs. Between batches the file lock is free for other
+//! processes.
+//!
+//! Why an open batch is always closed. `queued` counts writers between "about
+//! to wait for the slot" and "got it / gave up"; a waiter's count is removed
+//! exactly once: on acquiring (while holding the slot) or when its wait is
+//! dropped ([`Shared::leave_queue`]). Invariant: *when a batch is open and no
+//! one holds the slot, `queued > 0`.* It holds because
+//! - a holder frees the slot with a batch open only in [`Shared::end_turn`],
+//!   while holding the `queued` lock and having seen `queued > 0`; every
+//!   other way to free the slot first closes the batch;
+//! - `queued` drops on acquiring only while the slot is held;
+//! - a cancelled waiter decrements under the `queued` lock (after dropping
+//!   its lock future, which hands back a permit it may already have been
+//!   given); if it reached 0 it try-locks the slot: success means no one
+//!   holds it, so it COMMITs the batch itself; failure means someone holds
+//!   it, and that holder will end its turn through `end_turn`.
+//!
+//! So an open batch always has a holder or a queued writer who will become
+//! one (or clean up); batches are bounded, so each is closed after finitely
+//! many turns, and every close publishes the outcome its members await (a
+//! dropped batch closes their channel, which they report as an error: no one
+//! waits forever).
+//!
+//! # Checkpoints
+//!
+//! The writer does not checkpoint (`wal_autocheckpoint=0`): a background
+//! thread with its own connection runs `wal_checkpoint(PASSIVE)` every
+//! [`CHECKPOINT_EVERY`], off the request path. When the WAL still holds more
+//! than [`WAL_RESTART_FRAMES`] frames it queues for the writer slot like any
+//! writer, commits any open batch, and runs `wal_checkpoint(RESTART)`, so the
+//! next write starts the WAL from its beginning: the WAL cannot grow without
+//! bound under a steady write load. The thread stops (and is joined) when
+//! the last handle to the database is dropped.
 
 use std::cell::RefCell;
-use std::path::PathBuf;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Condvar, MutexGuard as StdGuard, Weak};
+use std::task::{Context, Poll};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 use sea_query::{Value, Values};
-use tokio::sync::{Mutex, OwnedMutexGuard};
+use tokio::sync::{watch, Mutex, OwnedMutexGuard};
 
 use super::row::SqliteRow;
 use super::{unportable, DbError, DbResult, RowRead};
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const STATEMENT_CACHE: usize = 256;
+/// A batch commits once this many writers have joined it...
+const BATCH_MAX_MEMBERS: usize = 64;
+/// ...or once it has been open this long, even with writers queued.
+const BATCH_MAX_AGE: Duration = Duration::from_millis(10);
+/// How often the background thread runs a passive checkpoint.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+/// WAL frames (pages) beyond which the background thread restarts the WAL.
+const WAL_RESTART_FRAMES: i64 = 4000;
+/// A WAL file larger than this is truncated to it when the WAL restarts.
+const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
+/// The RESTART checkpoint holds the writer slot: it waits this long at most
+/// for readers and other processes, then tries again on a later tick.
+const CHECKPOINT_BUSY_TIMEOUT: Duration = Duration::from_millis(200);
+
+const SAVEPOINT: &str = "SAVEPOINT prickle_tx";
+const RELEASE: &str = "RELEASE prickle_tx";
+const ROLLBACK_TO: &str = "ROLLBACK TO prickle_tx";
 
 static NEXT_DB_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -31,15 +99,59 @@ thread_local! {
     static READERS: RefCell<Vec<(u64, Connection)>> = const { RefCell::new(Vec::new()) };
 }
 
+/// Timings of batching and checkpointing (tests shrink them).
+#[derive(Clone, Copy)]
+struct Tuning {
+    checkpoint_every: Duration,
+    wal_restart_frames: i64,
+}
+
+const TUNING: Tuning = Tuning {
+    checkpoint_every: CHECKPOINT_EVERY,
+    wal_restart_frames: WAL_RESTART_FRAMES,
+};
+
 #[derive(Clone)]
 pub struct SqliteDb {
     id: u64,
     path: Arc<PathBuf>,
-    writer: Arc<Mutex<Connection>>,
+    shared: Arc<Shared>,
+}
+
+/// The writer side of one database.
+struct Shared {
+    slot: Arc<Mutex<Writer>>,
+    /// Writers waiting for `slot` (see the module documentation).
+    queued: std::sync::Mutex<usize>,
+    checkpointer: Checkpointer,
+    /// WAL restarts by the checkpoint thread.
+    #[cfg(test)]
+    restarts: AtomicU64,
+}
+
+/// The writer connection and the batch open on it, if any.
+struct Writer {
+    conn: Connection,
+    batch: Option<Batch>,
+    /// Batches COMMITted.
+    #[cfg(test)]
+    commits: u64,
+}
+
+/// An open `BEGIN IMMEDIATE` transaction shared by write transactions.
+struct Batch {
+    started: Instant,
+    members: usize,
+    /// `Some` once the batch is closed: `Ok` when it COMMITted.
+    outcome: watch::Sender<Option<DbResult<()>>>,
 }
 
 impl SqliteDb {
     pub fn open(path: &str) -> DbResult<SqliteDb> {
+        Self::open_tuned(path, TUNING)
+    }
+
+    fn open_tuned(path: &str, tuning: Tuning) -> DbResult<SqliteDb> {
         if path.is_empty() {
             return Err(DbError::Other("sqlite:// URL has no path".into()));
         }
@@ -54,10 +166,35 @@ impl SqliteDb {
                 "could not enable WAL (journal_mode={mode})"
             )));
         }
+        // Checkpoints run in the background thread, never inside a COMMIT.
+        writer
+            .execute_batch(&format!(
+                "PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit={WAL_SIZE_LIMIT};"
+            ))
+            .map_err(classify)?;
+        let checkpoint_conn = open_connection(&path)?;
+        checkpoint_conn
+            .busy_timeout(CHECKPOINT_BUSY_TIMEOUT)
+            .map_err(classify)?;
+        let shared = Arc::new(Shared {
+            slot: Arc::new(Mutex::new(Writer {
+                conn: writer,
+                batch: None,
+                #[cfg(test)]
+                commits: 0,
+            })),
+            queued: std::sync::Mutex::new(0),
+            checkpointer: Checkpointer::default(),
+            #[cfg(test)]
+            restarts: AtomicU64::new(0),
+        });
+        shared
+            .checkpointer
+            .start(Arc::downgrade(&shared), checkpoint_conn, tuning)?;
         Ok(SqliteDb {
             id: NEXT_DB_ID.fetch_add(1, Ordering::Relaxed),
             path: Arc::new(path),
-            writer: Arc::new(Mutex::new(writer)),
+            shared,
         })
     }
 
@@ -76,23 +213,282 @@ impl SqliteDb {
         // committed snapshot, and the hot path saves a BEGIN and a COMMIT.
         Ok(SqliteTx {
             conn: Some(Holder::Reader(self.id, conn)),
-            open: false,
         })
     }
 
+    /// Takes the writer slot and opens a savepoint in the open batch (or a
+    /// new one).
     pub async fn begin_write(&self) -> DbResult<SqliteTx> {
-        let guard = self.writer.clone().lock_owned().await;
-        let mut tx = SqliteTx {
-            conn: Some(Holder::Writer(guard)),
-            open: false,
+        let guard = match self.shared.slot.clone().try_lock_owned() {
+            Ok(guard) => guard,
+            Err(_) => Queued::new(&self.shared).await,
         };
-        tx.exec_cached("BEGIN IMMEDIATE")?;
-        tx.open = true;
-        Ok(tx)
+        self.shared.start_turn(guard)
     }
 }
 
-fn open_connection(path: &PathBuf) -> DbResult<Connection> {
+impl Shared {
+    fn queued(&self) -> StdGuard<'_, usize> {
+        self.queued.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Joins (or opens) the batch and opens this writer's savepoint.
+    fn start_turn(self: &Arc<Self>, mut guard: OwnedMutexGuard<Writer>) -> DbResult<SqliteTx> {
+        let w = &mut *guard;
+        if w.batch.is_some() && w.conn.is_autocommit() {
+            w.close_batch(Some(rolled_back()));
+        }
+        if w.batch.is_none() {
+            if let Err(e) = exec(&w.conn, "BEGIN IMMEDIATE") {
+                self.end_turn(guard, false);
+                return Err(e);
+            }
+            w.batch = Some(Batch {
+                started: Instant::now(),
+                members: 0,
+                outcome: watch::channel(None).0,
+            });
+        }
+        let batch = w.batch.as_mut().expect("batch opened above");
+        batch.members += 1;
+        let outcome = batch.outcome.subscribe();
+        if let Err(e) = exec(&w.conn, SAVEPOINT) {
+            self.end_turn(guard, false);
+            return Err(e);
+        }
+        Ok(SqliteTx {
+            conn: Some(Holder::Writer(WriteTurn {
+                shared: self.clone(),
+                guard,
+                outcome,
+            })),
+        })
+    }
+
+    /// Ends a turn with the slot; the writer's savepoint is already released
+    /// or rolled back (`poisoned`: rolling it back failed, so the whole
+    /// batch must go). Leaves the batch open for a queued writer, or closes it.
+    fn end_turn(&self, mut guard: OwnedMutexGuard<Writer>, poisoned: bool) {
+        let w = &mut *guard;
+        if w.batch.is_some() {
+            if poisoned {
+                let e = DbError::Other("write transaction could not be rolled back".into());
+                w.close_batch(Some(e));
+            } else if w.conn.is_autocommit() {
+                // SQLite rolled the whole transaction back (IOERR, FULL, ...).
+                w.close_batch(Some(rolled_back()));
+            }
+        }
+        let queued = self.queued();
+        let keep_open = w.batch.as_ref().is_some_and(|b| {
+            *queued > 0 && b.members < BATCH_MAX_MEMBERS && b.started.elapsed() < BATCH_MAX_AGE
+        });
+        if keep_open {
+            // Freed while `queued` is locked and positive: the invariant.
+            drop(guard);
+            drop(queued);
+            return;
+        }
+        drop(queued);
+        w.close_batch(None);
+    }
+
+    /// A waiter gave up before getting the slot (its lock future is dropped).
+    fn leave_queue(&self) {
+        let mut queued = self.queued();
+        *queued -= 1;
+        if *queued == 0 {
+            if let Ok(mut w) = self.slot.try_lock() {
+                drop(queued);
+                w.close_batch(None);
+            }
+        }
+    }
+
+    /// Background: queue for the slot like a writer, close any open batch,
+    /// and restart the WAL while no writer of this process can run.
+    fn restart_wal(&self, checkpoint_conn: &Connection) {
+        *self.queued() += 1;
+        let mut w = self.slot.blocking_lock();
+        *self.queued() -= 1;
+        w.close_batch(None);
+        match checkpoint(checkpoint_conn, "RESTART") {
+            Ok(Checkpointed { busy: false, .. }) => {
+                #[cfg(test)]
+                self.restarts.fetch_add(1, Ordering::Relaxed);
+            }
+            // Readers or another process kept it from finishing: next tick.
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "sqlite WAL restart checkpoint failed"),
+        }
+    }
+}
+
+impl Writer {
+    /// COMMITs the open batch (or rolls it back with `failure`) and tells
+    /// its members.
+    fn close_batch(&mut self, failure: Option<DbError>) {
+        let Some(batch) = self.batch.take() else {
+            return;
+        };
+        let result = match failure {
+            None => exec(&self.conn, "COMMIT"),
+            Some(e) => Err(e),
+        };
+        if result.is_err() && !self.conn.is_autocommit() {
+            if let Err(e) = self.conn.execute_batch("ROLLBACK") {
+                tracing::warn!(error = %e, "sqlite rollback failed");
+            }
+        }
+        #[cfg(test)]
+        if result.is_ok() {
+            self.commits += 1;
+        }
+        batch.outcome.send_replace(Some(result));
+    }
+}
+
+fn rolled_back() -> DbError {
+    DbError::Other("SQLite rolled back the write transaction".into())
+}
+
+/// Waiting for the writer slot, counted in `queued` until the slot is ours
+/// or the wait is dropped.
+struct Queued {
+    shared: Arc<Shared>,
+    lock: Option<Pin<Box<dyn Future<Output = OwnedMutexGuard<Writer>> + Send>>>,
+}
+
+impl Queued {
+    fn new(shared: &Arc<Shared>) -> Queued {
+        *shared.queued() += 1;
+        Queued {
+            shared: shared.clone(),
+            lock: Some(Box::pin(shared.slot.clone().lock_owned())),
+        }
+    }
+}
+
+impl Future for Queued {
+    type Output = OwnedMutexGuard<Writer>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let lock = self.lock.as_mut().expect("Queued polled after completion");
+        let guard = std::task::ready!(lock.as_mut().poll(cx));
+        self.lock = None;
+        *self.shared.queued() -= 1;
+        Poll::Ready(guard)
+    }
+}
+
+impl Drop for Queued {
+    fn drop(&mut self) {
+        if let Some(lock) = self.lock.take() {
+            // First hand back the slot, should the mutex have passed it to us.
+            drop(lock);
+            self.shared.leave_queue();
+        }
+    }
+}
+
+/// The background checkpoint thread of one database.
+#[derive(Default)]
+struct Checkpointer {
+    stop: Arc<(std::sync::Mutex<bool>, Condvar)>,
+    thread: std::sync::Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Checkpointer {
+    fn start(&self, shared: Weak<Shared>, conn: Connection, tuning: Tuning) -> DbResult<()> {
+        let stop = self.stop.clone();
+        let handle = std::thread::Builder::new()
+            .name("prickle-checkpoint".into())
+            .spawn(move || run_checkpoints(&conn, &shared, &stop, tuning))
+            .map_err(|e| DbError::Other(format!("cannot start checkpoint thread: {e}")))?;
+        *self.thread.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
+        Ok(())
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        let (flag, wake) = &*self.stop;
+        *flag.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        wake.notify_all();
+        let handle = self
+            .thread
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(handle) = handle {
+            // The thread itself may drop the last handle (it holds one while
+            // restarting the WAL); it is stopping anyway then.
+            if handle.thread().id() != std::thread::current().id() {
+                let _ = handle.join();
+            }
+        }
+    }
+}
+
+fn run_checkpoints(
+    conn: &Connection,
+    shared: &Weak<Shared>,
+    stop: &(std::sync::Mutex<bool>, Condvar),
+    tuning: Tuning,
+) {
+    let (flag, wake) = stop;
+    let mut stopped = flag.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        let deadline = Instant::now() + tuning.checkpoint_every;
+        while !*stopped {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            stopped = wake
+                .wait_timeout(stopped, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        if *stopped {
+            return;
+        }
+        drop(stopped);
+        match checkpoint(conn, "PASSIVE") {
+            Ok(c) if c.frames > tuning.wal_restart_frames => {
+                // Copy what was written during that pass too, so that the
+                // RESTART, which holds the writer slot, has little left to do.
+                let _ = checkpoint(conn, "PASSIVE");
+                if let Some(shared) = shared.upgrade() {
+                    shared.restart_wal(conn);
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "sqlite checkpoint failed"),
+        }
+        stopped = flag.lock().unwrap_or_else(|e| e.into_inner());
+    }
+}
+
+/// What `PRAGMA wal_checkpoint` reports.
+struct Checkpointed {
+    /// It could not finish (readers, or another process writing).
+    busy: bool,
+    /// The WAL's size in frames (pages).
+    frames: i64,
+}
+
+fn checkpoint(conn: &Connection, mode: &str) -> DbResult<Checkpointed> {
+    conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
+        Ok(Checkpointed {
+            busy: r.get::<_, i64>(0)? != 0,
+            frames: r.get(1)?,
+        })
+    })
+    .map_err(classify)
+}
+
+fn open_connection(path: &Path) -> DbResult<Connection> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE
         | OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -106,23 +502,48 @@ fn open_connection(path: &PathBuf) -> DbResult<Connection> {
     Ok(conn)
 }
 
+fn exec(conn: &Connection, sql: &str) -> DbResult<()> {
+    conn.prepare_cached(sql)
+        .and_then(|mut s| s.execute([]))
+        .map_err(classify)?;
+    Ok(())
+}
+
+/// Rolls back to this writer's savepoint and pops it; false when SQLite
+/// refused (the batch is then in an unknown state).
+fn undo_savepoint(conn: &Connection) -> bool {
+    match exec(conn, ROLLBACK_TO).and_then(|()| exec(conn, RELEASE)) {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(error = %e, "sqlite rollback to savepoint failed");
+            false
+        }
+    }
+}
+
+/// A writer's turn with the slot: its savepoint is open in the batch.
+struct WriteTurn {
+    shared: Arc<Shared>,
+    guard: OwnedMutexGuard<Writer>,
+    outcome: watch::Receiver<Option<DbResult<()>>>,
+}
+
 enum Holder {
     Reader(u64, Connection),
-    Writer(OwnedMutexGuard<Connection>),
+    Writer(WriteTurn),
 }
 
 impl Holder {
     fn conn(&self) -> &Connection {
         match self {
             Holder::Reader(_, c) => c,
-            Holder::Writer(g) => g,
+            Holder::Writer(t) => &t.guard.conn,
         }
     }
 }
 
 pub struct SqliteTx {
     conn: Option<Holder>,
-    open: bool,
 }
 
 impl SqliteTx {
@@ -131,14 +552,6 @@ impl SqliteTx {
             .as_ref()
             .expect("connection present until drop")
             .conn()
-    }
-
-    fn exec_cached(&mut self, sql: &str) -> DbResult<()> {
-        self.conn()
-            .prepare_cached(sql)
-            .and_then(|mut s| s.execute([]))
-            .map_err(classify)?;
-        Ok(())
     }
 
     pub fn query<T, F>(&mut self, sql: &str, values: &Values, mut map: F) -> DbResult<Vec<T>>
@@ -168,26 +581,54 @@ impl SqliteTx {
         self.conn().execute_batch(sql).map_err(classify)
     }
 
-    pub fn commit(mut self) -> DbResult<()> {
-        if self.open {
-            self.exec_cached("COMMIT")?;
-            self.open = false;
+    /// A write returns once its batch has COMMITted (durable against a
+    /// killed process), or with the error that stopped the batch.
+    pub async fn commit(mut self) -> DbResult<()> {
+        let Some(Holder::Writer(turn)) = self.conn.take_if(|h| matches!(h, Holder::Writer(_)))
+        else {
+            return Ok(());
+        };
+        let WriteTurn {
+            shared,
+            guard,
+            mut outcome,
+        } = turn;
+        if let Err(e) = exec(&guard.conn, RELEASE) {
+            let clean = undo_savepoint(&guard.conn);
+            shared.end_turn(guard, !clean);
+            return Err(e);
         }
-        Ok(())
+        shared.end_turn(guard, false);
+        drop(shared);
+        let closed = outcome.wait_for(Option::is_some).await;
+        match closed.as_deref() {
+            Ok(Some(Ok(()))) => Ok(()),
+            Ok(Some(Err(e))) => Err(same_error(e)),
+            Ok(None) | Err(_) => Err(DbError::Other("write batch abandoned".into())),
+        }
     }
 }
 
 impl Drop for SqliteTx {
     fn drop(&mut self) {
-        if self.open {
-            // Never leave the connection inside a transaction.
-            if let Err(e) = self.conn().execute_batch("ROLLBACK") {
-                tracing::warn!(error = %e, "sqlite rollback failed");
+        match self.conn.take() {
+            Some(Holder::Reader(id, conn)) => READERS.with(|r| r.borrow_mut().push((id, conn))),
+            // Not committed: undo this writer's part of the batch only.
+            Some(Holder::Writer(WriteTurn { shared, guard, .. })) => {
+                let clean = undo_savepoint(&guard.conn);
+                shared.end_turn(guard, !clean);
             }
+            None => {}
         }
-        if let Some(Holder::Reader(id, conn)) = self.conn.take() {
-            READERS.with(|r| r.borrow_mut().push((id, conn)));
-        }
+    }
+}
+
+/// A batch's error, for each of its members.
+fn same_error(e: &DbError) -> DbError {
+    match e {
+        DbError::Unique => DbError::Unique,
+        DbError::Busy(m) => DbError::Busy(m.clone()),
+        DbError::Other(m) => DbError::Other(m.clone()),
     }
 }
 
@@ -236,4 +677,343 @@ fn classify(e: rusqlite::Error) -> DbError {
         }
     }
     DbError::Other(e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::path::{Path, PathBuf};
+    use std::pin::Pin;
+    use std::sync::atomic::Ordering;
+    use std::sync::Arc;
+    use std::task::{Context, Poll, Waker};
+    use std::time::{Duration, Instant};
+
+    use rusqlite::Connection;
+    use sea_query::{Value, Values};
+    use tokio::sync::oneshot;
+
+    use super::{DbError, SqliteDb, SqliteTx, Tuning, TUNING};
+
+    fn open(tuning: Tuning) -> (tempfile::TempDir, PathBuf, SqliteDb) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("test.db");
+        let db = SqliteDb::open_tuned(path.to_str().expect("utf-8 path"), tuning).expect("open");
+        (dir, path, db)
+    }
+
+    /// A database with `t(id, v)` and `child(id, parent_id)`, whose foreign
+    /// key is checked at COMMIT (a way to make a batch's COMMIT fail).
+    async fn database() -> (tempfile::TempDir, PathBuf, SqliteDb) {
+        let (dir, path, db) = open(TUNING);
+        let mut tx = db.begin_write().await.expect("begin");
+        tx.batch(
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB);
+             CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER
+                 REFERENCES t (id) DEFERRABLE INITIALLY DEFERRED);",
+        )
+        .expect("schema");
+        tx.commit().await.expect("commit schema");
+        (dir, path, db)
+    }
+
+    fn insert(tx: &mut SqliteTx, id: i64) -> Result<u64, DbError> {
+        tx.execute(
+            "INSERT INTO t (id) VALUES (?)",
+            &Values(vec![Value::BigInt(Some(id))]),
+        )
+    }
+
+    /// The ids a new connection sees: what is committed.
+    fn committed_ids(path: &Path) -> Vec<i64> {
+        let conn = Connection::open(path).expect("fresh connection");
+        let mut stmt = conn.prepare("SELECT id FROM t ORDER BY id").unwrap();
+        let ids = stmt.query_map([], |r| r.get(0)).unwrap();
+        ids.collect::<Result<_, _>>().unwrap()
+    }
+
+    fn commits(db: &SqliteDb) -> u64 {
+        db.shared.slot.try_lock().expect("writer idle").commits
+    }
+
+    fn queued(db: &SqliteDb) -> usize {
+        *db.shared.queued()
+    }
+
+    /// Lets spawned tasks (on this current-thread runtime) run until they block.
+    async fn settle() {
+        for _ in 0..20 {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    fn poll_once<F: Future + ?Sized>(f: Pin<&mut F>) -> Poll<F::Output> {
+        f.poll(&mut Context::from_waker(Waker::noop()))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_writers_all_commit_and_are_visible_when_commit_returns() {
+        let (_dir, path, db) = database().await;
+        let before = commits(&db);
+        let path = Arc::new(path);
+        let n = 100;
+        let mut tasks = Vec::new();
+        for id in 0..n {
+            let db = db.clone();
+            let path = path.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut tx = db.begin_write().await.expect("begin");
+                insert(&mut tx, id).expect("insert");
+                // Hold the slot a while so that others queue behind.
+                tokio::task::yield_now().await;
+                tx.commit().await.expect("commit");
+                // Acknowledged: a new connection must see it.
+                assert!(committed_ids(&path).contains(&id), "row {id} not committed");
+            }));
+        }
+        for t in tasks {
+            t.await.expect("writer task");
+        }
+        assert_eq!(committed_ids(&path), (0..n).collect::<Vec<_>>());
+        let batches = commits(&db) - before;
+        assert!(
+            batches < n as u64,
+            "{n} writers, {batches} COMMITs: no group commit"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_commit_waits_for_its_batch_to_commit() {
+        let (_dir, path, db) = database().await;
+        let before = commits(&db);
+        let mut a = db.begin_write().await.unwrap();
+        insert(&mut a, 1).unwrap();
+        let (ready_tx, ready) = oneshot::channel();
+        let (go, go_rx) = oneshot::channel::<()>();
+        let db2 = db.clone();
+        let b = tokio::spawn(async move {
+            let mut b = db2.begin_write().await?;
+            insert(&mut b, 2)?;
+            ready_tx.send(()).unwrap();
+            go_rx.await.unwrap();
+            b.commit().await
+        });
+        settle().await;
+        assert_eq!(queued(&db), 1);
+        let mut a_commit = Box::pin(a.commit());
+        // A leaves the batch open for B, which is queued...
+        assert!(poll_once(a_commit.as_mut()).is_pending());
+        ready.await.unwrap();
+        // ...so A's commit has not returned, and nothing is committed yet.
+        assert!(poll_once(a_commit.as_mut()).is_pending());
+        assert_eq!(committed_ids(&path), Vec::<i64>::new());
+        go.send(()).unwrap();
+        b.await.unwrap().expect("B commits");
+        a_commit.await.expect("A commits");
+        assert_eq!(committed_ids(&path), vec![1, 2]);
+        assert_eq!(commits(&db) - before, 1, "one COMMIT for both");
+    }
+
+    #[tokio::test]
+    async fn a_dropped_transaction_rolls_back_only_itself() {
+        let (_dir, path, db) = database().await;
+        let mut a = db.begin_write().await.unwrap();
+        insert(&mut a, 1).unwrap();
+        let db2 = db.clone();
+        let b = tokio::spawn(async move {
+            let mut b = db2.begin_write().await.unwrap();
+            insert(&mut b, 2).unwrap();
+            // Dropped without commit (an error, or the request cancelled).
+        });
+        let db3 = db.clone();
+        let c = tokio::spawn(async move {
+            let mut c = db3.begin_write().await?;
+            insert(&mut c, 3)?;
+            c.commit().await
+        });
+        settle().await;
+        assert_eq!(queued(&db), 2);
+        let mut a_commit = Box::pin(a.commit());
+        assert!(poll_once(a_commit.as_mut()).is_pending());
+        b.await.unwrap();
+        c.await.unwrap().expect("C commits");
+        a_commit.await.expect("A commits");
+        assert_eq!(committed_ids(&path), vec![1, 3]);
+
+        // The last member of a batch dropped: it still commits the others.
+        let mut a = db.begin_write().await.unwrap();
+        insert(&mut a, 4).unwrap();
+        let db2 = db.clone();
+        let b = tokio::spawn(async move {
+            let mut b = db2.begin_write().await.unwrap();
+            insert(&mut b, 5).unwrap();
+        });
+        settle().await;
+        a.commit().await.expect("A commits");
+        b.await.unwrap();
+        assert_eq!(committed_ids(&path), vec![1, 3, 4]);
+    }
+
+    #[tokio::test]
+    async fn a_failing_statement_does_not_affect_the_rest_of_the_batch() {
+        let (_dir, path, db) = database().await;
+        let mut a = db.begin_write().await.unwrap();
+        insert(&mut a, 1).unwrap();
+        let db2 = db.clone();
+        let b = tokio::spawn(async move {
+            let mut b = db2.begin_write().await?;
+            assert!(matches!(insert(&mut b, 1), Err(DbError::Unique)));
+            insert(&mut b, 5)?;
+            b.commit().await
+        });
+        let db3 = db.clone();
+        let c = tokio::spawn(async move {
+            let mut c = db3.begin_write().await?;
+            let err = insert(&mut c, 5).expect_err("B's row is there");
+            assert!(matches!(err, DbError::Unique));
+            Err::<(), _>(err) // the request fails: its tx is dropped
+        });
+        let db4 = db.clone();
+        let d = tokio::spawn(async move {
+            let mut d = db4.begin_write().await?;
+            insert(&mut d, 2)?;
+            d.commit().await
+        });
+        settle().await;
+        assert_eq!(queued(&db), 3);
+        a.commit().await.expect("A commits");
+        b.await.unwrap().expect("B commits");
+        assert!(c.await.unwrap().is_err());
+        d.await.unwrap().expect("D commits");
+        assert_eq!(committed_ids(&path), vec![1, 2, 5]);
+    }
+
+    #[tokio::test]
+    async fn a_failed_commit_fails_every_member_of_the_batch() {
+        let (_dir, path, db) = database().await;
+        let mut a = db.begin_write().await.unwrap();
+        insert(&mut a, 1).unwrap();
+        let db2 = db.clone();
+        let b = tokio::spawn(async move {
+            let mut b = db2.begin_write().await?;
+            // A deferred foreign key: only COMMIT finds the missing parent.
+            b.execute(
+                "INSERT INTO child (id, parent_id) VALUES (1, 99)",
+                &Values(vec![]),
+            )?;
+            b.commit().await
+        });
+        settle().await;
+        let a_result = a.commit().await;
+        let b_result = b.await.unwrap();
+        assert!(a_result.is_err(), "A: {a_result:?}");
+        assert!(b_result.is_err(), "B: {b_result:?}");
+        assert_eq!(committed_ids(&path), Vec::<i64>::new());
+        // The writer is usable again.
+        let mut tx = db.begin_write().await.unwrap();
+        insert(&mut tx, 7).unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(committed_ids(&path), vec![7]);
+    }
+
+    #[tokio::test]
+    async fn a_waiter_cancelled_after_being_handed_the_slot_still_gets_the_batch_committed() {
+        let (_dir, path, db) = database().await;
+        let mut a = db.begin_write().await.unwrap();
+        insert(&mut a, 1).unwrap();
+        let db2 = db.clone();
+        let b = tokio::spawn(async move {
+            let mut b = db2.begin_write().await.unwrap();
+            insert(&mut b, 2).unwrap();
+            b.commit().await
+        });
+        settle().await;
+        assert_eq!(queued(&db), 1);
+        let mut a_commit = Box::pin(a.commit());
+        // A leaves the batch open for B and the mutex hands B the slot...
+        assert!(poll_once(a_commit.as_mut()).is_pending());
+        // ...but B is cancelled before it runs.
+        b.abort();
+        assert!(b.await.unwrap_err().is_cancelled());
+        assert_eq!(queued(&db), 0);
+        tokio::time::timeout(Duration::from_secs(5), a_commit)
+            .await
+            .expect("A's commit returns")
+            .expect("A commits");
+        assert_eq!(committed_ids(&path), vec![1]);
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_commit_wait_does_not_undo_the_write() {
+        let (_dir, path, db) = database().await;
+        let mut a = db.begin_write().await.unwrap();
+        insert(&mut a, 1).unwrap();
+        let db2 = db.clone();
+        let b = tokio::spawn(async move {
+            let mut b = db2.begin_write().await.unwrap();
+            insert(&mut b, 2).unwrap();
+            b.commit().await
+        });
+        settle().await;
+        let mut a_commit = Box::pin(a.commit());
+        assert!(poll_once(a_commit.as_mut()).is_pending());
+        drop(a_commit); // the request went away while waiting
+        b.await.unwrap().expect("B commits");
+        // Released into the batch, so committed with it (never acknowledged).
+        assert_eq!(committed_ids(&path), vec![1, 2]);
+    }
+
+    #[test]
+    fn the_checkpoint_thread_stops_with_the_database() {
+        for _ in 0..20 {
+            let (_dir, _path, db) = open(TUNING);
+            let thread_token = Arc::downgrade(&db.shared.checkpointer.stop);
+            let clone = db.clone();
+            drop(db);
+            assert!(thread_token.upgrade().is_some(), "a clone keeps it running");
+            drop(clone);
+            assert!(thread_token.upgrade().is_none(), "thread still running");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_wal_is_restarted_under_a_steady_write_load() {
+        let (_dir, path, db) = open(Tuning {
+            checkpoint_every: Duration::from_millis(10),
+            wal_restart_frames: 20,
+        });
+        let mut tx = db.begin_write().await.unwrap();
+        tx.batch("CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB)")
+            .unwrap();
+        tx.commit().await.unwrap();
+        // The WAL header's checkpoint sequence number counts the times the
+        // WAL restarted from its beginning.
+        let wal = path.with_extension("db-wal");
+        let wal_restarts = || {
+            let header = std::fs::read(&wal).unwrap_or_default();
+            header
+                .get(12..16)
+                .map_or(0, |s| u32::from_be_bytes(s.try_into().unwrap()))
+        };
+        let first = wal_restarts();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut id = 0;
+        while wal_restarts() < first + 3 {
+            assert!(
+                Instant::now() < deadline,
+                "the WAL was not restarted ({} RESTART checkpoints)",
+                db.shared.restarts.load(Ordering::Relaxed)
+            );
+            let mut tx = db.begin_write().await.unwrap();
+            tx.execute(
+                "INSERT INTO t (id, v) VALUES (?, zeroblob(3000))",
+                &Values(vec![Value::BigInt(Some(id))]),
+            )
+            .unwrap();
+            tx.commit().await.unwrap();
+            id += 1;
+        }
+        assert!(db.shared.restarts.load(Ordering::Relaxed) > 0);
+        assert_eq!(committed_ids(&path).len(), id as usize);
+    }
 }
