@@ -8,6 +8,11 @@ use prickle::config::{DatabaseArgs, ServeArgs};
 use prickle::storage::{redact_url, Db};
 use prickle::{admin, server};
 
+// glibc's allocator showed up as a fifth of the server's CPU, much of it
+// contention when memory allocated on one worker is freed on another.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "prickle",
