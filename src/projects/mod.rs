@@ -270,27 +270,79 @@ async fn update(app: App, req: ApiRequest, ctx: OrgContext) -> ApiResult<Respons
     change(app, req, ctx, true).await
 }
 
-async fn change(app: App, mut req: ApiRequest, ctx: OrgContext, put: bool) -> ApiResult<Response> {
-    let body = req.body_object()?;
-    let path = path_id(&req)?;
-    let now = time::now_micros();
-    let mut tx = app.db.write().await?;
-    let id = project_id(&mut tx, &ctx, path).await?;
-    if put && wants_demo(&body) && store::has_demo(&mut tx, &ctx.org.id, Some(id)).await? {
-        rules::within_project_limit(0, i64::MAX, true, true)?;
+/// An update worked out against one version of a project.
+struct Plan {
+    /// The version it was worked out from.
+    base: Project,
+    project: Project,
+    team_changes: Vec<Value>,
+    project_changes: Vec<Value>,
+}
+
+impl Plan {
+    fn changes_nothing(&self) -> bool {
+        self.team_changes.is_empty() && self.project_changes.is_empty()
     }
-    let level = member_level(&ctx)?;
-    let current = load(&mut tx, &ctx, id, true).await?;
-    let mut changes = update::validate(&mut tx, &current, &body, level, true, now).await?;
+}
+
+/// Validates the body against `current` in PostHog's order and works out the new version.
+async fn plan(
+    tx: &mut Tx,
+    current: Project,
+    body: &Map<String, Value>,
+    level: Level,
+    now: i64,
+) -> ApiResult<Plan> {
+    let mut changes = update::validate(tx, &current, body, level, true, now).await?;
     rules::may_update_fields(level.min(Level::Admin), &changes.admin_fields)?;
     changes.check_deferred()?;
     let mut project = current.clone();
     let (before_settings, after_settings) = changes.apply_to(&mut project);
     let (team_changes, project_changes) =
         update::diff(&current, &project, &before_settings, &after_settings);
+    project.updated_at = now;
+    Ok(Plan {
+        base: current,
+        project,
+        team_changes,
+        project_changes,
+    })
+}
+
+async fn change(app: App, mut req: ApiRequest, ctx: OrgContext, put: bool) -> ApiResult<Response> {
+    let body = req.body_object()?;
+    let path = path_id(&req)?;
+    let now = time::now_micros();
+    // Validation, the diff and the JSON work happen against a snapshot,
+    // outside the write lock; under it, the plan is reused when the project is
+    // still that snapshot and worked out again otherwise, so concurrent
+    // updates never lose one another.
+    let mut tx = app.db.read().await?;
+    let id = project_id(&mut tx, &ctx, path).await?;
+    if put && wants_demo(&body) && store::has_demo(&mut tx, &ctx.org.id, Some(id)).await? {
+        rules::within_project_limit(0, i64::MAX, true, true)?;
+    }
+    let level = member_level(&ctx)?;
+    let snapshot = load(&mut tx, &ctx, id, false).await?;
+    let mut draft = plan(&mut tx, snapshot, &body, level, now).await?;
+    tx.commit().await?;
+    if draft.changes_nothing() {
+        return http::ok_json(draft.base.detail(&viewer(&app, &ctx, level)));
+    }
+
+    let mut tx = app.db.write().await?;
+    let locked = load(&mut tx, &ctx, id, true).await?;
+    if !locked.same_content(&draft.base) {
+        draft = plan(&mut tx, locked, &body, level, now).await?;
+    }
+    let Plan {
+        base,
+        project,
+        team_changes,
+        project_changes,
+    } = draft;
     if !team_changes.is_empty() || !project_changes.is_empty() {
-        project.updated_at = now;
-        store::update(&mut tx, &current, &project)
+        store::update(&mut tx, &base, &project)
             .await
             .map_err(|e| update::name_conflict(e, &project.name))?;
         for (scope, changes) in [("Team", team_changes), ("Project", project_changes)] {
@@ -309,7 +361,12 @@ async fn change(app: App, mut req: ApiRequest, ctx: OrgContext, put: bool) -> Ap
         }
     }
     tx.commit().await?;
-    http::ok_json(project.detail(&viewer(&app, &ctx, level)))
+    let shown = if base.same_content(&project) {
+        &base
+    } else {
+        &project
+    };
+    http::ok_json(shown.detail(&viewer(&app, &ctx, level)))
 }
 
 async fn destroy(app: App, req: ApiRequest, ctx: OrgContext) -> ApiResult<Response> {

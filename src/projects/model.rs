@@ -328,6 +328,14 @@ fn push_opt_str(out: &mut String, s: Option<&str>) {
 }
 
 impl Project {
+    /// Whether two versions hold the same writable state.
+    pub fn same_content(&self, other: &Project) -> bool {
+        self.name == other.name
+            && self.product_description == other.product_description
+            && self.is_demo == other.is_demo
+            && self.settings_json == other.settings_json
+    }
+
     /// The settings document as a map (for validation and updates).
     pub fn settings(&self) -> Map<String, Value> {
         match serde_json::from_str(&self.settings_json) {
