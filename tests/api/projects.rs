@@ -314,16 +314,7 @@ async fn list_with_key_scoped_to_another_organization() {
     prickle::admin::add_member(&w.app.db, &w.other_org, "owner@example.com", 1)
         .await
         .expect("join other org");
-    let theirs = w
-        .app
-        .call(
-            "POST",
-            &format!("/api/organizations/{}/projects/", w.other_org),
-            Some(&w.outsider),
-            Some(json!({"name": "Theirs"})),
-        )
-        .await;
-    assert_eq!(theirs.status, StatusCode::CREATED, "{:?}", theirs.body);
+    let theirs = w.create_other_project("Theirs").await;
     let key = w
         .app
         .key_with(
@@ -341,7 +332,7 @@ async fn list_with_key_scoped_to_another_organization() {
     .await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.body["count"], 1);
-    assert_eq!(r.body["results"][0]["id"], theirs.body["id"]);
+    assert_eq!(r.body["results"][0]["id"], theirs["id"]);
     let r = get(&w, &key, &w.projects()).await;
     let detail = format!(
         "API key does not have access to the requested organization: ID {}.",
@@ -409,16 +400,8 @@ async fn retrieve_current_falls_back_to_the_organizations_first_project() {
 #[tokio::test]
 async fn retrieve_project_of_another_organization_is_404() {
     let w = World::new().await;
-    let theirs = w
-        .app
-        .call(
-            "POST",
-            &format!("/api/organizations/{}/projects/", w.other_org),
-            Some(&w.outsider),
-            Some(json!({"name": "Theirs"})),
-        )
-        .await;
-    let their_id = id_of(&theirs.body);
+    let theirs = w.create_other_project("Theirs").await;
+    let their_id = id_of(&theirs);
     // Through our organization's path: not one of its projects.
     let r = get(&w, &w.owner, &w.project(their_id)).await;
     assert_eq!(r.error(), NOT_FOUND);

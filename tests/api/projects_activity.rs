@@ -406,16 +406,8 @@ async fn activity_of_another_organizations_project_is_404() {
         get(&w, &w.outsider, &activity_path(&w, id)).await.error(),
         NOT_FOUND
     );
-    let theirs = w
-        .app
-        .call(
-            "POST",
-            &format!("/api/organizations/{}/projects/", w.other_org),
-            Some(&w.outsider),
-            Some(json!({"name": "Theirs"})),
-        )
-        .await;
-    let r = get(&w, &w.owner, &activity_path(&w, id_of(&theirs.body))).await;
+    let theirs = w.create_other_project("Theirs").await;
+    let r = get(&w, &w.owner, &activity_path(&w, id_of(&theirs))).await;
     assert_eq!(r.error(), NOT_FOUND);
 }
 

@@ -87,16 +87,8 @@ async fn patch_returns_the_full_detail() {
 #[tokio::test]
 async fn patch_project_of_another_organization_is_404() {
     let (w, _) = world().await;
-    let theirs = w
-        .app
-        .call(
-            "POST",
-            &format!("/api/organizations/{}/projects/", w.other_org),
-            Some(&w.outsider),
-            Some(json!({"name": "Theirs"})),
-        )
-        .await;
-    let their_id = id_of(&theirs.body);
+    let theirs = w.create_other_project("Theirs").await;
+    let their_id = id_of(&theirs);
     let r = patch(&w, &w.owner, their_id, json!({"timezone": "Europe/Lisbon"})).await;
     assert_eq!(r.error(), NOT_FOUND);
     let path = format!("/api/organizations/{}/projects/{their_id}/", w.other_org);

@@ -267,6 +267,23 @@ impl World {
         format!("/api/organizations/{}/projects/{id}/", self.org)
     }
 
+    /// Creates a project in the other organization, as its owner (the
+    /// outsider); returns its detail.
+    pub async fn create_other_project(&self, name: &str) -> Value {
+        let path = format!("/api/organizations/{}/projects/", self.other_org);
+        let r = self
+            .app
+            .call(
+                "POST",
+                &path,
+                Some(&self.outsider),
+                Some(json!({ "name": name })),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        r.body
+    }
+
     /// Creates a project as the owner; returns its detail.
     pub async fn create_project(&self, name: &str) -> Value {
         let r = self
