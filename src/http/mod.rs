@@ -107,10 +107,6 @@ pub fn created_json(body: String) -> ApiResult<Response> {
         .into_response())
 }
 
-pub fn created(body: Value) -> ApiResult<Response> {
-    Ok((StatusCode::CREATED, Json(body)).into_response())
-}
-
 pub fn no_content() -> ApiResult<Response> {
     Ok(StatusCode::NO_CONTENT.into_response())
 }
