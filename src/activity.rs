@@ -69,14 +69,16 @@ pub async fn record(tx: &mut Tx, e: Entry<'_>, now: i64) -> DbResult<()> {
 /// A page of one item's entries, newest first, and how many there are.
 pub async fn page(
     tx: &mut Tx,
+    organization_id: &str,
     team_id: i64,
     scope: &str,
     item_id: &str,
     limit: i64,
     offset: i64,
 ) -> DbResult<(Vec<Value>, i64)> {
-    let filter = Expr::col((A::Table, A::TeamId))
-        .eq(team_id)
+    let filter = Expr::col((A::Table, A::OrganizationId))
+        .eq(organization_id)
+        .and(Expr::col((A::Table, A::TeamId)).eq(team_id))
         .and(Expr::col((A::Table, A::Scope)).eq(scope))
         .and(Expr::col((A::Table, A::ItemId)).eq(item_id));
     let count = Query::select()

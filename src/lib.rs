@@ -5,6 +5,7 @@
 
 pub mod activity;
 pub mod admin;
+pub mod api;
 pub mod auth;
 pub mod config;
 pub mod drf;

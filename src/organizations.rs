@@ -3,7 +3,7 @@
 use sea_query::{Expr, ExprTrait, JoinType, Order, Query};
 use serde_json::{json, Value};
 
-use crate::storage::schema::{OrganizationMemberships as M, Organizations as O};
+use crate::storage::schema::{OrganizationMemberships as M, Organizations as O, Projects as P};
 use crate::storage::{DbResult, RowRead, Tx};
 use crate::time;
 use crate::users::{self, User};
@@ -199,6 +199,30 @@ pub async fn current_for(tx: &mut Tx, user: &User) -> DbResult<Option<String>> {
         .limit(1)
         .to_owned();
     tx.query_opt(&stmt, |r| r.string(0)).await
+}
+
+/// Is `project_id` one of the organization's projects? The tenant boundary
+/// every project route is checked against before its handler runs.
+pub async fn has_project(tx: &mut Tx, org_id: &str, project_id: i64) -> DbResult<bool> {
+    let stmt = Query::select()
+        .column(P::Id)
+        .from(P::Table)
+        .and_where(Expr::col(P::OrganizationId).eq(org_id))
+        .and_where(Expr::col(P::Id).eq(project_id))
+        .to_owned();
+    Ok(tx.query_opt(&stmt, |r| r.i64(0)).await?.is_some())
+}
+
+/// The organization's first project (lowest id), for `@current` without a current project.
+pub async fn first_project(tx: &mut Tx, org_id: &str) -> DbResult<Option<i64>> {
+    let stmt = Query::select()
+        .column(P::Id)
+        .from(P::Table)
+        .and_where(Expr::col(P::OrganizationId).eq(org_id))
+        .order_by(P::Id, Order::Asc)
+        .limit(1)
+        .to_owned();
+    tx.query_opt(&stmt, |r| r.i64(0)).await
 }
 
 pub struct Membership {

@@ -4,8 +4,9 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 
+use crate::api::router;
 use crate::config::{Config, ServeArgs};
-use crate::http::{router, App};
+use crate::http::App;
 use crate::storage::{redact_url, Db};
 
 pub async fn serve(args: ServeArgs) -> Result<(), String> {

@@ -85,8 +85,27 @@ pub fn find_credential(
         .map(|k| Credential::PersonalApiKey(k.to_string(), KeySource::Query))
 }
 
-fn json_list<T: serde::de::DeserializeOwned>(v: Option<String>) -> Option<Vec<T>> {
-    v.and_then(|s| serde_json::from_str(&s).ok())
+/// A stored JSON list: `Ok(None)` for NULL, `Err` when it cannot be read.
+fn json_list<T: serde::de::DeserializeOwned>(v: Option<String>) -> Result<Option<Vec<T>>, ()> {
+    match v {
+        None => Ok(None),
+        Some(s) => serde_json::from_str::<Option<Vec<T>>>(&s).map_err(|_| ()),
+    }
+}
+
+/// What a key was granted, read from its stored columns. Restrictions that
+/// cannot be read refuse the key instead of lifting the restriction; scopes
+/// that cannot be read grant nothing.
+fn grant(scopes: Option<String>, orgs: Option<String>, teams: Option<String>) -> KeyGrant {
+    let scoped_organizations = json_list(orgs);
+    let scoped_teams = json_list(teams);
+    let restrictions_unreadable = scoped_organizations.is_err() || scoped_teams.is_err();
+    KeyGrant {
+        scopes: json_list(scopes).ok().flatten().unwrap_or_default(),
+        scoped_organizations: scoped_organizations.unwrap_or_default(),
+        scoped_teams: scoped_teams.unwrap_or_default(),
+        restrictions_unreadable,
+    }
 }
 
 /// The organization a request names, looked up together with the key so
@@ -200,11 +219,7 @@ async fn lookup(tx: &mut Tx, digest: &str, org: Option<&OrgRef>) -> Result<Optio
     tx.query_opt(&stmt, |r| {
         let caller = Caller {
             key_id: r.string(0)?,
-            grant: KeyGrant {
-                scopes: json_list(r.opt_string(3)?).unwrap_or_default(),
-                scoped_organizations: json_list(r.opt_string(4)?),
-                scoped_teams: json_list(r.opt_string(5)?),
-            },
+            grant: grant(r.opt_string(3)?, r.opt_string(4)?, r.opt_string(5)?),
             user: User::from_row(r, USER_AT)?,
         };
         // An organization's id is never NULL: a NULL id means the join found none.
@@ -255,6 +270,26 @@ mod tests {
             Credential::PersonalApiKey(k, s) => Some((k, s)),
             Credential::OAuthToken => Some(("<oauth>".into(), KeySource::Header)),
         }
+    }
+
+    #[test]
+    fn unreadable_restrictions_refuse_the_key() {
+        let ok = grant(Some(r#"["*"]"#.into()), None, Some("[1]".into()));
+        assert!(!ok.restrictions_unreadable);
+        assert_eq!(ok.scoped_teams, Some(vec![1]));
+        for (orgs, teams) in [(Some("not json"), None), (None, Some(r#"["x"]"#))] {
+            let g = grant(
+                Some(r#"["*"]"#.into()),
+                orgs.map(str::to_owned),
+                teams.map(str::to_owned),
+            );
+            assert!(g.restrictions_unreadable);
+            let scopes = [Scope::read("project")];
+            assert!(g.precheck(&scopes).is_err());
+            assert!(g.check_project(1).is_err());
+            assert!(!g.allows_organization("o"));
+        }
+        assert!(grant(Some("garbage".into()), None, None).scopes.is_empty());
     }
 
     #[test]

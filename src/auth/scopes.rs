@@ -195,7 +195,12 @@ pub struct KeyGrant {
     pub scoped_organizations: Option<Vec<String>>,
     /// `None` or empty: no project restriction.
     pub scoped_teams: Option<Vec<i64>>,
+    /// The stored restrictions could not be read: the key is refused
+    /// everywhere rather than run unrestricted.
+    pub restrictions_unreadable: bool,
 }
+
+const UNREADABLE: &str = "This API key's restrictions could not be read. Roll or recreate the key.";
 
 impl KeyGrant {
     /// PostHog's APIScopePermission for organization-level endpoints, in its order:
@@ -209,21 +214,21 @@ impl KeyGrant {
         target: Target,
     ) -> Result<(), ApiError> {
         self.precheck(required)?;
-        if self.scoped_teams.as_ref().is_some_and(|t| !t.is_empty())
-            && target == Target::Organization
-        {
-            // Organization-level endpoints have no project to match against.
-            return Err(ApiError::permission_denied(
-                "API keys with scoped projects are only supported on project-based endpoints.",
-            ));
+        if target == Target::Organization {
+            self.refuse_project_restriction()?;
         }
-        if let Some(orgs) = self.scoped_organizations.as_ref().filter(|o| !o.is_empty()) {
-            if !orgs.iter().any(|o| o == organization_id) {
-                return Err(ApiError::permission_denied(format!(
-                    "API key does not have access to the requested organization: ID {organization_id}."
-                )));
-            }
+        if !self.allows_organization(organization_id) {
+            return Err(ApiError::permission_denied(format!(
+                "API key does not have access to the requested organization: ID {organization_id}."
+            )));
         }
+        self.check_scopes(required)
+    }
+
+    /// The scope check alone (after [`KeyGrant::precheck`]), for routes with
+    /// no organization in the path.
+    pub fn check_scopes(&self, required: &[Scope]) -> Result<(), ApiError> {
+        self.precheck(required)?;
         let granted = |r: &Scope| self.scopes.iter().any(|s| r.granted_by(s));
         if self.scopes.iter().any(|s| s == "*") || required.iter().any(granted) {
             return Ok(());
@@ -234,9 +239,23 @@ impl KeyGrant {
         )))
     }
 
+    /// Organization-level endpoints have no project to match a
+    /// project-restricted key against.
+    pub fn refuse_project_restriction(&self) -> Result<(), ApiError> {
+        if self.scoped_teams.as_ref().is_some_and(|t| !t.is_empty()) {
+            return Err(ApiError::permission_denied(
+                "API keys with scoped projects are only supported on project-based endpoints.",
+            ));
+        }
+        Ok(())
+    }
+
     /// The checks that need no organization: a key with no scopes, or an
     /// action that declares none, is refused whatever the path names.
     pub fn precheck(&self, required: &[Scope]) -> Result<(), ApiError> {
+        if self.restrictions_unreadable {
+            return Err(ApiError::permission_denied(UNREADABLE));
+        }
         if self.scopes.is_empty() || required.is_empty() {
             return Err(ApiError::permission_denied(
                 "This action does not support personal API key access",
@@ -248,6 +267,9 @@ impl KeyGrant {
     /// On a project's own routes, a key limited to some projects must name this
     /// one (checked once the project is known to exist, as PostHog does).
     pub fn check_project(&self, project_id: i64) -> Result<(), ApiError> {
+        if self.restrictions_unreadable {
+            return Err(ApiError::permission_denied(UNREADABLE));
+        }
         match self.scoped_teams.as_ref().filter(|t| !t.is_empty()) {
             Some(teams) if !teams.contains(&project_id) => Err(ApiError::permission_denied(
                 format!("API key does not have access to the requested project: ID {project_id}."),
@@ -258,6 +280,9 @@ impl KeyGrant {
 
     /// May this key see this organization at all (used to filter lists)?
     pub fn allows_organization(&self, organization_id: &str) -> bool {
+        if self.restrictions_unreadable {
+            return false;
+        }
         match self.scoped_organizations.as_ref().filter(|o| !o.is_empty()) {
             Some(orgs) => orgs.iter().any(|o| o == organization_id),
             None => true,

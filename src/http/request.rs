@@ -235,10 +235,3 @@ pub struct OrgContext {
     /// `None`: the caller is not a member.
     pub level: Option<Level>,
 }
-
-impl OrgContext {
-    /// The generic 403 for non-members.
-    pub fn require_member(&self) -> ApiResult<Level> {
-        self.level.ok_or_else(ApiError::forbidden)
-    }
-}

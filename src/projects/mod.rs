@@ -12,115 +12,127 @@ pub mod store;
 pub mod timezones;
 mod update;
 
+use std::future::Future;
+use std::pin::Pin;
+
+use axum::http::Method;
 use axum::response::Response;
-use axum::routing::MethodFilter;
-use axum::Router;
 use serde_json::{Map, Value};
 
 use crate::activity;
 use crate::auth::{keys, Scope};
 use crate::error::{ApiError, ApiResult};
-use crate::http::{self, pagination, ApiRequest, App, OrgContext, Requires, ScopedRoute};
-use crate::organizations::{self, Level};
+use crate::http::{self, pagination, ApiRequest, App, Member, NonMember, ProjectMember, Routes};
+use crate::organizations::{self, Level, Organization};
 use crate::storage::Tx;
 use crate::time;
 use crate::users;
 use model::{Project, Viewer};
 
-const LIST: Requires = Requires::organization(&[Scope::read("project")]);
-const CREATE: Requires = Requires::organization(&[Scope::write("project")]);
-const READ: Requires = Requires::project(&[Scope::read("project")]);
-const WRITE: Requires = Requires::project(&[Scope::write("project")]);
-/// PostHog refuses personal API keys here; prickle serves them (decisions.md).
-const ACTIVITY: Requires =
-    Requires::project(&[Scope::read("project"), Scope::read("activity_log")]);
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-pub fn routes(r: Router<App>) -> Router<App> {
-    use MethodFilter as M;
-    let r = http::route(
-        r,
-        "/api/organizations/{organization_id}/projects",
-        http::methods(Some("project"))
-            .scoped(M::GET, &LIST, list)
-            .scoped(M::POST, &CREATE, create),
-    );
-    let r = http::route(
-        r,
-        "/api/organizations/{organization_id}/projects/{id}",
-        http::methods(None)
-            .scoped(M::GET, &READ, retrieve)
-            .scoped(M::PATCH, &WRITE, partial_update)
-            .scoped(M::PUT, &WRITE, update)
-            .scoped(M::DELETE, &WRITE, destroy),
-    );
-    http::route(
-        r,
-        "/api/organizations/{organization_id}/projects/{id}/activity",
-        http::methods(None).scoped(M::GET, &ACTIVITY, activity_log),
-    )
+const READ: &[Scope] = &[Scope::read("project")];
+const WRITE: &[Scope] = &[Scope::write("project")];
+/// PostHog refuses personal API keys here; prickle serves them (decisions.md).
+const ACTIVITY: &[Scope] = &[Scope::read("project"), Scope::read("activity_log")];
+
+const LIST_PATH: &str = "/api/organizations/{organization_id}/projects";
+const DETAIL_PATH: &str = "/api/organizations/{organization_id}/projects/{id}";
+const ACTIVITY_PATH: &str = "/api/organizations/{organization_id}/projects/{id}/activity";
+
+pub fn routes(r: Routes) -> Routes {
+    use NonMember::{Decide, EmptyList, NotFound};
+    r.organization(Method::GET, LIST_PATH, READ, EmptyList, list)
+        .organization(
+            Method::POST,
+            LIST_PATH,
+            WRITE,
+            Decide(non_member_create),
+            create,
+        )
+        .project(Method::GET, DETAIL_PATH, READ, NotFound, retrieve)
+        .project(Method::PATCH, DETAIL_PATH, WRITE, NotFound, partial_update)
+        .project(
+            Method::PUT,
+            DETAIL_PATH,
+            WRITE,
+            Decide(non_member_put),
+            update,
+        )
+        .project(Method::DELETE, DETAIL_PATH, WRITE, NotFound, destroy)
+        .project(Method::GET, ACTIVITY_PATH, ACTIVITY, NotFound, activity_log)
 }
 
-fn viewer<'a>(app: &'a App, ctx: &OrgContext, level: Level) -> Viewer<'a> {
+/// What a non-member gets from a project create: PostHog's create looks the
+/// organization up among the caller's (404), but a demo request is refused
+/// by its permission class first (403).
+fn non_member_create<'a>(
+    _: &'a App,
+    req: &'a mut ApiRequest,
+    _: &'a Organization,
+) -> BoxFuture<'a, ApiError> {
+    let is_demo = req.body_object().is_ok_and(|b| wants_demo(&b));
+    Box::pin(async move {
+        if is_demo {
+            ApiError::forbidden()
+        } else {
+            ApiError::organization_not_found()
+        }
+    })
+}
+
+/// PUT passes PostHog's plan check before membership: a second demo project
+/// is refused (403) even to a non-member, who otherwise gets 404.
+fn non_member_put<'a>(
+    app: &'a App,
+    req: &'a mut ApiRequest,
+    org: &'a Organization,
+) -> BoxFuture<'a, ApiError> {
+    let is_demo = req.body_object().is_ok_and(|b| wants_demo(&b));
+    let id = req.param("id").and_then(|id| id.parse::<i64>().ok());
+    Box::pin(async move {
+        if is_demo {
+            if let Err(e) = demo_plan_check(app, &org.id, id).await {
+                return e;
+            }
+        }
+        ApiError::not_found()
+    })
+}
+
+/// PostHog's plan check on PUT: making a project a demo when the
+/// organization already has another demo is refused.
+async fn demo_plan_check(app: &App, org_id: &str, id: Option<i64>) -> ApiResult<()> {
+    let mut tx = app.db.read().await?;
+    let other_demo = store::has_demo(&mut tx, org_id, id).await?;
+    tx.commit().await?;
+    if other_demo {
+        rules::within_project_limit(0, i64::MAX, true, true)?;
+    }
+    Ok(())
+}
+
+fn viewer<'a>(app: &'a App, ctx: &Member) -> Viewer<'a> {
     Viewer {
         user_id: ctx.caller.user.id,
-        level,
+        level: ctx.level,
         signing_key: &app.config.secret_key,
     }
 }
 
-/// The project named by the path, before any database lookup.
-#[derive(Clone, Copy)]
-enum PathId {
-    Id(i64),
-    Current,
-}
-
-/// The project id in the path: a number or `@current`. Anything else is a 404.
-fn path_id(req: &ApiRequest) -> ApiResult<PathId> {
-    match req.param("id").unwrap_or_default() {
-        "@current" => Ok(PathId::Current),
-        raw => raw
-            .parse::<i64>()
-            .map(PathId::Id)
-            .map_err(|_| ApiError::not_found()),
-    }
-}
-
-/// `@current` is the caller's current project, which must belong to the
-/// organization in the path. With none set, PostHog's `User.team` falls back
-/// to the first project of the user's current organization (a member who
-/// joined before any project existed, or whose current project was deleted).
-async fn project_id(tx: &mut Tx, ctx: &OrgContext, id: PathId) -> ApiResult<i64> {
-    let user = &ctx.caller.user;
-    match (id, user.current_team_id) {
-        (PathId::Id(id), _) => Ok(id),
-        (PathId::Current, Some(id)) => Ok(id),
-        (PathId::Current, None) => {
-            let org = organizations::current_for(tx, user).await?;
-            let first = match org {
-                Some(org) => store::first_id(tx, &org).await?,
-                None => None,
-            };
-            first.ok_or_else(ApiError::not_found)
-        }
-    }
-}
-
-/// The project in the path as this caller may see it: 404 when it is not in
-/// the organization, then the key's project restriction (PostHog resolves the
-/// project before checking a project-scoped key against it).
-async fn load(tx: &mut Tx, ctx: &OrgContext, id: i64, for_update: bool) -> ApiResult<Project> {
-    let project = store::find(tx, &ctx.org.id, id, for_update)
+/// The project in the path, as the route declaration already checked it
+/// (in the organization, reachable by the key); read again here inside the
+/// handler's own transaction, still filtered by the organization.
+async fn load(tx: &mut Tx, ctx: &ProjectMember, for_update: bool) -> ApiResult<Project> {
+    store::find(tx, &ctx.org.id, ctx.project_id, for_update)
         .await?
-        .ok_or_else(ApiError::not_found)?;
-    ctx.caller.grant.check_project(project.id)?;
-    Ok(project)
+        .ok_or_else(ApiError::not_found)
 }
 
 /// One activity entry about this project, by the caller.
 async fn log(
     tx: &mut Tx,
-    ctx: &OrgContext,
+    ctx: &Member,
     project: &Project,
     activity: &str,
     scope: &str,
@@ -139,12 +151,7 @@ async fn log(
     Ok(activity::record(tx, entry, now).await?)
 }
 
-/// Non-members get 404 from a project's own routes, as in PostHog.
-fn member_level(ctx: &OrgContext) -> ApiResult<Level> {
-    ctx.level.ok_or_else(ApiError::not_found)
-}
-
-async fn list(app: App, req: ApiRequest, ctx: OrgContext) -> ApiResult<Response> {
+async fn list(app: App, req: ApiRequest, ctx: Member) -> ApiResult<Response> {
     let query = req.query_pairs();
     let page = pagination::page(&query);
     let search = query
@@ -153,10 +160,6 @@ async fn list(app: App, req: ApiRequest, ctx: OrgContext) -> ApiResult<Response>
         .find(|(k, _)| k == "search")
         .map(|(_, v)| v.as_str());
     let base = app.absolute(req.uri.path());
-    // A non-member sees an empty page, not an error (PostHog filters the queryset).
-    if ctx.level.is_none() {
-        return http::ok_json(pagination::envelope_json(&base, &query, page, 0, "[]"));
-    }
     let mut tx = app.db.read().await?;
     let count = store::count(&mut tx, &ctx.org.id, search).await?;
     let projects = store::list(&mut tx, &ctx.org.id, search, page.limit, page.offset).await?;
@@ -175,14 +178,11 @@ async fn list(app: App, req: ApiRequest, ctx: OrgContext) -> ApiResult<Response>
     ))
 }
 
-async fn retrieve(app: App, req: ApiRequest, ctx: OrgContext) -> ApiResult<Response> {
-    let level = member_level(&ctx)?;
-    let path = path_id(&req)?;
+async fn retrieve(app: App, _: ApiRequest, ctx: ProjectMember) -> ApiResult<Response> {
     let mut tx = app.db.read().await?;
-    let id = project_id(&mut tx, &ctx, path).await?;
-    let project = load(&mut tx, &ctx, id, false).await?;
+    let project = load(&mut tx, &ctx, false).await?;
     tx.commit().await?;
-    http::ok_json(project.detail(&viewer(&app, &ctx, level)))
+    http::ok_json(project.detail(&viewer(&app, &ctx)))
 }
 
 /// A demo is requested by a truthy `is_demo` (PostHog reads it before validation).
@@ -191,7 +191,7 @@ fn wants_demo(body: &Map<String, Value>) -> bool {
         .is_some_and(|v| settings::parse_bool(v, "is_demo").unwrap_or(false))
 }
 
-async fn create(app: App, mut req: ApiRequest, ctx: OrgContext) -> ApiResult<Response> {
+async fn create(app: App, mut req: ApiRequest, ctx: Member) -> ApiResult<Response> {
     let body = req.body_object()?;
     let is_demo = wants_demo(&body);
     let now = time::now_micros();
@@ -206,7 +206,7 @@ async fn create(app: App, mut req: ApiRequest, ctx: OrgContext) -> ApiResult<Res
         has_demo,
     )?;
     rules::may_create(ctx.level, is_demo, &ctx.org)?;
-    let level = ctx.level.ok_or_else(ApiError::organization_not_found)?;
+    let level = ctx.level;
 
     let mut project = Project {
         id: 0,
@@ -257,16 +257,16 @@ async fn create(app: App, mut req: ApiRequest, ctx: OrgContext) -> ApiResult<Res
     )
     .await?;
     tx.commit().await?;
-    http::created_json(project.detail(&viewer(&app, &ctx, level)))
+    http::created_json(project.detail(&viewer(&app, &ctx)))
 }
 
-async fn partial_update(app: App, req: ApiRequest, ctx: OrgContext) -> ApiResult<Response> {
+async fn partial_update(app: App, req: ApiRequest, ctx: ProjectMember) -> ApiResult<Response> {
     change(app, req, ctx, false).await
 }
 
 /// PUT behaves as PATCH (clients send partial bodies with PUT), but passes
 /// PostHog's plan check first, as PUT does there.
-async fn update(app: App, req: ApiRequest, ctx: OrgContext) -> ApiResult<Response> {
+async fn update(app: App, req: ApiRequest, ctx: ProjectMember) -> ApiResult<Response> {
     change(app, req, ctx, true).await
 }
 
@@ -309,29 +309,33 @@ async fn plan(
     })
 }
 
-async fn change(app: App, mut req: ApiRequest, ctx: OrgContext, put: bool) -> ApiResult<Response> {
+async fn change(
+    app: App,
+    mut req: ApiRequest,
+    ctx: ProjectMember,
+    put: bool,
+) -> ApiResult<Response> {
     let body = req.body_object()?;
-    let path = path_id(&req)?;
+    let id = ctx.project_id;
     let now = time::now_micros();
     // Validation, the diff and the JSON work happen against a snapshot,
     // outside the write lock; under it, the plan is reused when the project is
     // still that snapshot and worked out again otherwise, so concurrent
     // updates never lose one another.
-    let mut tx = app.db.read().await?;
-    let id = project_id(&mut tx, &ctx, path).await?;
-    if put && wants_demo(&body) && store::has_demo(&mut tx, &ctx.org.id, Some(id)).await? {
-        rules::within_project_limit(0, i64::MAX, true, true)?;
+    if put && wants_demo(&body) {
+        demo_plan_check(&app, &ctx.org.id, Some(id)).await?;
     }
-    let level = member_level(&ctx)?;
-    let snapshot = load(&mut tx, &ctx, id, false).await?;
+    let mut tx = app.db.read().await?;
+    let level = ctx.level;
+    let snapshot = load(&mut tx, &ctx, false).await?;
     let mut draft = plan(&mut tx, snapshot, &body, level, now).await?;
     tx.commit().await?;
     if draft.changes_nothing() {
-        return http::ok_json(draft.base.detail(&viewer(&app, &ctx, level)));
+        return http::ok_json(draft.base.detail(&viewer(&app, &ctx)));
     }
 
     let mut tx = app.db.write().await?;
-    let locked = load(&mut tx, &ctx, id, true).await?;
+    let locked = load(&mut tx, &ctx, true).await?;
     if !locked.same_content(&draft.base) {
         draft = plan(&mut tx, locked, &body, level, now).await?;
     }
@@ -366,18 +370,15 @@ async fn change(app: App, mut req: ApiRequest, ctx: OrgContext, put: bool) -> Ap
     } else {
         &project
     };
-    http::ok_json(shown.detail(&viewer(&app, &ctx, level)))
+    http::ok_json(shown.detail(&viewer(&app, &ctx)))
 }
 
-async fn destroy(app: App, req: ApiRequest, ctx: OrgContext) -> ApiResult<Response> {
-    let level = member_level(&ctx)?;
-    let path = path_id(&req)?;
+async fn destroy(app: App, _: ApiRequest, ctx: ProjectMember) -> ApiResult<Response> {
     let now = time::now_micros();
     let mut tx = app.db.write().await?;
-    let id = project_id(&mut tx, &ctx, path).await?;
-    let project = load(&mut tx, &ctx, id, true).await?;
-    rules::may_delete(level)?;
-    store::delete(&mut tx, &ctx.org.id, id).await?;
+    let project = load(&mut tx, &ctx, true).await?;
+    rules::may_delete(ctx.level)?;
+    store::delete(&mut tx, &ctx.org.id, project.id).await?;
     // The log outlives the project: PostHog keeps "deleted" entries.
     for scope in ["Team", "Project"] {
         log(&mut tx, &ctx, &project, "deleted", scope, None, now).await?;
@@ -404,18 +405,23 @@ fn positive_param(query: &[(String, String)], name: &'static str, default: i64) 
 
 /// PostHog's activity page: `page`/`limit` (default 10), links that replace
 /// or append those two parameters in the URL as requested, and `total_count`.
-async fn activity_log(app: App, req: ApiRequest, ctx: OrgContext) -> ApiResult<Response> {
-    member_level(&ctx)?;
-    let path = path_id(&req)?;
+async fn activity_log(app: App, req: ApiRequest, ctx: ProjectMember) -> ApiResult<Response> {
+    let id = ctx.project_id;
     let query = req.query_pairs();
     let limit = positive_param(&query, "limit", 10)?;
     let page = positive_param(&query, "page", 1)?;
     let mut tx = app.db.read().await?;
-    let id = project_id(&mut tx, &ctx, path).await?;
-    load(&mut tx, &ctx, id, false).await?;
     let offset = (page - 1).saturating_mul(limit);
-    let (results, total) =
-        activity::page(&mut tx, id, "Team", &id.to_string(), limit, offset).await?;
+    let (results, total) = activity::page(
+        &mut tx,
+        &ctx.org.id,
+        id,
+        "Team",
+        &id.to_string(),
+        limit,
+        offset,
+    )
+    .await?;
     tx.commit().await?;
     let url = match req.uri.query() {
         Some(q) => app.absolute(&format!("{}?{q}", req.uri.path())),

@@ -34,14 +34,12 @@ Contact support if you'd like access to more projects."
 
 /// Who may create a project: anyone in the organization for a demo, admins
 /// otherwise, members too when the organization allows it.
-pub fn may_create(level: Option<Level>, is_demo: bool, org: &Organization) -> ApiResult<()> {
+pub fn may_create(level: Level, is_demo: bool, org: &Organization) -> ApiResult<()> {
     match level {
-        None if is_demo => Err(ApiError::forbidden()),
-        None => Err(ApiError::organization_not_found()),
-        Some(_) if is_demo => Ok(()),
-        Some(l) if l.is_admin() => Ok(()),
-        Some(_) if org.members_can_create_projects => Ok(()),
-        Some(_) => Err(ApiError::permission_denied(
+        _ if is_demo => Ok(()),
+        l if l.is_admin() => Ok(()),
+        _ if org.members_can_create_projects => Ok(()),
+        _ => Err(ApiError::permission_denied(
             "You need to be an organization admin or above to create new projects.",
         )),
     }
@@ -146,19 +144,12 @@ mod tests {
     fn who_may_create() {
         use Level::*;
         let denied = "403 You need to be an organization admin or above to create new projects.";
-        let cases: &[(Option<Level>, bool, bool, &str)] = &[
-            (Some(Owner), false, false, "ok"),
-            (Some(Admin), false, false, "ok"),
-            (Some(Member), false, false, denied),
-            (Some(Member), false, true, "ok"),
-            (Some(Member), true, false, "ok"),
-            (None, false, true, "404 Organization not found."),
-            (
-                None,
-                true,
-                true,
-                "403 You do not have permission to perform this action.",
-            ),
+        let cases: &[(Level, bool, bool, &str)] = &[
+            (Owner, false, false, "ok"),
+            (Admin, false, false, "ok"),
+            (Member, false, false, denied),
+            (Member, false, true, "ok"),
+            (Member, true, false, "ok"),
         ];
         for (level, demo, toggle, want) in cases {
             assert_eq!(

@@ -69,13 +69,6 @@ pub async fn find(
     tx.query_opt(&stmt, from_row).await
 }
 
-/// The organization's first project (lowest id), for `@current` without a current project.
-pub async fn first_id(tx: &mut Tx, org_id: &str) -> DbResult<Option<i64>> {
-    let mut stmt = in_org(org_id);
-    stmt.column(P::Id).order_by(P::Id, Order::Asc).limit(1);
-    tx.query_opt(&stmt, |r| r.i64(0)).await
-}
-
 fn search_filter(stmt: &mut SelectStatement, search: Option<&str>) {
     if let Some(term) = search.map(str::trim).filter(|s| !s.is_empty()) {
         let escaped = name_key(term)

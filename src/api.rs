@@ -1,0 +1,30 @@
+//! The whole API, assembled in one place above the resources: each resource
+//! declares its routes (`http::Routes`), and this is the only list of them.
+//! `serve`, the tests and the benchmark all build the router here.
+
+use axum::http::Method;
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+
+use crate::error::ApiResult;
+use crate::http::{ApiRequest, App, Endpoint, Routes};
+
+/// Every route the server answers, as declared.
+pub fn routes() -> Routes {
+    let r = Routes::new().public(Method::GET, "/_health", health);
+    crate::projects::routes(r)
+}
+
+/// Builds the whole application.
+pub fn router(app: App) -> Router {
+    routes().into_router(app)
+}
+
+/// Every declared route, for the auth table test and the API schema.
+pub fn endpoints() -> Vec<Endpoint> {
+    routes().endpoints().to_vec()
+}
+
+async fn health(_: App, _: ApiRequest) -> ApiResult<Response> {
+    Ok("ok".into_response())
+}

@@ -1,0 +1,400 @@
+//! The one way to serve a route: a declaration, next to its method and path,
+//! of who may call it and what it acts on. The handler receives a context
+//! that proves the declaration was met, so it cannot forget a check.
+//!
+//! Nothing else in the crate builds an axum `Router` (a test holds us to
+//! that), and [`Routes::endpoints`] lists every route served, which the auth
+//! table test and the API schema both read.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::ops::Deref;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::Method;
+use axum::response::Response;
+use axum::routing::{MethodFilter, MethodRouter};
+use axum::Router;
+
+use super::request::{ApiRequest, OrgContext};
+use super::{pagination, App};
+use crate::auth::{Caller, Scope, Target};
+use crate::error::{ApiError, ApiResult};
+use crate::organizations::{self, Level, Organization};
+
+/// What an authenticated caller who is not a member of the organization in
+/// the path gets (decisions.md: PostHog's three answers, and one route where
+/// the answer depends on the body).
+#[derive(Clone, Copy)]
+pub enum NonMember {
+    /// An empty page: PostHog filters list querysets by membership.
+    EmptyList,
+    /// 404 "Not found.": the object is looked up among the caller's own.
+    NotFound,
+    /// The generic 403.
+    Forbidden,
+    /// The route's own rule, which may read the request and the database
+    /// (PostHog runs some permission classes before membership).
+    Decide(DecideNonMember),
+}
+
+/// The answer to a non-member, worked out by the route's own rule.
+pub type DecideNonMember = for<'a> fn(
+    &'a App,
+    &'a mut ApiRequest,
+    &'a Organization,
+) -> Pin<Box<dyn Future<Output = ApiError> + Send + 'a>>;
+
+/// Who may call a route and what it acts on.
+#[derive(Clone, Copy)]
+pub enum Access {
+    /// No credentials: declared public on purpose.
+    Public,
+    /// Any valid personal API key, whatever its scopes and restrictions: a
+    /// key may always read itself.
+    AnyKey,
+    /// The caller's own account: the scopes, not the key's organization or
+    /// project restrictions.
+    User(&'static [Scope]),
+    /// Across the caller's organizations (a project-restricted key refused;
+    /// the handler narrows by the key's organization restriction).
+    Organizations(&'static [Scope]),
+    /// The organization in the path (`:organization_id`, `@current` included).
+    Organization(&'static [Scope], NonMember),
+    /// One project (`:id`) of the organization in the path: a
+    /// project-restricted key must name it.
+    Project(&'static [Scope], NonMember),
+}
+
+impl Access {
+    /// The scopes a key needs (any one suffices); empty for public routes
+    /// and routes any key may call.
+    pub fn scopes(&self) -> &'static [Scope] {
+        match self {
+            Access::Public | Access::AnyKey => &[],
+            Access::User(s)
+            | Access::Organizations(s)
+            | Access::Organization(s, _)
+            | Access::Project(s, _) => s,
+        }
+    }
+}
+
+/// One served route, as declared.
+#[derive(Clone)]
+pub struct Endpoint {
+    pub method: Method,
+    /// axum's pattern without the trailing slash (both forms are served).
+    pub path: &'static str,
+    pub access: Access,
+}
+
+/// A member of the organization in the path, with a level that is known.
+#[derive(Clone, Debug)]
+pub struct Member {
+    pub caller: Caller,
+    pub org: Organization,
+    pub level: Level,
+}
+
+/// A member acting on one project of the organization, which exists and
+/// which the key may reach.
+#[derive(Clone, Debug)]
+pub struct ProjectMember {
+    pub member: Member,
+    pub project_id: i64,
+}
+
+impl Deref for ProjectMember {
+    type Target = Member;
+    fn deref(&self) -> &Member {
+        &self.member
+    }
+}
+
+type BoxFuture = Pin<Box<dyn Future<Output = ApiResult<Response>> + Send>>;
+
+/// The routes of the application, built only through declarations.
+pub struct Routes {
+    endpoints: Vec<Endpoint>,
+    methods: BTreeMap<&'static str, MethodRouter<App>>,
+}
+
+impl Default for Routes {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn filter(method: &Method) -> MethodFilter {
+    MethodFilter::try_from(method.clone()).expect("declared methods are standard")
+}
+
+impl Routes {
+    pub fn new() -> Routes {
+        Routes {
+            endpoints: Vec::new(),
+            methods: BTreeMap::new(),
+        }
+    }
+
+    /// Every declared route.
+    pub fn endpoints(&self) -> &[Endpoint] {
+        &self.endpoints
+    }
+
+    fn add(
+        mut self,
+        method: Method,
+        path: &'static str,
+        access: Access,
+        run: impl Fn(App, ApiRequest) -> BoxFuture + Clone + Send + Sync + 'static,
+    ) -> Routes {
+        let path_key = path.trim_end_matches('/');
+        assert!(
+            !self
+                .endpoints
+                .iter()
+                .any(|e| e.path == path_key && e.method == method),
+            "{method} {path} declared twice"
+        );
+        self.endpoints.push(Endpoint {
+            method: method.clone(),
+            path: path_key,
+            access,
+        });
+        let router = self.methods.remove(path_key).unwrap_or_default();
+        let router = router.on(
+            filter(&method),
+            move |State(app): State<App>, req: ApiRequest| run(app, req),
+        );
+        self.methods.insert(path_key, router);
+        self
+    }
+
+    /// A route anyone may call.
+    pub fn public<F, Fut>(self, method: Method, path: &'static str, handler: F) -> Routes
+    where
+        F: Fn(App, ApiRequest) -> Fut + Clone + Send + Sync + 'static,
+        Fut: Future<Output = ApiResult<Response>> + Send + 'static,
+    {
+        self.add(method, path, Access::Public, move |app, req| {
+            Box::pin(handler(app, req))
+        })
+    }
+
+    /// A route for an authenticated caller outside any one organization:
+    /// `access` is [`Access::AnyKey`], [`Access::User`] or [`Access::Organizations`].
+    pub fn caller<F, Fut>(
+        self,
+        method: Method,
+        path: &'static str,
+        access: Access,
+        handler: F,
+    ) -> Routes
+    where
+        F: Fn(App, ApiRequest, Caller) -> Fut + Clone + Send + Sync + 'static,
+        Fut: Future<Output = ApiResult<Response>> + Send + 'static,
+    {
+        assert!(
+            matches!(
+                access,
+                Access::AnyKey | Access::User(_) | Access::Organizations(_)
+            ),
+            "{method} {path}: organization routes are declared with `organization`"
+        );
+        self.add(method, path, access, move |app, mut req| {
+            let handler = handler.clone();
+            Box::pin(async move {
+                let caller = authorize_caller(&app, &mut req, access).await?;
+                handler(app, req, caller).await
+            })
+        })
+    }
+
+    /// A route on the organization in the path.
+    pub fn organization<F, Fut>(
+        self,
+        method: Method,
+        path: &'static str,
+        scopes: &'static [Scope],
+        non_member: NonMember,
+        handler: F,
+    ) -> Routes
+    where
+        F: Fn(App, ApiRequest, Member) -> Fut + Clone + Send + Sync + 'static,
+        Fut: Future<Output = ApiResult<Response>> + Send + 'static,
+    {
+        let access = Access::Organization(scopes, non_member);
+        self.add(method, path, access, move |app, mut req| {
+            let handler = handler.clone();
+            Box::pin(async move {
+                let ctx = req.organization(&app, scopes, Target::Organization).await?;
+                match member(ctx, non_member, &app, &mut req).await? {
+                    Ok(member) => handler(app, req, member).await,
+                    Err(answer) => Ok(answer),
+                }
+            })
+        })
+    }
+
+    /// A route on one project (`:id`, a number or `@current`) of the
+    /// organization in the path.
+    pub fn project<F, Fut>(
+        self,
+        method: Method,
+        path: &'static str,
+        scopes: &'static [Scope],
+        non_member: NonMember,
+        handler: F,
+    ) -> Routes
+    where
+        F: Fn(App, ApiRequest, ProjectMember) -> Fut + Clone + Send + Sync + 'static,
+        Fut: Future<Output = ApiResult<Response>> + Send + 'static,
+    {
+        let access = Access::Project(scopes, non_member);
+        self.add(method, path, access, move |app, mut req| {
+            let handler = handler.clone();
+            Box::pin(async move {
+                let ctx = req.organization(&app, scopes, Target::Project).await?;
+                let member = match member(ctx, non_member, &app, &mut req).await? {
+                    Ok(member) => member,
+                    Err(answer) => return Ok(answer),
+                };
+                let project_id = resolve_project(&app, &req, &member).await?;
+                handler(app, req, ProjectMember { member, project_id }).await
+            })
+        })
+    }
+
+    /// The axum router: each path with and without its trailing slash (as
+    /// PostHog's `/?` patterns), methods a path lacks answered as PostHog
+    /// answers them, and 404 for everything else.
+    pub fn into_router(self, app: App) -> Router {
+        let mut r = Router::new();
+        for (path, methods) in self.methods {
+            let declared: Vec<&Endpoint> =
+                self.endpoints.iter().filter(|e| e.path == path).collect();
+            let methods = methods.fallback(unmapped_method(&declared));
+            r = r
+                .route(path, methods.clone())
+                .route(&format!("{path}/"), methods);
+        }
+        r.fallback(|| async { ApiError::not_found() })
+            .with_state(app)
+    }
+}
+
+/// The checks for routes outside one organization.
+async fn authorize_caller(app: &App, req: &mut ApiRequest, access: Access) -> ApiResult<Caller> {
+    let caller = req.authenticate(app, None).await?.caller;
+    match access {
+        Access::AnyKey => {}
+        Access::User(scopes) => caller.grant.check_scopes(scopes)?,
+        Access::Organizations(scopes) => {
+            caller.grant.check_scopes(scopes)?;
+            caller.grant.refuse_project_restriction()?;
+        }
+        Access::Public | Access::Organization(..) | Access::Project(..) => {
+            unreachable!("declared through their own builders")
+        }
+    }
+    Ok(caller)
+}
+
+/// The caller as a member, or the declared answer for a non-member.
+async fn member(
+    ctx: OrgContext,
+    non_member: NonMember,
+    app: &App,
+    req: &mut ApiRequest,
+) -> ApiResult<Result<Member, Response>> {
+    let OrgContext { caller, org, level } = ctx;
+    if let Some(level) = level {
+        return Ok(Ok(Member { caller, org, level }));
+    }
+    match non_member {
+        NonMember::EmptyList => {
+            let query = req.query_pairs();
+            let page = pagination::page(&query);
+            let base = app.absolute(req.uri.path());
+            let body = pagination::envelope_json(&base, &query, page, 0, "[]");
+            Ok(Err(super::ok_json(body)?))
+        }
+        NonMember::NotFound => Err(ApiError::not_found()),
+        NonMember::Forbidden => Err(ApiError::forbidden()),
+        NonMember::Decide(rule) => Err(rule(app, req, &org).await),
+    }
+}
+
+/// The project in the path, as this caller may reach it: 404 unless it is
+/// one of the organization's, then the key's project restriction (PostHog
+/// resolves the project before checking a project-scoped key against it).
+/// `@current` is the caller's current project, which must belong to the
+/// organization in the path; with none set, PostHog's `User.team` falls back
+/// to the first project of the user's current organization.
+async fn resolve_project(app: &App, req: &ApiRequest, member: &Member) -> ApiResult<i64> {
+    let raw = req.param("id").unwrap_or_default();
+    let mut tx = app.db.read().await?;
+    let wanted = match raw {
+        "@current" => match member.caller.user.current_team_id {
+            Some(id) => id,
+            None => {
+                let org = organizations::current_for(&mut tx, &member.caller.user).await?;
+                let first = match org {
+                    Some(org) => organizations::first_project(&mut tx, &org).await?,
+                    None => None,
+                };
+                first.ok_or_else(ApiError::not_found)?
+            }
+        },
+        raw => raw.parse::<i64>().map_err(|_| ApiError::not_found())?,
+    };
+    let found = organizations::has_project(&mut tx, &member.org.id, wanted).await?;
+    tx.commit().await?;
+    if !found {
+        return Err(ApiError::not_found());
+    }
+    member.caller.grant.check_project(wanted)?;
+    Ok(wanted)
+}
+
+/// The fallback of a path: methods it does not declare. As in PostHog,
+/// permissions are checked first: personal API keys are refused for actions
+/// that declare no scope, so a key sees that 403 before it could see a 405.
+/// The one exception is PATCH on an organization's list route, which PostHog
+/// maps to a write of the listed object (then 405). Public paths answer 405.
+fn unmapped_method(declared: &[&Endpoint]) -> MethodRouter<App> {
+    let public = declared.iter().any(|e| matches!(e.access, Access::Public));
+    let in_organization = declared
+        .iter()
+        .any(|e| matches!(e.access, Access::Organization(..) | Access::Project(..)));
+    let list_object: Option<&'static str> = declared.iter().find_map(|e| match e.access {
+        Access::Organization(scopes, _) if e.method == Method::GET && !e.path.ends_with('}') => {
+            scopes.first().map(|s| s.object)
+        }
+        _ => None,
+    });
+    let list_write: Option<Arc<[Scope; 1]>> = list_object.map(|o| Arc::new([Scope::write(o)]));
+    MethodRouter::new().fallback(move |State(app): State<App>, mut req: ApiRequest| {
+        let list_write = list_write.clone();
+        async move {
+            let method = req.method.clone();
+            if !public {
+                let scopes: &[Scope] = match &list_write {
+                    Some(w) if method == Method::PATCH => &w[..],
+                    _ => &[],
+                };
+                if in_organization {
+                    req.organization(&app, scopes, Target::Organization).await?;
+                } else {
+                    let caller = req.authenticate(&app, None).await?.caller;
+                    caller.grant.check_scopes(scopes)?;
+                }
+            }
+            Err::<Response, _>(ApiError::method_not_allowed(method.as_str()))
+        }
+    })
+}
