@@ -12,3 +12,4 @@ mod projects_create;
 mod projects_settings;
 mod projects_update;
 mod smoke;
+mod tls;
