@@ -1,10 +1,12 @@
 //! Configuration shared by every command: flags first, then environment variables.
 
+use std::fmt;
+
 use clap::Args;
 
 pub const DEFAULT_MAX_PROJECTS_PER_ORGANIZATION: i64 = 2000;
 
-#[derive(Args, Clone, Debug)]
+#[derive(Args, Clone)]
 pub struct DatabaseArgs {
     /// sqlite://PATH (created when missing) or postgres://USER@HOST:PORT/DB
     #[arg(
@@ -16,7 +18,7 @@ pub struct DatabaseArgs {
     pub database_url: String,
 }
 
-#[derive(Args, Clone, Debug)]
+#[derive(Args, Clone)]
 pub struct ServeArgs {
     #[command(flatten)]
     pub database: DatabaseArgs,
@@ -38,7 +40,7 @@ pub struct ServeArgs {
 }
 
 /// What the HTTP layer needs to know, resolved from [`ServeArgs`].
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Config {
     /// No trailing slash.
     pub site_url: String,
@@ -72,5 +74,96 @@ impl Config {
             args.max_projects_per_organization,
             args.secret_key.as_deref(),
         )
+    }
+}
+
+// Debug by hand: configuration gets printed, and neither the secret key nor
+// the database password may be. A field added later shows as `..` until it
+// is listed here.
+
+/// How a secret shows in Debug output.
+const HIDDEN: &str = "<hidden>";
+
+impl fmt::Debug for DatabaseArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseArgs")
+            .field(
+                "database_url",
+                &crate::storage::redact_url(&self.database_url),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for ServeArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServeArgs")
+            .field("database", &self.database)
+            .field("bind", &self.bind)
+            .field("site_url", &self.site_url)
+            .field(
+                "max_projects_per_organization",
+                &self.max_projects_per_organization,
+            )
+            .field("secret_key", &self.secret_key.as_ref().map(|_| HIDDEN))
+            .field("shutdown_grace_seconds", &self.shutdown_grace_seconds)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("site_url", &self.site_url)
+            .field(
+                "max_projects_per_organization",
+                &self.max_projects_per_organization,
+            )
+            .field("secret_key", &HIDDEN)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod debug_tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_hides_the_secret_key_and_the_database_password() {
+        // Parsed, not built, so fields added later need no change here.
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            serve: ServeArgs,
+        }
+        let args = <Cli as clap::Parser>::parse_from([
+            "prickle",
+            "--database-url",
+            "postgres://prickle:db-pass-123@db:5432/prickle?sslmode=require",
+            "--bind",
+            "127.0.0.1:8000",
+            "--secret-key",
+            "signing-key-456",
+        ])
+        .serve;
+        let config = Config::from_serve_args(&args);
+        for shown in [
+            format!("{args:?}"),
+            format!("{args:#?}"),
+            format!("{config:?}"),
+            format!("{:?}", args.database),
+        ] {
+            assert!(!shown.contains("db-pass-123"), "{shown}");
+            assert!(!shown.contains("signing-key-456"), "{shown}");
+        }
+        let shown = format!("{args:?}");
+        assert!(
+            shown.contains("postgres://prickle:***@db:5432/prickle?sslmode=require"),
+            "{shown}"
+        );
+        assert!(shown.contains("bind: \"127.0.0.1:8000\""), "{shown}");
+        assert!(shown.contains("secret_key: Some(\"<hidden>\")"), "{shown}");
+        let shown = format!("{config:?}");
+        assert!(shown.contains("secret_key: \"<hidden>\""), "{shown}");
     }
 }

@@ -11,6 +11,7 @@
 
 pub mod migrations;
 mod pg;
+mod pg_tls;
 mod row;
 pub mod schema;
 mod sqlite;
@@ -173,23 +174,45 @@ fn unportable(v: &sea_query::Value) -> DbError {
     DbError::Other(format!("value of an unsupported type bound: {v:?}"))
 }
 
-/// Hides the password part of a database URL so it can be logged.
+/// Hides the passwords in a database URL so it can be logged: the one in
+/// the credentials (up to the first '@', as tokio-postgres reads them) and a
+/// `password=` query parameter.
 pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let creds = &url[scheme_end + 3..at];
-            match creds.find(':') {
-                Some(colon) => format!(
-                    "{}{}:***{}",
-                    &url[..scheme_end + 3],
-                    &creds[..colon],
-                    &url[at..]
-                ),
-                None => url.to_string(),
-            }
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.to_string();
+    };
+    let (scheme, rest) = url.split_at(scheme_end);
+    let (creds, rest) = match rest.find('@') {
+        Some(at) => {
+            let (creds, rest) = rest.split_at(at);
+            let creds = match creds.split_once(':') {
+                Some((user, _)) => format!("{user}:***"),
+                None => creds.to_string(),
+            };
+            (creds, rest)
         }
-        _ => url.to_string(),
-    }
+        None => (String::new(), rest),
+    };
+    let rest = match rest.split_once('?') {
+        Some((path, query)) => {
+            let query: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((key, _))
+                        if percent_encoding::percent_decode_str(key)
+                            .decode_utf8_lossy()
+                            .eq_ignore_ascii_case("password") =>
+                    {
+                        format!("{key}=***")
+                    }
+                    _ => pair.to_string(),
+                })
+                .collect();
+            format!("{path}?{}", query.join("&"))
+        }
+        None => rest.to_string(),
+    };
+    format!("{scheme}{creds}{rest}")
 }
 
 #[cfg(test)]
@@ -204,5 +227,18 @@ mod tests {
         );
         assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(redact_url("sqlite://x.db"), "sqlite://x.db");
+        assert_eq!(
+            redact_url("postgres://h/db?sslmode=require&password=secret"),
+            "postgres://h/db?sslmode=require&password=***"
+        );
+        assert_eq!(
+            redact_url("postgres://h/db?p%61ssword=secret"),
+            "postgres://h/db?p%61ssword=***"
+        );
+        // tokio-postgres ends the credentials at the first '@'.
+        assert_eq!(
+            redact_url("postgres://u:secret@h/db?application_name=a@b"),
+            "postgres://u:***@h/db?application_name=a@b"
+        );
     }
 }

@@ -4,6 +4,7 @@
 //! trips on the hot path); writes run between BEGIN and COMMIT and take row
 //! locks (`FOR UPDATE`) where a check must hold until the write lands.
 
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use deadpool_postgres::{
@@ -12,8 +13,8 @@ use deadpool_postgres::{
 use sea_query::{Value, Values};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::NoTls;
 
+use super::pg_tls::{self, Tls};
 use super::{unportable, DbError, DbResult, RowRead};
 
 const POOL_SIZE: usize = 32;
@@ -26,12 +27,15 @@ pub struct PgDb {
 
 impl PgDb {
     pub async fn connect(url: &str) -> DbResult<PgDb> {
-        let config: tokio_postgres::Config = url
-            .parse()
-            .map_err(|e| DbError::Other(format!("invalid PostgreSQL URL: {e}")))?;
+        let (url, tls) = pg_tls::split_url(url).map_err(DbError::Other)?;
+        let mut config: tokio_postgres::Config =
+            url.parse().map_err(|e: tokio_postgres::Error| {
+                DbError::Other(format!("invalid PostgreSQL URL: {}", describe(&e)))
+            })?;
+        config.ssl_mode(tls.pg_mode());
         let manager = Manager::from_config(
             config,
-            NoTls,
+            tls.connector().map_err(DbError::Other)?,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -43,8 +47,9 @@ impl PgDb {
             .create_timeout(Some(POOL_WAIT))
             .build()
             .map_err(|e| DbError::Other(e.to_string()))?;
-        // Fail at start-up, not on the first request, when the server is unreachable.
-        drop(pool.get().await.map_err(pool_error)?);
+        // Fail at start-up, not on the first request, when the server is
+        // unreachable or its certificate is refused.
+        drop(pool.get().await.map_err(|e| connect_error(e, &tls))?);
         Ok(PgDb { pool })
     }
 
@@ -167,15 +172,65 @@ fn classify(e: tokio_postgres::Error) -> DbError {
                 || *c == SqlState::T_R_DEADLOCK_DETECTED
                 || *c == SqlState::LOCK_NOT_AVAILABLE =>
         {
-            DbError::Busy(e.to_string())
+            DbError::Busy(describe(&e))
         }
-        _ if e.is_closed() => DbError::Busy(e.to_string()),
-        _ => DbError::Other(format!(
-            "{e}{}",
-            e.as_db_error()
-                .map(|d| format!(" ({})", d.message()))
-                .unwrap_or_default()
-        )),
+        _ if e.is_closed() => DbError::Busy(describe(&e)),
+        _ => DbError::Other(describe(&e)),
+    }
+}
+
+/// One line for the log, without row values: the server's DETAIL quotes
+/// them (`Key (api_token)=(phc_...) already exists`, `Failing row contains
+/// (...)`), and HINT and CONTEXT can too, so only the severity, SQLSTATE,
+/// message and the names of the objects involved are kept.
+fn describe(e: &tokio_postgres::Error) -> String {
+    let Some(db) = e.as_db_error() else {
+        // tokio-postgres's Display leaves out the cause (the refused
+        // connection, the TLS alert), which is the useful part.
+        let mut s = e.to_string();
+        let mut cause = std::error::Error::source(e);
+        while let Some(c) = cause {
+            if c.is::<tokio_postgres::error::DbError>() {
+                break;
+            }
+            let _ = write!(s, ": {c}");
+            cause = c.source();
+        }
+        return one_line(&s);
+    };
+    let mut s = format!(
+        "db error: {} {}: {}",
+        db.severity(),
+        db.code().code(),
+        db.message()
+    );
+    for (what, name) in [
+        ("table", db.table()),
+        ("column", db.column()),
+        ("constraint", db.constraint()),
+    ] {
+        if let Some(name) = name {
+            let _ = write!(s, " ({what} {name})");
+        }
+    }
+    one_line(&s)
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A failed first connection, with a hint when the server's certificate was refused.
+fn connect_error(e: PoolError, tls: &Tls) -> DbError {
+    let hint = match &e {
+        PoolError::Backend(e) => tls.explain(e),
+        _ => None,
+    };
+    match (pool_error(e), hint) {
+        (DbError::Other(m) | DbError::Busy(m), Some(hint)) => {
+            DbError::Other(format!("{m} ({hint})"))
+        }
+        (e, _) => e,
     }
 }
 

@@ -11,4 +11,6 @@ mod projects_activity;
 mod projects_create;
 mod projects_settings;
 mod projects_update;
+mod secret_logs;
 mod smoke;
+mod tls;
