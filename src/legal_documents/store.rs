@@ -120,8 +120,7 @@ pub async fn insert(
 ) -> DbResult<()> {
     let stmt = Query::insert()
         .into_table(L::Table)
-        .columns(COLUMNS)
-        .columns([L::SecretDigest, L::CreatedById])
+        .columns(COLUMNS.into_iter().chain([L::SecretDigest, L::CreatedById]))
         .values_panic([
             doc.id.clone().into(),
             doc.organization_id.clone().into(),
