@@ -297,6 +297,75 @@ pub async fn update_organization(
     Ok(org.to_json(None))
 }
 
+/// Registers an OAuth application for an organization, as PostHog staff do;
+/// prints it in the API's list-item shape.
+pub async fn create_oauth_application(
+    db: &Db,
+    organization_id: &str,
+    name: &str,
+    redirect_uris: &[String],
+    is_verified: bool,
+) -> AdminResult {
+    use crate::oauth_applications::{model::OAuthApplication, rules, store};
+    let name = rules::validate_name(name)?;
+    let redirect_uris = rules::validate_redirect_uris(redirect_uris)?;
+    let org_id = organizations::parse_uuid(organization_id)
+        .ok_or_else(|| format!("no organization {organization_id}"))?;
+    let now = time::now_micros();
+    let mut tx = db.write().await.map_err(db_err)?;
+    organizations::find(&mut tx, &org_id)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| format!("no organization {org_id}"))?;
+    let app = OAuthApplication {
+        id: uuid::Uuid::now_v7().to_string(),
+        organization_id: Some(org_id),
+        name,
+        // django-oauth-toolkit's client ids: 40 letters and digits.
+        client_id: keys::random_token(40),
+        redirect_uris,
+        is_verified,
+        created: now,
+        updated: now,
+    };
+    store::insert(&mut tx, &app).await.map_err(db_err)?;
+    tx.commit().await.map_err(db_err)?;
+    Ok(app.to_json())
+}
+
+/// Gives a legal document a new signing secret and prints it, once: the
+/// value for the signing service to send back to
+/// `POST /api/legal_documents/signed`. Only its digest is stored, so the
+/// previous secret stops working.
+pub async fn roll_legal_document_secret(
+    db: &Db,
+    organization_id: &str,
+    document_id: &str,
+) -> AdminResult {
+    use crate::legal_documents::{self as legal, store};
+    let org_id = organizations::parse_uuid(organization_id)
+        .ok_or_else(|| format!("no organization {organization_id}"))?;
+    let doc_id = organizations::parse_uuid(document_id)
+        .ok_or_else(|| format!("no legal document {document_id}"))?;
+    let (secret, digest) = legal::new_secret();
+    let mut tx = db.write().await.map_err(db_err)?;
+    let doc = store::find(&mut tx, &org_id, &doc_id)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| format!("no legal document {doc_id} in organization {org_id}"))?;
+    store::set_secret_digest(&mut tx, &org_id, &doc_id, &digest, time::now_micros())
+        .await
+        .map_err(db_err)?;
+    tx.commit().await.map_err(db_err)?;
+    Ok(json!({
+        "id": doc.id,
+        "organization": org_id,
+        "document_type": doc.document_type,
+        "status": doc.status,
+        "secret": secret,
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::is_valid_email;

@@ -11,6 +11,8 @@ pub mod config;
 pub mod drf;
 pub mod error;
 pub mod http;
+pub mod legal_documents;
+pub mod oauth_applications;
 pub mod organizations;
 pub mod projects;
 pub mod server;

@@ -86,6 +86,24 @@ enum AdminCommand {
         #[arg(long)]
         members_can_invite: Option<bool>,
     },
+    /// Register an OAuth application for an organization.
+    CreateOauthApplication {
+        #[arg(long)]
+        organization: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_delimiter = ',', required = true)]
+        redirect_uris: Vec<String>,
+        #[arg(long)]
+        verified: bool,
+    },
+    /// Give a legal document a new signing secret and print it once.
+    RollLegalDocumentSecret {
+        #[arg(long)]
+        organization: String,
+        #[arg(long)]
+        id: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -195,6 +213,24 @@ async fn run(command: Command) -> Result<(), String> {
                         members_can_invite,
                     )
                     .await
+                }
+                AdminCommand::CreateOauthApplication {
+                    organization,
+                    name,
+                    redirect_uris,
+                    verified,
+                } => {
+                    admin::create_oauth_application(
+                        &db,
+                        &organization,
+                        &name,
+                        &redirect_uris,
+                        verified,
+                    )
+                    .await
+                }
+                AdminCommand::RollLegalDocumentSecret { organization, id } => {
+                    admin::roll_legal_document_secret(&db, &organization, &id).await
                 }
             }?;
             println!("{out}");

@@ -45,6 +45,16 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "projects_by_organization",
         steps: projects_by_organization,
     },
+    Migration {
+        version: 5,
+        name: "legal_documents",
+        steps: legal_documents,
+    },
+    Migration {
+        version: 6,
+        name: "oauth_applications",
+        steps: oauth_applications,
+    },
 ];
 
 /// Applies pending migrations; returns how many ran.
@@ -433,6 +443,91 @@ fn projects_by_organization() -> Vec<Step> {
         .col(Projects::Id)
         .to_owned();
     vec![Step::Index(Box::new(index))]
+}
+
+/// One BAA and one DPA per organization: the unique index, not a prior
+/// SELECT, is what stops two concurrent creates from both landing. The
+/// secret's digest is unique so the signing webhook finds one document.
+fn legal_documents() -> Vec<Step> {
+    use ForeignKeyAction::{Cascade, SetNull};
+    use LegalDocuments as L;
+    let text = |c: L| ColumnDef::new(c).text().not_null().to_owned();
+    let table = Table::create()
+        .table(L::Table)
+        .col(ColumnDef::new(L::Id).text().not_null().primary_key())
+        .col(text(L::OrganizationId))
+        .col(text(L::DocumentType))
+        .col(text(L::CompanyName))
+        .col(text(L::CompanyAddress))
+        .col(text(L::RepresentativeName))
+        .col(text(L::RepresentativeTitle))
+        .col(text(L::RepresentativeEmail))
+        .col(text(L::DpaMode))
+        .col(text(L::Status))
+        .col(text(L::SignedDocumentUrl))
+        .col(text(L::SecretDigest))
+        .col(ColumnDef::new(L::CreatedById).big_integer())
+        .col(ColumnDef::new(L::CreatedAt).big_integer().not_null())
+        .col(ColumnDef::new(L::UpdatedAt).big_integer().not_null())
+        .foreign_key(&mut fk(
+            (L::Table, L::OrganizationId),
+            (Organizations::Table, Organizations::Id),
+            Cascade,
+        ))
+        .foreign_key(&mut fk(
+            (L::Table, L::CreatedById),
+            (Users::Table, Users::Id),
+            SetNull,
+        ))
+        .to_owned();
+    let one_per_type = Index::create()
+        .name("legal_documents_org_type")
+        .table(L::Table)
+        .col(L::OrganizationId)
+        .col(L::DocumentType)
+        .unique()
+        .to_owned();
+    let by_secret = Index::create()
+        .name("legal_documents_secret_digest")
+        .table(L::Table)
+        .col(L::SecretDigest)
+        .unique()
+        .to_owned();
+    vec![
+        Step::Table(Box::new(table)),
+        Step::Index(Box::new(one_per_type)),
+        Step::Index(Box::new(by_secret)),
+    ]
+}
+
+/// Applications listed newest first per organization, paged by
+/// `(created, id)`.
+fn oauth_applications() -> Vec<Step> {
+    use OauthApplications as A;
+    let table = Table::create()
+        .table(A::Table)
+        .col(ColumnDef::new(A::Id).text().not_null().primary_key())
+        .col(ColumnDef::new(A::OrganizationId).text())
+        .col(ColumnDef::new(A::Name).text().not_null())
+        .col(ColumnDef::new(A::ClientId).text().not_null().unique_key())
+        .col(ColumnDef::new(A::RedirectUris).text().not_null())
+        .col(ColumnDef::new(A::IsVerified).boolean().not_null())
+        .col(ColumnDef::new(A::Created).big_integer().not_null())
+        .col(ColumnDef::new(A::Updated).big_integer().not_null())
+        .foreign_key(&mut fk(
+            (A::Table, A::OrganizationId),
+            (Organizations::Table, Organizations::Id),
+            ForeignKeyAction::SetNull,
+        ))
+        .to_owned();
+    let by_org = Index::create()
+        .name("oauth_applications_org_created")
+        .table(A::Table)
+        .col(A::OrganizationId)
+        .col(A::Created)
+        .col(A::Id)
+        .to_owned();
+    vec![Step::Table(Box::new(table)), Step::Index(Box::new(by_org))]
 }
 
 #[cfg(test)]

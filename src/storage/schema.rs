@@ -115,3 +115,41 @@ pub enum ActivityLog {
     Detail,
     CreatedAt,
 }
+
+#[derive(Iden, Clone, Copy)]
+pub enum LegalDocuments {
+    Table,
+    Id,
+    OrganizationId,
+    /// `BAA` or `DPA`; one of each per organization (unique index).
+    DocumentType,
+    CompanyName,
+    CompanyAddress,
+    RepresentativeName,
+    RepresentativeTitle,
+    RepresentativeEmail,
+    DpaMode,
+    /// `submitted_for_signature`, then `signed`.
+    Status,
+    SignedDocumentUrl,
+    /// `sha256$<hex>` of the signing secret; the secret itself is never stored.
+    SecretDigest,
+    CreatedById,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(Iden, Clone, Copy)]
+pub enum OauthApplications {
+    Table,
+    Id,
+    /// NULL once the organization is gone (PostHog: SET NULL).
+    OrganizationId,
+    Name,
+    ClientId,
+    /// Space-separated, as django-oauth-toolkit stores them.
+    RedirectUris,
+    IsVerified,
+    Created,
+    Updated,
+}

@@ -360,3 +360,187 @@ async fn odd_but_valid_strings_round_trip() {
         "LIKE wildcards in search are literal"
     );
 }
+
+/// (description, body, expected attr) for `POST legal_documents/`.
+fn legal_document_cases() -> Vec<(&'static str, Value, Value)> {
+    let valid = json!({
+        "document_type": "DPA",
+        "company_name": "Acme, Inc.",
+        "company_address": "1 Main St",
+        "representative_name": "Ada Lovelace",
+        "representative_title": "CEO",
+        "representative_email": "ada@acme.example",
+        "dpa_mode": "pretty",
+    });
+    let with = |field: &str, v: Value| {
+        let mut b = valid.clone();
+        b[field] = v;
+        b
+    };
+    vec![
+        ("empty object", json!({}), json!("document_type")),
+        (
+            "type unknown",
+            with("document_type", json!("NDA")),
+            json!("document_type"),
+        ),
+        (
+            "type number",
+            with("document_type", json!(1)),
+            json!("document_type"),
+        ),
+        (
+            "type list",
+            with("document_type", json!(["DPA"])),
+            json!("document_type"),
+        ),
+        (
+            "name null",
+            with("company_name", Value::Null),
+            json!("company_name"),
+        ),
+        (
+            "name object",
+            with("company_name", json!({})),
+            json!("company_name"),
+        ),
+        (
+            "name blank",
+            with("company_name", json!("  ")),
+            json!("company_name"),
+        ),
+        (
+            "name too long",
+            with("company_name", json!("x".repeat(256))),
+            json!("company_name"),
+        ),
+        (
+            "name with NUL",
+            with("company_name", json!("a\u{0}b")),
+            json!("company_name"),
+        ),
+        (
+            "address too long",
+            with("company_address", json!("x".repeat(513))),
+            json!("company_address"),
+        ),
+        (
+            "address blank",
+            with("company_address", json!("")),
+            json!("company_address"),
+        ),
+        (
+            "title boolean",
+            with("representative_title", json!(true)),
+            json!("representative_title"),
+        ),
+        (
+            "email invalid",
+            with("representative_email", json!("ada@")),
+            json!("representative_email"),
+        ),
+        (
+            "email too long",
+            with(
+                "representative_email",
+                json!(format!("{}@x.io", "a".repeat(250))),
+            ),
+            json!("representative_email"),
+        ),
+        (
+            "mode preview-only",
+            with("dpa_mode", json!("tswift")),
+            json!("dpa_mode"),
+        ),
+        (
+            "mode too long",
+            with("dpa_mode", json!("p".repeat(17))),
+            json!("dpa_mode"),
+        ),
+    ]
+}
+
+async fn legal_document_count(w: &World) -> Value {
+    let path = format!("/api/organizations/{}/legal_documents/", w.org);
+    w.app.call("GET", &path, Some(&w.owner), None).await.body["count"].clone()
+}
+
+#[tokio::test]
+async fn legal_document_create_refuses_bad_input_and_writes_nothing() {
+    let w = World::new().await;
+    let path = format!("/api/organizations/{}/legal_documents/", w.org);
+    assert_eq!(legal_document_count(&w).await, 0);
+    for (what, body, status, attr) in raw_cases() {
+        let r = w
+            .app
+            .call_raw("POST", &path, &w.owner, "application/json", body)
+            .await;
+        assert_posthog_error(&r, status, what);
+        assert_eq!(r.body["attr"], attr, "{what}");
+    }
+    for (what, body, attr) in legal_document_cases() {
+        let r = w.app.call("POST", &path, Some(&w.owner), Some(body)).await;
+        assert_posthog_error(&r, 400, what);
+        assert_eq!(r.body["attr"], attr, "{what}");
+    }
+    let r = w
+        .app
+        .call_raw(
+            "POST",
+            &path,
+            &w.owner,
+            "text/plain",
+            b"document_type=DPA".to_vec(),
+        )
+        .await;
+    assert_posthog_error(&r, 415, "text/plain");
+    assert_eq!(
+        legal_document_count(&w).await,
+        0,
+        "a refused request wrote something"
+    );
+}
+
+#[tokio::test]
+async fn the_signing_webhook_refuses_bad_input() {
+    let w = World::new().await;
+    let path = "/api/legal_documents/signed";
+    for (what, body, status, attr) in raw_cases() {
+        let req = axum::http::Request::builder()
+            .method("POST")
+            .uri(path)
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(body))
+            .unwrap();
+        let r = w.app.send(req).await;
+        assert_posthog_error(&r, status, what);
+        assert_eq!(r.body["attr"], attr, "{what}");
+    }
+    for (what, body, attr) in [
+        ("empty", json!({}), "secret"),
+        (
+            "secret number list",
+            json!({"secret": [1], "signed_document_url": "https://a.io"}),
+            "secret",
+        ),
+        (
+            "url object",
+            json!({"secret": "s", "signed_document_url": {}}),
+            "signed_document_url",
+        ),
+        (
+            "url spaces",
+            json!({"secret": "s", "signed_document_url": "https://a .io"}),
+            "signed_document_url",
+        ),
+        (
+            "url NUL",
+            json!({"secret": "s", "signed_document_url": "https://a.io/\u{0}"}),
+            "signed_document_url",
+        ),
+    ] {
+        let r = w.app.call("POST", path, None, Some(body)).await;
+        assert_posthog_error(&r, 400, what);
+        assert_eq!(r.body["attr"], attr, "{what}");
+    }
+}

@@ -4,7 +4,9 @@
 mod support;
 
 mod bad_input;
+mod legal_documents;
 mod matrix;
+mod oauth_applications;
 mod processes;
 mod projects;
 mod projects_activity;

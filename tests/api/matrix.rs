@@ -183,11 +183,89 @@ pub fn rows() -> Vec<Row> {
                 _ => OK,
             },
         },
+        Row {
+            method: "GET",
+            pattern: "/api/organizations/{organization_id}/legal_documents",
+            path: "/api/organizations/{org}/legal_documents/",
+            body: None,
+            scope: "legal_document:read",
+            expect: legal_documents,
+        },
+        Row {
+            method: "POST",
+            pattern: "/api/organizations/{organization_id}/legal_documents",
+            path: "/api/organizations/{org}/legal_documents/",
+            body: Some(next_legal_document),
+            scope: "legal_document:write",
+            expect: |a| match a {
+                ReadOnly => (403, "API key missing required scope 'legal_document:write'"),
+                Admin | Owner => (201, ""),
+                a => legal_documents(a),
+            },
+        },
+        // After the POST row: `{legal_document}` is one the admin or owner made.
+        Row {
+            method: "GET",
+            pattern: "/api/organizations/{organization_id}/legal_documents/{id}",
+            path: "/api/organizations/{org}/legal_documents/{legal_document}/",
+            body: None,
+            scope: "legal_document:read",
+            expect: legal_documents,
+        },
+        Row {
+            method: "GET",
+            pattern: "/api/organizations/{organization_id}/oauth_applications",
+            path: "/api/organizations/{org}/oauth_applications/",
+            body: None,
+            scope: "organization:read",
+            expect: |a| match a {
+                OtherOrgKey => ORG_KEY,
+                ProjectKey => PROJECT_KEY_ON_ORG_ROUTE,
+                NonMember => FORBIDDEN,
+                _ => OK,
+            },
+        },
     ]
 }
 
+const FORBIDDEN: (u16, &str) = (403, "You do not have permission to perform this action.");
+
+/// Legal documents are for admins and owners only, reads included.
+fn legal_documents(a: Actor) -> (u16, &'static str) {
+    match a {
+        Actor::OtherOrgKey => ORG_KEY,
+        Actor::ProjectKey => PROJECT_KEY_ON_ORG_ROUTE,
+        Actor::NonMember => FORBIDDEN,
+        // The read-only key is a member's.
+        Actor::Member | Actor::ReadOnly => (403, "Your organization access level is insufficient."),
+        _ => OK,
+    }
+}
+
+/// An organization holds one document of each type, and two callers (admin,
+/// then owner) reach the create: consecutive calls alternate the type.
+fn next_legal_document() -> Value {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+    let document_type = ["DPA", "BAA"][CALLS.fetch_add(1, Ordering::Relaxed) % 2];
+    json!({
+        "document_type": document_type,
+        "company_name": "Acme, Inc.",
+        "company_address": "1 Main St",
+        "representative_name": "Ada Lovelace",
+        "representative_title": "CEO",
+        "representative_email": "ada@acme.example",
+        "dpa_mode": "pretty",
+    })
+}
+
 /// Routes that need no credentials, and what they answer.
-const PUBLIC: &[(&str, &str)] = &[("GET", "/_health")];
+const PUBLIC: &[(&str, &str)] = &[
+    ("GET", "/_health"),
+    // The signing service's webhook: the document's secret is the credential
+    // (tests/api/legal_documents.rs).
+    ("POST", "/api/legal_documents/signed"),
+];
 
 #[test]
 fn every_served_route_has_a_row() {
@@ -308,6 +386,33 @@ impl Fixture {
         k
     }
 
+    /// A legal document of the organization: the first listed, else a new DPA.
+    async fn legal_document(&self) -> String {
+        let path = format!("/api/organizations/{}/legal_documents/", self.w.org);
+        let listed = self
+            .w
+            .app
+            .call("GET", &path, Some(&self.w.owner), None)
+            .await;
+        if let Some(id) = listed.body["results"][0]["id"].as_str() {
+            return id.to_string();
+        }
+        let made = self
+            .w
+            .app
+            .call(
+                "POST",
+                &path,
+                Some(&self.w.owner),
+                Some(next_legal_document()),
+            )
+            .await;
+        made.body["id"]
+            .as_str()
+            .expect("a legal document")
+            .to_string()
+    }
+
     /// Fills the placeholders, making fresh fixtures as needed.
     async fn fill(&self, template: &str, vars: &mut BTreeMap<&'static str, String>) -> String {
         if template.contains("{fresh_project}") && !vars.contains_key("fresh_project") {
@@ -318,6 +423,9 @@ impl Fixture {
                 .as_i64()
                 .unwrap();
             vars.insert("fresh_project", id.to_string());
+        }
+        if template.contains("{legal_document}") && !vars.contains_key("legal_document") {
+            vars.insert("legal_document", self.legal_document().await);
         }
         let mut out = template
             .replace("{org}", &self.w.org)

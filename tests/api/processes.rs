@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use prickle::storage::schema::{
-    ActivityLog, OrganizationMemberships, Organizations, PersonalApiKeys, Projects, Users,
+    ActivityLog, LegalDocuments, OauthApplications, OrganizationMemberships, Organizations,
+    PersonalApiKeys, Projects, Users,
 };
 use prickle::storage::Db;
 use sea_query::{Expr, Iden, Query};
@@ -25,7 +26,7 @@ const EXIT_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// A database for one test: a fresh PostgreSQL schema when the suite runs on
 /// PostgreSQL, else a fresh SQLite file (the directory lives as long as the guard).
-async fn suite_database() -> (String, Option<tempfile::TempDir>) {
+pub(crate) async fn suite_database() -> (String, Option<tempfile::TempDir>) {
     match support::postgres_url() {
         Some(url) => (support::fresh_postgres_schema(&url).await, None),
         None => sqlite_database(),
@@ -56,7 +57,7 @@ fn prickle(database_url: &str) -> Command {
     cmd
 }
 
-fn run(database_url: &str, args: &[&str]) -> Output {
+pub(crate) fn run(database_url: &str, args: &[&str]) -> Output {
     prickle(database_url)
         .args(args)
         .output()
@@ -64,7 +65,7 @@ fn run(database_url: &str, args: &[&str]) -> Output {
 }
 
 /// Runs an admin command that must succeed; returns the one JSON object it printed.
-fn admin(database_url: &str, args: &[&str]) -> Value {
+pub(crate) fn admin(database_url: &str, args: &[&str]) -> Value {
     let out = run(database_url, &[&["admin"], args].concat());
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -603,7 +604,7 @@ async fn sigterm_and_sigint_exit_zero_promptly() {
 }
 
 /// Rows in every table, to show a refused command wrote nothing.
-async fn row_counts(db: &Db) -> Vec<(String, i64)> {
+pub(crate) async fn row_counts(db: &Db) -> Vec<(String, i64)> {
     fn table(t: impl Iden + 'static) -> (String, sea_query::SelectStatement) {
         let name = t.to_string();
         let stmt = Query::select()
@@ -619,6 +620,8 @@ async fn row_counts(db: &Db) -> Vec<(String, i64)> {
         table(PersonalApiKeys::Table),
         table(Projects::Table),
         table(ActivityLog::Table),
+        table(LegalDocuments::Table),
+        table(OauthApplications::Table),
     ];
     let mut tx = db.read().await.expect("read");
     let mut out = Vec::new();

@@ -119,6 +119,22 @@ impl TestApp {
         }
     }
 
+    /// The router over an existing database (one the binary also writes).
+    pub async fn at(database_url: &str) -> TestApp {
+        let db = Db::connect(database_url).await.expect("connect");
+        db.migrate().await.expect("migrate");
+        let router = router(App::new(
+            db.clone(),
+            Config::new(SITE, 2000, Some("test-secret")),
+        ));
+        TestApp {
+            db,
+            router,
+            database_url: database_url.to_string(),
+            _dir: None,
+        }
+    }
+
     pub async fn user(&self, email: &str) -> Value {
         admin::create_user(&self.db, email, "Test", "User", None)
             .await
