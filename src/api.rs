@@ -12,7 +12,11 @@ use crate::http::{ApiRequest, App, Endpoint, Routes};
 /// Every route the server answers, as declared.
 pub fn routes() -> Routes {
     let r = Routes::new().public(Method::GET, "/_health", health);
-    crate::projects::routes(r)
+    let r = crate::projects::routes(r);
+    let r = crate::projects::root::routes(r);
+    let r = crate::users::api::routes(r);
+    let r = crate::organizations::api::routes(r);
+    crate::personal_api_keys::routes(r)
 }
 
 /// Builds the whole application.

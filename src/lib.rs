@@ -12,6 +12,7 @@ pub mod drf;
 pub mod error;
 pub mod http;
 pub mod organizations;
+pub mod personal_api_keys;
 pub mod projects;
 pub mod server;
 pub mod storage;
