@@ -133,6 +133,7 @@ pub async fn insert(tx: &mut Tx, name: &str, now: i64) -> DbResult<Organization>
         ])
         .to_owned();
     tx.execute(&stmt).await?;
+    details::assign_slug(tx, &org.id, name).await?;
     Ok(org)
 }
 

@@ -281,7 +281,6 @@ async fn create(app: App, mut req: ApiRequest, caller: Caller) -> ApiResult<Resp
     let name = change.name.clone().unwrap_or_default();
     let mut tx = app.db.write().await?;
     let mut org = super::insert(&mut tx, &name, now).await?;
-    details::assign_slug(&mut tx, &org.id, &name).await?;
     let mut d = details::find(&mut tx, &org.id).await?;
     change.apply(&mut org, &mut d);
     save(&mut tx, &org, &d).await?;

@@ -5,10 +5,14 @@ mod support;
 
 mod bad_input;
 mod matrix;
+mod organizations;
+mod personal_api_keys;
 mod processes;
 mod projects;
 mod projects_activity;
 mod projects_create;
 mod projects_settings;
 mod projects_update;
+mod root_projects;
 mod smoke;
+mod users;

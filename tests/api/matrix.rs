@@ -78,10 +78,7 @@ const TIMEZONE_GATE: (u16, &str) = (
 );
 const OK: (u16, &str) = (200, "");
 const INSUFFICIENT: (u16, &str) = (403, "Your organization access level is insufficient.");
-const KEY_REFUSED: (u16, &str) = (
-    403,
-    "This action does not support Personal API Key access",
-);
+const KEY_REFUSED: (u16, &str) = (403, "This action does not support Personal API Key access");
 
 /// The table. Each resource adds its rows here.
 pub fn rows() -> Vec<Row> {
