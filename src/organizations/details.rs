@@ -9,7 +9,7 @@ use super::{Level, Organization};
 use crate::auth::keys;
 use crate::projects::{model::Project, store as projects};
 use crate::storage::schema::{OrganizationMemberships as M, Organizations as O, Users as U};
-use crate::storage::{DbError, DbResult, RowRead, Tx};
+use crate::storage::{DbResult, RowRead, Tx};
 use crate::time;
 
 /// Self-hosted: every plugin capability (PostHog's `PluginsAccessLevel.ROOT`).
@@ -56,15 +56,26 @@ impl Details {
     }
 }
 
+/// The organization's details; PostHog's defaults if it was deleted meanwhile
+/// (a read racing a delete renders what it was given, never an error).
 pub async fn find(tx: &mut Tx, org_id: &str) -> DbResult<Details> {
     let stmt = Query::select()
         .columns(COLUMNS)
         .from(O::Table)
         .and_where(Expr::col(O::Id).eq(org_id))
         .to_owned();
-    tx.query_opt(&stmt, Details::from_row)
+    Ok(tx
+        .query_opt(&stmt, Details::from_row)
         .await?
-        .ok_or_else(|| DbError::Other("organization vanished".into()))
+        .unwrap_or(Details {
+            slug: None,
+            logo_media_id: None,
+            enforce_2fa: None,
+            allow_publicly_shared_resources: true,
+            is_ai_data_processing_approved: None,
+            default_experiment_stats_method: None,
+            default_role_id: None,
+        }))
 }
 
 /// Writes the organization's details (its slug excepted).
@@ -115,6 +126,12 @@ pub fn slugify(name: &str) -> String {
 /// Gives a new organization its unique slug: its name's, with a random
 /// suffix when that one is taken (as PostHog's `create_with_slug`).
 pub async fn assign_slug(tx: &mut Tx, org_id: &str, name: &str) -> DbResult<String> {
+    if tx.is_postgres() {
+        // Two organizations of one name created at once would both find the
+        // slug free; the unique index would then fail one of them. Slugs are
+        // assigned one at a time instead (creating organizations is rare).
+        tx.batch("SELECT pg_advisory_xact_lock(1983289599)").await?;
+    }
     let base = match slugify(name) {
         s if s.is_empty() => "organization".to_string(),
         s => s,

@@ -378,43 +378,146 @@ async fn companion_snapshot(w: &World) -> Value {
     })
 }
 
-fn user_cases() -> Vec<(&'static str, Value, u16, Value)> {
+/// (description, body, expected status, expected attr)
+type Case = (&'static str, Value, u16, Value);
+
+fn user_cases() -> Vec<Case> {
     vec![
-        ("first_name null", json!({"first_name": null}), 400, json!("first_name")),
-        ("first_name list", json!({"first_name": ["x"]}), 400, json!("first_name")),
-        ("first_name too long", json!({"first_name": "x".repeat(151)}), 400, json!("first_name")),
-        ("last_name NUL", json!({"last_name": "a\u{0}b"}), 400, json!("last_name")),
-        ("role unknown", json!({"role_at_organization": "wizard"}), 400, json!("role_at_organization")),
-        ("role null", json!({"role_at_organization": null}), 400, json!("role_at_organization")),
-        ("theme unknown", json!({"theme_mode": "neon"}), 400, json!("theme_mode")),
-        ("toolbar number", json!({"toolbar_mode": 5}), 400, json!("toolbar_mode")),
-        ("anonymize text", json!({"anonymize_data": "maybe"}), 400, json!("anonymize_data")),
-        ("notifications text", json!({"notification_settings": "x"}), 400, json!("notification_settings")),
-        ("notifications key", json!({"notification_settings": {"nope": true}}), 400, json!("notification_settings")),
-        ("notifications type", json!({"notification_settings": {"plugin_disabled": 1}}), 400, json!("notification_settings")),
+        (
+            "first_name null",
+            json!({"first_name": null}),
+            400,
+            json!("first_name"),
+        ),
+        (
+            "first_name list",
+            json!({"first_name": ["x"]}),
+            400,
+            json!("first_name"),
+        ),
+        (
+            "first_name too long",
+            json!({"first_name": "x".repeat(151)}),
+            400,
+            json!("first_name"),
+        ),
+        (
+            "last_name NUL",
+            json!({"last_name": "a\u{0}b"}),
+            400,
+            json!("last_name"),
+        ),
+        (
+            "role unknown",
+            json!({"role_at_organization": "wizard"}),
+            400,
+            json!("role_at_organization"),
+        ),
+        (
+            "role null",
+            json!({"role_at_organization": null}),
+            400,
+            json!("role_at_organization"),
+        ),
+        (
+            "theme unknown",
+            json!({"theme_mode": "neon"}),
+            400,
+            json!("theme_mode"),
+        ),
+        (
+            "toolbar number",
+            json!({"toolbar_mode": 5}),
+            400,
+            json!("toolbar_mode"),
+        ),
+        (
+            "anonymize text",
+            json!({"anonymize_data": "maybe"}),
+            400,
+            json!("anonymize_data"),
+        ),
+        (
+            "notifications text",
+            json!({"notification_settings": "x"}),
+            400,
+            json!("notification_settings"),
+        ),
+        (
+            "notifications key",
+            json!({"notification_settings": {"nope": true}}),
+            400,
+            json!("notification_settings"),
+        ),
+        (
+            "notifications type",
+            json!({"notification_settings": {"plugin_disabled": 1}}),
+            400,
+            json!("notification_settings"),
+        ),
         (
             "digest values",
             json!({"notification_settings": {"project_weekly_digest_disabled": {"1": "x"}}}),
             400,
             json!("notification_settings"),
         ),
-        ("organization garbage", json!({"set_current_organization": "x"}), 400, json!("set_current_organization")),
-        ("organization object", json!({"set_current_organization": {}}), 400, json!("set_current_organization")),
-        ("team list", json!({"set_current_team": [1]}), 400, json!("set_current_team")),
-        ("team huge", json!({"set_current_team": "99999999999999999999"}), 400, json!("set_current_team")),
+        (
+            "organization garbage",
+            json!({"set_current_organization": "x"}),
+            400,
+            json!("set_current_organization"),
+        ),
+        (
+            "organization object",
+            json!({"set_current_organization": {}}),
+            400,
+            json!("set_current_organization"),
+        ),
+        (
+            "team list",
+            json!({"set_current_team": [1]}),
+            400,
+            json!("set_current_team"),
+        ),
+        (
+            "team huge",
+            json!({"set_current_team": "99999999999999999999"}),
+            400,
+            json!("set_current_team"),
+        ),
         // A valid change with a bad one: nothing is written.
-        ("half good", json!({"first_name": "Good", "theme_mode": "neon"}), 400, json!("theme_mode")),
-        ("email", json!({"email": "new@example.com", "first_name": "Good"}), 403, Value::Null),
+        (
+            "half good",
+            json!({"first_name": "Good", "theme_mode": "neon"}),
+            400,
+            json!("theme_mode"),
+        ),
+        (
+            "email",
+            json!({"email": "new@example.com", "first_name": "Good"}),
+            403,
+            Value::Null,
+        ),
     ]
 }
 
-fn organization_cases() -> Vec<(&'static str, Value, u16, Value)> {
+fn organization_cases() -> Vec<Case> {
     vec![
         ("name null", json!({"name": null}), 400, json!("name")),
         ("name blank", json!({"name": "  "}), 400, json!("name")),
-        ("name too long", json!({"name": "x".repeat(65)}), 400, json!("name")),
+        (
+            "name too long",
+            json!({"name": "x".repeat(65)}),
+            400,
+            json!("name"),
+        ),
         ("name list", json!({"name": ["x"]}), 400, json!("name")),
-        ("enforce_2fa text", json!({"name": "Ok", "enforce_2fa": "maybe"}), 400, json!("enforce_2fa")),
+        (
+            "enforce_2fa text",
+            json!({"name": "Ok", "enforce_2fa": "maybe"}),
+            400,
+            json!("enforce_2fa"),
+        ),
         (
             "members_can_create_projects null",
             json!({"name": "Ok", "members_can_create_projects": null}),
@@ -433,9 +536,24 @@ fn organization_cases() -> Vec<(&'static str, Value, u16, Value)> {
             400,
             json!("default_experiment_stats_method"),
         ),
-        ("logo unknown", json!({"name": "Ok", "logo_media_id": "x"}), 400, json!("logo_media_id")),
-        ("logo number", json!({"name": "Ok", "logo_media_id": 5}), 400, json!("logo_media_id")),
-        ("role unknown", json!({"name": "Ok", "default_role_id": "r"}), 400, json!("default_role_id")),
+        (
+            "logo unknown",
+            json!({"name": "Ok", "logo_media_id": "x"}),
+            400,
+            json!("logo_media_id"),
+        ),
+        (
+            "logo number",
+            json!({"name": "Ok", "logo_media_id": 5}),
+            400,
+            json!("logo_media_id"),
+        ),
+        (
+            "role unknown",
+            json!({"name": "Ok", "default_role_id": "r"}),
+            400,
+            json!("default_role_id"),
+        ),
     ]
 }
 
@@ -446,7 +564,7 @@ async fn companion_write_endpoints_refuse_bad_input_and_write_nothing() {
     let before = companion_snapshot(&w).await;
     let org = format!("/api/organizations/{}/", w.org);
     let root = format!("/api/projects/{id}/");
-    let endpoints: Vec<(&str, String, Vec<(&str, Value, u16, Value)>)> = vec![
+    let endpoints: Vec<(&str, String, Vec<Case>)> = vec![
         ("PATCH", "/api/users/@me/".into(), user_cases()),
         ("PUT", "/api/users/@me/".into(), user_cases()),
         ("POST", "/api/organizations/".into(), organization_cases()),
@@ -469,7 +587,10 @@ async fn companion_write_endpoints_refuse_bad_input_and_write_nothing() {
             checked += 1;
         }
         for (what, body, status, attr) in cases {
-            let r = w.app.call(method, path, Some(&w.owner), Some(body.clone())).await;
+            let r = w
+                .app
+                .call(method, path, Some(&w.owner), Some(body.clone()))
+                .await;
             let what = format!("{method} {path} {what}");
             assert_posthog_error(&r, *status, &what);
             assert_eq!(&r.body["attr"], attr, "{what}");

@@ -895,7 +895,10 @@ async fn admin_key_commands_take_effect_on_a_running_server() {
         assert!(!out.status.success(), "{args:?}");
         assert!(out.stdout.is_empty(), "{args:?}");
         assert_eq!(
-            String::from_utf8_lossy(&out.stderr).trim_end().lines().count(),
+            String::from_utf8_lossy(&out.stderr)
+                .trim_end()
+                .lines()
+                .count(),
             1,
             "{args:?}"
         );
