@@ -274,8 +274,9 @@ impl Routes {
     }
 
     /// A route on one project (`:id`, a number or `@current`) found among
-    /// all projects: the project's organization then gets the same checks,
-    /// in the same order, as on [`Routes::project`].
+    /// all projects: the project's organization then gets the checks of
+    /// [`Routes::project`], except that a non-member gets the non-member
+    /// answer before the key's organization restriction is checked.
     pub fn root_project<F, Fut>(
         self,
         method: Method,
@@ -295,7 +296,11 @@ impl Routes {
                 let caller = req.authenticate(&app, None).await?.caller;
                 caller.grant.precheck(scopes)?;
                 let (project_id, org, level) = resolve_root_project(&app, &req, &caller).await?;
-                caller.grant.check(scopes, &org.id, Target::Project)?;
+                // The caller did not name this organization: a non-member learns
+                // nothing of it (not even its id in the key restriction's 403).
+                if level.is_some() {
+                    caller.grant.check(scopes, &org.id, Target::Project)?;
+                }
                 let ctx = OrgContext { caller, org, level };
                 let member = match member(ctx, non_member, &app, &mut req).await? {
                     Ok(member) => member,

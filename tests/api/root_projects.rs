@@ -279,11 +279,29 @@ async fn a_projects_own_routes_behave_as_under_its_organization() {
     }
     let r = w.app.call("GET", &root(id), Some(&w.outsider), None).await;
     assert_eq!(r.status, 404);
-    // Keys: restricted to another organization, to another project.
-    let other_org_key = w
+    // Keys: restricted to another organization, to another project. A
+    // non-member's restricted key learns nothing of the project's organization.
+    let outsider_key = w
         .app
         .key_with(
             "outsider@example.com",
+            &["*"],
+            Some(vec![w.other_org.clone()]),
+            None,
+        )
+        .await;
+    let r = w
+        .app
+        .call("GET", &root(id), Some(&outsider_key), None)
+        .await;
+    assert_eq!(r.error(), (404, "not_found", "Not found.", Value::Null));
+    prickle::admin::add_member(&w.app.db, &w.other_org, "admin@example.com", 1)
+        .await
+        .unwrap();
+    let other_org_key = w
+        .app
+        .key_with(
+            "admin@example.com",
             &["*"],
             Some(vec![w.other_org.clone()]),
             None,
