@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 
 use crate::auth::{keys, scopes};
 use crate::organizations::{self, Level};
+use crate::personal_api_keys::store as key_store;
 use crate::storage::schema::{OrganizationMemberships as M, PersonalApiKeys as K, Projects as P};
 use crate::storage::{Db, DbError, Tx};
 use crate::time;
@@ -364,6 +365,43 @@ pub async fn roll_legal_document_secret(
         "status": doc.status,
         "secret": secret,
     }))
+}
+
+/// The user's keys, as `GET /api/personal_api_keys/@current/` shows each.
+pub async fn list_personal_api_keys(db: &Db, email: &str) -> AdminResult {
+    let mut tx = db.read().await.map_err(db_err)?;
+    let user = user_by_email(&mut tx, email).await?;
+    let keys = key_store::of_user(&mut tx, user.id).await.map_err(db_err)?;
+    tx.commit().await.map_err(db_err)?;
+    let results: Vec<Value> = keys.iter().map(|k| k.to_json(None)).collect();
+    Ok(json!({ "results": results }))
+}
+
+async fn key_by_id(tx: &mut Tx, id: &str) -> Result<key_store::PersonalApiKey, String> {
+    key_store::find_any(tx, id)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| format!("no personal API key {id}"))
+}
+
+/// Deletes the key (as PostHog does); prints it as it was.
+pub async fn revoke_personal_api_key(db: &Db, id: &str) -> AdminResult {
+    let mut tx = db.write().await.map_err(db_err)?;
+    let key = key_by_id(&mut tx, id).await?;
+    key_store::delete(&mut tx, &key.id).await.map_err(db_err)?;
+    tx.commit().await.map_err(db_err)?;
+    Ok(key.to_json(None))
+}
+
+/// A new secret for the key; the old one is refused from then on.
+pub async fn roll_personal_api_key(db: &Db, id: &str) -> AdminResult {
+    let mut tx = db.write().await.map_err(db_err)?;
+    let mut key = key_by_id(&mut tx, id).await?;
+    let value = key_store::roll(&mut tx, &mut key, time::now_micros())
+        .await
+        .map_err(db_err)?;
+    tx.commit().await.map_err(db_err)?;
+    Ok(key.to_json(Some(&value)))
 }
 
 #[cfg(test)]

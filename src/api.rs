@@ -13,6 +13,10 @@ use crate::http::{ApiRequest, App, Endpoint, Routes};
 pub fn routes() -> Routes {
     let r = Routes::new().public(Method::GET, "/_health", health);
     let r = crate::projects::routes(r);
+    let r = crate::projects::root::routes(r);
+    let r = crate::users::api::routes(r);
+    let r = crate::organizations::api::routes(r);
+    let r = crate::personal_api_keys::routes(r);
     let r = crate::legal_documents::routes(r);
     crate::oauth_applications::routes(r)
 }

@@ -14,6 +14,7 @@ pub mod http;
 pub mod legal_documents;
 pub mod oauth_applications;
 pub mod organizations;
+pub mod personal_api_keys;
 pub mod projects;
 pub mod server;
 pub mod storage;

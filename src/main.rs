@@ -77,6 +77,21 @@ enum AdminCommand {
         #[arg(long, value_delimiter = ',')]
         scoped_teams: Option<Vec<i64>>,
     },
+    /// The user's personal API keys (never their values).
+    ListPersonalApiKeys {
+        #[arg(long)]
+        email: String,
+    },
+    /// Delete a personal API key: refused from its next request on.
+    RevokePersonalApiKey {
+        #[arg(long)]
+        id: String,
+    },
+    /// Give a personal API key a new value, printed once.
+    RollPersonalApiKey {
+        #[arg(long)]
+        id: String,
+    },
     /// Change organization settings (members_can_create_projects, members_can_invite).
     UpdateOrganization {
         #[arg(long)]
@@ -200,6 +215,15 @@ async fn run(command: Command) -> Result<(), String> {
                         scoped_teams,
                     };
                     admin::create_personal_api_key(&db, new).await
+                }
+                AdminCommand::ListPersonalApiKeys { email } => {
+                    admin::list_personal_api_keys(&db, &email).await
+                }
+                AdminCommand::RevokePersonalApiKey { id } => {
+                    admin::revoke_personal_api_key(&db, &id).await
+                }
+                AdminCommand::RollPersonalApiKey { id } => {
+                    admin::roll_personal_api_key(&db, &id).await
                 }
                 AdminCommand::UpdateOrganization {
                     organization,

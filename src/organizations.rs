@@ -1,5 +1,9 @@
 //! Organizations, memberships and levels.
 
+pub mod api;
+pub mod deletion;
+pub mod details;
+
 use sea_query::{Expr, ExprTrait, JoinType, Order, Query};
 use serde_json::{json, Value};
 
@@ -129,6 +133,7 @@ pub async fn insert(tx: &mut Tx, name: &str, now: i64) -> DbResult<Organization>
         ])
         .to_owned();
     tx.execute(&stmt).await?;
+    details::assign_slug(tx, &org.id, name).await?;
     Ok(org)
 }
 
@@ -211,6 +216,18 @@ pub async fn has_project(tx: &mut Tx, org_id: &str, project_id: i64) -> DbResult
         .and_where(Expr::col(P::Id).eq(project_id))
         .to_owned();
     Ok(tx.query_opt(&stmt, |r| r.i64(0)).await?.is_some())
+}
+
+/// The organization a project belongs to: the root mount
+/// (`/api/projects/:id/`) finds the organization from the project, then
+/// checks the caller against it.
+pub async fn of_project(tx: &mut Tx, project_id: i64) -> DbResult<Option<String>> {
+    let stmt = Query::select()
+        .column(P::OrganizationId)
+        .from(P::Table)
+        .and_where(Expr::col(P::Id).eq(project_id))
+        .to_owned();
+    tx.query_opt(&stmt, |r| r.string(0)).await
 }
 
 /// The organization's first project (lowest id), for `@current` without a current project.

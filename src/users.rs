@@ -1,5 +1,8 @@
 //! Users: the people behind memberships and keys.
 
+pub mod api;
+pub mod profile;
+
 use sea_query::{Expr, ExprTrait, Query};
 use serde_json::{json, Value};
 

@@ -66,6 +66,9 @@ pub enum Access {
     /// One project (`:id`) of the organization in the path: a
     /// project-restricted key must name it.
     Project(&'static [Scope], NonMember),
+    /// One project (`:id`) among all projects (`/api/projects/:id/`): its
+    /// organization is the project's, then checked as [`Access::Project`].
+    RootProject(&'static [Scope], NonMember),
 }
 
 impl Access {
@@ -77,7 +80,8 @@ impl Access {
             Access::User(s)
             | Access::Organizations(s)
             | Access::Organization(s, _)
-            | Access::Project(s, _) => s,
+            | Access::Project(s, _)
+            | Access::RootProject(s, _) => s,
         }
     }
 }
@@ -269,6 +273,45 @@ impl Routes {
         })
     }
 
+    /// A route on one project (`:id`, a number or `@current`) found among
+    /// all projects: the project's organization then gets the checks of
+    /// [`Routes::project`], except that a non-member gets the non-member
+    /// answer before the key's organization restriction is checked.
+    pub fn root_project<F, Fut>(
+        self,
+        method: Method,
+        path: &'static str,
+        scopes: &'static [Scope],
+        non_member: NonMember,
+        handler: F,
+    ) -> Routes
+    where
+        F: Fn(App, ApiRequest, ProjectMember) -> Fut + Clone + Send + Sync + 'static,
+        Fut: Future<Output = ApiResult<Response>> + Send + 'static,
+    {
+        let access = Access::RootProject(scopes, non_member);
+        self.add(method, path, access, move |app, mut req| {
+            let handler = handler.clone();
+            Box::pin(async move {
+                let caller = req.authenticate(&app, None).await?.caller;
+                caller.grant.precheck(scopes)?;
+                let (project_id, org, level) = resolve_root_project(&app, &req, &caller).await?;
+                // The caller did not name this organization: a non-member learns
+                // nothing of it (not even its id in the key restriction's 403).
+                if level.is_some() {
+                    caller.grant.check(scopes, &org.id, Target::Project)?;
+                }
+                let ctx = OrgContext { caller, org, level };
+                let member = match member(ctx, non_member, &app, &mut req).await? {
+                    Ok(member) => member,
+                    Err(answer) => return Ok(answer),
+                };
+                member.caller.grant.check_project(project_id)?;
+                handler(app, req, ProjectMember { member, project_id }).await
+            })
+        })
+    }
+
     /// The axum router: each path with and without its trailing slash (as
     /// PostHog's `/?` patterns), methods a path lacks answered as PostHog
     /// answers them, and 404 for everything else.
@@ -297,7 +340,10 @@ async fn authorize_caller(app: &App, req: &mut ApiRequest, access: Access) -> Ap
             caller.grant.check_scopes(scopes)?;
             caller.grant.refuse_project_restriction()?;
         }
-        Access::Public | Access::Organization(..) | Access::Project(..) => {
+        Access::Public
+        | Access::Organization(..)
+        | Access::Project(..)
+        | Access::RootProject(..) => {
             unreachable!("declared through their own builders")
         }
     }
@@ -359,6 +405,40 @@ async fn resolve_project(app: &App, req: &ApiRequest, member: &Member) -> ApiRes
     }
     member.caller.grant.check_project(wanted)?;
     Ok(wanted)
+}
+
+/// The project `:id` names among all projects (`@current`: the caller's
+/// current project, else the first of their current organization), its
+/// organization and the caller's level there. 404 when there is none.
+async fn resolve_root_project(
+    app: &App,
+    req: &ApiRequest,
+    caller: &Caller,
+) -> ApiResult<(i64, Organization, Option<Level>)> {
+    let raw = req.param("id").unwrap_or_default();
+    let mut tx = app.db.read().await?;
+    let wanted = match raw {
+        "@current" => match caller.user.current_team_id {
+            Some(id) => id,
+            None => {
+                let org = organizations::current_for(&mut tx, &caller.user).await?;
+                let first = match org {
+                    Some(org) => organizations::first_project(&mut tx, &org).await?,
+                    None => None,
+                };
+                first.ok_or_else(ApiError::not_found)?
+            }
+        },
+        raw => raw.parse::<i64>().map_err(|_| ApiError::not_found())?,
+    };
+    let org_id = organizations::of_project(&mut tx, wanted)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let (org, level) = organizations::find_with_level(&mut tx, &org_id, caller.user.id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    tx.commit().await?;
+    Ok((wanted, org, level))
 }
 
 /// The fallback of a path: methods it does not declare. As in PostHog,

@@ -190,3 +190,13 @@ pub async fn set_secret_digest(
         .to_owned();
     Ok(tx.execute(&stmt).await? > 0)
 }
+
+/// Removes the organization's documents, as its deletion does.
+pub async fn delete_for_organization(tx: &mut Tx, org_id: &str) -> DbResult<()> {
+    let stmt = Query::delete()
+        .from_table(L::Table)
+        .and_where(Expr::col(L::OrganizationId).eq(org_id))
+        .to_owned();
+    tx.execute(&stmt).await?;
+    Ok(())
+}

@@ -5,6 +5,7 @@
 //! [`rules`] and the queries in [`store`], and render with [`model`].
 
 pub mod model;
+pub mod root;
 pub mod rules;
 pub mod settings;
 pub mod setup_tasks;
@@ -83,7 +84,7 @@ fn non_member_create<'a>(
 
 /// PUT passes PostHog's plan check before membership: a second demo project
 /// is refused (403) even to a non-member, who otherwise gets 404.
-fn non_member_put<'a>(
+pub(crate) fn non_member_put<'a>(
     app: &'a App,
     req: &'a mut ApiRequest,
     org: &'a Organization,
@@ -178,11 +179,37 @@ async fn list(app: App, req: ApiRequest, ctx: Member) -> ApiResult<Response> {
     ))
 }
 
-async fn retrieve(app: App, _: ApiRequest, ctx: ProjectMember) -> ApiResult<Response> {
+pub(crate) async fn retrieve(app: App, _: ApiRequest, ctx: ProjectMember) -> ApiResult<Response> {
     let mut tx = app.db.read().await?;
     let project = load(&mut tx, &ctx, false).await?;
     tx.commit().await?;
     http::ok_json(project.detail(&viewer(&app, &ctx)))
+}
+
+/// A new, unnamed project of the organization with every default setting.
+pub(crate) fn blank(org: &Organization, now: i64) -> Project {
+    let mut project = Project {
+        id: 0,
+        uuid: uuid::Uuid::now_v7().to_string(),
+        organization_id: org.id.clone(),
+        name: String::new(),
+        product_description: None,
+        is_demo: false,
+        api_token: keys::new_project_token(),
+        secret_api_token: None,
+        secret_api_token_backup: None,
+        ingested_event: false,
+        settings_json: String::new(),
+        created_at: now,
+        updated_at: now,
+    };
+    let mut defaults = settings::defaults();
+    defaults.insert(
+        "anonymize_ips".into(),
+        Value::Bool(org.default_anonymize_ips),
+    );
+    project.set_settings(&defaults);
+    project
 }
 
 /// A demo is requested by a truthy `is_demo` (PostHog reads it before validation).
@@ -191,7 +218,7 @@ fn wants_demo(body: &Map<String, Value>) -> bool {
         .is_some_and(|v| settings::parse_bool(v, "is_demo").unwrap_or(false))
 }
 
-async fn create(app: App, mut req: ApiRequest, ctx: Member) -> ApiResult<Response> {
+pub(crate) async fn create(app: App, mut req: ApiRequest, ctx: Member) -> ApiResult<Response> {
     let body = req.body_object()?;
     let is_demo = wants_demo(&body);
     let now = time::now_micros();
@@ -208,27 +235,7 @@ async fn create(app: App, mut req: ApiRequest, ctx: Member) -> ApiResult<Respons
     rules::may_create(ctx.level, is_demo, &ctx.org)?;
     let level = ctx.level;
 
-    let mut project = Project {
-        id: 0,
-        uuid: uuid::Uuid::now_v7().to_string(),
-        organization_id: ctx.org.id.clone(),
-        name: String::new(),
-        product_description: None,
-        is_demo: false,
-        api_token: keys::new_project_token(),
-        secret_api_token: None,
-        secret_api_token_backup: None,
-        ingested_event: false,
-        settings_json: String::new(),
-        created_at: now,
-        updated_at: now,
-    };
-    let mut defaults = settings::defaults();
-    defaults.insert(
-        "anonymize_ips".into(),
-        Value::Bool(ctx.org.default_anonymize_ips),
-    );
-    project.set_settings(&defaults);
+    let mut project = blank(&ctx.org, now);
     let mut changes = update::validate(&mut tx, &project, &body, level, false, now).await?;
     rules::may_create_with_fields(level, &changes.admin_fields)?;
     if body.contains_key("primary_dashboard") {
@@ -260,13 +267,17 @@ async fn create(app: App, mut req: ApiRequest, ctx: Member) -> ApiResult<Respons
     http::created_json(project.detail(&viewer(&app, &ctx)))
 }
 
-async fn partial_update(app: App, req: ApiRequest, ctx: ProjectMember) -> ApiResult<Response> {
+pub(crate) async fn partial_update(
+    app: App,
+    req: ApiRequest,
+    ctx: ProjectMember,
+) -> ApiResult<Response> {
     change(app, req, ctx, false).await
 }
 
 /// PUT behaves as PATCH (clients send partial bodies with PUT), but passes
 /// PostHog's plan check first, as PUT does there.
-async fn update(app: App, req: ApiRequest, ctx: ProjectMember) -> ApiResult<Response> {
+pub(crate) async fn update(app: App, req: ApiRequest, ctx: ProjectMember) -> ApiResult<Response> {
     change(app, req, ctx, true).await
 }
 
@@ -373,7 +384,7 @@ async fn change(
     http::ok_json(shown.detail(&viewer(&app, &ctx)))
 }
 
-async fn destroy(app: App, _: ApiRequest, ctx: ProjectMember) -> ApiResult<Response> {
+pub(crate) async fn destroy(app: App, _: ApiRequest, ctx: ProjectMember) -> ApiResult<Response> {
     let now = time::now_micros();
     let mut tx = app.db.write().await?;
     let project = load(&mut tx, &ctx, true).await?;
@@ -405,7 +416,11 @@ fn positive_param(query: &[(String, String)], name: &'static str, default: i64) 
 
 /// PostHog's activity page: `page`/`limit` (default 10), links that replace
 /// or append those two parameters in the URL as requested, and `total_count`.
-async fn activity_log(app: App, req: ApiRequest, ctx: ProjectMember) -> ApiResult<Response> {
+pub(crate) async fn activity_log(
+    app: App,
+    req: ApiRequest,
+    ctx: ProjectMember,
+) -> ApiResult<Response> {
     let id = ctx.project_id;
     let query = req.query_pairs();
     let limit = positive_param(&query, "limit", 10)?;

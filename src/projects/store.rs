@@ -4,7 +4,7 @@
 use sea_query::{Alias, Expr, ExprTrait, LikeExpr, Order, Query, SelectStatement};
 
 use super::model::Project;
-use crate::storage::schema::{Projects as P, Users};
+use crate::storage::schema::{OrganizationMemberships as M, Projects as P, Users};
 use crate::storage::{DbError, DbResult, RowRead, Tx};
 
 const COLUMNS: [P; 13] = [
@@ -229,4 +229,74 @@ pub async fn delete(tx: &mut Tx, org_id: &str, id: i64) -> DbResult<()> {
         .to_owned();
     tx.execute(&stmt).await?;
     Ok(())
+}
+
+/// The projects of every organization the user belongs to (the membership
+/// join is the tenant filter), limited to `organizations` when given.
+fn of_user(user_id: i64, organizations: Option<&[String]>) -> SelectStatement {
+    let mut stmt = Query::select();
+    stmt.from(P::Table).inner_join(
+        M::Table,
+        Expr::col((M::Table, M::OrganizationId))
+            .equals((P::Table, P::OrganizationId))
+            .and(Expr::col((M::Table, M::UserId)).eq(user_id)),
+    );
+    if let Some(orgs) = organizations {
+        stmt.and_where(Expr::col((P::Table, P::OrganizationId)).is_in(orgs.iter().cloned()));
+    }
+    stmt
+}
+
+pub async fn list_for_user(
+    tx: &mut Tx,
+    user_id: i64,
+    organizations: Option<&[String]>,
+    limit: i64,
+    offset: i64,
+) -> DbResult<Vec<Project>> {
+    let mut stmt = of_user(user_id, organizations);
+    stmt.columns(COLUMNS.map(|c| (P::Table, c)))
+        .order_by((P::Table, P::Id), Order::Asc)
+        .limit(limit as u64)
+        .offset(offset as u64);
+    tx.query(&stmt, from_row).await
+}
+
+pub async fn count_for_user(
+    tx: &mut Tx,
+    user_id: i64,
+    organizations: Option<&[String]>,
+) -> DbResult<i64> {
+    let mut stmt = of_user(user_id, organizations);
+    stmt.expr_as(Expr::col((P::Table, P::Id)).count(), Alias::new("n"));
+    tx.query_opt(&stmt, |r| r.i64(0))
+        .await?
+        .ok_or_else(|| DbError::Other("count returned no row".into()))
+}
+
+/// Every project of the organization, in id order.
+pub async fn all(tx: &mut Tx, org_id: &str) -> DbResult<Vec<Project>> {
+    let mut stmt = in_org(org_id);
+    stmt.columns(COLUMNS).order_by(P::Id, Order::Asc);
+    tx.query(&stmt, from_row).await
+}
+
+/// The organization is being deleted: its projects go, and nobody's current
+/// project may point at one of them. Returns the deleted ids.
+pub async fn delete_for_organization(tx: &mut Tx, org_id: &str) -> DbResult<Vec<i64>> {
+    let mut ids = in_org(org_id);
+    ids.column(P::Id);
+    let deleted = tx.query(&ids, |r| r.i64(0)).await?;
+    let stmt = Query::update()
+        .table(Users::Table)
+        .value(Users::CurrentTeamId, Option::<i64>::None)
+        .and_where(Expr::col(Users::CurrentTeamId).in_subquery(ids))
+        .to_owned();
+    tx.execute(&stmt).await?;
+    let stmt = Query::delete()
+        .from_table(P::Table)
+        .and_where(Expr::col(P::OrganizationId).eq(org_id))
+        .to_owned();
+    tx.execute(&stmt).await?;
+    Ok(deleted)
 }

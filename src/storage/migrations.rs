@@ -6,7 +6,8 @@
 
 use sea_query::{
     ColumnDef, Expr, ExprTrait, ForeignKey, ForeignKeyAction, Index, IndexCreateStatement,
-    PostgresQueryBuilder, Query, SqliteQueryBuilder, Table, TableCreateStatement,
+    PostgresQueryBuilder, Query, SqliteQueryBuilder, Table, TableAlterStatement,
+    TableCreateStatement,
 };
 
 use super::schema::*;
@@ -15,6 +16,8 @@ use super::{Db, DbResult, Tx};
 pub enum Step {
     Table(Box<TableCreateStatement>),
     Index(Box<IndexCreateStatement>),
+    /// One column added to a table (SQLite alters one column per statement).
+    Alter(Box<TableAlterStatement>),
 }
 
 impl Step {
@@ -24,6 +27,8 @@ impl Step {
             (Step::Table(t), false) => t.build(SqliteQueryBuilder),
             (Step::Index(i), true) => i.build(PostgresQueryBuilder),
             (Step::Index(i), false) => i.build(SqliteQueryBuilder),
+            (Step::Alter(a), true) => a.build(PostgresQueryBuilder),
+            (Step::Alter(a), false) => a.build(SqliteQueryBuilder),
         }
     }
 }
@@ -54,6 +59,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 6,
         name: "oauth_applications",
         steps: oauth_applications,
+    },
+    Migration {
+        version: 7,
+        name: "companions",
+        steps: companions,
     },
 ];
 
@@ -528,6 +538,67 @@ fn oauth_applications() -> Vec<Step> {
         .col(A::Id)
         .to_owned();
     vec![Step::Table(Box::new(table)), Step::Index(Box::new(by_org))]
+}
+
+/// What `/api/users/@me/`, `/api/organizations/` and the personal API key
+/// endpoints show beyond the core: nullable columns, so adding them rewrites
+/// no rows (defaults are applied when read).
+fn companions() -> Vec<Step> {
+    fn add(table: impl sea_query::IntoIden, col: &mut ColumnDef) -> Step {
+        Step::Alter(Box::new(
+            Table::alter().table(table).add_column(col).to_owned(),
+        ))
+    }
+    vec![
+        add(Users::Table, ColumnDef::new(Users::AnonymizeData).boolean()),
+        add(Users::Table, ColumnDef::new(Users::ToolbarMode).text()),
+        add(Users::Table, ColumnDef::new(Users::ThemeMode).text()),
+        add(
+            Users::Table,
+            ColumnDef::new(Users::NotificationSettings).text(),
+        ),
+        add(Users::Table, ColumnDef::new(Users::PendingEmail).text()),
+        add(
+            Organizations::Table,
+            ColumnDef::new(Organizations::Slug).text(),
+        ),
+        add(
+            Organizations::Table,
+            ColumnDef::new(Organizations::LogoMediaId).text(),
+        ),
+        add(
+            Organizations::Table,
+            ColumnDef::new(Organizations::Enforce2fa).boolean(),
+        ),
+        add(
+            Organizations::Table,
+            ColumnDef::new(Organizations::AllowPubliclySharedResources).boolean(),
+        ),
+        add(
+            Organizations::Table,
+            ColumnDef::new(Organizations::IsAiDataProcessingApproved).boolean(),
+        ),
+        add(
+            Organizations::Table,
+            ColumnDef::new(Organizations::DefaultExperimentStatsMethod).text(),
+        ),
+        add(
+            Organizations::Table,
+            ColumnDef::new(Organizations::DefaultRoleId).text(),
+        ),
+        add(
+            PersonalApiKeys::Table,
+            ColumnDef::new(PersonalApiKeys::LastRolledAt).big_integer(),
+        ),
+        Step::Index(Box::new(
+            Index::create()
+                .name("organizations_slug")
+                .table(Organizations::Table)
+                .col(Organizations::Slug)
+                .unique()
+                .to_owned(),
+        )),
+    ]
 }
 
 #[cfg(test)]

@@ -25,6 +25,15 @@ pub enum Organizations {
     DefaultAnonymizeIps,
     CreatedAt,
     UpdatedAt,
+    /// Unique; NULL for organizations made before it existed.
+    Slug,
+    LogoMediaId,
+    #[iden = "enforce_2fa"]
+    Enforce2fa,
+    AllowPubliclySharedResources,
+    IsAiDataProcessingApproved,
+    DefaultExperimentStatsMethod,
+    DefaultRoleId,
 }
 
 #[derive(Iden, Clone, Copy)]
@@ -47,6 +56,12 @@ pub enum Users {
     CurrentTeamId,
     LastLogin,
     DateJoined,
+    AnonymizeData,
+    ToolbarMode,
+    ThemeMode,
+    /// JSON object: the settings the user changed (PostHog's partial_notification_settings).
+    NotificationSettings,
+    PendingEmail,
 }
 
 #[derive(Iden, Clone, Copy)]
@@ -77,6 +92,7 @@ pub enum PersonalApiKeys {
     ScopedOrganizations,
     /// JSON array of project ids, or NULL.
     ScopedTeams,
+    LastRolledAt,
 }
 
 #[derive(Iden, Clone, Copy)]

@@ -544,3 +544,252 @@ async fn the_signing_webhook_refuses_bad_input() {
         assert_eq!(r.body["attr"], attr, "{what}");
     }
 }
+
+/// What the companion endpoints show, to prove a refused write changed nothing.
+async fn companion_snapshot(w: &World) -> Value {
+    let get = |path: String| async move {
+        let mut b = w.app.call("GET", &path, Some(&w.owner), None).await.body;
+        if let Some(o) = b.as_object_mut() {
+            o.remove("live_events_token");
+        }
+        b
+    };
+    json!({
+        "me": get("/api/users/@me/".into()).await,
+        "organizations": get("/api/organizations/".into()).await,
+        "projects": get("/api/projects/".into()).await,
+        "org": snapshot(w).await,
+    })
+}
+
+/// (description, body, expected status, expected attr)
+type Case = (&'static str, Value, u16, Value);
+
+fn user_cases() -> Vec<Case> {
+    vec![
+        (
+            "first_name null",
+            json!({"first_name": null}),
+            400,
+            json!("first_name"),
+        ),
+        (
+            "first_name list",
+            json!({"first_name": ["x"]}),
+            400,
+            json!("first_name"),
+        ),
+        (
+            "first_name too long",
+            json!({"first_name": "x".repeat(151)}),
+            400,
+            json!("first_name"),
+        ),
+        (
+            "last_name NUL",
+            json!({"last_name": "a\u{0}b"}),
+            400,
+            json!("last_name"),
+        ),
+        (
+            "role unknown",
+            json!({"role_at_organization": "wizard"}),
+            400,
+            json!("role_at_organization"),
+        ),
+        (
+            "role null",
+            json!({"role_at_organization": null}),
+            400,
+            json!("role_at_organization"),
+        ),
+        (
+            "theme unknown",
+            json!({"theme_mode": "neon"}),
+            400,
+            json!("theme_mode"),
+        ),
+        (
+            "toolbar number",
+            json!({"toolbar_mode": 5}),
+            400,
+            json!("toolbar_mode"),
+        ),
+        (
+            "anonymize text",
+            json!({"anonymize_data": "maybe"}),
+            400,
+            json!("anonymize_data"),
+        ),
+        (
+            "notifications text",
+            json!({"notification_settings": "x"}),
+            400,
+            json!("notification_settings"),
+        ),
+        (
+            "notifications key",
+            json!({"notification_settings": {"nope": true}}),
+            400,
+            json!("notification_settings"),
+        ),
+        (
+            "notifications type",
+            json!({"notification_settings": {"plugin_disabled": 1}}),
+            400,
+            json!("notification_settings"),
+        ),
+        (
+            "digest values",
+            json!({"notification_settings": {"project_weekly_digest_disabled": {"1": "x"}}}),
+            400,
+            json!("notification_settings"),
+        ),
+        (
+            "organization garbage",
+            json!({"set_current_organization": "x"}),
+            400,
+            json!("set_current_organization"),
+        ),
+        (
+            "organization object",
+            json!({"set_current_organization": {}}),
+            400,
+            json!("set_current_organization"),
+        ),
+        (
+            "team list",
+            json!({"set_current_team": [1]}),
+            400,
+            json!("set_current_team"),
+        ),
+        (
+            "team huge",
+            json!({"set_current_team": "99999999999999999999"}),
+            400,
+            json!("set_current_team"),
+        ),
+        // A valid change with a bad one: nothing is written.
+        (
+            "half good",
+            json!({"first_name": "Good", "theme_mode": "neon"}),
+            400,
+            json!("theme_mode"),
+        ),
+        (
+            "email",
+            json!({"email": "new@example.com", "first_name": "Good"}),
+            403,
+            Value::Null,
+        ),
+    ]
+}
+
+fn organization_cases() -> Vec<Case> {
+    vec![
+        ("name null", json!({"name": null}), 400, json!("name")),
+        ("name blank", json!({"name": "  "}), 400, json!("name")),
+        (
+            "name too long",
+            json!({"name": "x".repeat(65)}),
+            400,
+            json!("name"),
+        ),
+        ("name list", json!({"name": ["x"]}), 400, json!("name")),
+        (
+            "enforce_2fa text",
+            json!({"name": "Ok", "enforce_2fa": "maybe"}),
+            400,
+            json!("enforce_2fa"),
+        ),
+        (
+            "members_can_create_projects null",
+            json!({"name": "Ok", "members_can_create_projects": null}),
+            400,
+            json!("members_can_create_projects"),
+        ),
+        (
+            "personal keys object",
+            json!({"name": "Ok", "members_can_use_personal_api_keys": {}}),
+            400,
+            json!("members_can_use_personal_api_keys"),
+        ),
+        (
+            "stats method",
+            json!({"name": "Ok", "default_experiment_stats_method": "magic"}),
+            400,
+            json!("default_experiment_stats_method"),
+        ),
+        (
+            "logo unknown",
+            json!({"name": "Ok", "logo_media_id": "x"}),
+            400,
+            json!("logo_media_id"),
+        ),
+        (
+            "logo number",
+            json!({"name": "Ok", "logo_media_id": 5}),
+            400,
+            json!("logo_media_id"),
+        ),
+        (
+            "role unknown",
+            json!({"name": "Ok", "default_role_id": "r"}),
+            400,
+            json!("default_role_id"),
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn companion_write_endpoints_refuse_bad_input_and_write_nothing() {
+    let w = World::new().await;
+    let id = w.create_project("Untouched").await["id"].as_i64().unwrap();
+    let before = companion_snapshot(&w).await;
+    let org = format!("/api/organizations/{}/", w.org);
+    let root = format!("/api/projects/{id}/");
+    let endpoints: Vec<(&str, String, Vec<Case>)> = vec![
+        ("PATCH", "/api/users/@me/".into(), user_cases()),
+        ("PUT", "/api/users/@me/".into(), user_cases()),
+        ("POST", "/api/organizations/".into(), organization_cases()),
+        ("PATCH", org.clone(), organization_cases()),
+        ("PUT", org, organization_cases()),
+        ("POST", "/api/projects/".into(), field_cases()),
+        ("PATCH", root.clone(), field_cases()),
+        ("PUT", root, field_cases()),
+    ];
+    let mut checked = 0;
+    for (method, path, cases) in &endpoints {
+        for (what, body, status, attr) in raw_cases() {
+            let r = w
+                .app
+                .call_raw(method, path, &w.owner, "application/json", body)
+                .await;
+            let what = format!("{method} {path} {what}");
+            assert_posthog_error(&r, status, &what);
+            assert_eq!(r.body["attr"], attr, "{what}");
+            checked += 1;
+        }
+        for (what, body, status, attr) in cases {
+            let r = w
+                .app
+                .call(method, path, Some(&w.owner), Some(body.clone()))
+                .await;
+            let what = format!("{method} {path} {what}");
+            assert_posthog_error(&r, *status, &what);
+            assert_eq!(&r.body["attr"], attr, "{what}");
+            checked += 1;
+        }
+        let r = w
+            .app
+            .call_raw(method, path, &w.owner, "text/plain", b"name=x".to_vec())
+            .await;
+        assert_posthog_error(&r, 415, &format!("{method} {path} text/plain"));
+    }
+    assert_eq!(
+        companion_snapshot(&w).await,
+        before,
+        "a refused request wrote something"
+    );
+    assert!(checked > 150);
+}

@@ -70,11 +70,15 @@ const PROJECT_KEY_ON_ORG_ROUTE: (u16, &str) = (
     "API keys with scoped projects are only supported on project-based endpoints.",
 );
 const WRITE_SCOPE_PROJECT: (u16, &str) = (403, "API key missing required scope 'project:write'");
+const WRITE_SCOPE_ORGANIZATION: (u16, &str) =
+    (403, "API key missing required scope 'organization:write'");
 const TIMEZONE_GATE: (u16, &str) = (
     403,
     "Only project admins can modify these settings: timezone",
 );
 const OK: (u16, &str) = (200, "");
+const INSUFFICIENT: (u16, &str) = (403, "Your organization access level is insufficient.");
+const KEY_REFUSED: (u16, &str) = (403, "This action does not support Personal API Key access");
 
 /// The table. Each resource adds its rows here.
 pub fn rows() -> Vec<Row> {
@@ -223,6 +227,280 @@ pub fn rows() -> Vec<Row> {
                 ProjectKey => PROJECT_KEY_ON_ORG_ROUTE,
                 NonMember => FORBIDDEN,
                 _ => OK,
+            },
+        },
+        Row {
+            method: "GET",
+            pattern: "/api/projects",
+            path: "/api/projects/",
+            body: None,
+            scope: "project:read",
+            expect: |a| match a {
+                ProjectKey => PROJECT_KEY_ON_ORG_ROUTE,
+                // Narrowed to the key's organizations, or the caller's own.
+                _ => OK,
+            },
+        },
+        Row {
+            method: "POST",
+            pattern: "/api/projects",
+            path: "/api/projects/",
+            body: Some(|| json!({"name": format!("Root {}", uuid::Uuid::new_v4())})),
+            scope: "project:write",
+            expect: |a| match a {
+                // Into the caller's current organization: `{org}` for its members.
+                OtherOrgKey => ORG_KEY,
+                ProjectKey => PROJECT_KEY_ON_ORG_ROUTE,
+                ReadOnly => WRITE_SCOPE_PROJECT,
+                Member => (
+                    403,
+                    "You need to be an organization admin or above to create new projects.",
+                ),
+                // The outsider creates in their own organization.
+                _ => (201, ""),
+            },
+        },
+        Row {
+            method: "GET",
+            pattern: "/api/projects/{id}",
+            path: "/api/projects/{project}/",
+            body: None,
+            scope: "project:read",
+            expect: |a| match a {
+                OtherOrgKey => ORG_KEY,
+                NonMember => NOT_FOUND,
+                _ => OK,
+            },
+        },
+        Row {
+            method: "PATCH",
+            pattern: "/api/projects/{id}",
+            path: "/api/projects/{project}/",
+            body: Some(timezone),
+            scope: "project:write",
+            expect: |a| match a {
+                OtherOrgKey => ORG_KEY,
+                ReadOnly => WRITE_SCOPE_PROJECT,
+                NonMember => NOT_FOUND,
+                Member => TIMEZONE_GATE,
+                _ => OK,
+            },
+        },
+        Row {
+            method: "PUT",
+            pattern: "/api/projects/{id}",
+            path: "/api/projects/{project}/",
+            body: Some(timezone),
+            scope: "project:write",
+            expect: |a| match a {
+                OtherOrgKey => ORG_KEY,
+                ReadOnly => WRITE_SCOPE_PROJECT,
+                NonMember => NOT_FOUND,
+                Member => TIMEZONE_GATE,
+                _ => OK,
+            },
+        },
+        Row {
+            method: "DELETE",
+            pattern: "/api/projects/{id}",
+            path: "/api/projects/{fresh_project}/",
+            body: None,
+            scope: "project:write",
+            expect: |a| match a {
+                OtherOrgKey => ORG_KEY,
+                ReadOnly => WRITE_SCOPE_PROJECT,
+                ProjectKey => (
+                    403,
+                    "API key does not have access to the requested project: ID {fresh_project}.",
+                ),
+                NonMember => NOT_FOUND,
+                Member => (403, "You don't have sufficient permissions in the project."),
+                _ => (204, ""),
+            },
+        },
+        Row {
+            method: "GET",
+            pattern: "/api/projects/{id}/activity",
+            path: "/api/projects/{project}/activity/",
+            body: None,
+            scope: "project:read",
+            expect: |a| match a {
+                OtherOrgKey => ORG_KEY,
+                NonMember => NOT_FOUND,
+                _ => OK,
+            },
+        },
+        Row {
+            method: "GET",
+            pattern: "/api/users/{uuid}",
+            path: "/api/users/@me/",
+            body: None,
+            scope: "user:read",
+            // The caller's own account: key restrictions do not apply.
+            expect: |_| OK,
+        },
+        Row {
+            method: "PATCH",
+            pattern: "/api/users/{uuid}",
+            path: "/api/users/@me/",
+            body: Some(|| json!({"first_name": "Matrix"})),
+            scope: "user:write",
+            expect: |a| match a {
+                ReadOnly => (403, "API key missing required scope 'user:write'"),
+                _ => OK,
+            },
+        },
+        Row {
+            method: "PUT",
+            pattern: "/api/users/{uuid}",
+            path: "/api/users/@me/",
+            body: Some(|| json!({"last_name": "Matrix"})),
+            scope: "user:write",
+            expect: |a| match a {
+                ReadOnly => (403, "API key missing required scope 'user:write'"),
+                _ => OK,
+            },
+        },
+        Row {
+            method: "GET",
+            pattern: "/api/personal_api_keys/{id}",
+            path: "/api/personal_api_keys/@current/",
+            body: None,
+            scope: "",
+            // A key may always read itself.
+            expect: |_| OK,
+        },
+        Row {
+            method: "GET",
+            pattern: "/api/personal_api_keys",
+            path: "/api/personal_api_keys/",
+            body: None,
+            scope: "",
+            expect: |_| KEY_REFUSED,
+        },
+        Row {
+            method: "POST",
+            pattern: "/api/personal_api_keys",
+            path: "/api/personal_api_keys/",
+            body: Some(|| json!({"label": "x", "scopes": ["*"]})),
+            scope: "",
+            expect: |_| KEY_REFUSED,
+        },
+        Row {
+            method: "PATCH",
+            pattern: "/api/personal_api_keys/{id}",
+            path: "/api/personal_api_keys/@current/",
+            body: Some(|| json!({"label": "x"})),
+            scope: "",
+            expect: |_| KEY_REFUSED,
+        },
+        Row {
+            method: "PUT",
+            pattern: "/api/personal_api_keys/{id}",
+            path: "/api/personal_api_keys/@current/",
+            body: Some(|| json!({"label": "x"})),
+            scope: "",
+            expect: |_| KEY_REFUSED,
+        },
+        Row {
+            method: "DELETE",
+            pattern: "/api/personal_api_keys/{id}",
+            path: "/api/personal_api_keys/@current/",
+            body: None,
+            scope: "",
+            expect: |_| KEY_REFUSED,
+        },
+        Row {
+            method: "POST",
+            pattern: "/api/personal_api_keys/{id}/roll",
+            path: "/api/personal_api_keys/@current/roll/",
+            body: None,
+            scope: "",
+            expect: |_| KEY_REFUSED,
+        },
+        Row {
+            method: "GET",
+            pattern: "/api/organizations",
+            path: "/api/organizations/",
+            body: None,
+            scope: "organization:read",
+            expect: |a| match a {
+                ProjectKey => PROJECT_KEY_ON_ORG_ROUTE,
+                _ => OK,
+            },
+        },
+        Row {
+            method: "GET",
+            pattern: "/api/organizations/{organization_id}",
+            path: "/api/organizations/{org}/",
+            body: None,
+            scope: "organization:read",
+            expect: |a| match a {
+                OtherOrgKey => ORG_KEY,
+                ProjectKey => PROJECT_KEY_ON_ORG_ROUTE,
+                NonMember => NOT_FOUND,
+                _ => OK,
+            },
+        },
+        Row {
+            method: "PATCH",
+            pattern: "/api/organizations/{organization_id}",
+            path: "/api/organizations/{org}/",
+            body: Some(|| json!({"enforce_2fa": false})),
+            scope: "organization:write",
+            expect: |a| match a {
+                OtherOrgKey => ORG_KEY,
+                ProjectKey => PROJECT_KEY_ON_ORG_ROUTE,
+                ReadOnly => WRITE_SCOPE_ORGANIZATION,
+                NonMember => NOT_FOUND,
+                Member => INSUFFICIENT,
+                _ => OK,
+            },
+        },
+        Row {
+            method: "PUT",
+            pattern: "/api/organizations/{organization_id}",
+            path: "/api/organizations/{org}/",
+            body: Some(|| json!({"members_can_invite": true})),
+            scope: "organization:write",
+            expect: |a| match a {
+                OtherOrgKey => ORG_KEY,
+                ProjectKey => PROJECT_KEY_ON_ORG_ROUTE,
+                ReadOnly => WRITE_SCOPE_ORGANIZATION,
+                NonMember => NOT_FOUND,
+                Member => INSUFFICIENT,
+                _ => OK,
+            },
+        },
+        Row {
+            method: "DELETE",
+            pattern: "/api/organizations/{organization_id}",
+            path: "/api/organizations/{fresh_org}/",
+            body: None,
+            scope: "organization:write",
+            expect: |a| match a {
+                OtherOrgKey => (
+                    403,
+                    "API key does not have access to the requested organization: ID {fresh_org}.",
+                ),
+                ProjectKey => PROJECT_KEY_ON_ORG_ROUTE,
+                ReadOnly => WRITE_SCOPE_ORGANIZATION,
+                NonMember => NOT_FOUND,
+                Member | Admin => INSUFFICIENT,
+                _ => (204, ""),
+            },
+        },
+        // Last: a new organization becomes its creator's current one.
+        Row {
+            method: "POST",
+            pattern: "/api/organizations",
+            path: "/api/organizations/",
+            body: Some(|| json!({"name": "Matrix"})),
+            scope: "organization:write",
+            expect: |a| match a {
+                ProjectKey => PROJECT_KEY_ON_ORG_ROUTE,
+                ReadOnly => WRITE_SCOPE_ORGANIZATION,
+                _ => (201, ""),
             },
         },
     ]
@@ -427,6 +705,21 @@ impl Fixture {
         if template.contains("{legal_document}") && !vars.contains_key("legal_document") {
             vars.insert("legal_document", self.legal_document().await);
         }
+        if template.contains("{fresh_org}") && !vars.contains_key("fresh_org") {
+            let db = &self.w.app.db;
+            let org = prickle::admin::create_organization(db, "Doomed", "owner@example.com")
+                .await
+                .unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            for (email, level) in [("admin@example.com", 8), ("member@example.com", 1)] {
+                prickle::admin::add_member(db, &org, email, level)
+                    .await
+                    .unwrap();
+            }
+            vars.insert("fresh_org", org);
+        }
         let mut out = template
             .replace("{org}", &self.w.org)
             .replace("{other_org}", &self.w.other_org)
@@ -444,12 +737,16 @@ async fn every_route_for_every_caller() {
     let mut checked = 0;
     for row in rows() {
         let object = row.scope.split(':').next().unwrap();
-        let no_scope = if object == "organization" {
-            f.member_key(&["user:read"]).await
-        } else {
-            f.member_key(&["organization:read", "user:write"]).await
+        let no_scope = match object {
+            "organization" => f.member_key(&["user:read"]).await,
+            "user" => f.member_key(&["organization:read"]).await,
+            _ => f.member_key(&["organization:read", "user:write"]).await,
         };
-        let read_only = f.member_key(&[&format!("{object}:read")]).await;
+        // Routes any key may call (no scope declared) get keys of both kinds too.
+        let read_only = match object {
+            "" => f.member_key(&["user:read"]).await,
+            _ => f.member_key(&[&format!("{object}:read")]).await,
+        };
         for actor in ACTORS {
             let key: Option<String> = match actor {
                 Actor::NoKey => None,
@@ -469,7 +766,7 @@ async fn every_route_for_every_caller() {
                     401,
                     "Personal API key found in request Authorization header is invalid.".into(),
                 ),
-                Actor::NoScope => (
+                Actor::NoScope if !row.scope.is_empty() => (
                     403,
                     format!("API key missing required scope '{}'", row.scope),
                 ),
@@ -496,7 +793,8 @@ async fn every_route_for_every_caller() {
                 assert_eq!(r.body["attr"], Value::Null, "{what}");
             }
             let listed = r.body.get("count").is_some();
-            if actor == Actor::NonMember && status == 200 && listed {
+            let in_org = row.pattern.contains("{organization_id}");
+            if actor == Actor::NonMember && status == 200 && listed && in_org {
                 assert_eq!(
                     r.body["count"], 0,
                     "{what}: a non-member sees an empty page"

@@ -841,3 +841,69 @@ async fn admin_cli_output_contract() {
     }
     assert_eq!(row_counts(&db).await, before, "a refused command wrote");
 }
+
+/// `admin list-/revoke-/roll-personal-api-key` through the binary, against a
+/// server running on the same database: the change holds from the server's
+/// next request on.
+#[tokio::test]
+async fn admin_key_commands_take_effect_on_a_running_server() {
+    let (database_url, _dir) = suite_database().await;
+    let (org, key) = owner_with_key(&database_url, "grace@example.com");
+    let listed = admin(
+        &database_url,
+        &["list-personal-api-keys", "--email", "grace@example.com"],
+    );
+    let results = listed["results"].as_array().expect("results");
+    assert_eq!(results.len(), 1, "{listed}");
+    let id = results[0]["id"].as_str().expect("id").to_string();
+    assert_eq!(results[0]["value"], Value::Null);
+    assert_eq!(results[0]["scopes"], json!(["*"]));
+    assert!(!listed.to_string().contains(&key), "never the value");
+
+    let server = Server::start(&database_url).await;
+    let api = Api::new(&server, &key, &org);
+    let (status, _) = api.call(reqwest::Method::GET, &api.projects(), None).await;
+    assert_eq!(status, 200);
+
+    let rolled = admin(&database_url, &["roll-personal-api-key", "--id", &id]);
+    assert_eq!(rolled["id"], id.as_str());
+    let new_value = rolled["value"].as_str().expect("new value").to_string();
+    assert!(new_value.starts_with("phx_") && new_value != key);
+    assert!(rolled["last_rolled_at"].is_string());
+    let (status, _) = api.call(reqwest::Method::GET, &api.projects(), None).await;
+    assert_eq!(status, 401, "the old value is refused");
+    let api = Api::new(&server, &new_value, &org);
+    let me = format!("{}/api/personal_api_keys/@current/", server.base);
+    let (status, body) = api.call(reqwest::Method::GET, &me, None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["id"], id.as_str());
+
+    let revoked = admin(&database_url, &["revoke-personal-api-key", "--id", &id]);
+    assert_eq!(revoked["id"], id.as_str());
+    assert_eq!(revoked["value"], Value::Null);
+    let (status, _) = api.call(reqwest::Method::GET, &api.projects(), None).await;
+    assert_eq!(status, 401, "revoked");
+    let listed = admin(
+        &database_url,
+        &["list-personal-api-keys", "--email", "grace@example.com"],
+    );
+    assert_eq!(listed, json!({"results": []}));
+
+    for args in [
+        vec!["revoke-personal-api-key", "--id", &id],
+        vec!["roll-personal-api-key", "--id", "nope"],
+        vec!["list-personal-api-keys", "--email", "nobody@example.com"],
+    ] {
+        let out = run(&database_url, &[&["admin"], args.as_slice()].concat());
+        assert!(!out.status.success(), "{args:?}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr)
+                .trim_end()
+                .lines()
+                .count(),
+            1,
+            "{args:?}"
+        );
+    }
+}

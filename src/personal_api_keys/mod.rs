@@ -1,0 +1,52 @@
+//! `/api/personal_api_keys/`: a key may read itself (by `@current` or its own
+//! id), and nothing else here. Keys are created, listed, revoked and rolled
+//! by the operator (`prickle admin ...`), as PostHog only allows from its app.
+
+pub mod store;
+
+use axum::http::Method;
+use axum::response::Response;
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::http::{self, Access, ApiRequest, App, Routes};
+
+const LIST_PATH: &str = "/api/personal_api_keys";
+const DETAIL_PATH: &str = "/api/personal_api_keys/{id}";
+const ROLL_PATH: &str = "/api/personal_api_keys/{id}/roll";
+
+pub fn routes(r: Routes) -> Routes {
+    r.caller(Method::GET, DETAIL_PATH, Access::AnyKey, retrieve)
+        .caller(Method::GET, LIST_PATH, Access::AnyKey, refuse)
+        .caller(Method::POST, LIST_PATH, Access::AnyKey, refuse)
+        .caller(Method::PATCH, DETAIL_PATH, Access::AnyKey, refuse)
+        .caller(Method::PUT, DETAIL_PATH, Access::AnyKey, refuse)
+        .caller(Method::DELETE, DETAIL_PATH, Access::AnyKey, refuse)
+        .caller(Method::POST, ROLL_PATH, Access::AnyKey, refuse)
+}
+
+/// PostHog's PersonalApiKeySelfAccessPermission (its capitalisation).
+fn key_refused() -> ApiError {
+    ApiError::permission_denied("This action does not support Personal API Key access")
+}
+
+async fn refuse(_: App, _: ApiRequest, _: Caller) -> ApiResult<Response> {
+    Err(key_refused())
+}
+
+/// The calling key itself. Another key of the same user exists but is
+/// refused (403); anything else is not found among the user's keys (404).
+async fn retrieve(app: App, req: ApiRequest, caller: Caller) -> ApiResult<Response> {
+    let id = match req.param("id").unwrap_or_default() {
+        "@current" => caller.key_id.as_str(),
+        id => id,
+    };
+    let mut tx = app.db.read().await?;
+    let key = store::find(&mut tx, caller.user.id, id).await?;
+    tx.commit().await?;
+    let key = key.ok_or_else(ApiError::not_found)?;
+    if key.id != caller.key_id {
+        return Err(key_refused());
+    }
+    http::ok(key.to_json(None))
+}

@@ -1,0 +1,109 @@
+//! `/api/projects/...`: the projects endpoints at the root mount. The list
+//! spans every organization of the caller; a create goes into their current
+//! organization; a project's own routes find its organization from the
+//! project and then behave exactly as under `/api/organizations/:id/`.
+
+use axum::http::Method;
+use axum::response::Response;
+
+use super::{store, ACTIVITY, READ, WRITE};
+use crate::auth::{Caller, Target};
+use crate::error::{ApiError, ApiResult};
+use crate::http::{self, pagination, Access, ApiRequest, App, Member, NonMember, Routes};
+use crate::organizations;
+
+const LIST_PATH: &str = "/api/projects";
+const DETAIL_PATH: &str = "/api/projects/{id}";
+const ACTIVITY_PATH: &str = "/api/projects/{id}/activity";
+
+pub fn routes(r: Routes) -> Routes {
+    use NonMember::{Decide, NotFound};
+    r.caller(Method::GET, LIST_PATH, Access::Organizations(READ), list)
+        .caller(
+            Method::POST,
+            LIST_PATH,
+            Access::Organizations(WRITE),
+            create,
+        )
+        .root_project(Method::GET, DETAIL_PATH, READ, NotFound, super::retrieve)
+        .root_project(
+            Method::PATCH,
+            DETAIL_PATH,
+            WRITE,
+            NotFound,
+            super::partial_update,
+        )
+        .root_project(
+            Method::PUT,
+            DETAIL_PATH,
+            WRITE,
+            Decide(super::non_member_put),
+            super::update,
+        )
+        .root_project(Method::DELETE, DETAIL_PATH, WRITE, NotFound, super::destroy)
+        .root_project(
+            Method::GET,
+            ACTIVITY_PATH,
+            ACTIVITY,
+            NotFound,
+            super::activity_log,
+        )
+}
+
+/// Every project of every organization the caller belongs to, narrowed by
+/// the key's organization restriction (not by the current organization).
+async fn list(app: App, req: ApiRequest, caller: Caller) -> ApiResult<Response> {
+    let query = req.query_pairs();
+    let page = pagination::page(&query);
+    let base = app.absolute(req.uri.path());
+    let only = caller
+        .grant
+        .scoped_organizations
+        .clone()
+        .filter(|o| !o.is_empty());
+    let mut tx = app.db.read().await?;
+    let count = store::count_for_user(&mut tx, caller.user.id, only.as_deref()).await?;
+    let projects = store::list_for_user(
+        &mut tx,
+        caller.user.id,
+        only.as_deref(),
+        page.limit,
+        page.offset,
+    )
+    .await?;
+    tx.commit().await?;
+    let mut results = String::with_capacity(projects.len() * 400 + 2);
+    results.push('[');
+    for (i, p) in projects.iter().enumerate() {
+        if i > 0 {
+            results.push(',');
+        }
+        p.write_basic(&mut results);
+    }
+    results.push(']');
+    http::ok_json(pagination::envelope_json(
+        &base, &query, page, count, &results,
+    ))
+}
+
+const NO_ORGANIZATION: &str = "You need to belong to an organization.";
+
+/// A project in the caller's current organization, with the same rules as
+/// `POST /api/organizations/:id/projects/`.
+async fn create(app: App, req: ApiRequest, caller: Caller) -> ApiResult<Response> {
+    let no_organization = || {
+        let mut e = ApiError::not_found();
+        e.detail = NO_ORGANIZATION.into();
+        e
+    };
+    let mut tx = app.db.read().await?;
+    let org_id = organizations::current_for(&mut tx, &caller.user)
+        .await?
+        .ok_or_else(no_organization)?;
+    let found = organizations::find_with_level(&mut tx, &org_id, caller.user.id).await?;
+    tx.commit().await?;
+    let (org, level) = found.ok_or_else(no_organization)?;
+    caller.grant.check(WRITE, &org.id, Target::Organization)?;
+    let level = level.ok_or_else(no_organization)?;
+    super::create(app, req, Member { caller, org, level }).await
+}

@@ -1,0 +1,326 @@
+//! The parts of a user only `/api/users/@me/` shows and changes: preferences
+//! and notification settings, read and written apart from the columns every
+//! request's authentication reads.
+
+use std::borrow::Cow;
+
+use sea_query::{Expr, ExprTrait, Query};
+use serde_json::{json, Map, Value};
+
+use crate::drf::{self, Attr, CharOpts};
+use crate::error::{ApiError, ApiResult};
+use crate::storage::schema::Users as U;
+use crate::storage::{DbResult, RowRead, Tx};
+
+/// PostHog's `ROLE_CHOICES`.
+pub const ROLES: &[&str] = &[
+    "engineering",
+    "data",
+    "product",
+    "founder",
+    "leadership",
+    "marketing",
+    "sales",
+    "other",
+];
+
+#[derive(Clone, Debug, Default)]
+pub struct Profile {
+    pub anonymize_data: Option<bool>,
+    pub toolbar_mode: Option<String>,
+    pub theme_mode: Option<String>,
+    /// What the user changed; shown over [`notification_defaults`].
+    pub notification_settings: Map<String, Value>,
+    pub pending_email: Option<String>,
+    pub has_password: bool,
+    pub date_joined: i64,
+}
+
+pub async fn find(tx: &mut Tx, user_id: i64) -> DbResult<Profile> {
+    let stmt = Query::select()
+        .columns([
+            U::AnonymizeData,
+            U::ToolbarMode,
+            U::ThemeMode,
+            U::NotificationSettings,
+            U::PendingEmail,
+            U::Password,
+            U::DateJoined,
+        ])
+        .from(U::Table)
+        .and_where(Expr::col(U::Id).eq(user_id))
+        .to_owned();
+    let found = tx
+        .query_opt(&stmt, |r: &dyn RowRead| {
+            let notifications = match r.json(3) {
+                Ok(Value::Object(m)) => m,
+                _ => Map::new(),
+            };
+            Ok(Profile {
+                anonymize_data: r.opt_bool(0)?,
+                toolbar_mode: r.opt_string(1)?,
+                theme_mode: r.opt_string(2)?,
+                notification_settings: notifications,
+                pending_email: r.opt_string(4)?,
+                has_password: r
+                    .opt_string(5)?
+                    .is_some_and(|p| !p.is_empty() && !p.starts_with('!')),
+                date_joined: r.i64(6)?,
+            })
+        })
+        .await?;
+    Ok(found.unwrap_or_default())
+}
+
+/// PostHog's `NOTIFICATION_DEFAULTS`.
+pub fn notification_defaults() -> Map<String, Value> {
+    match json!({
+        "plugin_disabled": true,
+        "error_tracking_issue_assigned": true,
+        "discussions_mentioned": true,
+        "project_weekly_digest_disabled": {},
+        "all_weekly_digest_disabled": false,
+    }) {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+/// The settings as shown: the defaults, overridden by what the user set.
+pub fn notifications_shown(p: &Profile) -> Value {
+    let mut all = notification_defaults();
+    for (k, v) in &p.notification_settings {
+        all.insert(k.clone(), v.clone());
+    }
+    Value::Object(all)
+}
+
+/// PostHog's `validate_notification_settings`: known keys, booleans, and a
+/// per-project map of booleans merged into the stored one.
+pub fn merge_notifications(current: &Profile, v: &Value) -> ApiResult<Map<String, Value>> {
+    let attr = "notification_settings";
+    let Value::Object(given) = v else {
+        return Err(ApiError::validation(
+            "not_a_dict",
+            format!(
+                "Expected a dictionary of items but got type \"{}\".",
+                drf::py_type_name(v)
+            ),
+        )
+        .at(attr));
+    };
+    let mut merged = current.notification_settings.clone();
+    let defaults = notification_defaults();
+    for (key, value) in given {
+        if !defaults.contains_key(key) {
+            return Err(ApiError::invalid_input(format!(
+                "Key {key} is not valid as a key for notification settings"
+            ))
+            .at(attr));
+        }
+        if key == "project_weekly_digest_disabled" {
+            let Value::Object(projects) = value else {
+                return Err(ApiError::invalid_input(
+                    "project_weekly_digest_disabled must be a dictionary mapping project IDs to boolean values",
+                )
+                .at(attr));
+            };
+            if let Some(bad) = projects.values().find(|d| !d.is_boolean()) {
+                return Err(ApiError::invalid_input(format!(
+                    "Project notification setting values must be boolean, got <class '{}'> instead",
+                    drf::py_type_name(bad)
+                ))
+                .at(attr));
+            }
+            let mut all = match merged.get(key) {
+                Some(Value::Object(m)) => m.clone(),
+                _ => Map::new(),
+            };
+            for (k, d) in projects {
+                all.insert(k.clone(), d.clone());
+            }
+            merged.insert(key.clone(), Value::Object(all));
+        } else {
+            if !value.is_boolean() {
+                let mut shown = String::new();
+                drf::py_repr(value, &mut shown, 0);
+                let shown = match value {
+                    Value::String(s) => s.clone(),
+                    _ => shown,
+                };
+                return Err(ApiError::invalid_input(format!(
+                    "{shown} is not a valid type for notification settings, should be <class 'bool'>"
+                ))
+                .at(attr));
+            }
+            merged.insert(key.clone(), value.clone());
+        }
+    }
+    Ok(merged)
+}
+
+/// A validated change to the caller's own profile.
+#[derive(Default, Debug)]
+pub struct Change {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub notification_settings: Option<Map<String, Value>>,
+    pub anonymize_data: Option<Option<bool>>,
+    pub toolbar_mode: Option<Option<String>>,
+    pub theme_mode: Option<Option<String>>,
+    pub hedgehog_config: Option<Value>,
+    pub role_at_organization: Option<String>,
+}
+
+fn name(v: &Value, field: &'static str) -> ApiResult<String> {
+    let opts = CharOpts {
+        allow_null: false,
+        allow_blank: true,
+        max_length: Some(150),
+    };
+    Ok(drf::char_field(v, &Cow::Borrowed(field), &opts)?.unwrap_or_default())
+}
+
+fn nullable_choice(v: &Value, field: &'static str, choices: &[&str]) -> ApiResult<Option<String>> {
+    let attr: Attr = Cow::Borrowed(field);
+    Ok(drf::choice_field(v, &attr, choices, true, true)?.filter(|s| !s.is_empty()))
+}
+
+/// The profile fields of a PATCH, in PostHog's serializer order. The
+/// `set_current_*` switches are validated by the caller (they need the database).
+pub fn validate(current: &Profile, body: &Map<String, Value>) -> ApiResult<Change> {
+    let mut c = Change::default();
+    if let Some(v) = body.get("first_name") {
+        c.first_name = Some(name(v, "first_name")?);
+    }
+    if let Some(v) = body.get("last_name") {
+        c.last_name = Some(name(v, "last_name")?);
+    }
+    if let Some(v) = body.get("notification_settings") {
+        c.notification_settings = Some(merge_notifications(current, v)?);
+    }
+    if let Some(v) = body.get("anonymize_data") {
+        c.anonymize_data = Some(drf::bool_field(v, &Cow::Borrowed("anonymize_data"), true)?);
+    }
+    if let Some(v) = body.get("toolbar_mode") {
+        c.toolbar_mode = Some(nullable_choice(
+            v,
+            "toolbar_mode",
+            &["disabled", "toolbar"],
+        )?);
+    }
+    if let Some(v) = body.get("theme_mode") {
+        c.theme_mode = Some(nullable_choice(
+            v,
+            "theme_mode",
+            &["light", "dark", "system"],
+        )?);
+    }
+    if let Some(v) = body.get("hedgehog_config") {
+        c.hedgehog_config = Some(v.clone());
+    }
+    if let Some(v) = body.get("role_at_organization") {
+        let attr: Attr = Cow::Borrowed("role_at_organization");
+        c.role_at_organization = drf::choice_field(v, &attr, ROLES, false, false)?;
+    }
+    Ok(c)
+}
+
+/// Writes the change; nothing when it changes nothing.
+pub async fn save(tx: &mut Tx, user_id: i64, c: Change) -> DbResult<()> {
+    let mut stmt = Query::update();
+    stmt.table(U::Table).and_where(Expr::col(U::Id).eq(user_id));
+    let mut any = false;
+    let mut set = |col: U, v: sea_query::Value| {
+        stmt.value(col, v);
+        any = true;
+    };
+    if let Some(v) = c.first_name {
+        set(U::FirstName, v.into());
+    }
+    if let Some(v) = c.last_name {
+        set(U::LastName, v.into());
+    }
+    if let Some(v) = c.notification_settings {
+        set(U::NotificationSettings, Value::Object(v).to_string().into());
+    }
+    if let Some(v) = c.anonymize_data {
+        set(U::AnonymizeData, v.into());
+    }
+    if let Some(v) = c.toolbar_mode {
+        set(U::ToolbarMode, v.into());
+    }
+    if let Some(v) = c.theme_mode {
+        set(U::ThemeMode, v.into());
+    }
+    if let Some(v) = c.hedgehog_config {
+        let text = (!v.is_null()).then(|| v.to_string());
+        set(U::HedgehogConfig, text.into());
+    }
+    if let Some(v) = c.role_at_organization {
+        set(U::RoleAtOrganization, v.into());
+    }
+    if any {
+        tx.execute(&stmt).await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn notification_settings_as_posthog_checks_them() {
+        let p = Profile::default();
+        let merged = merge_notifications(
+            &p,
+            &json!({"plugin_disabled": false, "project_weekly_digest_disabled": {"7": true}}),
+        )
+        .unwrap();
+        assert_eq!(merged["plugin_disabled"], false);
+        assert_eq!(merged["project_weekly_digest_disabled"], json!({"7": true}));
+        for (bad, detail) in [
+            (json!({"nope": true}), "Key nope is not valid as a key for notification settings"),
+            (
+                json!({"plugin_disabled": "yes"}),
+                "yes is not a valid type for notification settings, should be <class 'bool'>",
+            ),
+            (
+                json!({"project_weekly_digest_disabled": []}),
+                "project_weekly_digest_disabled must be a dictionary mapping project IDs to boolean values",
+            ),
+        ] {
+            let e = merge_notifications(&p, &bad).unwrap_err();
+            assert_eq!(e.detail, detail);
+            assert_eq!(e.attr.as_deref(), Some("notification_settings"));
+        }
+        assert_eq!(
+            merge_notifications(&p, &json!("x")).unwrap_err().code,
+            "not_a_dict"
+        );
+    }
+
+    #[test]
+    fn profile_fields() {
+        let p = Profile::default();
+        let c = validate(
+            &p,
+            &body(json!({"first_name": " Ada ", "theme_mode": "dark"})),
+        )
+        .unwrap();
+        assert_eq!(c.first_name.as_deref(), Some("Ada"));
+        assert_eq!(c.theme_mode, Some(Some("dark".into())));
+        let e = validate(&p, &body(json!({"role_at_organization": "wizard"}))).unwrap_err();
+        assert_eq!(
+            (e.code.as_ref(), e.attr.as_deref()),
+            ("invalid_choice", Some("role_at_organization"))
+        );
+        let e = validate(&p, &body(json!({"last_name": "x".repeat(151)}))).unwrap_err();
+        assert_eq!(e.code, "max_length");
+    }
+}
