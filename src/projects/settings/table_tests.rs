@@ -1,0 +1,1 @@
+//! The declaration table against itself and against PostHog's API document.
