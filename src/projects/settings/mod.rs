@@ -4,7 +4,8 @@
 //! shows it, and its schema and description. New projects' defaults, the validation of
 //! `PATCH /projects/:id/` (PostHog's `ProjectBackwardCompatSerializer`), the admin gate,
 //! rendering (`model.rs`), activity diffs (`update.rs`) and the API schema all read the
-//! declarations; nothing else names a setting to give it behaviour.
+//! declarations. (Creation still names two in `projects::create`: `anonymize_ips` starts at
+//! the organization's default, and `primary_dashboard` is refused.)
 //!
 //! The checks live in `validators.rs` (on DRF's field semantics in `rules.rs`), the merge
 //! rules in `merge.rs`, the schema types in `schema.rs`.
