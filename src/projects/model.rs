@@ -40,18 +40,18 @@ pub struct Project {
 pub fn field_position(name: &str) -> usize {
     detail_plan()
         .iter()
-        .position(|(f, _)| *f == name)
+        .position(|f| f.name == name)
         .unwrap_or(usize::MAX)
 }
 
 /// The project detail's fields (ProjectBackwardCompat), in PostHog's order.
 pub fn detail_fields() -> impl Iterator<Item = &'static str> {
-    detail_plan().iter().map(|(f, _)| *f)
+    detail_plan().iter().map(|f| f.name)
 }
 
 /// The list item's fields (ProjectBackwardCompatBasic), in PostHog's order.
 pub fn list_fields() -> impl Iterator<Item = &'static str> {
-    list_plan().iter().map(|(f, _)| *f)
+    list_plan().iter().map(|f| f.name)
 }
 
 /// The person-on-events modes under which PostHog says querying uses person properties on events.
@@ -207,9 +207,28 @@ const LIST_OWN_FIELDS: &[(&str, Source)] = &[
 
 type Plan = Vec<(&'static str, Source)>;
 
-/// `(field, source)` for every detail field, in PostHog's order.
-fn detail_plan() -> &'static [(&'static str, Source)] {
-    static PLAN: OnceLock<Plan> = OnceLock::new();
+/// A response field in its place.
+struct Field {
+    name: &'static str,
+    /// The JSON text that opens it: `{"id":` for the first field, `,"uuid":` after.
+    opening: String,
+    source: Source,
+}
+
+fn fields(plan: Plan) -> Vec<Field> {
+    plan.into_iter()
+        .enumerate()
+        .map(|(i, (name, source))| Field {
+            name,
+            opening: format!("{}\"{name}\":", if i == 0 { '{' } else { ',' }),
+            source,
+        })
+        .collect()
+}
+
+/// Every detail field, in PostHog's order.
+fn detail_plan() -> &'static [Field] {
+    static PLAN: OnceLock<Vec<Field>> = OnceLock::new();
     PLAN.get_or_init(|| {
         fn own_after(anchor: Option<&str>) -> impl Iterator<Item = (&'static str, Source)> + '_ {
             DETAIL_OWN_FIELDS
@@ -222,12 +241,12 @@ fn detail_plan() -> &'static [(&'static str, Source)] {
             plan.push((setting.name, Source::Setting(i)));
             plan.extend(own_after(Some(setting.name)));
         }
-        plan
+        fields(plan)
     })
 }
 
-/// `(field, source)` for every list item field, in PostHog's order.
-fn list_plan() -> &'static [(&'static str, Source)] {
+/// Every list item field, in PostHog's order.
+fn list_plan() -> &'static [Field] {
     fn settings_after(field: &str, plan: &mut Plan) {
         for (i, setting) in settings::SETTINGS.iter().enumerate() {
             if matches!(setting.shown, Shown::DetailAndList { after } if after == field) {
@@ -236,14 +255,14 @@ fn list_plan() -> &'static [(&'static str, Source)] {
             }
         }
     }
-    static PLAN: OnceLock<Plan> = OnceLock::new();
+    static PLAN: OnceLock<Vec<Field>> = OnceLock::new();
     PLAN.get_or_init(|| {
         let mut plan = Plan::new();
         for (field, source) in LIST_OWN_FIELDS {
             plan.push((field, *source));
             settings_after(field, &mut plan);
         }
-        plan
+        fields(plan)
     })
 }
 
@@ -386,19 +405,16 @@ impl Project {
     fn write_fields(
         &self,
         out: &mut String,
-        plan: &[(&str, Source)],
+        plan: &[Field],
         raw: &RawSettings<'_>,
         viewer: Option<&Viewer<'_>>,
     ) {
-        out.push('{');
-        for (i, (field, source)) in plan.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            out.push('"');
-            out.push_str(field);
-            out.push_str("\":");
-            match (*source, viewer) {
+        if plan.is_empty() {
+            out.push('{');
+        }
+        for field in plan {
+            out.push_str(&field.opening);
+            match (field.source, viewer) {
                 (Source::Setting(index), _) => out.push_str(raw.get(index)),
                 (Source::Id, _) => push_int(out, self.id),
                 (Source::Organization, _) => push_str(out, &self.organization_id),
@@ -518,8 +534,8 @@ mod tests {
             .count();
         assert_eq!(list_fields().count(), LIST_OWN_FIELDS.len() + in_list);
         // The list item has no viewer to show viewer-dependent fields to.
-        assert!(list_plan().iter().all(|(_, s)| !matches!(
-            s,
+        assert!(list_plan().iter().all(|f| !matches!(
+            f.source,
             Source::EffectiveMembershipLevel | Source::LiveEventsToken
         )));
     }
