@@ -22,7 +22,7 @@ use crate::organizations::Level;
 
 mod merge;
 mod rules;
-mod schema;
+pub mod schema;
 mod table;
 mod validators;
 
@@ -32,7 +32,7 @@ mod table_tests;
 mod tests;
 
 use rules::{Attr, CharOpts};
-pub use schema::{Choices, Schema, Type};
+use schema::{Schema, Type};
 pub use table::SETTINGS;
 
 /// Who may change a setting after the project exists (PostHog's newest admin gate).

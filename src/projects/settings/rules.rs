@@ -1,6 +1,6 @@
-//! Field validators behind `settings::apply`: DRF field semantics (messages, codes, coercions)
-//! and PostHog's per-setting rules. Messages are PostHog's; where PostHog would crash (500) on
-//! a malformed value we answer a 400 instead and say so next to the rule.
+//! The rules behind the settings' checks (`validators.rs`): DRF field semantics (messages,
+//! codes, coercions) and PostHog's per-setting rules. Messages are PostHog's; where PostHog
+//! would crash (500) on a malformed value we answer a 400 instead and say so next to the rule.
 
 use std::collections::HashSet;
 

@@ -6,6 +6,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 
+use super::schema::{Choices, Schema, Type};
 use super::*;
 use crate::organizations::Level;
 use crate::projects::model;

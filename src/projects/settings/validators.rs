@@ -9,7 +9,8 @@ use serde_json::Value;
 
 use super::merge::truthy_object;
 use super::rules::{self, Attr, CharOpts};
-use super::{Input, Type};
+use super::schema::Type;
+use super::Input;
 use crate::error::{ApiError, ApiResult};
 use crate::projects::{rules as project_rules, timezones};
 
