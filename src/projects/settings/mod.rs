@@ -21,6 +21,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::organizations::Level;
 
 mod merge;
+mod regex_syntax;
 mod rules;
 pub mod schema;
 mod table;

@@ -4,7 +4,8 @@
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 
-use super::rules::{check_regex, py_float_repr, Flavor};
+use super::regex_syntax::{check_regex, Flavor};
+use super::rules::py_float_repr;
 use super::*;
 
 fn at(s: &str) -> DateTime<Utc> {
