@@ -10,7 +10,7 @@ use sha2::Sha256;
 use std::fmt::Write as _;
 use std::sync::OnceLock;
 
-use super::settings;
+use super::settings::{self, Shown};
 use super::setup_tasks::SETUP_TASK_IDS;
 use crate::organizations::Level;
 use crate::time;
@@ -35,85 +35,23 @@ pub struct Project {
     pub updated_at: i64,
 }
 
-/// The project detail's fields, in PostHog's order (ProjectBackwardCompat).
-pub const DETAIL_FIELDS: [&str; 69] = [
-    "id",
-    "organization",
-    "name",
-    "product_description",
-    "created_at",
-    "effective_membership_level",
-    "has_group_types",
-    "group_types",
-    "live_events_token",
-    "updated_at",
-    "uuid",
-    "api_token",
-    "app_urls",
-    "anonymize_ips",
-    "completed_snippet_onboarding",
-    "ingested_event",
-    "test_account_filters",
-    "test_account_filters_default_checked",
-    "path_cleaning_filters",
-    "is_demo",
-    "timezone",
-    "data_attributes",
-    "person_display_name_properties",
-    "correlation_config",
-    "autocapture_opt_out",
-    "autocapture_exceptions_opt_in",
-    "autocapture_web_vitals_opt_in",
-    "autocapture_web_vitals_allowed_metrics",
-    "autocapture_exceptions_errors_to_ignore",
-    "capture_console_log_opt_in",
-    "capture_performance_opt_in",
-    "session_recording_opt_in",
-    "session_recording_sample_rate",
-    "session_recording_minimum_duration_milliseconds",
-    "session_recording_linked_flag",
-    "session_recording_network_payload_capture_config",
-    "session_recording_masking_config",
-    "session_recording_url_trigger_config",
-    "session_recording_url_blocklist_config",
-    "session_recording_event_trigger_config",
-    "session_recording_trigger_match_type_config",
-    "session_recording_trigger_groups",
-    "session_recording_retention_period",
-    "session_replay_config",
-    "survey_config",
-    "access_control",
-    "week_start_day",
-    "primary_dashboard",
-    "live_events_columns",
-    "recording_domains",
-    "person_on_events_querying_enabled",
-    "inject_web_apps",
-    "extra_settings",
-    "modifiers",
-    "default_modifiers",
-    "has_completed_onboarding_for",
-    "surveys_opt_in",
-    "heatmaps_opt_in",
-    "product_intents",
-    "flags_persistence_default",
-    "secret_api_token",
-    "secret_api_token_backup",
-    "receive_org_level_activity_logs",
-    "business_model",
-    "conversations_enabled",
-    "conversations_settings",
-    "logs_settings",
-    "proactive_tasks_enabled",
-    "available_setup_task_ids",
-];
-
-/// Where a field stands in PostHog's order; DRF reports the first failing field.
+/// Where a field stands in PostHog's detail order; DRF validates fields in that order and
+/// reports the first that fails.
 pub fn field_position(name: &str) -> usize {
-    DETAIL_FIELDS
+    detail_plan()
         .iter()
-        .position(|f| *f == name)
+        .position(|f| f.name == name)
         .unwrap_or(usize::MAX)
+}
+
+/// The project detail's fields (ProjectBackwardCompat), in PostHog's order.
+pub fn detail_fields() -> impl Iterator<Item = &'static str> {
+    detail_plan().iter().map(|f| f.name)
+}
+
+/// The list item's fields (ProjectBackwardCompatBasic), in PostHog's order.
+pub fn list_fields() -> impl Iterator<Item = &'static str> {
+    list_plan().iter().map(|f| f.name)
 }
 
 /// The person-on-events modes under which PostHog says querying uses person properties on events.
@@ -168,9 +106,10 @@ pub struct Viewer<'a> {
     pub signing_key: &'a [u8],
 }
 
-/// Where each detail field comes from, worked out once.
+/// Where a response field's value comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Source {
+    /// The setting at this index of `settings::SETTINGS`.
     Setting(usize),
     Id,
     Organization,
@@ -193,40 +132,137 @@ enum Source {
     AvailableSetupTaskIds,
 }
 
-fn source(field: &str) -> Option<Source> {
-    Some(match field {
-        "id" => Source::Id,
-        "organization" => Source::Organization,
-        "name" => Source::Name,
-        "product_description" => Source::ProductDescription,
-        "created_at" => Source::CreatedAt,
-        "effective_membership_level" => Source::EffectiveMembershipLevel,
-        // No group types, product intents or (deprecated) access control in prickle.
-        "has_group_types" | "access_control" => Source::False,
-        "group_types" | "product_intents" => Source::EmptyList,
-        "live_events_token" => Source::LiveEventsToken,
-        "updated_at" => Source::UpdatedAt,
-        "uuid" => Source::Uuid,
-        "api_token" => Source::ApiToken,
-        "ingested_event" => Source::IngestedEvent,
-        "is_demo" => Source::IsDemo,
-        "person_on_events_querying_enabled" => Source::PersonOnEventsQueryingEnabled,
-        "default_modifiers" => Source::DefaultModifiers,
-        "secret_api_token" => Source::SecretApiToken,
-        "secret_api_token_backup" => Source::SecretApiTokenBackup,
-        "available_setup_task_ids" => Source::AvailableSetupTaskIds,
-        setting => Source::Setting(settings::index(setting)?),
+/// The project detail's own fields (the ones that are not settings), in PostHog's order,
+/// each placed right after the setting it follows (`None`: before the first setting). The
+/// settings fill the places between, in `settings::SETTINGS` order.
+const DETAIL_OWN_FIELDS: &[(&str, Source, Option<&str>)] = &[
+    ("id", Source::Id, None),
+    ("organization", Source::Organization, None),
+    ("name", Source::Name, None),
+    ("product_description", Source::ProductDescription, None),
+    ("created_at", Source::CreatedAt, None),
+    (
+        "effective_membership_level",
+        Source::EffectiveMembershipLevel,
+        None,
+    ),
+    // No group types, product intents or (deprecated) access control in prickle.
+    ("has_group_types", Source::False, None),
+    ("group_types", Source::EmptyList, None),
+    ("live_events_token", Source::LiveEventsToken, None),
+    ("updated_at", Source::UpdatedAt, None),
+    ("uuid", Source::Uuid, None),
+    ("api_token", Source::ApiToken, None),
+    (
+        "ingested_event",
+        Source::IngestedEvent,
+        Some("completed_snippet_onboarding"),
+    ),
+    ("is_demo", Source::IsDemo, Some("path_cleaning_filters")),
+    ("access_control", Source::False, Some("survey_config")),
+    (
+        "person_on_events_querying_enabled",
+        Source::PersonOnEventsQueryingEnabled,
+        Some("recording_domains"),
+    ),
+    (
+        "default_modifiers",
+        Source::DefaultModifiers,
+        Some("modifiers"),
+    ),
+    (
+        "product_intents",
+        Source::EmptyList,
+        Some("heatmaps_opt_in"),
+    ),
+    (
+        "secret_api_token",
+        Source::SecretApiToken,
+        Some("flags_persistence_default"),
+    ),
+    (
+        "secret_api_token_backup",
+        Source::SecretApiTokenBackup,
+        Some("flags_persistence_default"),
+    ),
+    (
+        "available_setup_task_ids",
+        Source::AvailableSetupTaskIds,
+        Some("proactive_tasks_enabled"),
+    ),
+];
+
+/// The list item's own fields, in PostHog's order; a setting shown in the list goes right
+/// after the field its `Shown::DetailAndList` names.
+const LIST_OWN_FIELDS: &[(&str, Source)] = &[
+    ("id", Source::Id),
+    ("uuid", Source::Uuid),
+    ("organization", Source::Organization),
+    ("api_token", Source::ApiToken),
+    ("name", Source::Name),
+    ("ingested_event", Source::IngestedEvent),
+    ("is_demo", Source::IsDemo),
+    ("access_control", Source::False),
+];
+
+type Plan = Vec<(&'static str, Source)>;
+
+/// A response field in its place.
+struct Field {
+    name: &'static str,
+    /// The JSON text that opens it: `{"id":` for the first field, `,"uuid":` after.
+    opening: String,
+    source: Source,
+}
+
+fn fields(plan: Plan) -> Vec<Field> {
+    plan.into_iter()
+        .enumerate()
+        .map(|(i, (name, source))| Field {
+            name,
+            opening: format!("{}\"{name}\":", if i == 0 { '{' } else { ',' }),
+            source,
+        })
+        .collect()
+}
+
+/// Every detail field, in PostHog's order.
+fn detail_plan() -> &'static [Field] {
+    static PLAN: OnceLock<Vec<Field>> = OnceLock::new();
+    PLAN.get_or_init(|| {
+        fn own_after(anchor: Option<&str>) -> impl Iterator<Item = (&'static str, Source)> + '_ {
+            DETAIL_OWN_FIELDS
+                .iter()
+                .filter(move |(_, _, after)| *after == anchor)
+                .map(|(field, source, _)| (*field, *source))
+        }
+        let mut plan: Plan = own_after(None).collect();
+        for (i, setting) in settings::SETTINGS.iter().enumerate() {
+            plan.push((setting.name, Source::Setting(i)));
+            plan.extend(own_after(Some(setting.name)));
+        }
+        fields(plan)
     })
 }
 
-/// `(field, source)` for every detail field, in PostHog's order.
-fn plan() -> &'static [(&'static str, Source)] {
-    static PLAN: OnceLock<Vec<(&'static str, Source)>> = OnceLock::new();
+/// Every list item field, in PostHog's order.
+fn list_plan() -> &'static [Field] {
+    fn settings_after(field: &str, plan: &mut Plan) {
+        for (i, setting) in settings::SETTINGS.iter().enumerate() {
+            if matches!(setting.shown, Shown::DetailAndList { after } if after == field) {
+                plan.push((setting.name, Source::Setting(i)));
+                settings_after(setting.name, plan);
+            }
+        }
+    }
+    static PLAN: OnceLock<Vec<Field>> = OnceLock::new();
     PLAN.get_or_init(|| {
-        DETAIL_FIELDS
-            .iter()
-            .map(|f| (*f, source(f).unwrap_or(Source::False)))
-            .collect()
+        let mut plan = Plan::new();
+        for (field, source) in LIST_OWN_FIELDS {
+            plan.push((field, *source));
+            settings_after(field, &mut plan);
+        }
+        fields(plan)
     })
 }
 
@@ -354,75 +390,68 @@ impl Project {
     pub fn detail(&self, viewer: &Viewer<'_>) -> String {
         let raw = RawSettings::parse(&self.settings_json);
         let mut out = String::with_capacity(self.settings_json.len() + 4096);
-        out.push('{');
-        for (i, (field, source)) in plan().iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            out.push('"');
-            out.push_str(field);
-            out.push_str("\":");
-            match *source {
-                Source::Setting(index) => out.push_str(raw.get(index)),
-                Source::Id => push_int(&mut out, self.id),
-                Source::Organization => push_str(&mut out, &self.organization_id),
-                Source::Name => push_str(&mut out, &self.name),
-                Source::ProductDescription => {
-                    push_opt_str(&mut out, self.product_description.as_deref())
-                }
-                Source::CreatedAt => push_str(&mut out, &time::format(self.created_at)),
-                // Without PostHog's access-control feature, project access tops out at admin.
-                Source::EffectiveMembershipLevel => {
-                    push_int(&mut out, viewer.level.min(Level::Admin).as_i64())
-                }
-                Source::False => out.push_str("false"),
-                Source::EmptyList => out.push_str("[]"),
-                Source::LiveEventsToken => push_str(&mut out, &self.live_events_token(viewer)),
-                Source::UpdatedAt => push_str(&mut out, &time::format(self.updated_at)),
-                Source::Uuid => push_str(&mut out, &self.uuid),
-                Source::ApiToken => push_str(&mut out, &self.api_token),
-                Source::IngestedEvent => out.push_str(bool_text(self.ingested_event)),
-                Source::IsDemo => out.push_str(bool_text(self.is_demo)),
-                Source::PersonOnEventsQueryingEnabled => {
-                    out.push_str(bool_text(persons_on_events(&raw)))
-                }
-                Source::DefaultModifiers => out.push_str(default_modifiers()),
-                Source::SecretApiToken => push_opt_str(&mut out, self.secret_api_token.as_deref()),
-                Source::SecretApiTokenBackup => {
-                    push_opt_str(&mut out, self.secret_api_token_backup.as_deref())
-                }
-                Source::AvailableSetupTaskIds => out.push_str(setup_task_ids()),
-            }
-        }
-        out.push('}');
+        self.write_fields(&mut out, detail_plan(), &raw, Some(viewer));
         out
     }
 
     /// Appends the list item (ProjectBackwardCompatBasic).
     pub fn write_basic(&self, out: &mut String) {
         let raw = RawSettings::parse(&self.settings_json);
-        let setting = |name: &str| settings::index(name).map(|i| raw.get(i)).unwrap_or("null");
-        out.push_str("{\"id\":");
-        push_int(out, self.id);
-        out.push_str(",\"uuid\":");
-        push_str(out, &self.uuid);
-        out.push_str(",\"organization\":");
-        push_str(out, &self.organization_id);
-        out.push_str(",\"api_token\":");
-        push_str(out, &self.api_token);
-        out.push_str(",\"name\":");
-        push_str(out, &self.name);
-        out.push_str(",\"completed_snippet_onboarding\":");
-        out.push_str(setting("completed_snippet_onboarding"));
-        out.push_str(",\"has_completed_onboarding_for\":");
-        out.push_str(setting("has_completed_onboarding_for"));
-        out.push_str(",\"ingested_event\":");
-        out.push_str(bool_text(self.ingested_event));
-        out.push_str(",\"is_demo\":");
-        out.push_str(bool_text(self.is_demo));
-        out.push_str(",\"timezone\":");
-        out.push_str(setting("timezone"));
-        out.push_str(",\"access_control\":false}");
+        self.write_fields(out, list_plan(), &raw, None);
+    }
+
+    /// Appends the fields of `plan` as a JSON object. The fields that depend on the viewer
+    /// are only in the detail, which always has one.
+    fn write_fields(
+        &self,
+        out: &mut String,
+        plan: &[Field],
+        raw: &RawSettings<'_>,
+        viewer: Option<&Viewer<'_>>,
+    ) {
+        if plan.is_empty() {
+            out.push('{');
+        }
+        for field in plan {
+            out.push_str(&field.opening);
+            match (field.source, viewer) {
+                (Source::Setting(index), _) => out.push_str(raw.get(index)),
+                (Source::Id, _) => push_int(out, self.id),
+                (Source::Organization, _) => push_str(out, &self.organization_id),
+                (Source::Name, _) => push_str(out, &self.name),
+                (Source::ProductDescription, _) => {
+                    push_opt_str(out, self.product_description.as_deref())
+                }
+                (Source::CreatedAt, _) => push_str(out, &time::format(self.created_at)),
+                // Without PostHog's access-control feature, project access tops out at admin.
+                (Source::EffectiveMembershipLevel, Some(viewer)) => {
+                    push_int(out, viewer.level.min(Level::Admin).as_i64())
+                }
+                (Source::False, _) => out.push_str("false"),
+                (Source::EmptyList, _) => out.push_str("[]"),
+                (Source::LiveEventsToken, Some(viewer)) => {
+                    push_str(out, &self.live_events_token(viewer))
+                }
+                (Source::UpdatedAt, _) => push_str(out, &time::format(self.updated_at)),
+                (Source::Uuid, _) => push_str(out, &self.uuid),
+                (Source::ApiToken, _) => push_str(out, &self.api_token),
+                (Source::IngestedEvent, _) => out.push_str(bool_text(self.ingested_event)),
+                (Source::IsDemo, _) => out.push_str(bool_text(self.is_demo)),
+                (Source::PersonOnEventsQueryingEnabled, _) => {
+                    out.push_str(bool_text(persons_on_events(raw)))
+                }
+                (Source::DefaultModifiers, _) => out.push_str(default_modifiers()),
+                (Source::SecretApiToken, _) => push_opt_str(out, self.secret_api_token.as_deref()),
+                (Source::SecretApiTokenBackup, _) => {
+                    push_opt_str(out, self.secret_api_token_backup.as_deref())
+                }
+                (Source::AvailableSetupTaskIds, _) => out.push_str(setup_task_ids()),
+                (Source::EffectiveMembershipLevel | Source::LiveEventsToken, None) => {
+                    out.push_str("null")
+                }
+            }
+        }
+        out.push('}');
     }
 
     /// PostHog's livestream JWT (HS256, audience `posthog:livestream`, 7 days).
@@ -459,7 +488,8 @@ fn bool_text(b: bool) -> &'static str {
 
 /// Whether the project's own modifiers put person properties on events.
 fn persons_on_events(raw: &RawSettings<'_>) -> bool {
-    let Some(index) = settings::index("modifiers") else {
+    static MODIFIERS: OnceLock<Option<usize>> = OnceLock::new();
+    let Some(index) = *MODIFIERS.get_or_init(|| settings::index("modifiers")) else {
         return false;
     };
     let text = raw.get(index);
@@ -479,15 +509,60 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_detail_field_has_a_source() {
-        for field in DETAIL_FIELDS {
-            assert!(source(field).is_some(), "{field}");
+    fn every_field_has_its_place() {
+        // An own field anchored to a setting that does not exist would be left out.
+        let detail: Vec<&str> = detail_fields().collect();
+        assert_eq!(
+            detail.len(),
+            DETAIL_OWN_FIELDS.len() + settings::SETTINGS.len()
+        );
+        for (field, _, _) in DETAIL_OWN_FIELDS {
+            assert_eq!(detail.iter().filter(|f| *f == field).count(), 1, "{field}");
         }
-        let settings_in_detail = plan()
+        for setting in settings::SETTINGS {
+            assert_eq!(
+                field_position(setting.name),
+                detail
+                    .iter()
+                    .position(|f| *f == setting.name)
+                    .unwrap_or(usize::MAX)
+            );
+        }
+        let in_list = settings::SETTINGS
             .iter()
-            .filter(|(_, s)| matches!(s, Source::Setting(_)))
+            .filter(|s| matches!(s.shown, Shown::DetailAndList { .. }))
             .count();
-        assert_eq!(settings_in_detail, settings::SETTINGS.len());
+        assert_eq!(list_fields().count(), LIST_OWN_FIELDS.len() + in_list);
+        // The list item has no viewer to show viewer-dependent fields to.
+        assert!(list_plan().iter().all(|f| !matches!(
+            f.source,
+            Source::EffectiveMembershipLevel | Source::LiveEventsToken
+        )));
+    }
+
+    #[test]
+    fn list_item_renders_in_order() {
+        let project = Project {
+            id: 7,
+            uuid: "u".into(),
+            organization_id: "o".into(),
+            name: "N".into(),
+            product_description: None,
+            is_demo: false,
+            api_token: "phc_x".into(),
+            secret_api_token: None,
+            secret_api_token_backup: None,
+            ingested_event: true,
+            settings_json: serde_json::to_string(&settings::defaults()).unwrap(),
+            created_at: 0,
+            updated_at: 0,
+        };
+        let mut out = String::new();
+        project.write_basic(&mut out);
+        assert_eq!(
+            out,
+            r#"{"id":7,"uuid":"u","organization":"o","api_token":"phc_x","name":"N","completed_snippet_onboarding":false,"has_completed_onboarding_for":null,"ingested_event":true,"is_demo":false,"timezone":"UTC","access_control":false}"#
+        );
     }
 
     #[test]

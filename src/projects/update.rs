@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::model::{field_position, Project};
-use super::{rules, settings, store};
+use super::{settings, store};
 use crate::activity;
 use crate::error::{ApiError, ApiResult};
 use crate::organizations::Level;
@@ -97,18 +97,6 @@ pub async fn validate(
             Err(e) => collect("name", e),
         }
     }
-    // PostHog's field validator: only on update (a creating member meets the
-    // create-time gate instead), and only for a value that is a boolean
-    // (null skips it and reaches the admin gate; garbage is a 400 first).
-    if is_update
-        && body
-            .get("receive_org_level_activity_logs")
-            .is_some_and(|v| {
-                !v.is_null() && settings::parse_bool(v, "receive_org_level_activity_logs").is_ok()
-            })
-    {
-        rules::may_set_org_level_activity(org_level)?;
-    }
     let mut product_description = None;
     if let Some(v) = body.get("product_description") {
         match settings::validate_product_description(v) {
@@ -131,8 +119,9 @@ pub async fn validate(
     }
     let mut deferred = None;
     let before_settings = current.settings();
-    let new_settings = match settings::apply(&before_settings, body, crate::time::from_micros(now))
-    {
+    let updater = is_update.then_some(org_level);
+    let now = crate::time::from_micros(now);
+    let new_settings = match settings::apply(&before_settings, body, now, updater) {
         Ok(s) => Some(s),
         Err(e) if e.status.as_u16() == 403 => return Err(e),
         // Field errors always name their field; one that doesn't is object-level.
@@ -172,16 +161,6 @@ pub async fn validate(
     })
 }
 
-/// Decimals are logged as PostHog logs them: trailing zeros trimmed ("0.40" → "0.4").
-fn logged(field: &str, v: &Value) -> Value {
-    match (field, v) {
-        ("session_recording_sample_rate", Value::String(s)) if s.contains('.') => {
-            Value::String(s.trim_end_matches('0').trim_end_matches('.').to_string())
-        }
-        _ => v.clone(),
-    }
-}
-
 /// The `Team` and `Project` changes between two versions of a project.
 pub fn diff(
     before: &Project,
@@ -205,17 +184,11 @@ pub fn diff(
     for s in settings::SETTINGS {
         let b = before_settings.get(s.name).unwrap_or(&Value::Null);
         let a = after_settings.get(s.name).unwrap_or(&Value::Null);
-        // Foreign keys appear under their column names in PostHog's log.
-        let field = if s.name == "primary_dashboard" {
-            "primary_dashboard_id"
-        } else {
-            s.name
-        };
         team.extend(activity::change(
             "Team",
-            field,
-            &logged(s.name, b),
-            &logged(s.name, a),
+            s.logged_field(),
+            &s.logged(b),
+            &s.logged(a),
         ));
     }
     project.extend(activity::change("Project", "name", &name.0, &name.1));
