@@ -128,11 +128,16 @@ impl ApiError {
     }
 
     pub fn organization_not_found() -> Self {
+        Self::not_found_detail("Organization not found.")
+    }
+
+    /// A 404 with a detail of its own.
+    pub fn not_found_detail(detail: impl Into<Cow<'static, str>>) -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
             "invalid_request",
             "not_found",
-            "Organization not found.",
+            detail,
         )
     }
 

@@ -206,7 +206,7 @@ impl ApiRequest {
                 let mut tx = app.db.read().await?;
                 let id = organizations::current_for(&mut tx, &caller.user)
                     .await?
-                    .ok_or_else(ApiError::organization_not_found)?;
+                    .ok_or_else(|| self.no_current_organization())?;
                 match organizations::find_with_level(&mut tx, &id, caller.user.id).await? {
                     Some(found) => Ok(found),
                     None => Err(id),
@@ -220,6 +220,24 @@ impl ApiRequest {
         caller.grant.check(scopes, org_id, target)?;
         let (org, level) = found.map_err(|_| ApiError::organization_not_found())?;
         Ok(OrgContext { caller, org, level })
+    }
+}
+
+impl ApiRequest {
+    /// `@current` for a user with no organization: the organization's own
+    /// route says so as PostHog's OrganizationViewSet does; nested routes
+    /// answer as for any unknown organization.
+    fn no_current_organization(&self) -> ApiError {
+        if self
+            .uri
+            .path()
+            .trim_end_matches('/')
+            .ends_with("/organizations/@current")
+        {
+            ApiError::not_found_detail("Current organization not found.")
+        } else {
+            ApiError::organization_not_found()
+        }
     }
 }
 

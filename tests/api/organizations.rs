@@ -586,7 +586,29 @@ async fn only_owners_delete_and_deletion_leaves_nothing_behind() {
         .app
         .call("GET", "/api/organizations/@current/", Some(&w.owner), None)
         .await;
-    assert_eq!(r.status, 404);
+    assert_eq!(
+        r.error(),
+        (
+            404,
+            "not_found",
+            "Current organization not found.",
+            Value::Null
+        )
+    );
+    // Nested routes answer as for any organization that is not there.
+    let r = w
+        .app
+        .call(
+            "GET",
+            "/api/organizations/@current/projects/",
+            Some(&w.owner),
+            None,
+        )
+        .await;
+    assert_eq!(
+        r.error(),
+        (404, "not_found", "Organization not found.", Value::Null)
+    );
     let r = w
         .app
         .call(
