@@ -1,6 +1,9 @@
 //! Configuration shared by every command: flags first, then environment variables.
 
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::Args;
+
+use crate::storage::{DbOptions, Synchronous};
 
 pub const DEFAULT_MAX_PROJECTS_PER_ORGANIZATION: i64 = 2000;
 
@@ -14,6 +17,24 @@ pub struct DatabaseArgs {
         hide_env_values = true
     )]
     pub database_url: String,
+    /// SQLite only: `full` syncs every commit to disk (survives a power cut);
+    /// `normal` survives a killed process only.
+    #[arg(
+        long,
+        env = "PRICKLE_SQLITE_SYNCHRONOUS",
+        default_value = "full",
+        value_parser = PossibleValuesParser::new(["full", "normal"])
+            .try_map(|s| s.parse::<Synchronous>()),
+    )]
+    pub sqlite_synchronous: Synchronous,
+}
+
+impl DatabaseArgs {
+    pub fn options(&self) -> DbOptions {
+        DbOptions {
+            sqlite_synchronous: self.sqlite_synchronous,
+        }
+    }
 }
 
 #[derive(Args, Clone, Debug)]
