@@ -56,6 +56,18 @@ pub struct ServeArgs {
     /// Seconds to let in-flight requests finish after SIGTERM/SIGINT.
     #[arg(long, env = "PRICKLE_SHUTDOWN_GRACE_SECONDS", default_value_t = 30)]
     pub shutdown_grace_seconds: u64,
+    /// Seconds a client has to send a request's headers, from its first byte.
+    #[arg(long, env = "PRICKLE_HEADER_READ_TIMEOUT_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_read_timeout_seconds: u64,
+    /// Seconds a client has to send a request's body, from the end of its headers (408 after).
+    #[arg(long, env = "PRICKLE_BODY_READ_TIMEOUT_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub body_read_timeout_seconds: u64,
+    /// Seconds an idle keep-alive connection stays open.
+    #[arg(long, env = "PRICKLE_KEEP_ALIVE_TIMEOUT_SECONDS", default_value_t = 75, value_parser = clap::value_parser!(u64).range(1..))]
+    pub keep_alive_timeout_seconds: u64,
+    /// Requests handled at once; beyond, 503 with Retry-After.
+    #[arg(long, env = "PRICKLE_MAX_IN_FLIGHT_REQUESTS", default_value_t = 512, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_in_flight_requests: u64,
 }
 
 /// What the HTTP layer needs to know, resolved from [`ServeArgs`].

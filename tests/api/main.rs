@@ -11,4 +11,5 @@ mod projects_activity;
 mod projects_create;
 mod projects_settings;
 mod projects_update;
+mod slow_clients;
 mod smoke;
