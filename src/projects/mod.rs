@@ -270,6 +270,11 @@ async fn update(app: App, req: ApiRequest, ctx: OrgContext) -> ApiResult<Respons
     change(app, req, ctx, true).await
 }
 
+/// PATCHes and PUTs worked out again under the lock because the project
+/// changed after their snapshot (debug builds: the tests check the path runs).
+#[cfg(debug_assertions)]
+pub static REPLANS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// An update worked out against one version of a project.
 struct Plan {
     /// The version it was worked out from.
@@ -333,6 +338,8 @@ async fn change(app: App, mut req: ApiRequest, ctx: OrgContext, put: bool) -> Ap
     let mut tx = app.db.write().await?;
     let locked = load(&mut tx, &ctx, id, true).await?;
     if !locked.same_content(&draft.base) {
+        #[cfg(debug_assertions)]
+        REPLANS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         draft = plan(&mut tx, locked, &body, level, now).await?;
     }
     let Plan {
