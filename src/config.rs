@@ -23,6 +23,7 @@ pub struct DatabaseArgs {
         long,
         env = "PRICKLE_SQLITE_SYNCHRONOUS",
         default_value = "full",
+        ignore_case = true,
         value_parser = PossibleValuesParser::new(["full", "normal"])
             .try_map(|s| s.parse::<Synchronous>()),
     )]
@@ -56,13 +57,13 @@ pub struct ServeArgs {
     /// Seconds to let in-flight requests finish after SIGTERM/SIGINT.
     #[arg(long, env = "PRICKLE_SHUTDOWN_GRACE_SECONDS", default_value_t = 30)]
     pub shutdown_grace_seconds: u64,
-    /// Seconds a client has to send a request's headers, from its first byte.
+    /// Seconds a client has to send a request's headers, from their first byte (from the connection's opening for its first request).
     #[arg(long, env = "PRICKLE_HEADER_READ_TIMEOUT_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     pub header_read_timeout_seconds: u64,
     /// Seconds a client has to send a request's body, from the end of its headers (408 after).
     #[arg(long, env = "PRICKLE_BODY_READ_TIMEOUT_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     pub body_read_timeout_seconds: u64,
-    /// Seconds an idle keep-alive connection stays open.
+    /// Seconds a connection with no request in hand and nothing moving stays open.
     #[arg(long, env = "PRICKLE_KEEP_ALIVE_TIMEOUT_SECONDS", default_value_t = 75, value_parser = clap::value_parser!(u64).range(1..))]
     pub keep_alive_timeout_seconds: u64,
     /// Requests handled at once; beyond, 503 with Retry-After.
