@@ -233,7 +233,15 @@ pub fn redact_url(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::redact_url;
+    use super::{redact_url, Synchronous};
+
+    #[test]
+    fn synchronous_is_full_by_default_and_parses_either_case() {
+        assert_eq!(Synchronous::default(), Synchronous::Full);
+        assert_eq!("normal".parse(), Ok(Synchronous::Normal));
+        assert_eq!("FULL".parse(), Ok(Synchronous::Full));
+        assert!("off".parse::<Synchronous>().is_err());
+    }
 
     #[test]
     fn redacts_passwords_only() {
