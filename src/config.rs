@@ -2,7 +2,10 @@
 
 use std::fmt;
 
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::Args;
+
+use crate::storage::{DbOptions, Synchronous};
 
 pub const DEFAULT_MAX_PROJECTS_PER_ORGANIZATION: i64 = 2000;
 
@@ -16,6 +19,25 @@ pub struct DatabaseArgs {
         hide_env_values = true
     )]
     pub database_url: String,
+    /// SQLite only: `full` syncs every commit to disk (survives a power cut);
+    /// `normal` survives a killed process only.
+    #[arg(
+        long,
+        env = "PRICKLE_SQLITE_SYNCHRONOUS",
+        default_value = "full",
+        ignore_case = true,
+        value_parser = PossibleValuesParser::new(["full", "normal"])
+            .try_map(|s| s.parse::<Synchronous>()),
+    )]
+    pub sqlite_synchronous: Synchronous,
+}
+
+impl DatabaseArgs {
+    pub fn options(&self) -> DbOptions {
+        DbOptions {
+            sqlite_synchronous: self.sqlite_synchronous,
+        }
+    }
 }
 
 #[derive(Args, Clone)]
@@ -37,6 +59,18 @@ pub struct ServeArgs {
     /// Seconds to let in-flight requests finish after SIGTERM/SIGINT.
     #[arg(long, env = "PRICKLE_SHUTDOWN_GRACE_SECONDS", default_value_t = 30)]
     pub shutdown_grace_seconds: u64,
+    /// Seconds a client has to send a request's headers, from their first byte (from the connection's opening for its first request).
+    #[arg(long, env = "PRICKLE_HEADER_READ_TIMEOUT_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_read_timeout_seconds: u64,
+    /// Seconds a client has to send a request's body, from the end of its headers (408 after).
+    #[arg(long, env = "PRICKLE_BODY_READ_TIMEOUT_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub body_read_timeout_seconds: u64,
+    /// Seconds a connection with no request in hand and nothing moving stays open.
+    #[arg(long, env = "PRICKLE_KEEP_ALIVE_TIMEOUT_SECONDS", default_value_t = 75, value_parser = clap::value_parser!(u64).range(1..))]
+    pub keep_alive_timeout_seconds: u64,
+    /// Requests handled at once; beyond, 503 with Retry-After.
+    #[arg(long, env = "PRICKLE_MAX_IN_FLIGHT_REQUESTS", default_value_t = 512, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_in_flight_requests: u64,
 }
 
 /// What the HTTP layer needs to know, resolved from [`ServeArgs`].
@@ -91,6 +125,7 @@ impl fmt::Debug for DatabaseArgs {
                 "database_url",
                 &crate::storage::redact_url(&self.database_url),
             )
+            .field("sqlite_synchronous", &self.sqlite_synchronous)
             .finish_non_exhaustive()
     }
 }
@@ -107,6 +142,16 @@ impl fmt::Debug for ServeArgs {
             )
             .field("secret_key", &self.secret_key.as_ref().map(|_| HIDDEN))
             .field("shutdown_grace_seconds", &self.shutdown_grace_seconds)
+            .field(
+                "header_read_timeout_seconds",
+                &self.header_read_timeout_seconds,
+            )
+            .field("body_read_timeout_seconds", &self.body_read_timeout_seconds)
+            .field(
+                "keep_alive_timeout_seconds",
+                &self.keep_alive_timeout_seconds,
+            )
+            .field("max_in_flight_requests", &self.max_in_flight_requests)
             .finish_non_exhaustive()
     }
 }

@@ -157,7 +157,7 @@ fn main() -> ExitCode {
 }
 
 async fn connect(args: &DatabaseArgs) -> Result<Db, String> {
-    let db = Db::connect(&args.database_url)
+    let db = Db::connect_with(&args.database_url, args.options())
         .await
         .map_err(|e| format!("cannot open {}: {e}", redact_url(&args.database_url)))?;
     db.migrate()
@@ -170,7 +170,7 @@ async fn run(command: Command) -> Result<(), String> {
     match command {
         Command::Serve(args) => server::serve(args).await,
         Command::Migrate(args) => {
-            let db = Db::connect(&args.database_url)
+            let db = Db::connect_with(&args.database_url, args.options())
                 .await
                 .map_err(|e| format!("cannot open {}: {e}", redact_url(&args.database_url)))?;
             let applied = db

@@ -1,23 +1,54 @@
-//! `prickle serve`: migrate, listen, and drain on SIGTERM/SIGINT.
+//! `prickle serve`: migrate, listen, serve within the connection limits, and
+//! drain on SIGTERM/SIGINT.
 
+mod connection;
+
+use std::future::Future;
+use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Router;
 use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch, Semaphore};
 
 use crate::api::router;
 use crate::config::{Config, ServeArgs};
 use crate::http::App;
 use crate::storage::{redact_url, Db};
 
+/// What a client may take or hold (see `server/connection.rs`).
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// To send a request's headers, from their first byte (from the
+    /// connection's opening for its first request).
+    pub header_read_timeout: Duration,
+    /// To send a request's body, once its headers are in (then 408).
+    pub body_read_timeout: Duration,
+    /// An idle connection (no request in hand, nothing sent or received) is
+    /// closed after this long.
+    pub keep_alive_timeout: Duration,
+    /// Requests handled at once; beyond, 503 with `Retry-After`.
+    pub max_in_flight_requests: usize,
+}
+
+impl Limits {
+    pub fn from_serve_args(args: &ServeArgs) -> Limits {
+        Limits {
+            header_read_timeout: Duration::from_secs(args.header_read_timeout_seconds),
+            body_read_timeout: Duration::from_secs(args.body_read_timeout_seconds),
+            keep_alive_timeout: Duration::from_secs(args.keep_alive_timeout_seconds),
+            max_in_flight_requests: usize::try_from(args.max_in_flight_requests)
+                .unwrap_or(usize::MAX),
+        }
+    }
+}
+
 pub async fn serve(args: ServeArgs) -> Result<(), String> {
-    let db = Db::connect(&args.database.database_url)
+    let url = &args.database.database_url;
+    let db = Db::connect_with(url, args.database.options())
         .await
-        .map_err(|e| {
-            format!(
-                "cannot open {}: {e}",
-                redact_url(&args.database.database_url)
-            )
-        })?;
+        .map_err(|e| format!("cannot open {}: {e}", redact_url(url)))?;
     db.migrate()
         .await
         .map_err(|e| format!("migration failed: {e}"))?;
@@ -29,19 +60,19 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
     tracing::info!(%addr, "listening on http://{addr}");
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, router(app))
-            .with_graceful_shutdown(async {
-                let _ = stop_rx.await;
-            })
-            .await
-    });
+    let server = tokio::spawn(run(
+        listener,
+        router(app),
+        Limits::from_serve_args(&args),
+        async {
+            let _ = stop_rx.await;
+        },
+    ));
     shutdown_signal().await;
     tracing::info!("shutting down: draining in-flight requests");
     let _ = stop_tx.send(());
     match tokio::time::timeout(Duration::from_secs(args.shutdown_grace_seconds), server).await {
-        Ok(Ok(Ok(()))) => Ok(()),
-        Ok(Ok(Err(e))) => Err(format!("server error: {e}")),
+        Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(format!("server task failed: {e}")),
         Err(_) => {
             // Every acknowledged write is already committed; what is still
@@ -50,6 +81,70 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
             Ok(())
         }
     }
+}
+
+/// Serves `router` on `listener` within `limits` until `shutdown` completes;
+/// then stops accepting, lets the requests in hand finish, closes idle
+/// connections, and returns once every connection is closed. `prickle serve`
+/// and the slow-client tests run this.
+pub async fn run(
+    listener: TcpListener,
+    router: Router,
+    limits: Limits,
+    shutdown: impl Future<Output = ()> + Send,
+) {
+    let permits = limits
+        .max_in_flight_requests
+        .clamp(1, Semaphore::MAX_PERMITS);
+    let shared = Arc::new(connection::Shared {
+        router,
+        in_flight: Arc::new(Semaphore::new(permits)),
+        limits,
+    });
+    let (stop_tx, stop_rx) = watch::channel(false);
+    // Every connection holds a sender: `recv` sees the channel close once
+    // the last one is gone.
+    let (open_tx, mut open_rx) = mpsc::channel::<()>(1);
+    tokio::pin!(shutdown);
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut shutdown => break,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                accept_failed(e).await;
+                continue;
+            }
+        };
+        // Each response goes out in one write; don't hold it back.
+        let _ = stream.set_nodelay(true);
+        tokio::spawn(connection::serve(
+            stream,
+            shared.clone(),
+            stop_rx.clone(),
+            open_tx.clone(),
+        ));
+    }
+    drop(listener);
+    let _ = stop_tx.send(true);
+    drop(open_tx);
+    let _ = open_rx.recv().await;
+}
+
+async fn accept_failed(e: io::Error) {
+    if matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+    ) {
+        return;
+    }
+    // Out of file descriptors, most likely: give connections time to close.
+    tracing::error!(error = %e, "accept failed");
+    tokio::time::sleep(Duration::from_secs(1)).await;
 }
 
 async fn shutdown_signal() {

@@ -2,11 +2,13 @@
 //! body, read once with PostHog's limits and error bodies; and the
 //! authentication and organization checks every organization route shares.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::time::Duration;
 
 use axum::body::{to_bytes, Body};
 use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
-use axum::http::{header, HeaderMap, Method, Uri};
+use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use bytes::Bytes;
 use serde_json::{Map, Value};
 
@@ -17,6 +19,16 @@ use crate::organizations::{self, Level, Organization};
 
 /// Bodies above this are refused with 413 before they are read.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// How long a client may take to send a request's body; the server puts it
+/// in each request's extensions. Without it (the in-process tests),
+/// [`BodyReadTimeout::DEFAULT`] applies.
+#[derive(Clone, Copy, Debug)]
+pub struct BodyReadTimeout(pub Duration);
+
+impl BodyReadTimeout {
+    pub const DEFAULT: BodyReadTimeout = BodyReadTimeout(Duration::from_secs(30));
+}
 
 pub struct ApiRequest {
     pub method: Method,
@@ -47,7 +59,12 @@ impl<S: Send + Sync> FromRequest<S> for ApiRequest {
         if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
             return Err(ApiError::payload_too_large());
         }
-        let body = read_body(body).await?;
+        let timeout = parts
+            .extensions
+            .get::<BodyReadTimeout>()
+            .copied()
+            .unwrap_or(BodyReadTimeout::DEFAULT);
+        let body = read_body(body, timeout.0).await?;
         Ok(ApiRequest {
             method: parts.method,
             uri: parts.uri,
@@ -59,8 +76,13 @@ impl<S: Send + Sync> FromRequest<S> for ApiRequest {
     }
 }
 
-async fn read_body(body: Body) -> ApiResult<Bytes> {
-    to_bytes(body, MAX_BODY_BYTES).await.map_err(|e| {
+/// Reads the whole body within `timeout`: a client trickling its body
+/// cannot hold a worker longer than that.
+async fn read_body(body: Body, timeout: Duration) -> ApiResult<Bytes> {
+    let read = tokio::time::timeout(timeout, to_bytes(body, MAX_BODY_BYTES))
+        .await
+        .map_err(|_| request_timeout())?;
+    read.map_err(|e| {
         // to_bytes reports both an over-long body and a broken stream.
         let too_long = std::error::Error::source(&e)
             .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
@@ -238,6 +260,19 @@ impl ApiRequest {
         } else {
             ApiError::organization_not_found()
         }
+    }
+}
+
+/// 408 in PostHog's error body (DRF has no exception for it; the wording
+/// follows DRF's).
+fn request_timeout() -> ApiError {
+    ApiError {
+        status: StatusCode::REQUEST_TIMEOUT,
+        kind: "invalid_request",
+        code: Cow::Borrowed("request_timeout"),
+        detail: Cow::Borrowed("Request body was not received in time."),
+        attr: None,
+        challenge: None,
     }
 }
 

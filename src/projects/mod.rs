@@ -281,6 +281,11 @@ pub(crate) async fn update(app: App, req: ApiRequest, ctx: ProjectMember) -> Api
     change(app, req, ctx, true).await
 }
 
+/// PATCHes and PUTs worked out again under the lock because the project
+/// changed after their snapshot (debug builds: the tests check the path runs).
+#[cfg(debug_assertions)]
+pub static REPLANS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// An update worked out against one version of a project.
 struct Plan {
     /// The version it was worked out from.
@@ -348,6 +353,8 @@ async fn change(
     let mut tx = app.db.write().await?;
     let locked = load(&mut tx, &ctx, true).await?;
     if !locked.same_content(&draft.base) {
+        #[cfg(debug_assertions)]
+        REPLANS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         draft = plan(&mut tx, locked, &body, level, now).await?;
     }
     let Plan {

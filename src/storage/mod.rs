@@ -22,6 +22,37 @@ use sea_query::{PostgresQueryBuilder, QueryStatementWriter, SqliteQueryBuilder, 
 
 pub use row::RowRead;
 
+/// SQLite's `PRAGMA synchronous` for the connections prickle opens. PostgreSQL
+/// ignores it (its own settings decide).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Synchronous {
+    /// Each COMMIT waits for the WAL to reach the disk: an acknowledged write
+    /// survives a power cut.
+    #[default]
+    Full,
+    /// COMMIT hands the WAL to the OS: survives a killed process, but a power
+    /// cut can lose the last transactions.
+    Normal,
+}
+
+impl std::str::FromStr for Synchronous {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "full" => Ok(Synchronous::Full),
+            "normal" => Ok(Synchronous::Normal),
+            other => Err(format!("expected full or normal, got {other:?}")),
+        }
+    }
+}
+
+/// How [`Db::connect_with`] opens a database.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DbOptions {
+    pub sqlite_synchronous: Synchronous,
+}
+
 /// What can go wrong talking to a database, as far as callers care.
 #[derive(Debug)]
 pub enum DbError {
@@ -54,10 +85,18 @@ pub enum Db {
 }
 
 impl Db {
-    /// `sqlite://PATH` (created when missing) or `postgres://...`.
+    /// `sqlite://PATH` (created when missing) or `postgres://...`, with the
+    /// default options.
     pub async fn connect(url: &str) -> DbResult<Db> {
+        Self::connect_with(url, DbOptions::default()).await
+    }
+
+    pub async fn connect_with(url: &str, options: DbOptions) -> DbResult<Db> {
         if let Some(path) = url.strip_prefix("sqlite://") {
-            Ok(Db::Sqlite(sqlite::SqliteDb::open(path)?))
+            Ok(Db::Sqlite(sqlite::SqliteDb::open(
+                path,
+                options.sqlite_synchronous,
+            )?))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Ok(Db::Postgres(pg::PgDb::connect(url).await?))
         } else {
@@ -217,7 +256,15 @@ pub fn redact_url(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::redact_url;
+    use super::{redact_url, Synchronous};
+
+    #[test]
+    fn synchronous_is_full_by_default_and_parses_either_case() {
+        assert_eq!(Synchronous::default(), Synchronous::Full);
+        assert_eq!("normal".parse(), Ok(Synchronous::Normal));
+        assert_eq!("FULL".parse(), Ok(Synchronous::Full));
+        assert!("off".parse::<Synchronous>().is_err());
+    }
 
     #[test]
     fn redacts_passwords_only() {

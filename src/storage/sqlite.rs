@@ -7,6 +7,14 @@
 //! this process without spinning on SQLITE_BUSY, and `BEGIN IMMEDIATE` takes
 //! the file lock up front against other processes (the admin CLI).
 //!
+//! # Durability
+//!
+//! `synchronous=FULL` (the default, [`Synchronous`]): a COMMIT returns once
+//! the WAL is on disk, so an acknowledged write survives a power cut.
+//! `NORMAL` leaves that last sync to the OS (and to checkpoints): a killed
+//! process still loses nothing, a power cut can lose the last transactions.
+//! Group commit is what keeps FULL affordable: one sync per batch.
+//!
 //! # Group commit
 //!
 //! Writers that arrive together share one SQLite transaction (a *batch*) and
@@ -70,7 +78,7 @@ use sea_query::{Value, Values};
 use tokio::sync::{watch, Mutex, OwnedMutexGuard};
 
 use super::row::SqliteRow;
-use super::{unportable, DbError, DbResult, RowRead};
+use super::{unportable, DbError, DbResult, RowRead, Synchronous};
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const STATEMENT_CACHE: usize = 256;
@@ -115,6 +123,7 @@ const TUNING: Tuning = Tuning {
 pub struct SqliteDb {
     id: u64,
     path: Arc<PathBuf>,
+    synchronous: Synchronous,
     shared: Arc<Shared>,
 }
 
@@ -147,16 +156,16 @@ struct Batch {
 }
 
 impl SqliteDb {
-    pub fn open(path: &str) -> DbResult<SqliteDb> {
-        Self::open_tuned(path, TUNING)
+    pub fn open(path: &str, synchronous: Synchronous) -> DbResult<SqliteDb> {
+        Self::open_tuned(path, synchronous, TUNING)
     }
 
-    fn open_tuned(path: &str, tuning: Tuning) -> DbResult<SqliteDb> {
+    fn open_tuned(path: &str, synchronous: Synchronous, tuning: Tuning) -> DbResult<SqliteDb> {
         if path.is_empty() {
             return Err(DbError::Other("sqlite:// URL has no path".into()));
         }
         let path = PathBuf::from(path);
-        let writer = open_connection(&path)?;
+        let writer = open_connection(&path, synchronous)?;
         // WAL is a property of the file: set once, by the writer.
         let mode: String = writer
             .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
@@ -172,7 +181,7 @@ impl SqliteDb {
                 "PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit={WAL_SIZE_LIMIT};"
             ))
             .map_err(classify)?;
-        let checkpoint_conn = open_connection(&path)?;
+        let checkpoint_conn = open_connection(&path, synchronous)?;
         checkpoint_conn
             .busy_timeout(CHECKPOINT_BUSY_TIMEOUT)
             .map_err(classify)?;
@@ -194,6 +203,7 @@ impl SqliteDb {
         Ok(SqliteDb {
             id: NEXT_DB_ID.fetch_add(1, Ordering::Relaxed),
             path: Arc::new(path),
+            synchronous,
             shared,
         })
     }
@@ -207,7 +217,7 @@ impl SqliteDb {
         });
         let conn = match cached {
             Some(c) => c,
-            None => open_connection(&self.path)?,
+            None => open_connection(&self.path, self.synchronous)?,
         };
         // Reads run in autocommit, as on PostgreSQL: each statement sees one
         // committed snapshot, and the hot path saves a BEGIN and a COMMIT.
@@ -488,16 +498,18 @@ fn checkpoint(conn: &Connection, mode: &str) -> DbResult<Checkpointed> {
     .map_err(classify)
 }
 
-fn open_connection(path: &Path) -> DbResult<Connection> {
+fn open_connection(path: &Path, synchronous: Synchronous) -> DbResult<Connection> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE
         | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags).map_err(classify)?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(classify)?;
-    // synchronous=NORMAL in WAL mode: a commit is in the OS once acknowledged,
-    // so a killed process loses nothing; only a power cut could.
-    conn.execute_batch("PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;")
-        .map_err(classify)?;
+    // See "Durability" above.
+    let pragmas = match synchronous {
+        Synchronous::Full => "PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL;",
+        Synchronous::Normal => "PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;",
+    };
+    conn.execute_batch(pragmas).map_err(classify)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
 }
@@ -581,8 +593,9 @@ impl SqliteTx {
         self.conn().execute_batch(sql).map_err(classify)
     }
 
-    /// A write returns once its batch has COMMITted (durable against a
-    /// killed process), or with the error that stopped the batch.
+    /// A write returns once its batch has COMMITted (durable as the
+    /// database's [`Synchronous`] promises), or with the error that stopped
+    /// the batch.
     pub async fn commit(mut self) -> DbResult<()> {
         let Some(Holder::Writer(turn)) = self.conn.take_if(|h| matches!(h, Holder::Writer(_)))
         else {
@@ -693,12 +706,17 @@ mod tests {
     use sea_query::{Value, Values};
     use tokio::sync::oneshot;
 
-    use super::{DbError, SqliteDb, SqliteTx, Tuning, TUNING};
+    use super::{DbError, SqliteDb, SqliteTx, Synchronous, Tuning, TUNING};
 
     fn open(tuning: Tuning) -> (tempfile::TempDir, PathBuf, SqliteDb) {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("test.db");
-        let db = SqliteDb::open_tuned(path.to_str().expect("utf-8 path"), tuning).expect("open");
+        let db = SqliteDb::open_tuned(
+            path.to_str().expect("utf-8 path"),
+            Synchronous::Full,
+            tuning,
+        )
+        .expect("open");
         (dir, path, db)
     }
 
@@ -961,6 +979,22 @@ mod tests {
         b.await.unwrap().expect("B commits");
         // Released into the batch, so committed with it (never acknowledged).
         assert_eq!(committed_ids(&path), vec![1, 2]);
+    }
+
+    #[test]
+    fn synchronous_is_what_was_asked_for_on_every_connection() {
+        for (mode, pragma) in [(Synchronous::Full, 2), (Synchronous::Normal, 1)] {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let path = dir.path().join("test.db");
+            let db = SqliteDb::open(path.to_str().unwrap(), mode).expect("open");
+            let read = |conn: &Connection| -> i64 {
+                conn.query_row("PRAGMA synchronous", [], |r| r.get(0))
+                    .unwrap()
+            };
+            assert_eq!(read(&db.shared.slot.try_lock().unwrap().conn), pragma);
+            let reader = db.begin_read().unwrap();
+            assert_eq!(read(reader.conn()), pragma, "{mode:?} reader");
+        }
     }
 
     #[test]

@@ -17,6 +17,7 @@ mod projects_settings;
 mod projects_update;
 mod root_projects;
 mod secret_logs;
+mod slow_clients;
 mod smoke;
 mod tls;
 mod users;

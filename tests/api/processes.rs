@@ -5,6 +5,7 @@
 use std::fs::File;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -468,22 +469,48 @@ async fn acknowledged_writes_survive_sigkill() {
         check_acknowledged(&Api::new(&server, &key, &org), &so_far).await;
 
         let writers = 4;
+        // Set just before the SIGKILL: a failed request is expected after it,
+        // any other answer at any time is a failure.
+        let killed = Arc::new(AtomicBool::new(false));
+        let failures: Arc<Mutex<Vec<String>>> = Arc::default();
         let mut tasks = Vec::new();
         for w in 0..writers {
             let api = Api::new(&server, &key, &org);
             let acked = acked.clone();
+            let killed = killed.clone();
+            let failures = failures.clone();
             tasks.push(tokio::spawn(async move {
+                // Did the server answer `expected`? Records anything else.
+                let answered =
+                    |what: &str, expected: u16, got: reqwest::Result<(u16, Value)>| match got {
+                        Ok((status, body)) if status == expected => Some(body),
+                        Ok((status, body)) => {
+                            failures
+                                .lock()
+                                .unwrap()
+                                .push(format!("{what}: {status} {body}"));
+                            None
+                        }
+                        Err(_) if killed.load(Ordering::SeqCst) => None,
+                        Err(e) => {
+                            failures
+                                .lock()
+                                .unwrap()
+                                .push(format!("{what} failed before the kill: {e}"));
+                            None
+                        }
+                    };
                 // Create, then rename, until the server dies under us.
                 for n in 0.. {
                     let name = format!("R{round} W{w} N{n}");
-                    let Ok((201, body)) = api
+                    let created = api
                         .send(
                             reqwest::Method::POST,
                             &api.projects(),
                             Some(json!({ "name": name })),
                         )
-                        .await
-                    else {
+                        .await;
+                    let Some(body) = answered("create", 201, created) else {
                         return;
                     };
                     let id = body["id"].as_i64().expect("id");
@@ -498,12 +525,12 @@ async fn acknowledged_writes_survive_sigkill() {
                         a.len() - 1
                     };
                     let body = json!({"name": new_name, "timezone": "Asia/Tokyo"});
-                    let Ok((200, _)) = api
+                    let renamed = api
                         .send(reqwest::Method::PATCH, &api.project(id), Some(body))
-                        .await
-                    else {
+                        .await;
+                    if answered("rename", 200, renamed).is_none() {
                         return;
-                    };
+                    }
                     acked.lock().unwrap()[index].rename = Some((new_name, true));
                 }
             }));
@@ -519,10 +546,17 @@ async fn acknowledged_writes_survive_sigkill() {
             );
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
+        killed.store(true, Ordering::SeqCst);
         server.kill9();
         for t in tasks {
             t.await.expect("writer task");
         }
+        let failures = failures.lock().unwrap();
+        assert!(
+            failures.is_empty(),
+            "round {round}: answers other than 2xx: {failures:?}\n{}",
+            server.log_text()
+        );
         let a = acked.lock().unwrap();
         let unconfirmed = a
             .iter()
