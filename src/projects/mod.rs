@@ -165,15 +165,7 @@ async fn list(app: App, req: ApiRequest, ctx: Member) -> ApiResult<Response> {
     let count = store::count(&mut tx, &ctx.org.id, search).await?;
     let projects = store::list(&mut tx, &ctx.org.id, search, page.limit, page.offset).await?;
     tx.commit().await?;
-    let mut results = String::with_capacity(projects.len() * 400 + 2);
-    results.push('[');
-    for (i, p) in projects.iter().enumerate() {
-        if i > 0 {
-            results.push(',');
-        }
-        p.write_basic(&mut results);
-    }
-    results.push(']');
+    let results = model::basic_list(&projects);
     http::ok_json(pagination::envelope_json(
         &base, &query, page, count, &results,
     ))

@@ -504,6 +504,20 @@ fn persons_on_events(raw: &RawSettings<'_>) -> bool {
         .is_some_and(|m| ON_EVENTS_MODES.contains(&m))
 }
 
+/// Projects as a JSON array of list items, written directly (the list routes' hot path).
+pub fn basic_list(projects: &[Project]) -> String {
+    let mut out = String::with_capacity(projects.len() * 400 + 2);
+    out.push('[');
+    for (i, p) in projects.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        p.write_basic(&mut out);
+    }
+    out.push(']');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -588,3 +602,4 @@ mod tests {
         assert_eq!(raw.get(settings::index("survey_config").unwrap()), "null");
     }
 }
+

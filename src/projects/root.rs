@@ -72,15 +72,7 @@ async fn list(app: App, req: ApiRequest, caller: Caller) -> ApiResult<Response> 
     )
     .await?;
     tx.commit().await?;
-    let mut results = String::with_capacity(projects.len() * 400 + 2);
-    results.push('[');
-    for (i, p) in projects.iter().enumerate() {
-        if i > 0 {
-            results.push(',');
-        }
-        p.write_basic(&mut results);
-    }
-    results.push(']');
+    let results = super::model::basic_list(&projects);
     http::ok_json(pagination::envelope_json(
         &base, &query, page, count, &results,
     ))
