@@ -4,6 +4,7 @@
 mod support;
 
 mod bad_input;
+mod invites;
 mod matrix;
 mod processes;
 mod projects;
@@ -11,4 +12,5 @@ mod projects_activity;
 mod projects_create;
 mod projects_settings;
 mod projects_update;
+mod signup;
 mod smoke;
