@@ -137,10 +137,11 @@ pub async fn delete(tx: &mut Tx, org_id: &str, id: &str) -> DbResult<u64> {
 }
 
 pub async fn insert(tx: &mut Tx, invite: &Invite) -> DbResult<()> {
-    let access = match &invite.private_project_access {
-        None => None,
-        Some(_) => Some(access_to_json(&invite.private_project_access).to_string()),
-    };
+    // NULL stays NULL; a list is stored as its JSON.
+    let access = invite
+        .private_project_access
+        .as_ref()
+        .map(|_| access_to_json(&invite.private_project_access).to_string());
     let stmt = Query::insert()
         .into_table(I::Table)
         .columns(COLUMNS)

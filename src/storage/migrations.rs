@@ -517,6 +517,7 @@ fn organization_invites() -> Vec<Step> {
         .table(OrganizationInvites::Table)
         .col(OrganizationInvites::OrganizationId)
         .col(OrganizationInvites::CreatedAt)
+        .col(OrganizationInvites::Id)
         .to_owned();
     let access = Table::create()
         .table(ProjectMemberAccess::Table)
