@@ -43,7 +43,7 @@ pub struct ServeArgs {
 /// `SITE_URL` and `EMAIL_HOST` are set and `EMAIL_ENABLED` is not false.
 #[derive(Args, Clone, Debug)]
 pub struct EmailArgs {
-    #[arg(long, env = "EMAIL_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
+    #[arg(long, env = "EMAIL_ENABLED", default_value_t = true, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
     pub email_enabled: bool,
     /// SMTP server.
     #[arg(long, env = "EMAIL_HOST")]
@@ -55,10 +55,10 @@ pub struct EmailArgs {
     #[arg(long, env = "EMAIL_HOST_PASSWORD", hide_env_values = true)]
     pub email_host_password: Option<String>,
     /// STARTTLS after connecting.
-    #[arg(long, env = "EMAIL_USE_TLS", default_value_t = false, action = clap::ArgAction::Set)]
+    #[arg(long, env = "EMAIL_USE_TLS", default_value_t = false, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
     pub email_use_tls: bool,
     /// TLS from the first byte (SMTPS).
-    #[arg(long, env = "EMAIL_USE_SSL", default_value_t = false, action = clap::ArgAction::Set)]
+    #[arg(long, env = "EMAIL_USE_SSL", default_value_t = false, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
     pub email_use_ssl: bool,
     #[arg(long, env = "EMAIL_DEFAULT_FROM", default_value = "root@localhost")]
     pub email_default_from: String,
