@@ -246,15 +246,29 @@ impl ApiRequest {
         Ok((caller, found))
     }
 
-    /// Does the request carry a credential (so a public route that serves
-    /// both anonymous and authenticated callers must authenticate it)?
+    /// Does the request carry a credential where [`ApiRequest::authenticate`]
+    /// looks for one (so a public route that serves both anonymous and
+    /// authenticated callers must authenticate it)? Anything else, such as
+    /// an `Authorization` header of another scheme, leaves the caller anonymous.
     pub fn has_credentials(&mut self) -> bool {
-        self.headers.contains_key(header::AUTHORIZATION)
-            || self.query().contains_key("personal_api_key")
-            || self
-                .body()
-                .ok()
-                .is_some_and(|b| b.get("personal_api_key").is_some())
+        let authorization = self
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let query_key = self.query().remove("personal_api_key");
+        let body_key = self
+            .body()
+            .ok()
+            .and_then(|b| b.get("personal_api_key"))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        auth::find_credential(
+            authorization.as_deref(),
+            body_key.as_deref(),
+            query_key.as_deref(),
+        )
+        .is_some()
     }
 }
 

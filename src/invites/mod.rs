@@ -65,13 +65,9 @@ async fn list(app: App, req: ApiRequest, ctx: Member) -> ApiResult<Response> {
     let count = store::count(&mut tx, &ctx.org.id).await?;
     let invites = store::list(&mut tx, &ctx.org.id, page.limit, page.offset).await?;
     tx.commit().await?;
-    let results = Value::Array(invites.iter().map(|i| i.to_json(now)).collect());
+    let results = model::list_json(&invites, now);
     http::ok_json(pagination::envelope_json(
-        &base,
-        &query,
-        page,
-        count,
-        &results.to_string(),
+        &base, &query, page, count, &results,
     ))
 }
 
@@ -100,7 +96,7 @@ async fn create(app: App, mut req: ApiRequest, ctx: Member) -> ApiResult<Respons
     let invite = write(&mut tx, &app, &ctx, new, now).await?;
     tx.commit().await?;
     send_emails(&app, &ctx, std::slice::from_ref(&invite));
-    http::created_json(invite.to_json(now).to_string())
+    http::created_json(invite.to_json_string(now))
 }
 
 /// All or nothing (decisions.md): every element is validated first, then
@@ -159,8 +155,7 @@ async fn bulk(app: App, mut req: ApiRequest, ctx: Member) -> ApiResult<Response>
     }
     tx.commit().await?;
     send_emails(&app, &ctx, &created);
-    let out = Value::Array(created.iter().map(|i| i.to_json(now)).collect());
-    http::created_json(out.to_string())
+    http::created_json(model::list_json(&created, now))
 }
 
 /// PostHog's create, inside the caller's transaction (organization locked):

@@ -1,6 +1,8 @@
 //! An invite as stored and as PostHog renders it.
 
-use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+
+use serde_json::{json, Value};
 
 use crate::organizations::Level;
 use crate::time;
@@ -95,49 +97,81 @@ impl Invite {
         self.created_at < valid_since(now)
     }
 
-    /// PostHog's invite object, keys in its order.
-    pub fn to_json(&self, now: i64) -> Value {
-        let mut m = Map::new();
-        m.insert("id".into(), Value::String(self.id.clone()));
-        m.insert(
-            "target_email".into(),
-            Value::String(self.target_email.clone()),
-        );
-        m.insert("first_name".into(), Value::String(self.first_name.clone()));
-        m.insert(
-            "emailing_attempt_made".into(),
-            Value::Bool(self.emailing_attempt_made),
-        );
-        m.insert("level".into(), Value::from(self.level.as_i64()));
-        m.insert("is_expired".into(), Value::Bool(self.is_expired(now)));
-        m.insert(
-            "created_by".into(),
-            self.created_by
-                .as_ref()
-                .map(User::basic_json)
-                .unwrap_or(Value::Null),
-        );
-        m.insert(
-            "created_at".into(),
-            Value::String(time::format(self.created_at)),
-        );
-        m.insert(
-            "updated_at".into(),
-            Value::String(time::format(self.updated_at)),
-        );
-        m.insert(
-            "message".into(),
-            self.message
-                .clone()
-                .map(Value::String)
-                .unwrap_or(Value::Null),
-        );
-        m.insert(
-            "private_project_access".into(),
-            access_to_json(&self.private_project_access),
-        );
-        Value::Object(m)
+    /// PostHog's invite object, keys in its order, written as JSON text
+    /// (lists render many; no intermediate tree). `creator` is the creator's
+    /// `UserBasic` JSON when the caller has it already (lists share one
+    /// rendering per creator).
+    pub fn write_json(&self, out: &mut String, now: i64, creator: Option<&str>) {
+        // Serialising a string cannot fail.
+        let text = |out: &mut String, s: &str| {
+            out.push_str(&serde_json::to_string(s).unwrap_or_default());
+        };
+        out.push_str("{\"id\":");
+        text(out, &self.id);
+        out.push_str(",\"target_email\":");
+        text(out, &self.target_email);
+        out.push_str(",\"first_name\":");
+        text(out, &self.first_name);
+        out.push_str(",\"emailing_attempt_made\":");
+        out.push_str(if self.emailing_attempt_made {
+            "true"
+        } else {
+            "false"
+        });
+        out.push_str(",\"level\":");
+        out.push_str(&self.level.as_i64().to_string());
+        out.push_str(",\"is_expired\":");
+        out.push_str(if self.is_expired(now) {
+            "true"
+        } else {
+            "false"
+        });
+        out.push_str(",\"created_by\":");
+        match (creator, &self.created_by) {
+            (Some(json), _) => out.push_str(json),
+            (None, Some(user)) => out.push_str(&user.basic_json().to_string()),
+            (None, None) => out.push_str("null"),
+        }
+        out.push_str(",\"created_at\":");
+        text(out, &time::format(self.created_at));
+        out.push_str(",\"updated_at\":");
+        text(out, &time::format(self.updated_at));
+        out.push_str(",\"message\":");
+        match &self.message {
+            Some(m) => text(out, m),
+            None => out.push_str("null"),
+        }
+        out.push_str(",\"private_project_access\":");
+        out.push_str(&access_to_json(&self.private_project_access).to_string());
+        out.push('}');
     }
+
+    pub fn to_json_string(&self, now: i64) -> String {
+        let mut out = String::with_capacity(640);
+        self.write_json(&mut out, now, None);
+        out
+    }
+}
+
+/// Invites as a JSON array, each creator rendered once.
+pub fn list_json(invites: &[Invite], now: i64) -> String {
+    let mut creators: HashMap<i64, String> = HashMap::new();
+    let mut out = String::with_capacity(invites.len() * 640 + 2);
+    out.push('[');
+    for (i, invite) in invites.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let creator = invite.created_by.as_ref().map(|u| {
+            creators
+                .entry(u.id)
+                .or_insert_with(|| u.basic_json().to_string())
+                .clone()
+        });
+        invite.write_json(&mut out, now, creator.as_deref());
+    }
+    out.push(']');
+    out
 }
 
 #[cfg(test)]
@@ -170,7 +204,10 @@ mod tests {
 
     #[test]
     fn renders_posthog_keys_in_order() {
-        let v = invite(1_704_844_800_000_000).to_json(1_704_844_800_000_000);
+        let v: Value = serde_json::from_str(
+            &invite(1_704_844_800_000_000).to_json_string(1_704_844_800_000_000),
+        )
+        .unwrap();
         let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
         assert_eq!(
             keys,
@@ -190,6 +227,11 @@ mod tests {
         );
         assert_eq!(v["created_at"], "2024-01-10T00:00:00Z");
         assert_eq!(v["private_project_access"], json!([]));
+        assert_eq!(v["created_by"], Value::Null);
+        let mut odd = invite(0);
+        odd.message = Some("quote \" and \\ and \u{1f994}".into());
+        let v: Value = serde_json::from_str(&list_json(&[odd.clone(), odd], 0)).unwrap();
+        assert_eq!(v[1]["message"], "quote \" and \\ and \u{1f994}");
     }
 
     #[test]

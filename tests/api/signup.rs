@@ -153,6 +153,14 @@ async fn preview() {
     let key = w.app.key("known@x.com", &["user:read"]).await;
     let r = w.app.call("GET", &signup(kid), Some(&key), None).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // An Authorization header of another scheme carries no key: anonymous.
+    let req = axum::http::Request::builder()
+        .uri(signup(kid))
+        .header("authorization", "Basic eDp5")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let r = w.app.send(req).await;
+    assert_error(&r, "account_exists", &format!("/login?next=/signup/{kid}"));
     // Other methods are 405 without credentials.
     let r = w.app.call("PUT", &signup(kid), None, Some(json!({}))).await;
     assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
