@@ -542,12 +542,13 @@ fn main() -> ExitCode {
             ["Europe/Berlin", "America/New_York"],
         );
 
-        let plan: [(&'static str, bool, Maker); 4] = [
+        let mut plan: Vec<(&'static str, bool, Maker)> = vec![
             ("GET /_health", false, health),
             ("GET projects/?limit=100", true, list),
             ("GET projects/:id/", true, retrieve),
             ("PATCH projects/:id/ FULL", true, patch),
         ];
+        plan.extend(invite_plan(port, &org, &common).await);
         let load = Load {
             port,
             common: common.clone(),
@@ -646,7 +647,7 @@ fn main() -> ExitCode {
     println!();
     println!("targets:");
     let ratio = |i: usize| outcomes[i].rps / health_rps;
-    let targets = [
+    let mut targets = vec![
         (
             "GET projects/:id/ >= 0.25x health".to_string(),
             ratio(2) >= 0.25,
@@ -678,6 +679,7 @@ fn main() -> ExitCode {
             peak.map_or("?".to_string(), |mb| format!("{mb:.1} MB")),
         ),
     ];
+    targets.extend(invite_targets(&outcomes, health_rps));
     for (what, pass, got) in &targets {
         println!(
             "  {:<4} {what:<42} (measured {got})",
@@ -691,4 +693,66 @@ fn main() -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// Invites: `GET invites/` over 100 seeded invites, then `POST invites/`
+/// with a new email every time (each a real insert).
+async fn invite_plan(port: u16, org: &str, common: &Common) -> Vec<(&'static str, bool, Maker)> {
+    let list_uri: Uri = format!("/api/organizations/{org}/invites/")
+        .parse()
+        .unwrap();
+    let bulk_uri: Uri = format!("/api/organizations/{org}/invites/bulk/")
+        .parse()
+        .unwrap();
+    let mut sender = connect(port).await.expect("connect for seeding invites");
+    for batch in 0..5 {
+        let items: Vec<String> = (0..20)
+            .map(|i| format!(r#"{{"target_email": "seed-{batch}-{i}@bench.example.com"}}"#))
+            .collect();
+        let spec = Spec {
+            method: Method::POST,
+            uri: bulk_uri.clone(),
+            body: Bytes::from(format!("[{}]", items.join(","))),
+        };
+        let (status, body) = send(&mut sender, build(&spec, common, true), true)
+            .await
+            .expect("seed invites");
+        assert_eq!(
+            status,
+            201,
+            "seeding invites: {}",
+            String::from_utf8_lossy(&body.unwrap_or_default())
+        );
+    }
+    let list: Maker = Rc::new(move |_, _| Spec {
+        method: Method::GET,
+        uri: list_uri.clone(),
+        body: Bytes::new(),
+    });
+    let create_uri: Uri = format!("/api/organizations/{org}/invites/")
+        .parse()
+        .unwrap();
+    let create: Maker = Rc::new(move |c, n| Spec {
+        method: Method::POST,
+        uri: create_uri.clone(),
+        body: Bytes::from(format!(
+            r#"{{"target_email": "invitee-{c}-{n}@bench.example.com"}}"#
+        )),
+    });
+    vec![
+        ("GET invites/", true, list),
+        ("POST invites/", true, create),
+    ]
+}
+
+fn invite_targets(outcomes: &[Outcome], health_rps: f64) -> Vec<(String, bool, String)> {
+    let Some(post) = outcomes.iter().find(|o| o.name == "POST invites/") else {
+        return Vec::new();
+    };
+    let ratio = post.rps / health_rps;
+    vec![(
+        "POST invites/ >= 0.1x health".to_string(),
+        ratio >= 0.1,
+        format!("{ratio:.3}x"),
+    )]
 }

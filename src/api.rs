@@ -18,7 +18,8 @@ pub fn routes() -> Routes {
     let r = crate::organizations::api::routes(r);
     let r = crate::personal_api_keys::routes(r);
     let r = crate::legal_documents::routes(r);
-    crate::oauth_applications::routes(r)
+    let r = crate::oauth_applications::routes(r);
+    crate::invites::routes(r)
 }
 
 /// Builds the whole application.

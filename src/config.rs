@@ -71,6 +71,74 @@ pub struct ServeArgs {
     /// Requests handled at once; beyond, 503 with Retry-After.
     #[arg(long, env = "PRICKLE_MAX_IN_FLIGHT_REQUESTS", default_value_t = 512, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_in_flight_requests: u64,
+    #[command(flatten)]
+    pub email: EmailArgs,
+}
+
+/// Outbound email (invites), with PostHog's variable names. Sent only when
+/// `SITE_URL` and `EMAIL_HOST` are set and `EMAIL_ENABLED` is not false.
+#[derive(Args, Clone, Debug)]
+pub struct EmailArgs {
+    #[arg(long, env = "EMAIL_ENABLED", default_value_t = true, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
+    pub email_enabled: bool,
+    /// SMTP server.
+    #[arg(long, env = "EMAIL_HOST")]
+    pub email_host: Option<String>,
+    #[arg(long, env = "EMAIL_PORT", default_value_t = 25)]
+    pub email_port: u16,
+    #[arg(long, env = "EMAIL_HOST_USER")]
+    pub email_host_user: Option<String>,
+    #[arg(long, env = "EMAIL_HOST_PASSWORD", hide_env_values = true)]
+    pub email_host_password: Option<String>,
+    /// STARTTLS after connecting.
+    #[arg(long, env = "EMAIL_USE_TLS", default_value_t = false, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
+    pub email_use_tls: bool,
+    /// TLS from the first byte (SMTPS).
+    #[arg(long, env = "EMAIL_USE_SSL", default_value_t = false, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
+    pub email_use_ssl: bool,
+    #[arg(long, env = "EMAIL_DEFAULT_FROM", default_value = "root@localhost")]
+    pub email_default_from: String,
+}
+
+/// How to reach the SMTP server.
+#[derive(Clone)]
+pub struct EmailSettings {
+    pub host: String,
+    pub port: u16,
+    pub user: Option<String>,
+    pub password: Option<String>,
+    pub use_tls: bool,
+    pub use_ssl: bool,
+    pub from: String,
+}
+
+// Never print the password.
+impl std::fmt::Debug for EmailSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmailSettings")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("user", &self.user)
+            .field("use_tls", &self.use_tls)
+            .field("use_ssl", &self.use_ssl)
+            .field("from", &self.from)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EmailSettings {
+    /// Plain SMTP to `host:port` from `from`, no credentials (tests, local relays).
+    pub fn plain(host: &str, port: u16, from: &str) -> EmailSettings {
+        EmailSettings {
+            host: host.to_string(),
+            port,
+            user: None,
+            password: None,
+            use_tls: false,
+            use_ssl: false,
+            from: from.to_string(),
+        }
+    }
 }
 
 /// What the HTTP layer needs to know, resolved from [`ServeArgs`].
@@ -80,6 +148,8 @@ pub struct Config {
     pub site_url: String,
     pub max_projects_per_organization: i64,
     pub secret_key: Vec<u8>,
+    /// Outbound email; `None`: invites are not emailed.
+    pub email: Option<EmailSettings>,
 }
 
 impl Config {
@@ -95,7 +165,13 @@ impl Config {
                 Some(k) if !k.is_empty() => k.as_bytes().to_vec(),
                 _ => crate::auth::keys::random_token(64).into_bytes(),
             },
+            email: None,
         }
+    }
+
+    pub fn with_email(mut self, email: EmailSettings) -> Config {
+        self.email = Some(email);
+        self
     }
 
     pub fn from_serve_args(args: &ServeArgs) -> Config {
@@ -103,11 +179,27 @@ impl Config {
             .site_url
             .clone()
             .unwrap_or_else(|| format!("http://{}", args.bind));
-        Config::new(
+        let mut config = Config::new(
             &site_url,
             args.max_projects_per_organization,
             args.secret_key.as_deref(),
-        )
+        );
+        // PostHog emails only with an absolute site URL to link to.
+        let e = &args.email;
+        if let (true, Some(_), Some(host)) = (e.email_enabled, &args.site_url, &e.email_host) {
+            if !host.trim().is_empty() {
+                config.email = Some(EmailSettings {
+                    host: host.trim().to_string(),
+                    port: e.email_port,
+                    user: e.email_host_user.clone().filter(|u| !u.is_empty()),
+                    password: e.email_host_password.clone().filter(|p| !p.is_empty()),
+                    use_tls: e.email_use_tls,
+                    use_ssl: e.email_use_ssl,
+                    from: e.email_default_from.clone(),
+                });
+            }
+        }
+        config
     }
 }
 

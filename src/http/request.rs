@@ -209,6 +209,34 @@ impl ApiRequest {
         scopes: &[Scope],
         target: Target,
     ) -> ApiResult<OrgContext> {
+        let (caller, found) = self.find_organization(app, Some(scopes)).await?;
+        let org_id = match &found {
+            Ok((org, _)) => org.id.as_str(),
+            Err(id) => id.as_str(),
+        };
+        caller.grant.check(scopes, org_id, target)?;
+        let (org, level) = found.map_err(|_| ApiError::organization_not_found())?;
+        Ok(OrgContext { caller, org, level })
+    }
+
+    /// Authentication and the organization with the caller's level in it,
+    /// before any check of the key: for routes where PostHog checks
+    /// membership (and the route's own rule) before the key's scopes. The
+    /// caller must run `caller.grant.check` afterwards.
+    pub async fn organization_before_key_checks(&mut self, app: &App) -> ApiResult<OrgContext> {
+        let (caller, found) = self.find_organization(app, None).await?;
+        let (org, level) = found.map_err(|_| ApiError::organization_not_found())?;
+        Ok(OrgContext { caller, org, level })
+    }
+
+    /// The caller, and the organization in the path with the caller's level
+    /// (`Err(id)`: no such organization). `precheck`: the declared scopes,
+    /// checked as soon as the key is known.
+    async fn find_organization(
+        &mut self,
+        app: &App,
+        precheck: Option<&[Scope]>,
+    ) -> ApiResult<(Caller, Result<(Organization, Option<Level>), String>)> {
         let raw = self.param("organization_id").unwrap_or_default();
         let org_ref = match raw {
             "@current" => Some(OrgRef::Current),
@@ -218,7 +246,9 @@ impl ApiRequest {
             caller,
             organization,
         } = self.authenticate(app, org_ref.as_ref()).await?;
-        caller.grant.precheck(scopes)?;
+        if let Some(scopes) = precheck {
+            caller.grant.precheck(scopes)?;
+        }
         let found = match (org_ref, organization) {
             (None, _) => return Err(ApiError::organization_not_found()),
             (Some(_), Some((org, level))) => Ok((org, level)),
@@ -235,13 +265,32 @@ impl ApiRequest {
                 }
             }
         };
-        let org_id = match &found {
-            Ok((org, _)) => org.id.as_str(),
-            Err(id) => id.as_str(),
-        };
-        caller.grant.check(scopes, org_id, target)?;
-        let (org, level) = found.map_err(|_| ApiError::organization_not_found())?;
-        Ok(OrgContext { caller, org, level })
+        Ok((caller, found))
+    }
+
+    /// Does the request carry a credential where [`ApiRequest::authenticate`]
+    /// looks for one (so a public route that serves both anonymous and
+    /// authenticated callers must authenticate it)? Anything else, such as
+    /// an `Authorization` header of another scheme, leaves the caller anonymous.
+    pub fn has_credentials(&mut self) -> bool {
+        let authorization = self
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let query_key = self.query().remove("personal_api_key");
+        let body_key = self
+            .body()
+            .ok()
+            .and_then(|b| b.get("personal_api_key"))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        auth::find_credential(
+            authorization.as_deref(),
+            body_key.as_deref(),
+            query_key.as_deref(),
+        )
+        .is_some()
     }
 }
 

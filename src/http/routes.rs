@@ -244,6 +244,40 @@ impl Routes {
         })
     }
 
+    /// A route on the organization in the path where PostHog checks the
+    /// person before the key (its invite writes): a non-member gets the
+    /// generic 403 whatever the key, then the route's own `gate` on the
+    /// member, then the key's scopes and restrictions.
+    pub fn organization_gated<F, Fut>(
+        self,
+        method: Method,
+        path: &'static str,
+        scopes: &'static [Scope],
+        gate: fn(&Member) -> ApiResult<()>,
+        handler: F,
+    ) -> Routes
+    where
+        F: Fn(App, ApiRequest, Member) -> Fut + Clone + Send + Sync + 'static,
+        Fut: Future<Output = ApiResult<Response>> + Send + 'static,
+    {
+        let access = Access::Organization(scopes, NonMember::Forbidden);
+        self.add(method, path, access, move |app, mut req| {
+            let handler = handler.clone();
+            Box::pin(async move {
+                let OrgContext { caller, org, level } =
+                    req.organization_before_key_checks(&app).await?;
+                let level = level.ok_or_else(ApiError::forbidden)?;
+                let member = Member { caller, org, level };
+                gate(&member)?;
+                member
+                    .caller
+                    .grant
+                    .check(scopes, &member.org.id, Target::Organization)?;
+                handler(app, req, member).await
+            })
+        })
+    }
+
     /// A route on one project (`:id`, a number or `@current`) of the
     /// organization in the path.
     pub fn project<F, Fut>(

@@ -602,4 +602,3 @@ mod tests {
         assert_eq!(raw.get(settings::index("survey_config").unwrap()), "null");
     }
 }
-

@@ -51,6 +51,11 @@ pub const MIGRATIONS: &[Migration] = &[
         steps: projects_by_organization,
     },
     Migration {
+        version: 4,
+        name: "organization_invites",
+        steps: organization_invites,
+    },
+    Migration {
         version: 5,
         name: "legal_documents",
         steps: legal_documents,
@@ -598,6 +603,139 @@ fn companions() -> Vec<Step> {
                 .unique()
                 .to_owned(),
         )),
+    ]
+}
+
+/// Invites, and the project access an accepted invite grants. One live
+/// invite per (organization, email): creating one deletes the others in the
+/// same transaction, and the unique index backs that against any writer.
+fn organization_invites() -> Vec<Step> {
+    use ForeignKeyAction::{Cascade, SetNull};
+    let invites = Table::create()
+        .table(OrganizationInvites::Table)
+        .col(
+            ColumnDef::new(OrganizationInvites::Id)
+                .text()
+                .not_null()
+                .primary_key(),
+        )
+        .col(
+            ColumnDef::new(OrganizationInvites::OrganizationId)
+                .text()
+                .not_null(),
+        )
+        .col(
+            ColumnDef::new(OrganizationInvites::TargetEmail)
+                .text()
+                .not_null(),
+        )
+        .col(
+            ColumnDef::new(OrganizationInvites::FirstName)
+                .text()
+                .not_null(),
+        )
+        .col(ColumnDef::new(OrganizationInvites::CreatedById).big_integer())
+        .col(
+            ColumnDef::new(OrganizationInvites::EmailingAttemptMade)
+                .boolean()
+                .not_null(),
+        )
+        .col(ColumnDef::new(OrganizationInvites::Message).text())
+        .col(
+            ColumnDef::new(OrganizationInvites::Level)
+                .big_integer()
+                .not_null(),
+        )
+        .col(ColumnDef::new(OrganizationInvites::PrivateProjectAccess).text())
+        .col(
+            ColumnDef::new(OrganizationInvites::CreatedAt)
+                .big_integer()
+                .not_null(),
+        )
+        .col(
+            ColumnDef::new(OrganizationInvites::UpdatedAt)
+                .big_integer()
+                .not_null(),
+        )
+        .foreign_key(&mut fk(
+            (
+                OrganizationInvites::Table,
+                OrganizationInvites::OrganizationId,
+            ),
+            (Organizations::Table, Organizations::Id),
+            Cascade,
+        ))
+        .foreign_key(&mut fk(
+            (OrganizationInvites::Table, OrganizationInvites::CreatedById),
+            (Users::Table, Users::Id),
+            SetNull,
+        ))
+        .to_owned();
+    let one_per_email = Index::create()
+        .name("organization_invites_org_email")
+        .table(OrganizationInvites::Table)
+        .col(OrganizationInvites::OrganizationId)
+        .col(OrganizationInvites::TargetEmail)
+        .unique()
+        .to_owned();
+    let by_created = Index::create()
+        .name("organization_invites_org_created")
+        .table(OrganizationInvites::Table)
+        .col(OrganizationInvites::OrganizationId)
+        .col(OrganizationInvites::CreatedAt)
+        .col(OrganizationInvites::Id)
+        .to_owned();
+    let access = Table::create()
+        .table(ProjectMemberAccess::Table)
+        .col(
+            ColumnDef::new(ProjectMemberAccess::Id)
+                .text()
+                .not_null()
+                .primary_key(),
+        )
+        .col(
+            ColumnDef::new(ProjectMemberAccess::ProjectId)
+                .big_integer()
+                .not_null(),
+        )
+        .col(
+            ColumnDef::new(ProjectMemberAccess::MembershipId)
+                .text()
+                .not_null(),
+        )
+        .col(ColumnDef::new(ProjectMemberAccess::Level).text().not_null())
+        .col(
+            ColumnDef::new(ProjectMemberAccess::CreatedAt)
+                .big_integer()
+                .not_null(),
+        )
+        .foreign_key(&mut fk(
+            (ProjectMemberAccess::Table, ProjectMemberAccess::ProjectId),
+            (Projects::Table, Projects::Id),
+            Cascade,
+        ))
+        .foreign_key(&mut fk(
+            (
+                ProjectMemberAccess::Table,
+                ProjectMemberAccess::MembershipId,
+            ),
+            (OrganizationMemberships::Table, OrganizationMemberships::Id),
+            Cascade,
+        ))
+        .to_owned();
+    let access_unique = Index::create()
+        .name("project_member_access_project_membership")
+        .table(ProjectMemberAccess::Table)
+        .col(ProjectMemberAccess::ProjectId)
+        .col(ProjectMemberAccess::MembershipId)
+        .unique()
+        .to_owned();
+    vec![
+        Step::Table(Box::new(invites)),
+        Step::Index(Box::new(one_per_email)),
+        Step::Index(Box::new(by_created)),
+        Step::Table(Box::new(access)),
+        Step::Index(Box::new(access_unique)),
     ]
 }
 

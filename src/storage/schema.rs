@@ -169,3 +169,33 @@ pub enum OauthApplications {
     Created,
     Updated,
 }
+
+#[derive(Iden, Clone, Copy)]
+pub enum OrganizationInvites {
+    Table,
+    Id,
+    OrganizationId,
+    /// Stored lower-cased (PostHog's newest normalisation).
+    TargetEmail,
+    FirstName,
+    CreatedById,
+    EmailingAttemptMade,
+    Message,
+    Level,
+    /// JSON array of `{"id", "level"}`, or NULL.
+    PrivateProjectAccess,
+    CreatedAt,
+    UpdatedAt,
+}
+
+/// A member's access level on one project, granted by an accepted invite's
+/// `private_project_access` (prickle enforces no project-level access yet).
+#[derive(Iden, Clone, Copy)]
+pub enum ProjectMemberAccess {
+    Table,
+    Id,
+    ProjectId,
+    MembershipId,
+    Level,
+    CreatedAt,
+}

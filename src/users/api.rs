@@ -122,6 +122,8 @@ async fn render(tx: &mut Tx, user: &User, current: &Current) -> DbResult<Value> 
         Some((org, _)) => is_first_member(tx, &org.id, user.id).await?,
         None => false,
     };
+    let pending_invites =
+        crate::invites::store::pending_for_user(tx, user, time::now_micros()).await?;
     let (orgs, _) = details::of_user(tx, user.id, None, i64::MAX, 0).await?;
     let mut organizations = Vec::with_capacity(orgs.len());
     for (org, level) in &orgs {
@@ -158,7 +160,7 @@ async fn render(tx: &mut Tx, user: &User, current: &Current) -> DbResult<Value> 
         "hedgehog_config": user.hedgehog_config,
         "role_at_organization": user.role_at_organization,
         "is_organization_first_user": first_user,
-        "pending_invites": [],
+        "pending_invites": pending_invites,
     }))
 }
 

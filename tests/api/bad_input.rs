@@ -793,3 +793,283 @@ async fn companion_write_endpoints_refuse_bad_input_and_write_nothing() {
     );
     assert!(checked > 150);
 }
+
+/// (description, invite payload, expected status, expected attr)
+fn invite_field_cases() -> Vec<(&'static str, Value, u16, Value)> {
+    let email = |extra: Value| {
+        let mut o = json!({"target_email": "ok@example.com"});
+        for (k, v) in extra.as_object().unwrap() {
+            o[k] = v.clone();
+        }
+        o
+    };
+    vec![
+        ("email missing", json!({}), 400, json!("target_email")),
+        (
+            "email null",
+            json!({"target_email": null}),
+            400,
+            json!("target_email"),
+        ),
+        (
+            "email boolean",
+            json!({"target_email": true}),
+            400,
+            json!("target_email"),
+        ),
+        (
+            "email list",
+            json!({"target_email": ["a@b.co"]}),
+            400,
+            json!("target_email"),
+        ),
+        (
+            "email object",
+            json!({"target_email": {}}),
+            400,
+            json!("target_email"),
+        ),
+        (
+            "email number",
+            json!({"target_email": 5}),
+            400,
+            json!("target_email"),
+        ),
+        (
+            "email blank",
+            json!({"target_email": "  "}),
+            400,
+            json!("target_email"),
+        ),
+        (
+            "email invalid",
+            json!({"target_email": "a@b"}),
+            400,
+            json!("target_email"),
+        ),
+        (
+            "email too long",
+            json!({"target_email": format!("{}@example.com", "a".repeat(250))}),
+            400,
+            json!("target_email"),
+        ),
+        (
+            "email with NUL",
+            json!({"target_email": "a\u{0}@b.co"}),
+            400,
+            json!("target_email"),
+        ),
+        (
+            "email of a member",
+            json!({"target_email": "Member@Example.com"}),
+            400,
+            Value::Null,
+        ),
+        (
+            "first_name too long",
+            email(json!({"first_name": "x".repeat(31)})),
+            400,
+            json!("first_name"),
+        ),
+        (
+            "first_name null",
+            email(json!({"first_name": null})),
+            400,
+            json!("first_name"),
+        ),
+        (
+            "first_name list",
+            email(json!({"first_name": []})),
+            400,
+            json!("first_name"),
+        ),
+        ("level 3", email(json!({"level": 3})), 400, json!("level")),
+        (
+            "level text",
+            email(json!({"level": "admin"})),
+            400,
+            json!("level"),
+        ),
+        (
+            "level float",
+            email(json!({"level": 8.5})),
+            400,
+            json!("level"),
+        ),
+        (
+            "level null",
+            email(json!({"level": null})),
+            400,
+            json!("level"),
+        ),
+        (
+            "level boolean",
+            email(json!({"level": true})),
+            400,
+            json!("level"),
+        ),
+        (
+            "message object",
+            email(json!({"message": {"a": 1}})),
+            400,
+            json!("message"),
+        ),
+        (
+            "access string",
+            email(json!({"private_project_access": "x"})),
+            400,
+            json!("private_project_access"),
+        ),
+        (
+            "access of numbers",
+            email(json!({"private_project_access": [1]})),
+            400,
+            json!("private_project_access"),
+        ),
+        (
+            "access without level",
+            email(json!({"private_project_access": [{"id": 1}]})),
+            400,
+            json!("private_project_access"),
+        ),
+        (
+            "access id text",
+            email(json!({"private_project_access": [{"id": "1", "level": "member"}]})),
+            400,
+            json!("private_project_access"),
+        ),
+        (
+            "access id float",
+            email(json!({"private_project_access": [{"id": 1.5, "level": "member"}]})),
+            400,
+            json!("private_project_access"),
+        ),
+        (
+            "access id huge",
+            email(json!({"private_project_access": [{"id": u64::MAX, "level": "member"}]})),
+            400,
+            json!("private_project_access"),
+        ),
+        (
+            "access level owner",
+            email(json!({"private_project_access": [{"id": 1, "level": "owner"}]})),
+            400,
+            json!("private_project_access"),
+        ),
+        (
+            "access unknown project",
+            email(json!({"private_project_access": [{"id": 424242, "level": "member"}]})),
+            400,
+            json!("private_project_access"),
+        ),
+        (
+            "send_email text",
+            email(json!({"send_email": "maybe"})),
+            400,
+            json!("send_email"),
+        ),
+        (
+            "send_email null",
+            email(json!({"send_email": null})),
+            400,
+            json!("send_email"),
+        ),
+        (
+            "combine object",
+            email(json!({"combine_pending_invites": {}})),
+            400,
+            json!("combine_pending_invites"),
+        ),
+    ]
+}
+
+/// The organization's invites as the owner lists them.
+async fn invite_snapshot(w: &World) -> Value {
+    let path = format!("/api/organizations/{}/invites/", w.org);
+    w.app.call("GET", &path, Some(&w.owner), None).await.body
+}
+
+#[tokio::test]
+async fn invite_endpoints_refuse_bad_input_and_write_nothing() {
+    let w = World::new().await;
+    let keep = format!("/api/organizations/{}/invites/", w.org);
+    let r = w
+        .app
+        .call(
+            "POST",
+            &keep,
+            Some(&w.owner),
+            Some(json!({"target_email": "kept@example.com"})),
+        )
+        .await;
+    assert_eq!(r.status, 201);
+    let before = invite_snapshot(&w).await;
+    let single = keep.clone();
+    let bulk = format!("{keep}bulk/");
+    let mut checked = 0;
+    for (what, body, status, attr) in raw_cases() {
+        let r = w
+            .app
+            .call_raw("POST", &single, &w.owner, "application/json", body.clone())
+            .await;
+        assert_posthog_error(&r, status, &format!("single {what}"));
+        assert_eq!(r.body["attr"], attr, "single {what}");
+        let r = w
+            .app
+            .call_raw("POST", &bulk, &w.owner, "application/json", body)
+            .await;
+        assert_posthog_error(&r, status, &format!("bulk {what}"));
+        // A list of numbers names its first element; everything else is the whole body.
+        let bulk_attr = if what == "a list" {
+            json!("__0__non_field_errors")
+        } else {
+            attr
+        };
+        assert_eq!(r.body["attr"], bulk_attr, "bulk {what}");
+        checked += 2;
+    }
+    for (what, body, status, attr) in invite_field_cases() {
+        let r = w
+            .app
+            .call("POST", &single, Some(&w.owner), Some(body.clone()))
+            .await;
+        assert_posthog_error(&r, status, &format!("single {what}"));
+        assert_eq!(r.body["attr"], attr, "single {what}");
+        // In bulk, the same payload as the second element, after a good one.
+        let r = w
+            .app
+            .call(
+                "POST",
+                &bulk,
+                Some(&w.owner),
+                Some(json!([{"target_email": "fine@example.com"}, body])),
+            )
+            .await;
+        assert_posthog_error(&r, status, &format!("bulk {what}"));
+        let bulk_attr = match attr.as_str() {
+            Some(a) => json!(format!("__1__{a}")),
+            None => Value::Null,
+        };
+        assert_eq!(r.body["attr"], bulk_attr, "bulk {what}");
+        checked += 2;
+    }
+    for path in [&single, &bulk] {
+        let r = w
+            .app
+            .call_raw(
+                "POST",
+                path,
+                &w.owner,
+                "text/plain",
+                b"target_email=x".to_vec(),
+            )
+            .await;
+        assert_posthog_error(&r, 415, &format!("{path} text/plain"));
+    }
+    assert_eq!(
+        invite_snapshot(&w).await,
+        before,
+        "a refused request wrote something"
+    );
+    assert!(checked > 80);
+}

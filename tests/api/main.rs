@@ -4,6 +4,7 @@
 mod support;
 
 mod bad_input;
+mod invites;
 mod legal_documents;
 mod matrix;
 mod oauth_applications;
@@ -17,6 +18,7 @@ mod projects_settings;
 mod projects_update;
 mod root_projects;
 mod secret_logs;
+mod signup;
 mod slow_clients;
 mod smoke;
 mod tls;

@@ -45,7 +45,7 @@ const ACTORS: [Actor; 10] = [
 ///
 /// `path`, `body` and the expected details may use placeholders: `{org}`,
 /// `{other_org}`, `{project}` (a project that stays), `{fresh_project}` (a
-/// project made for this one call).
+/// project made for this one call), `{fresh_invite}` (an invite made for this one call).
 pub struct Row {
     pub method: &'static str,
     /// The pattern as declared (without the trailing slash).
@@ -503,6 +503,65 @@ pub fn rows() -> Vec<Row> {
                 _ => (201, ""),
             },
         },
+        Row {
+            method: "GET",
+            pattern: "/api/organizations/{organization_id}/invites",
+            path: "/api/organizations/{org}/invites/",
+            body: None,
+            scope: "organization_member:read",
+            expect: |a| match a {
+                OtherOrgKey => ORG_KEY,
+                ProjectKey => PROJECT_KEY_ON_ORG_ROUTE,
+                NonMember => GENERIC_403,
+                _ => OK,
+            },
+        },
+        Row {
+            method: "POST",
+            pattern: "/api/organizations/{organization_id}/invites",
+            path: "/api/organizations/{org}/invites/",
+            body: Some(|| json!({"target_email": format!("{}@example.com", uuid::Uuid::new_v4())})),
+            scope: "organization_member:write",
+            expect: |a| match a {
+                OtherOrgKey => ORG_KEY,
+                ProjectKey => PROJECT_KEY_ON_ORG_ROUTE,
+                ReadOnly => WRITE_SCOPE_MEMBERS,
+                NonMember => GENERIC_403,
+                _ => (201, ""),
+            },
+        },
+        Row {
+            method: "POST",
+            pattern: "/api/organizations/{organization_id}/invites/bulk",
+            path: "/api/organizations/{org}/invites/bulk/",
+            body: Some(
+                || json!([{"target_email": format!("{}@example.com", uuid::Uuid::new_v4())}]),
+            ),
+            scope: "organization_member:write",
+            expect: |a| match a {
+                OtherOrgKey => ORG_KEY,
+                ProjectKey => PROJECT_KEY_ON_ORG_ROUTE,
+                ReadOnly => WRITE_SCOPE_MEMBERS,
+                NonMember => GENERIC_403,
+                _ => (201, ""),
+            },
+        },
+        Row {
+            method: "DELETE",
+            pattern: "/api/organizations/{organization_id}/invites/{id}",
+            path: "/api/organizations/{org}/invites/{fresh_invite}/",
+            body: None,
+            scope: "organization_member:write",
+            // PostHog judges the person before the key here: a member's
+            // read-only key meets the level check first.
+            expect: |a| match a {
+                OtherOrgKey => ORG_KEY,
+                ProjectKey => PROJECT_KEY_ON_ORG_ROUTE,
+                ReadOnly | Member => INVITE_DELETE_LEVEL,
+                NonMember => GENERIC_403,
+                _ => (204, ""),
+            },
+        },
     ]
 }
 
@@ -537,12 +596,32 @@ fn next_legal_document() -> Value {
     })
 }
 
+const GENERIC_403: (u16, &str) = (403, "You do not have permission to perform this action.");
+const WRITE_SCOPE_MEMBERS: (u16, &str) = (
+    403,
+    "API key missing required scope 'organization_member:write'",
+);
+const INVITE_DELETE_LEVEL: (u16, &str) = (403, "Your organization access level is insufficient.");
+
+/// Routes where PostHog checks the person before the key, so the member's
+/// key without the route's scope (the `NoScope` actor) meets the person's
+/// refusal first: (method, pattern, status, detail).
+const PERSON_BEFORE_KEY: &[(&str, &str, u16, &str)] = &[(
+    "DELETE",
+    "/api/organizations/{organization_id}/invites/{id}",
+    INVITE_DELETE_LEVEL.0,
+    INVITE_DELETE_LEVEL.1,
+)];
+
 /// Routes that need no credentials, and what they answer.
 const PUBLIC: &[(&str, &str)] = &[
     ("GET", "/_health"),
     // The signing service's webhook: the document's secret is the credential
     // (tests/api/legal_documents.rs).
     ("POST", "/api/legal_documents/signed"),
+    // Invite previews and sign-ups: the invite id is the credential.
+    ("GET", "/api/signup/{invite_id}"),
+    ("POST", "/api/signup/{invite_id}"),
 ];
 
 #[test]
@@ -720,6 +799,20 @@ impl Fixture {
             }
             vars.insert("fresh_org", org);
         }
+        if template.contains("{fresh_invite}") && !vars.contains_key("fresh_invite") {
+            let r = self
+                .w
+                .app
+                .call(
+                    "POST",
+                    &format!("/api/organizations/{}/invites/", self.w.org),
+                    Some(&self.w.owner),
+                    Some(json!({"target_email": format!("{}@example.com", uuid::Uuid::new_v4())})),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+            vars.insert("fresh_invite", r.body["id"].as_str().unwrap().to_string());
+        }
         let mut out = template
             .replace("{org}", &self.w.org)
             .replace("{other_org}", &self.w.other_org)
@@ -766,10 +859,16 @@ async fn every_route_for_every_caller() {
                     401,
                     "Personal API key found in request Authorization header is invalid.".into(),
                 ),
-                Actor::NoScope if !row.scope.is_empty() => (
-                    403,
-                    format!("API key missing required scope '{}'", row.scope),
-                ),
+                Actor::NoScope if !row.scope.is_empty() => match PERSON_BEFORE_KEY
+                    .iter()
+                    .find(|(m, p, _, _)| *m == row.method && *p == row.pattern)
+                {
+                    Some((_, _, status, detail)) => (*status, detail.to_string()),
+                    None => (
+                        403,
+                        format!("API key missing required scope '{}'", row.scope),
+                    ),
+                },
                 _ => {
                     let (s, d) = (row.expect)(actor);
                     (s, d.to_string())

@@ -360,7 +360,7 @@ async fn admins_change_settings_members_do_not() {
 #[tokio::test]
 async fn only_owners_delete_and_deletion_leaves_nothing_behind() {
     use prickle::storage::schema::{
-        ActivityLog as A, LegalDocuments as L, OauthApplications as O,
+        ActivityLog as A, LegalDocuments as L, OauthApplications as O, OrganizationInvites as I,
         OrganizationMemberships as M, PersonalApiKeys as K, Projects as P, Users as U,
     };
     use sea_query::{Expr, ExprTrait, Query};
@@ -413,6 +413,16 @@ async fn only_owners_delete_and_deletion_leaves_nothing_behind() {
         )
         .await;
     assert_eq!(doc.status, 201, "{}", doc.body);
+    let invite = w
+        .app
+        .call(
+            "POST",
+            &format!("/api/organizations/{}/invites/", w.org),
+            Some(&w.owner),
+            Some(json!({"target_email": "newcomer@example.com", "private_project_access": [{"id": p1, "level": "member"}]})),
+        )
+        .await;
+    assert_eq!(invite.status, 201, "{}", invite.body);
     prickle::admin::create_oauth_application(
         &w.app.db,
         &w.org,
@@ -496,6 +506,10 @@ async fn only_owners_delete_and_deletion_leaves_nothing_behind() {
     );
     assert_eq!(
         count(n(L::Table.into_iden(), L::OrganizationId.into_iden())).await,
+        0
+    );
+    assert_eq!(
+        count(n(I::Table.into_iden(), I::OrganizationId.into_iden())).await,
         0
     );
     // Not merely unlinked (PostHog's SET NULL): no application is left at all.

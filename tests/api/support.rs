@@ -256,7 +256,11 @@ pub struct World {
 
 impl World {
     pub async fn new() -> World {
-        let app = TestApp::new().await;
+        World::with_app(TestApp::new().await).await
+    }
+
+    /// The same world on an app of the caller's (e.g. with email configured).
+    pub async fn with_app(app: TestApp) -> World {
         let org = app.organization("Hedgehogs", "owner@example.com").await;
         app.add_member(&org, "admin@example.com", 8).await;
         app.add_member(&org, "member@example.com", 1).await;

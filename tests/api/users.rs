@@ -395,3 +395,49 @@ async fn switching_the_current_organization_and_project() {
     // Nothing changed for the admin.
     assert_eq!(me(&w, &w.admin).await["organization"]["id"], w.org.as_str());
 }
+
+/// `pending_invites`: valid invites to the caller's email, for organizations
+/// they are not in, newest first.
+#[tokio::test]
+async fn pending_invites_are_those_waiting_for_the_caller() {
+    let w = World::new().await;
+    let invite = |org: String, key: String, email: &'static str| {
+        let app = &w.app;
+        async move {
+            let r = app
+                .call(
+                    "POST",
+                    &format!("/api/organizations/{org}/invites/"),
+                    Some(&key),
+                    Some(json!({ "target_email": email })),
+                )
+                .await;
+            assert_eq!(r.status, 201, "{}", r.body);
+            r.body["id"].as_str().unwrap().to_string()
+        }
+    };
+    // To the outsider, in our organization; and one to somebody else.
+    let id = invite(w.org.clone(), w.owner.clone(), "Outsider@Example.com").await;
+    invite(w.org.clone(), w.owner.clone(), "nobody@example.com").await;
+    let me = w
+        .app
+        .call("GET", "/api/users/@me/", Some(&w.outsider), None)
+        .await;
+    assert_eq!(me.status, 200);
+    let pending = me.body["pending_invites"].as_array().unwrap().clone();
+    assert_eq!(pending.len(), 1, "{pending:?}");
+    assert_eq!(pending[0]["id"], id.as_str());
+    assert_eq!(pending[0]["target_email"], "outsider@example.com");
+    assert_eq!(pending[0]["organization_id"], w.org.as_str());
+    assert_eq!(pending[0]["organization_name"], "Hedgehogs");
+    assert!(pending[0]["created_at"].is_string());
+    // Once the caller belongs to the organization, its invite is not pending.
+    prickle::admin::add_member(&w.app.db, &w.org, "outsider@example.com", 1)
+        .await
+        .unwrap();
+    let me = w
+        .app
+        .call("GET", "/api/users/@me/", Some(&w.outsider), None)
+        .await;
+    assert_eq!(me.body["pending_invites"], json!([]));
+}
