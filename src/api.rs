@@ -12,7 +12,8 @@ use crate::http::{ApiRequest, App, Endpoint, Routes};
 /// Every route the server answers, as declared.
 pub fn routes() -> Routes {
     let r = Routes::new().public(Method::GET, "/_health", health);
-    crate::projects::routes(r)
+    let r = crate::projects::routes(r);
+    crate::members::routes(r)
 }
 
 /// Builds the whole application.

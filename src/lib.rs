@@ -10,6 +10,7 @@ pub mod auth;
 pub mod config;
 pub mod drf;
 pub mod error;
+pub mod members;
 pub mod http;
 pub mod organizations;
 pub mod projects;

@@ -45,6 +45,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "projects_by_organization",
         steps: projects_by_organization,
     },
+    Migration {
+        version: 3,
+        name: "members_by_organization",
+        steps: members_by_organization,
+    },
 ];
 
 /// Applies pending migrations; returns how many ran.
@@ -433,6 +438,32 @@ fn projects_by_organization() -> Vec<Step> {
         .col(Projects::Id)
         .to_owned();
     vec![Step::Index(Box::new(index))]
+}
+
+/// Member lists page through an organization's memberships by join date:
+/// the count and the offset walk this index alone, reading users only for
+/// the page's rows. Hidden users (inactive, PostHog bots) are found through
+/// a partial index whose condition the list query repeats literally.
+fn members_by_organization() -> Vec<Step> {
+    use sea_query::ConditionalStatement;
+    let by_joined = Index::create()
+        .name("organization_memberships_org_joined")
+        .table(OrganizationMemberships::Table)
+        .col(OrganizationMemberships::OrganizationId)
+        .col(OrganizationMemberships::JoinedAt)
+        .col(OrganizationMemberships::Id)
+        .col(OrganizationMemberships::UserId)
+        .to_owned();
+    let hidden = Index::create()
+        .name("users_hidden")
+        .table(Users::Table)
+        .col(Users::Id)
+        .and_where(Expr::cust(crate::members::store::HIDDEN_USER))
+        .to_owned();
+    vec![
+        Step::Index(Box::new(by_joined)),
+        Step::Index(Box::new(hidden)),
+    ]
 }
 
 #[cfg(test)]
