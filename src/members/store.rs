@@ -270,7 +270,8 @@ async fn filtered_page(
     let rank = Alias::new("match_rank");
     match exact {
         Some(exact) => {
-            stmt.expr_as(Expr::case(exact, 0).finally(1), rank.clone())
+            stmt.expr_as(Expr::case(exact, Expr::cust("CAST(0 AS BIGINT)"))
+                    .finally(Expr::cust("CAST(1 AS BIGINT)")), rank.clone())
                 .order_by(rank, Order::Asc)
                 .order_by((U::Table, U::FirstName), Order::Asc)
                 .order_by((M::Table, M::Id), Order::Asc);

@@ -5,6 +5,7 @@ mod support;
 
 mod bad_input;
 mod matrix;
+mod members;
 mod processes;
 mod projects;
 mod projects_activity;
