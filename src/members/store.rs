@@ -185,8 +185,11 @@ pub async fn page(
         return Ok((count, Vec::new()));
     }
     let order = if q.ascending { Order::Asc } else { Order::Desc };
+    // The page's memberships from the covering index alone (the offset walk
+    // never reads a table row), then only their users. The membership is
+    // not joined again: SQLite would then walk the organization's index.
     let mut ids = Query::select();
-    ids.column(M::Id)
+    ids.columns([M::Id, M::Level, M::JoinedAt, M::UpdatedAt, M::UserId])
         .from(M::Table)
         .and_where(Expr::col(M::OrganizationId).eq(org_id))
         .order_by(M::JoinedAt, order.clone())
@@ -196,30 +199,38 @@ pub async fn page(
     if !hidden_ids.is_empty() {
         ids.and_where(Expr::col(M::UserId).is_not_in(hidden_ids));
     }
-    let ids: Vec<String> = tx.query(&ids, |r| r.string(0)).await?;
-    if ids.is_empty() {
-        return Ok((count, Vec::new()));
-    }
-    let mut stmt = select_members(org_id);
-    stmt.and_where(Expr::col((M::Table, M::Id)).is_in(ids))
-        .order_by((M::Table, M::JoinedAt), order.clone())
-        .order_by((M::Table, M::Id), order);
+    let page = Alias::new("page");
+    let mut stmt = Query::select();
+    stmt.columns([
+        (page.clone(), M::Id),
+        (page.clone(), M::Level),
+        (page.clone(), M::JoinedAt),
+        (page.clone(), M::UpdatedAt),
+    ])
+    .columns(users::COLUMNS.map(|c| (U::Table, c)))
+    .from_subquery(ids, page.clone())
+    .inner_join(
+        U::Table,
+        Expr::col((U::Table, U::Id)).equals((page.clone(), M::UserId)),
+    )
+    .order_by((page.clone(), M::JoinedAt), order.clone())
+    .order_by((page, M::Id), order);
     let rows = tx.query(&stmt, from_row).await?;
     Ok((count, rows.into_iter().map(|m| (m, None)).collect()))
 }
 
 /// Users of the organization hidden from its list.
 async fn hidden_user_ids(tx: &mut Tx, org_id: &str) -> DbResult<Vec<i64>> {
-    let stmt = Query::select()
-        .column((M::Table, M::UserId))
+    let hidden_users = Query::select()
+        .column(U::Id)
         .from(U::Table)
-        .inner_join(
-            M::Table,
-            Expr::col((M::Table, M::UserId))
-                .equals((U::Table, U::Id))
-                .and(Expr::col((M::Table, M::OrganizationId)).eq(org_id)),
-        )
         .and_where(hidden())
+        .to_owned();
+    let stmt = Query::select()
+        .column(M::UserId)
+        .from(M::Table)
+        .and_where(Expr::col(M::OrganizationId).eq(org_id))
+        .and_where(Expr::col(M::UserId).in_subquery(hidden_users))
         .to_owned();
     tx.query(&stmt, |r| r.i64(0)).await
 }
@@ -341,3 +352,5 @@ pub async fn project_ids(tx: &mut Tx, org_id: &str) -> DbResult<Vec<i64>> {
         .to_owned();
     tx.query(&stmt, |r| r.i64(0)).await
 }
+
+

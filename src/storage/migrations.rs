@@ -441,8 +441,8 @@ fn projects_by_organization() -> Vec<Step> {
 }
 
 /// Member lists page through an organization's memberships by join date:
-/// the count and the offset walk this index alone, reading users only for
-/// the page's rows. Hidden users (inactive, PostHog bots) are found through
+/// the offset walk reads this (covering) index alone, and users are read
+/// only for the page's rows. Hidden users (inactive, PostHog bots) are found through
 /// a partial index whose condition the list query repeats literally.
 fn members_by_organization() -> Vec<Step> {
     use sea_query::ConditionalStatement;
@@ -453,6 +453,8 @@ fn members_by_organization() -> Vec<Step> {
         .col(OrganizationMemberships::JoinedAt)
         .col(OrganizationMemberships::Id)
         .col(OrganizationMemberships::UserId)
+        .col(OrganizationMemberships::Level)
+        .col(OrganizationMemberships::UpdatedAt)
         .to_owned();
     let hidden = Index::create()
         .name("users_hidden")

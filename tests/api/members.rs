@@ -175,6 +175,18 @@ async fn list_shows_active_members_newest_first_in_posthog_shape() {
     assert_eq!(user["is_email_verified"], Value::Null);
     assert_eq!(user["hedgehog_config"], Value::Null);
     assert_eq!(user["role_at_organization"], Value::Null);
+    // Paging skips hidden members too.
+    let last = get(&w, &format!("{}?limit=1&offset=2", members(&w)), &w.member).await;
+    assert_eq!(last.body["results"][0]["user"]["email"], "owner@example.com");
+    assert_eq!(last.body["next"], Value::Null);
+    let oldest = get(&w, &format!("{}?limit=2&order=joined_at", members(&w)), &w.member).await;
+    let first_two: Vec<&str> = oldest.body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["user"]["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(first_two, ["owner@example.com", "admin@example.com"]);
     // The alias and the slashless path serve the same page.
     let current = get(&w, "/api/organizations/@current/members", &w.member).await;
     assert_eq!(current.body["results"], r.body["results"]);
