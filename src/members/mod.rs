@@ -7,6 +7,7 @@
 //! serialised: the second sees the first's result and is refused, and the
 //! organization keeps an owner.
 
+mod cache;
 pub mod model;
 pub mod rules;
 pub mod store;
@@ -74,7 +75,12 @@ fn parse_datetime(raw: &str) -> ApiResult<i64> {
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(&raw.replacen(' ', "T", 1)) {
         return Ok(t.timestamp_micros());
     }
-    for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"] {
+    for format in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ] {
         if let Ok(t) = NaiveDateTime::parse_from_str(raw, format) {
             return Ok(t.and_utc().timestamp_micros());
         }
@@ -96,7 +102,9 @@ async fn list(app: App, req: ApiRequest, ctx: Member) -> ApiResult<Response> {
             ApiError::invalid_input("Search query must be 200 characters or fewer.").at("search"),
         );
     }
-    let updated_after = last(&query, "updated_after").map(parse_datetime).transpose()?;
+    let updated_after = last(&query, "updated_after")
+        .map(parse_datetime)
+        .transpose()?;
     let q = ListQuery {
         email: last(&query, "email"),
         updated_after,
@@ -120,7 +128,9 @@ async fn list(app: App, req: ApiRequest, ctx: Member) -> ApiResult<Response> {
         model::write_member(m, *kind, &mut results);
     }
     results.push(']');
-    http::ok_json(pagination::envelope_json(&base, &query, page, count, &results))
+    http::ok_json(pagination::envelope_json(
+        &base, &query, page, count, &results,
+    ))
 }
 
 /// The only writable field; everything else in the body is read-only and ignored.
@@ -237,7 +247,12 @@ mod tests {
             parse_datetime("2024-01-10T00:00:00.5Z").unwrap(),
             midnight + 500_000
         );
-        for bad in ["yesterday", "2024-13-01", "2024-01-10T25:00:00Z", "1704844800"] {
+        for bad in [
+            "yesterday",
+            "2024-13-01",
+            "2024-01-10T25:00:00Z",
+            "1704844800",
+        ] {
             let e = parse_datetime(bad).unwrap_err();
             assert_eq!(e.attr.as_deref(), Some("updated_after"), "{bad}");
         }

@@ -17,7 +17,8 @@ pub enum Action {
 }
 
 pub const ADMIN_TO_EDIT_OTHERS: &str = "You can only edit others if you are an admin.";
-pub const LOWER_OR_EQUAL_TARGET: &str = "You can only edit others with level lower or equal to you.";
+pub const LOWER_OR_EQUAL_TARGET: &str =
+    "You can only edit others with level lower or equal to you.";
 pub const OWN_LEVEL: &str = "You can't change your own access level.";
 pub const ONLY_OWNERS_MAKE_OWNERS: &str =
     "You can only make another member owner if you're this organization's owner.";
@@ -89,12 +90,14 @@ mod tests {
     const OWNERS: (u16, &str) = (403, ONLY_OWNERS_MAKE_OWNERS);
     const LEAVE: (u16, &str) = (400, OWNER_CANNOT_LEAVE);
 
-    /// Every (actor, target, is_self) with every action, in the action
-    /// order: no level, →member, →admin, →owner, remove.
+    /// Outcomes of: no level, →member, →admin, →owner, remove.
+    type Outcomes = [(u16, &'static str); 5];
+
+    /// Every (actor, target, is_self) with every action.
     #[test]
     fn the_whole_matrix() {
         #[rustfmt::skip]
-        let table: [(Level, Level, bool, [(u16, &str); 5]); 12] = [
+        let table: [(Level, Level, bool, Outcomes); 12] = [
             // Others.
             (M, M, false, [NOT_ADMIN, NOT_ADMIN, NOT_ADMIN, NOT_ADMIN, NOT_ADMIN]),
             (M, A, false, [NOT_ADMIN, NOT_ADMIN, NOT_ADMIN, NOT_ADMIN, NOT_ADMIN]),
@@ -134,9 +137,15 @@ mod tests {
     #[test]
     fn errors_have_posthog_types() {
         let e = check(M, A, Action::Remove, false).unwrap_err();
-        assert_eq!((e.kind, e.code.as_ref()), ("authentication_error", "permission_denied"));
+        assert_eq!(
+            (e.kind, e.code.as_ref()),
+            ("authentication_error", "permission_denied")
+        );
         let e = check(O, O, Action::Remove, true).unwrap_err();
-        assert_eq!((e.kind, e.code.as_ref()), ("validation_error", "invalid_input"));
+        assert_eq!(
+            (e.kind, e.code.as_ref()),
+            ("validation_error", "invalid_input")
+        );
         assert_eq!(e.attr, None);
     }
 }
@@ -159,8 +168,10 @@ pub fn key_reaches(
                 .map(Option::unwrap_or_default),
         }
     }
-    let (Some(orgs), Some(teams)) = (list::<String>(scoped_organizations), list::<i64>(scoped_teams))
-    else {
+    let (Some(orgs), Some(teams)) = (
+        list::<String>(scoped_organizations),
+        list::<i64>(scoped_teams),
+    ) else {
         return false;
     };
     (orgs.is_empty() && teams.is_empty())
@@ -189,7 +200,11 @@ mod key_tests {
             (Some("not json"), None, false),
             (None, Some(r#"["x"]"#), false),
         ] {
-            assert_eq!(key_reaches(orgs, teams, org, &projects), reaches, "{orgs:?} {teams:?}");
+            assert_eq!(
+                key_reaches(orgs, teams, org, &projects),
+                reaches,
+                "{orgs:?} {teams:?}"
+            );
         }
     }
 }

@@ -388,7 +388,10 @@ async fn member_writes_refuse_bad_input_and_write_nothing() {
         ("level 0", json!({"level": 0})),
         ("level negative", json!({"level": -1})),
         ("level float", json!({"level": 8.5})),
-        ("level huge", json!({"level": 99999999999999999999u128.to_string()})),
+        (
+            "level huge",
+            json!({"level": 99999999999999999999u128.to_string()}),
+        ),
         ("level text", json!({"level": "admin"})),
         ("level blank", json!({"level": ""})),
         ("level boolean", json!({"level": true})),
@@ -410,7 +413,10 @@ async fn member_writes_refuse_bad_input_and_write_nothing() {
             checked += 1;
         }
         for (what, body) in &level_cases {
-            let r = w.app.call(method, &path, Some(&w.owner), Some(body.clone())).await;
+            let r = w
+                .app
+                .call(method, &path, Some(&w.owner), Some(body.clone()))
+                .await;
             let what = format!("{method} {what}");
             assert_posthog_error(&r, 400, &what);
             assert_eq!(r.body["attr"], "level", "{what}");
@@ -423,7 +429,13 @@ async fn member_writes_refuse_bad_input_and_write_nothing() {
         assert_posthog_error(&r, 415, &format!("{method} text/plain"));
     }
     // Malformed or unknown member ids: 404, for every write.
-    for id in ["abc", "1", "%00", "@you", "0190c0de-0000-7000-8000-00000000009"] {
+    for id in [
+        "abc",
+        "1",
+        "%00",
+        "@you",
+        "0190c0de-0000-7000-8000-00000000009",
+    ] {
         for method in ["PATCH", "PUT", "DELETE"] {
             let path = format!("/api/organizations/{}/members/{id}/", w.org);
             let body = (method != "DELETE").then(|| json!({"level": 8}));
@@ -431,6 +443,10 @@ async fn member_writes_refuse_bad_input_and_write_nothing() {
             assert_posthog_error(&r, 404, &format!("{method} {id}"));
         }
     }
-    assert_eq!(members_snapshot(&w).await, before, "a refused request wrote");
+    assert_eq!(
+        members_snapshot(&w).await,
+        before,
+        "a refused request wrote"
+    );
     assert!(checked > 40);
 }

@@ -373,7 +373,10 @@ impl Fixture {
             .app
             .call(
                 "GET",
-                &format!("/api/organizations/{}/members/?email=member@example.com", w.org),
+                &format!(
+                    "/api/organizations/{}/members/?email=member@example.com",
+                    w.org
+                ),
                 Some(&w.owner),
                 None,
             )
