@@ -141,7 +141,8 @@ pub async fn add_member(db: &Db, organization_id: &str, email: &str, level: i64)
             e => db_err(e),
         })?;
     tx.commit().await.map_err(db_err)?;
-    Ok(membership.to_json())
+    // Exactly as `GET members/` shows it.
+    Ok(crate::members::model::member_json(&membership))
 }
 
 pub struct NewKey<'a> {

@@ -19,7 +19,8 @@ pub fn routes() -> Routes {
     let r = crate::personal_api_keys::routes(r);
     let r = crate::legal_documents::routes(r);
     let r = crate::oauth_applications::routes(r);
-    crate::invites::routes(r)
+    let r = crate::invites::routes(r);
+    crate::members::routes(r)
 }
 
 /// Builds the whole application.

@@ -13,6 +13,7 @@ pub mod error;
 pub mod http;
 pub mod invites;
 pub mod legal_documents;
+pub mod members;
 pub mod oauth_applications;
 pub mod organizations;
 pub mod passwords;

@@ -242,28 +242,13 @@ pub async fn first_project(tx: &mut Tx, org_id: &str) -> DbResult<Option<i64>> {
     tx.query_opt(&stmt, |r| r.i64(0)).await
 }
 
+/// A membership with its user (rendered by `members::model`).
 pub struct Membership {
     pub id: String,
     pub user: User,
     pub level: Level,
     pub joined_at: i64,
     pub updated_at: i64,
-}
-
-impl Membership {
-    /// PostHog's organization member shape.
-    pub fn to_json(&self) -> Value {
-        json!({
-            "id": self.id,
-            "user": self.user.basic_json(),
-            "level": self.level.as_i64(),
-            "joined_at": time::format(self.joined_at),
-            "updated_at": time::format(self.updated_at),
-            "is_2fa_enabled": false,
-            "has_social_auth": false,
-            "last_login": time::format_opt(self.user.last_login),
-        })
-    }
 }
 
 /// Adds a membership; a user joining their first organization makes it their current one.

@@ -51,6 +51,11 @@ pub const MIGRATIONS: &[Migration] = &[
         steps: projects_by_organization,
     },
     Migration {
+        version: 3,
+        name: "members_by_organization",
+        steps: members_by_organization,
+    },
+    Migration {
         version: 4,
         name: "organization_invites",
         steps: organization_invites,
@@ -736,6 +741,34 @@ fn organization_invites() -> Vec<Step> {
         Step::Index(Box::new(by_created)),
         Step::Table(Box::new(access)),
         Step::Index(Box::new(access_unique)),
+    ]
+}
+
+/// Member lists page through an organization's memberships by join date:
+/// the offset walk reads this (covering) index alone, and users are read
+/// only for the page's rows. Hidden users (inactive, PostHog bots) are found through
+/// a partial index whose condition the list query repeats literally.
+fn members_by_organization() -> Vec<Step> {
+    use sea_query::ConditionalStatement;
+    let by_joined = Index::create()
+        .name("organization_memberships_org_joined")
+        .table(OrganizationMemberships::Table)
+        .col(OrganizationMemberships::OrganizationId)
+        .col(OrganizationMemberships::JoinedAt)
+        .col(OrganizationMemberships::Id)
+        .col(OrganizationMemberships::UserId)
+        .col(OrganizationMemberships::Level)
+        .col(OrganizationMemberships::UpdatedAt)
+        .to_owned();
+    let hidden = Index::create()
+        .name("users_hidden")
+        .table(Users::Table)
+        .col(Users::Id)
+        .and_where(Expr::cust(crate::members::store::HIDDEN_USER))
+        .to_owned();
+    vec![
+        Step::Index(Box::new(by_joined)),
+        Step::Index(Box::new(hidden)),
     ]
 }
 

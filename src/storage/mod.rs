@@ -182,6 +182,16 @@ impl Tx {
         Ok(self.query(stmt, map).await?.into_iter().next())
     }
 
+    /// A token that stays equal while nothing is committed to the database:
+    /// SQLite read transactions only (see `SqliteTx::read_version`), `None`
+    /// elsewhere. Lets a per-thread cache know it is still current.
+    pub fn read_version(&self) -> DbResult<Option<(u64, i64)>> {
+        match self {
+            Tx::Sqlite(tx) => tx.read_version(),
+            Tx::Postgres(_) => Ok(None),
+        }
+    }
+
     /// Runs a statement for its effect; returns the number of rows touched.
     pub async fn execute(&mut self, stmt: &impl QueryStatementWriter) -> DbResult<u64> {
         let (sql, values) = self.build(stmt);

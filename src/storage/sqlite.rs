@@ -101,10 +101,13 @@ const RELEASE: &str = "RELEASE prickle_tx";
 const ROLLBACK_TO: &str = "ROLLBACK TO prickle_tx";
 
 static NEXT_DB_ID: AtomicU64 = AtomicU64::new(1);
+/// Read connections are numbered, so a cache built on one connection's
+/// `data_version` is never checked against another's.
+static NEXT_READER: AtomicU64 = AtomicU64::new(1);
 
 thread_local! {
-    /// Read connections of this thread, one per open database.
-    static READERS: RefCell<Vec<(u64, Connection)>> = const { RefCell::new(Vec::new()) };
+    /// Read connections of this thread, one per open database, with their numbers.
+    static READERS: RefCell<Vec<((u64, u64), Connection)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Timings of batching and checkpointing (tests shrink them).
@@ -212,17 +215,20 @@ impl SqliteDb {
         let cached = READERS.with(|r| {
             let mut r = r.borrow_mut();
             r.iter()
-                .position(|(id, _)| *id == self.id)
-                .map(|i| r.swap_remove(i).1)
+                .position(|((id, _), _)| *id == self.id)
+                .map(|i| r.swap_remove(i))
         });
-        let conn = match cached {
+        let (key, conn) = match cached {
             Some(c) => c,
-            None => open_connection(&self.path, self.synchronous)?,
+            None => (
+                (self.id, NEXT_READER.fetch_add(1, Ordering::Relaxed)),
+                open_connection(&self.path, self.synchronous)?,
+            ),
         };
         // Reads run in autocommit, as on PostgreSQL: each statement sees one
         // committed snapshot, and the hot path saves a BEGIN and a COMMIT.
         Ok(SqliteTx {
-            conn: Some(Holder::Reader(self.id, conn)),
+            conn: Some(Holder::Reader(key, conn)),
         })
     }
 
@@ -541,7 +547,7 @@ struct WriteTurn {
 }
 
 enum Holder {
-    Reader(u64, Connection),
+    Reader((u64, u64), Connection),
     Writer(WriteTurn),
 }
 
@@ -559,6 +565,22 @@ pub struct SqliteTx {
 }
 
 impl SqliteTx {
+    /// On a read connection: its number and SQLite's `data_version`, which
+    /// changes whenever another connection (this process's writer, or
+    /// another process) commits. Equal answers mean nothing was committed
+    /// in between. `None` on the writer.
+    pub fn read_version(&self) -> DbResult<Option<(u64, i64)>> {
+        match &self.conn {
+            Some(Holder::Reader((_, serial), conn)) => {
+                let v = conn
+                    .query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0))
+                    .map_err(classify)?;
+                Ok(Some((*serial, v)))
+            }
+            _ => Ok(None),
+        }
+    }
+
     fn conn(&self) -> &Connection {
         self.conn
             .as_ref()

@@ -1073,3 +1073,93 @@ async fn invite_endpoints_refuse_bad_input_and_write_nothing() {
     );
     assert!(checked > 80);
 }
+
+/// What can be observed of the organization's members.
+async fn members_snapshot(w: &World) -> Value {
+    let path = format!("/api/organizations/{}/members/?limit=1000", w.org);
+    let r = w.app.call("GET", &path, Some(&w.owner), None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.body
+}
+
+#[tokio::test]
+async fn member_writes_refuse_bad_input_and_write_nothing() {
+    let w = World::new().await;
+    let before = members_snapshot(&w).await;
+    let uuid = before["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["user"]["email"] == "member@example.com")
+        .unwrap()["user"]["uuid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = format!("/api/organizations/{}/members/{uuid}/", w.org);
+    let level_cases: Vec<(&str, Value)> = vec![
+        ("level 3", json!({"level": 3})),
+        ("level 0", json!({"level": 0})),
+        ("level negative", json!({"level": -1})),
+        ("level float", json!({"level": 8.5})),
+        (
+            "level huge",
+            json!({"level": 99999999999999999999u128.to_string()}),
+        ),
+        ("level text", json!({"level": "admin"})),
+        ("level blank", json!({"level": ""})),
+        ("level boolean", json!({"level": true})),
+        ("level list", json!({"level": [1]})),
+        ("level object", json!({"level": {"level": 1}})),
+        ("level null", json!({"level": null})),
+        ("level NUL", json!({"level": "1\u{0}"})),
+    ];
+    let mut checked = 0;
+    for method in ["PATCH", "PUT"] {
+        for (what, body, status, attr) in raw_cases() {
+            let r = w
+                .app
+                .call_raw(method, &path, &w.owner, "application/json", body)
+                .await;
+            let what = format!("{method} {what}");
+            assert_posthog_error(&r, status, &what);
+            assert_eq!(r.body["attr"], attr, "{what}");
+            checked += 1;
+        }
+        for (what, body) in &level_cases {
+            let r = w
+                .app
+                .call(method, &path, Some(&w.owner), Some(body.clone()))
+                .await;
+            let what = format!("{method} {what}");
+            assert_posthog_error(&r, 400, &what);
+            assert_eq!(r.body["attr"], "level", "{what}");
+            checked += 1;
+        }
+        let r = w
+            .app
+            .call_raw(method, &path, &w.owner, "text/plain", b"level=8".to_vec())
+            .await;
+        assert_posthog_error(&r, 415, &format!("{method} text/plain"));
+    }
+    // Malformed or unknown member ids: 404, for every write.
+    for id in [
+        "abc",
+        "1",
+        "%00",
+        "@you",
+        "0190c0de-0000-7000-8000-00000000009",
+    ] {
+        for method in ["PATCH", "PUT", "DELETE"] {
+            let path = format!("/api/organizations/{}/members/{id}/", w.org);
+            let body = (method != "DELETE").then(|| json!({"level": 8}));
+            let r = w.app.call(method, &path, Some(&w.owner), body).await;
+            assert_posthog_error(&r, 404, &format!("{method} {id}"));
+        }
+    }
+    assert_eq!(
+        members_snapshot(&w).await,
+        before,
+        "a refused request wrote"
+    );
+    assert!(checked > 40);
+}

@@ -7,6 +7,7 @@ mod bad_input;
 mod invites;
 mod legal_documents;
 mod matrix;
+mod members;
 mod oauth_applications;
 mod organizations;
 mod personal_api_keys;

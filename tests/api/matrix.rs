@@ -45,7 +45,9 @@ const ACTORS: [Actor; 10] = [
 ///
 /// `path`, `body` and the expected details may use placeholders: `{org}`,
 /// `{other_org}`, `{project}` (a project that stays), `{fresh_project}` (a
-/// project made for this one call), `{fresh_invite}` (an invite made for this one call).
+/// project made for this one call), `{fresh_invite}` (an invite made for this one call),
+/// `{member_uuid}` (the member actor's user), `{fresh_member}` (a level-1 member made for
+/// this one call).
 pub struct Row {
     pub method: &'static str,
     /// The pattern as declared (without the trailing slash).
@@ -79,6 +81,12 @@ const TIMEZONE_GATE: (u16, &str) = (
 const OK: (u16, &str) = (200, "");
 const INSUFFICIENT: (u16, &str) = (403, "Your organization access level is insufficient.");
 const KEY_REFUSED: (u16, &str) = (403, "This action does not support Personal API Key access");
+const GENERIC_403: (u16, &str) = (403, "You do not have permission to perform this action.");
+const WRITE_SCOPE_MEMBER: (u16, &str) = (
+    403,
+    "API key missing required scope 'organization_member:write'",
+);
+const MEMBER_EDITS_OTHERS: (u16, &str) = (403, "You can only edit others if you are an admin.");
 
 /// The table. Each resource adds its rows here.
 pub fn rows() -> Vec<Row> {
@@ -225,7 +233,7 @@ pub fn rows() -> Vec<Row> {
             expect: |a| match a {
                 OtherOrgKey => ORG_KEY,
                 ProjectKey => PROJECT_KEY_ON_ORG_ROUTE,
-                NonMember => FORBIDDEN,
+                NonMember => GENERIC_403,
                 _ => OK,
             },
         },
@@ -562,17 +570,88 @@ pub fn rows() -> Vec<Row> {
                 _ => (204, ""),
             },
         },
+        Row {
+            method: "GET",
+            pattern: "/api/organizations/{organization_id}/members",
+            path: "/api/organizations/{org}/members/",
+            body: None,
+            scope: "organization_member:read",
+            expect: |a| match a {
+                OtherOrgKey => ORG_KEY,
+                ProjectKey => PROJECT_KEY_ON_ORG_ROUTE,
+                NonMember => GENERIC_403,
+                _ => OK,
+            },
+        },
+        Row {
+            method: "PATCH",
+            pattern: "/api/organizations/{organization_id}/members/{user__uuid}",
+            path: "/api/organizations/{org}/members/{fresh_member}/",
+            body: Some(|| json!({"level": 8})),
+            scope: "organization_member:write",
+            expect: |a| match a {
+                OtherOrgKey => ORG_KEY,
+                ProjectKey => PROJECT_KEY_ON_ORG_ROUTE,
+                ReadOnly => WRITE_SCOPE_MEMBER,
+                NonMember => GENERIC_403,
+                Member => MEMBER_EDITS_OTHERS,
+                _ => OK,
+            },
+        },
+        Row {
+            method: "PUT",
+            pattern: "/api/organizations/{organization_id}/members/{user__uuid}",
+            path: "/api/organizations/{org}/members/{fresh_member}/",
+            body: Some(|| json!({"level": 8})),
+            scope: "organization_member:write",
+            expect: |a| match a {
+                OtherOrgKey => ORG_KEY,
+                ProjectKey => PROJECT_KEY_ON_ORG_ROUTE,
+                ReadOnly => WRITE_SCOPE_MEMBER,
+                NonMember => GENERIC_403,
+                Member => MEMBER_EDITS_OTHERS,
+                _ => OK,
+            },
+        },
+        Row {
+            method: "DELETE",
+            pattern: "/api/organizations/{organization_id}/members/{user__uuid}",
+            path: "/api/organizations/{org}/members/{fresh_member}/",
+            body: None,
+            scope: "organization_member:write",
+            expect: |a| match a {
+                OtherOrgKey => ORG_KEY,
+                ProjectKey => PROJECT_KEY_ON_ORG_ROUTE,
+                ReadOnly => WRITE_SCOPE_MEMBER,
+                NonMember => GENERIC_403,
+                Member => MEMBER_EDITS_OTHERS,
+                _ => (204, ""),
+            },
+        },
+        Row {
+            method: "GET",
+            pattern: "/api/organizations/{organization_id}/members/{user__uuid}/scoped_api_keys",
+            path: "/api/organizations/{org}/members/{member_uuid}/scoped_api_keys/",
+            body: None,
+            // PostHog refuses keys here; prickle serves them (decisions.md).
+            scope: "organization_member:read",
+            expect: |a| match a {
+                OtherOrgKey => ORG_KEY,
+                ProjectKey => PROJECT_KEY_ON_ORG_ROUTE,
+                NonMember => GENERIC_403,
+                _ => OK,
+            },
+        },
     ]
 }
 
-const FORBIDDEN: (u16, &str) = (403, "You do not have permission to perform this action.");
 
 /// Legal documents are for admins and owners only, reads included.
 fn legal_documents(a: Actor) -> (u16, &'static str) {
     match a {
         Actor::OtherOrgKey => ORG_KEY,
         Actor::ProjectKey => PROJECT_KEY_ON_ORG_ROUTE,
-        Actor::NonMember => FORBIDDEN,
+        Actor::NonMember => GENERIC_403,
         // The read-only key is a member's.
         Actor::Member | Actor::ReadOnly => (403, "Your organization access level is insufficient."),
         _ => OK,
@@ -596,7 +675,6 @@ fn next_legal_document() -> Value {
     })
 }
 
-const GENERIC_403: (u16, &str) = (403, "You do not have permission to perform this action.");
 const WRITE_SCOPE_MEMBERS: (u16, &str) = (
     403,
     "API key missing required scope 'organization_member:write'",
@@ -697,6 +775,8 @@ fn routes_are_only_served_through_declarations() {
 struct Fixture {
     w: World,
     keep: i64,
+    /// The member actor's user uuid.
+    member_uuid: String,
     other_org_key: String,
     project_key: String,
     /// Keys by scope string, made once.
@@ -723,9 +803,26 @@ impl Fixture {
             .app
             .key_with("owner@example.com", &["*"], None, Some(vec![keep]))
             .await;
+        let member_uuid = w
+            .app
+            .call(
+                "GET",
+                &format!(
+                    "/api/organizations/{}/members/?email=member@example.com",
+                    w.org
+                ),
+                Some(&w.owner),
+                None,
+            )
+            .await
+            .body["results"][0]["user"]["uuid"]
+            .as_str()
+            .expect("the member's uuid")
+            .to_string();
         Fixture {
             w,
             keep,
+            member_uuid,
             other_org_key,
             project_key,
             scoped: BTreeMap::new(),
@@ -813,8 +910,19 @@ impl Fixture {
             assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
             vars.insert("fresh_invite", r.body["id"].as_str().unwrap().to_string());
         }
+        if template.contains("{fresh_member}") && !vars.contains_key("fresh_member") {
+            let email = format!("fresh-{}@example.com", uuid::Uuid::new_v4());
+            let user = prickle::admin::create_user(&self.w.app.db, &email, "Fresh", "", None)
+                .await
+                .unwrap();
+            prickle::admin::add_member(&self.w.app.db, &self.w.org, &email, 1)
+                .await
+                .unwrap();
+            vars.insert("fresh_member", user["uuid"].as_str().unwrap().to_string());
+        }
         let mut out = template
             .replace("{org}", &self.w.org)
+            .replace("{member_uuid}", &self.member_uuid)
             .replace("{other_org}", &self.w.other_org)
             .replace("{project}", &self.keep.to_string());
         for (k, v) in vars.iter() {
