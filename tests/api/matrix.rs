@@ -645,7 +645,6 @@ pub fn rows() -> Vec<Row> {
     ]
 }
 
-
 /// Legal documents are for admins and owners only, reads included.
 fn legal_documents(a: Actor) -> (u16, &'static str) {
     match a {

@@ -589,10 +589,20 @@ async fn invite_email_reaches_the_invitee_who_signs_up_through_its_link() {
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    assert!(members(&w, &w.org)
-        .await
-        .iter()
-        .any(|m| m.0 == "xavier@x.com" && m.1 == 1));
+    // The new member is listed by the members endpoint, at the invited level.
+    let listed = w
+        .app
+        .call(
+            "GET",
+            &format!("/api/organizations/{}/members/?email=xavier@x.com", w.org),
+            Some(&w.member),
+            None,
+        )
+        .await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+    assert_eq!(listed.body["count"], 1, "{}", listed.body);
+    assert_eq!(listed.body["results"][0]["user"]["first_name"], "Xavier");
+    assert_eq!(listed.body["results"][0]["level"], 1);
 
     // Item 6: send_email false sends nothing.
     let quiet = invite(
