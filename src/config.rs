@@ -77,7 +77,7 @@ pub struct ServeArgs {
 
 /// Outbound email (invites), with PostHog's variable names. Sent only when
 /// `SITE_URL` and `EMAIL_HOST` are set and `EMAIL_ENABLED` is not false.
-#[derive(Args, Clone, Debug)]
+#[derive(Args, Clone)]
 pub struct EmailArgs {
     #[arg(long, env = "EMAIL_ENABLED", default_value_t = true, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
     pub email_enabled: bool,
@@ -98,6 +98,25 @@ pub struct EmailArgs {
     pub email_use_ssl: bool,
     #[arg(long, env = "EMAIL_DEFAULT_FROM", default_value = "root@localhost")]
     pub email_default_from: String,
+}
+
+// Never print the password.
+impl fmt::Debug for EmailArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EmailArgs")
+            .field("email_enabled", &self.email_enabled)
+            .field("email_host", &self.email_host)
+            .field("email_port", &self.email_port)
+            .field("email_host_user", &self.email_host_user)
+            .field(
+                "email_host_password",
+                &self.email_host_password.as_ref().map(|_| HIDDEN),
+            )
+            .field("email_use_tls", &self.email_use_tls)
+            .field("email_use_ssl", &self.email_use_ssl)
+            .field("email_default_from", &self.email_default_from)
+            .finish()
+    }
 }
 
 /// How to reach the SMTP server.
@@ -233,6 +252,7 @@ impl fmt::Debug for ServeArgs {
                 &self.max_projects_per_organization,
             )
             .field("secret_key", &self.secret_key.as_ref().map(|_| HIDDEN))
+            .field("email", &self.email)
             .field("shutdown_grace_seconds", &self.shutdown_grace_seconds)
             .field(
                 "header_read_timeout_seconds",
@@ -257,6 +277,7 @@ impl fmt::Debug for Config {
                 &self.max_projects_per_organization,
             )
             .field("secret_key", &HIDDEN)
+            .field("email", &self.email)
             .finish_non_exhaustive()
     }
 }
@@ -281,6 +302,10 @@ mod debug_tests {
             "127.0.0.1:8000",
             "--secret-key",
             "signing-key-456",
+            "--email-host",
+            "smtp.example.com",
+            "--email-host-password",
+            "smtp-pass-789",
         ])
         .serve;
         let config = Config::from_serve_args(&args);
@@ -289,9 +314,12 @@ mod debug_tests {
             format!("{args:#?}"),
             format!("{config:?}"),
             format!("{:?}", args.database),
+            format!("{:?}", args.email),
+            format!("{:?}", config.email),
         ] {
             assert!(!shown.contains("db-pass-123"), "{shown}");
             assert!(!shown.contains("signing-key-456"), "{shown}");
+            assert!(!shown.contains("smtp-pass-789"), "{shown}");
         }
         let shown = format!("{args:?}");
         assert!(
