@@ -11,6 +11,7 @@ pub mod config;
 pub mod drf;
 pub mod error;
 pub mod http;
+pub mod openapi;
 pub mod organizations;
 pub mod projects;
 pub mod server;

@@ -5,6 +5,7 @@
 //! [`rules`] and the queries in [`store`], and render with [`model`].
 
 pub mod model;
+pub mod openapi;
 pub mod rules;
 pub mod settings;
 pub mod setup_tasks;

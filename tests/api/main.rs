@@ -4,7 +4,10 @@
 mod support;
 
 mod bad_input;
+mod conformance;
+mod fuzz_regressions;
 mod matrix;
+mod openapi;
 mod processes;
 mod projects;
 mod projects_activity;

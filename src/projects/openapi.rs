@@ -1,0 +1,267 @@
+//! What the API document says about the projects routes: PostHog's
+//! operation ids and component names, and the project's schemas built from
+//! the field list (`model::DETAIL_FIELDS`) and the settings declarations
+//! (`settings::SETTINGS`), so a new field or setting cannot be left out.
+
+use axum::http::Method;
+use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema};
+use utoipa::openapi::RefOr;
+
+use super::model::DETAIL_FIELDS;
+use super::settings::{self, Setting};
+use super::setup_tasks::SETUP_TASK_IDS;
+use super::timezones::TIMEZONES;
+use super::{ACTIVITY_PATH, DETAIL_PATH, LIST_PATH};
+use crate::openapi::schema::{self as s, Kind};
+use crate::openapi::{ApiDocs, Operation};
+
+const TAGS: &[&str] = &["core", "projects"];
+const DESCRIPTION: &str = "Projects for the current organization.";
+
+pub const DETAIL: &str = "ProjectBackwardCompat";
+pub const PATCHED: &str = "PatchedProjectBackwardCompat";
+pub const BASIC: &str = "ProjectBackwardCompatBasic";
+pub const PAGE: &str = "PaginatedProjectBackwardCompatBasicList";
+pub const ACTIVITY_PAGE: &str = "PaginatedActivityLogList";
+
+pub fn docs(d: ApiDocs) -> ApiDocs {
+    let detail = |method, id| {
+        Operation::new(method, DETAIL_PATH, id)
+            .describe(DESCRIPTION)
+            .tags(TAGS)
+            .param(crate::openapi::organization_id())
+            .path_param("id", project_id(), Some("A unique value identifying this project."))
+    };
+    d.operation(
+        Operation::new(Method::GET, LIST_PATH, "list_2")
+            .describe(DESCRIPTION)
+            .tags(TAGS)
+            .param(crate::openapi::organization_id())
+            .query("limit", s::integer(), "Number of results to return per page.")
+            .query(
+                "offset",
+                s::integer(),
+                "The initial index from which to return the results.",
+            )
+            .query("search", s::string(), "A search term.")
+            .returns(200, s::component(PAGE)),
+    )
+    .operation(
+        Operation::new(Method::POST, LIST_PATH, "create_2")
+            .describe(DESCRIPTION)
+            .tags(TAGS)
+            .param(crate::openapi::organization_id())
+            .body(s::component(DETAIL))
+            .returns(201, s::component(DETAIL))
+            .error(409),
+    )
+    .operation(detail(Method::GET, "retrieve_2").returns(200, s::component(DETAIL)))
+    .operation(
+        detail(Method::PUT, "update_2")
+            .body(s::component(DETAIL))
+            .returns(200, s::component(DETAIL))
+            .error(409),
+    )
+    .operation(
+        detail(Method::PATCH, "partial_update_2")
+            .body(s::component(PATCHED))
+            .returns(200, s::component(DETAIL))
+            .error(409),
+    )
+    .operation(detail(Method::DELETE, "destroy_2").returns_nothing(204))
+    .operation(
+        Operation::new(Method::GET, ACTIVITY_PATH, "activity_retrieve")
+            .describe("The project's activity log, newest first.")
+            .tags(TAGS)
+            .param(crate::openapi::organization_id())
+            .path_param("id", project_id(), Some("A unique value identifying this project."))
+            .query("page", s::integer().minimum(Some(1)), "A page number within the paginated result set.")
+            .query("limit", s::integer().minimum(Some(1)), "Number of results to return per page.")
+            .returns(200, s::component(ACTIVITY_PAGE)),
+    )
+    .schema(DETAIL, detail_schema(true))
+    .schema(PATCHED, detail_schema(false))
+    .schema(BASIC, basic_schema())
+    .schema(PAGE, crate::openapi::paginated(BASIC))
+    .schema(ACTIVITY_PAGE, activity_page_schema())
+    .schema(
+        "EffectiveMembershipLevelEnum",
+        s::choice(Kind::Integer, [1, 8, 15]).description(Some(
+            "* `1` - member\n* `8` - administrator\n* `15` - owner",
+        )),
+    )
+    .schema("TimezoneEnum", s::choice(Kind::String, TIMEZONES.iter().copied()))
+    .schema("WeekStartDayEnum", s::choice(Kind::Integer, [0, 1]))
+    .schema("BusinessModelEnum", s::choice(Kind::String, ["b2b", "b2c", "other"]))
+    .schema(
+        "SessionRecordingRetentionPeriodEnum",
+        s::choice(Kind::String, ["30d", "90d", "1y", "5y"]),
+    )
+    .schema(
+        "AvailableSetupTaskIdsEnum",
+        s::choice(Kind::String, SETUP_TASK_IDS.iter().copied()),
+    )
+    .schema("BlankEnum", s::choice(Kind::String, [""]))
+}
+
+/// A project id: PostHog documents an integer (prickle also takes `@current`).
+fn project_id() -> ObjectBuilder {
+    s::integer().format(Some(s::format("int64")))
+}
+
+/// The schema of one setting, as its validator stores it (and the detail shows it).
+pub fn setting_schema(setting: &Setting) -> RefOr<Schema> {
+    use Kind::{Boolean, Integer, String};
+    let nullable_strings = |max: Option<usize>| s::nullable_array(s::string().max_length(max));
+    match setting.name {
+        "app_urls" => s::array(s::nullable(String).max_length(Some(200))).into(),
+        "recording_domains" => s::nullable_array(s::nullable(String).max_length(Some(200))).into(),
+        "anonymize_ips" | "completed_snippet_onboarding" | "session_recording_opt_in" => {
+            s::boolean().into()
+        }
+        "test_account_filters_default_checked"
+        | "autocapture_opt_out"
+        | "autocapture_exceptions_opt_in"
+        | "autocapture_web_vitals_opt_in"
+        | "capture_console_log_opt_in"
+        | "capture_performance_opt_in"
+        | "inject_web_apps"
+        | "surveys_opt_in"
+        | "heatmaps_opt_in"
+        | "flags_persistence_default"
+        | "receive_org_level_activity_logs"
+        | "conversations_enabled"
+        | "proactive_tasks_enabled" => s::nullable(Boolean).into(),
+        "timezone" => s::component("TimezoneEnum"),
+        "person_display_name_properties" => nullable_strings(Some(400)).into(),
+        "live_events_columns" => nullable_strings(None).into(),
+        "session_recording_sample_rate" => s::nullable(String)
+            .format(Some(s::format("decimal")))
+            .pattern(Some(r"^-?\d{0,1}(?:\.\d{0,2})?$"))
+            .into(),
+        "session_recording_minimum_duration_milliseconds" => s::nullable(Integer)
+            .minimum(Some(0))
+            .maximum(Some(30000))
+            .into(),
+        "session_recording_url_trigger_config" | "session_recording_url_blocklist_config" => {
+            s::nullable_array(s::any()).into()
+        }
+        "session_recording_event_trigger_config" => s::nullable_array(s::nullable(String)).into(),
+        "session_recording_trigger_match_type_config" => {
+            s::nullable(String).max_length(Some(24)).into()
+        }
+        "session_recording_retention_period" => s::component("SessionRecordingRetentionPeriodEnum"),
+        "week_start_day" => s::nullable_component("WeekStartDayEnum"),
+        "primary_dashboard" => s::nullable(Integer).into(),
+        "business_model" => OneOfBuilder::new()
+            .item(s::component("BusinessModelEnum"))
+            .item(s::component("BlankEnum"))
+            .item(s::of(Kind::Null))
+            .into(),
+        // Free JSON: filters, configs, modifiers, onboarding flags.
+        _ => s::any().into(),
+    }
+}
+
+/// The schema of a field of the detail that is not a setting; `None` for settings.
+fn field_schema(name: &str) -> Option<RefOr<Schema>> {
+    use Kind::{Object, String};
+    let read_only = |b: ObjectBuilder| b.read_only(Some(true)).into();
+    Some(match name {
+        "id" => read_only(s::integer()),
+        "organization" | "uuid" => read_only(s::uuid()),
+        "name" => s::string().min_length(Some(1)).max_length(Some(200)).into(),
+        "product_description" => s::nullable(String).max_length(Some(1000)).into(),
+        "created_at" | "updated_at" => read_only(s::date_time()),
+        "effective_membership_level" => s::nullable_component("EffectiveMembershipLevelEnum"),
+        "has_group_types" | "ingested_event" | "person_on_events_querying_enabled" => {
+            read_only(s::boolean())
+        }
+        "group_types" => s::array(s::free_object()).into(),
+        "product_intents" => s::array(s::any()).into(),
+        "live_events_token" | "secret_api_token" | "secret_api_token_backup" => {
+            read_only(s::nullable(String))
+        }
+        "api_token" => read_only(s::string()),
+        "is_demo" | "access_control" => s::boolean().into(),
+        "default_modifiers" => read_only(s::of(Object).additional_properties(Some(s::any()))),
+        "available_setup_task_ids" => s::array(s::component("AvailableSetupTaskIdsEnum")).into(),
+        _ => return None,
+    })
+}
+
+/// The project detail (`full`: every field required, as rendered) or the
+/// PATCH body (`full == false`: nothing required).
+pub fn detail_schema(full: bool) -> ObjectBuilder {
+    let mut b = s::of(Kind::Object);
+    for name in DETAIL_FIELDS {
+        let schema = match (field_schema(name), settings::find(name)) {
+            (Some(schema), _) => schema,
+            (None, Some(setting)) => setting_schema(setting),
+            (None, None) => s::any().into(),
+        };
+        b = b.property(name, schema);
+        if full {
+            b = b.required(name);
+        }
+    }
+    b
+}
+
+/// A project in a list.
+pub fn basic_schema() -> ObjectBuilder {
+    let detail = |name: &str| match settings::find(name) {
+        Some(setting) => setting_schema(setting),
+        None => field_schema(name).unwrap_or_else(|| s::any().into()),
+    };
+    let mut b = s::of(Kind::Object);
+    for name in [
+        "id",
+        "uuid",
+        "organization",
+        "api_token",
+        "name",
+        "completed_snippet_onboarding",
+        "has_completed_onboarding_for",
+        "ingested_event",
+        "is_demo",
+        "timezone",
+        "access_control",
+    ] {
+        b = b.property(name, detail(name)).required(name);
+    }
+    b
+}
+
+/// An entry of the activity log, and PostHog's page of them.
+fn activity_page_schema() -> ObjectBuilder {
+    let user = s::of(Kind::Object)
+        .property("first_name", s::string())
+        .property("email", s::nullable(Kind::String))
+        .property("is_system", s::boolean())
+        .required("first_name")
+        .required("email");
+    let detail = s::of(Kind::Object)
+        .property("changes", s::nullable_array(s::free_object()))
+        .property("trigger", s::any())
+        .property("name", s::nullable(Kind::String))
+        .property("short_id", s::nullable(Kind::String))
+        .property("type", s::nullable(Kind::String));
+    let entry = s::of(Kind::Object)
+        .property("id", s::string())
+        .property("user", user)
+        .property("activity", s::string())
+        .property("scope", s::string())
+        .property("item_id", s::nullable(Kind::String))
+        .property("detail", detail)
+        .property("created_at", s::date_time());
+    s::of(Kind::Object)
+        .property("results", s::array(entry))
+        .property("next", s::nullable_uri())
+        .property("previous", s::nullable_uri())
+        .property("total_count", s::integer())
+        .required("results")
+        .required("next")
+        .required("previous")
+        .required("total_count")
+}
