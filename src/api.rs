@@ -42,5 +42,9 @@ fn health_doc() -> Operation {
     Operation::new(Method::GET, "/_health", "health_retrieve")
         .describe("Liveness: `ok` while the server answers.")
         .tags(&["health"])
-        .returns_as(200, "text/plain", schema::choice(schema::Kind::String, ["ok"]))
+        .returns_as(
+            200,
+            "text/plain",
+            schema::choice(schema::Kind::String, ["ok"]),
+        )
 }

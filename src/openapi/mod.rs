@@ -72,9 +72,7 @@ pub fn undocumented(endpoints: &[Endpoint], docs: &ApiDocs) -> Vec<String> {
 pub fn unserved(endpoints: &[Endpoint], docs: &ApiDocs) -> Vec<String> {
     docs.operations
         .iter()
-        .filter(|o| {
-            !described(endpoints).any(|e| e.method == o.method && e.path == o.path)
-        })
+        .filter(|o| !described(endpoints).any(|e| e.method == o.method && e.path == o.path))
         .map(|o| format!("{} {}", o.method, o.path))
         .collect()
 }
@@ -87,11 +85,7 @@ pub fn document(endpoints: &[Endpoint], docs: &ApiDocs) -> OpenApi {
         let op = match docs.find(&endpoint.method, endpoint.path) {
             Some(op) => op,
             None => {
-                fallback = Operation::new(
-                    endpoint.method.clone(),
-                    endpoint.path,
-                    "undocumented",
-                );
+                fallback = Operation::new(endpoint.method.clone(), endpoint.path, "undocumented");
                 &fallback
             }
         };

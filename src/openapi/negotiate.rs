@@ -17,7 +17,11 @@ pub enum Format {
 const RENDERERS: [(Format, &str, &str); 4] = [
     (Format::Yaml, "application/vnd.oai.openapi", "yaml"),
     (Format::YamlPlain, "application/yaml", "yaml"),
-    (Format::OpenApiJson, "application/vnd.oai.openapi+json", "json"),
+    (
+        Format::OpenApiJson,
+        "application/vnd.oai.openapi+json",
+        "json",
+    ),
     (Format::Json, "application/json", "json"),
 ];
 
@@ -108,14 +112,26 @@ mod tests {
             (None, Some("*/*"), Format::Yaml),
             (None, Some("application/vnd.oai.openapi"), Format::Yaml),
             (None, Some("application/yaml"), Format::YamlPlain),
-            (None, Some("application/vnd.oai.openapi+json"), Format::OpenApiJson),
+            (
+                None,
+                Some("application/vnd.oai.openapi+json"),
+                Format::OpenApiJson,
+            ),
             (None, Some("application/json"), Format::Json),
-            (None, Some("text/html, application/json;q=0.1"), Format::Json),
+            (
+                None,
+                Some("text/html, application/json;q=0.1"),
+                Format::Json,
+            ),
             (Some("json"), Some("application/yaml"), Format::OpenApiJson),
             (Some("yaml"), None, Format::Yaml),
         ];
         for (format, accept, want) in cases {
-            assert_eq!(choose(format, accept).unwrap(), want, "{format:?} {accept:?}");
+            assert_eq!(
+                choose(format, accept).unwrap(),
+                want,
+                "{format:?} {accept:?}"
+            );
         }
         assert_eq!(choose(Some("xml"), None).unwrap_err().status, 404);
         assert_eq!(choose(None, Some("text/html")).unwrap_err().status, 406);

@@ -88,3 +88,13 @@ pub fn choice<V: Into<serde_json::Value>>(
 ) -> ObjectBuilder {
     of(kind).enum_values(Some(values))
 }
+
+/// An array the server sets: utoipa's array builder has no `readOnly`, so
+/// the keyword goes in through the schema's free-form keys.
+pub fn read_only_array(b: ArrayBuilder) -> RefOr<Schema> {
+    let mut array = b.build();
+    let mut keys = array.extensions.take().unwrap_or_default();
+    keys.insert("readOnly".into(), true.into());
+    array.extensions = Some(keys);
+    array.into()
+}

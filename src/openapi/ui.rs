@@ -89,10 +89,7 @@ pub async fn redoc_index(_: App, req: ApiRequest) -> ApiResult<Response> {
 
 pub async fn redoc_file(_: App, req: ApiRequest) -> ApiResult<Response> {
     match req.param("file") {
-        Some("redoc.standalone.js") => Ok(page(
-            "application/javascript; charset=utf-8",
-            REDOC_JS,
-        )),
+        Some("redoc.standalone.js") => Ok(page("application/javascript; charset=utf-8", REDOC_JS)),
         _ => Err(ApiError::not_found()),
     }
 }

@@ -30,14 +30,22 @@ pub fn docs(d: ApiDocs) -> ApiDocs {
             .describe(DESCRIPTION)
             .tags(TAGS)
             .param(crate::openapi::organization_id())
-            .path_param("id", project_id(), Some("A unique value identifying this project."))
+            .path_param(
+                "id",
+                project_id(),
+                Some("A unique value identifying this project."),
+            )
     };
     d.operation(
         Operation::new(Method::GET, LIST_PATH, "list_2")
             .describe(DESCRIPTION)
             .tags(TAGS)
             .param(crate::openapi::organization_id())
-            .query("limit", s::integer(), "Number of results to return per page.")
+            .query(
+                "limit",
+                s::integer(),
+                "Number of results to return per page.",
+            )
             .query(
                 "offset",
                 s::integer(),
@@ -74,9 +82,21 @@ pub fn docs(d: ApiDocs) -> ApiDocs {
             .describe("The project's activity log, newest first.")
             .tags(TAGS)
             .param(crate::openapi::organization_id())
-            .path_param("id", project_id(), Some("A unique value identifying this project."))
-            .query("page", s::integer().minimum(Some(1)), "A page number within the paginated result set.")
-            .query("limit", s::integer().minimum(Some(1)), "Number of results to return per page.")
+            .path_param(
+                "id",
+                project_id(),
+                Some("A unique value identifying this project."),
+            )
+            .query(
+                "page",
+                s::integer().minimum(Some(1)),
+                "A page number within the paginated result set.",
+            )
+            .query(
+                "limit",
+                s::integer().minimum(Some(1)),
+                "Number of results to return per page.",
+            )
             .returns(200, s::component(ACTIVITY_PAGE)),
     )
     .schema(DETAIL, detail_schema(true))
@@ -85,14 +105,14 @@ pub fn docs(d: ApiDocs) -> ApiDocs {
     .schema(PAGE, crate::openapi::paginated(BASIC))
     .schema(ACTIVITY_PAGE, activity_page_schema())
     .schema(
-        "EffectiveMembershipLevelEnum",
-        s::choice(Kind::Integer, [1, 8, 15]).description(Some(
-            "* `1` - member\n* `8` - administrator\n* `15` - owner",
-        )),
+        "TimezoneEnum",
+        s::choice(Kind::String, TIMEZONES.iter().copied()),
     )
-    .schema("TimezoneEnum", s::choice(Kind::String, TIMEZONES.iter().copied()))
     .schema("WeekStartDayEnum", s::choice(Kind::Integer, [0, 1]))
-    .schema("BusinessModelEnum", s::choice(Kind::String, ["b2b", "b2c", "other"]))
+    .schema(
+        "BusinessModelEnum",
+        s::choice(Kind::String, ["b2b", "b2c", "other"]),
+    )
     .schema(
         "SessionRecordingRetentionPeriodEnum",
         s::choice(Kind::String, ["30d", "90d", "1y", "5y"]),
@@ -173,25 +193,56 @@ fn field_schema(name: &str) -> Option<RefOr<Schema>> {
         "name" => s::string().min_length(Some(1)).max_length(Some(200)).into(),
         "product_description" => s::nullable(String).max_length(Some(1000)).into(),
         "created_at" | "updated_at" => read_only(s::date_time()),
-        "effective_membership_level" => s::nullable_component("EffectiveMembershipLevelEnum"),
+        // PostHog: a nullable EffectiveMembershipLevelEnum (1, 8, 15); inline, to carry readOnly.
+        "effective_membership_level" => read_only(
+            s::nullable(Kind::Integer)
+                .enum_values(Some([Some(1), Some(8), Some(15), None]))
+                .description(Some(
+                    "* `1` - member\n* `8` - administrator\n* `15` - owner",
+                )),
+        ),
         "has_group_types" | "ingested_event" | "person_on_events_querying_enabled" => {
             read_only(s::boolean())
         }
-        "group_types" => s::array(s::free_object()).into(),
-        "product_intents" => s::array(s::any()).into(),
+        "group_types" => s::read_only_array(s::array(s::free_object())),
+        "product_intents" => s::read_only_array(s::array(s::any())),
         "live_events_token" | "secret_api_token" | "secret_api_token_backup" => {
             read_only(s::nullable(String))
         }
         "api_token" => read_only(s::string()),
         "is_demo" | "access_control" => s::boolean().into(),
         "default_modifiers" => read_only(s::of(Object).additional_properties(Some(s::any()))),
-        "available_setup_task_ids" => s::array(s::component("AvailableSetupTaskIdsEnum")).into(),
+        "available_setup_task_ids" => {
+            s::read_only_array(s::array(s::component("AvailableSetupTaskIdsEnum")))
+        }
         _ => return None,
     })
 }
 
-/// The project detail (`full`: every field required, as rendered) or the
-/// PATCH body (`full == false`: nothing required).
+/// The fields the server sets, which PostHog's schema lists as required
+/// (read-only, so clients never send them; the others are optional in a body).
+pub const READ_ONLY: [&str; 17] = [
+    "api_token",
+    "available_setup_task_ids",
+    "created_at",
+    "default_modifiers",
+    "effective_membership_level",
+    "group_types",
+    "has_group_types",
+    "id",
+    "ingested_event",
+    "live_events_token",
+    "organization",
+    "person_on_events_querying_enabled",
+    "product_intents",
+    "secret_api_token",
+    "secret_api_token_backup",
+    "updated_at",
+    "uuid",
+];
+
+/// The project detail, also the POST/PUT body (`full`: the read-only fields
+/// required, as PostHog's schema has them) or the PATCH body (nothing required).
 pub fn detail_schema(full: bool) -> ObjectBuilder {
     let mut b = s::of(Kind::Object);
     for name in DETAIL_FIELDS {
@@ -201,7 +252,7 @@ pub fn detail_schema(full: bool) -> ObjectBuilder {
             (None, None) => s::any().into(),
         };
         b = b.property(name, schema);
-        if full {
+        if full && READ_ONLY.contains(&name) {
             b = b.required(name);
         }
     }

@@ -106,7 +106,9 @@ pub fn validate(method: &str, path: &str, status: u16, body: &Value) -> Result<b
         return if body.is_null() {
             Ok(true)
         } else {
-            Err(format!("{method} {route} {status}: documented without a body, got {body}"))
+            Err(format!(
+                "{method} {route} {status}: documented without a body, got {body}"
+            ))
         };
     };
     let content_type = content.keys().next().expect("a content type");

@@ -17,7 +17,9 @@ use crate::support::{TestApp, World};
 
 /// The document as served, in JSON.
 async fn served_document(app: &TestApp) -> Value {
-    let r = app.call("GET", "/api/schema/?format=json", None, None).await;
+    let r = app
+        .call("GET", "/api/schema/?format=json", None, None)
+        .await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.body["openapi"], "3.1.0");
     r.body
@@ -41,7 +43,12 @@ async fn the_document_lists_exactly_the_served_routes() {
     }
     let served: BTreeSet<(String, String)> = described()
         .iter()
-        .map(|e| (e.method.to_string(), prickle::openapi::document_path(e.path)))
+        .map(|e| {
+            (
+                e.method.to_string(),
+                prickle::openapi::document_path(e.path),
+            )
+        })
         .collect();
     assert_eq!(listed, served);
     // The document's own routes are served but not described.
@@ -51,7 +58,11 @@ async fn the_document_lists_exactly_the_served_routes() {
         .map(|e| e.path)
         .collect();
     assert_eq!(own.len(), 5, "{own:?}");
-    assert!(!doc["paths"].as_object().unwrap().keys().any(|p| p.starts_with("/api/schema")));
+    assert!(!doc["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .any(|p| p.starts_with("/api/schema")));
 }
 
 /// A resource merged without its operation docs fails here.
@@ -160,8 +171,29 @@ async fn operations_are_named_as_posthog_names_them() {
     );
     // The detail lists every field the server renders, in PostHog's order.
     let detail = &doc["components"]["schemas"]["ProjectBackwardCompat"]["properties"];
-    let fields: Vec<&str> = detail.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+    let fields: Vec<&str> = detail
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str())
+        .collect();
     assert_eq!(fields, prickle::projects::model::DETAIL_FIELDS);
+    // Required as in PostHog's schema: the read-only fields, which bodies never carry.
+    let schemas = &doc["components"]["schemas"];
+    let mut required: Vec<&str> = schemas["ProjectBackwardCompat"]["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    required.sort_unstable();
+    assert_eq!(required, prickle::projects::openapi::READ_ONLY);
+    for name in required {
+        assert_eq!(detail[name]["readOnly"], true, "{name}");
+    }
+    assert!(schemas["PatchedProjectBackwardCompat"]
+        .get("required")
+        .is_none());
     assert_eq!(
         doc["components"]["schemas"]["ErrorResponse"]["required"],
         json!(["type", "code", "detail", "attr"])
@@ -214,7 +246,11 @@ async fn yaml_by_default_json_by_format_or_accept() {
     assert_eq!(ct, "application/vnd.oai.openapi; charset=utf-8");
     assert!(body.starts_with("openapi: 3.1.0"), "{}", &body[..40]);
     let cases = [
-        ("/api/schema/?format=json", None, "application/vnd.oai.openapi+json"),
+        (
+            "/api/schema/?format=json",
+            None,
+            "application/vnd.oai.openapi+json",
+        ),
         ("/api/schema", Some("application/json"), "application/json"),
         (
             "/api/schema/",
@@ -226,11 +262,19 @@ async fn yaml_by_default_json_by_format_or_accept() {
             Some("application/vnd.oai.openapi"),
             "application/vnd.oai.openapi; charset=utf-8",
         ),
-        ("/api/schema/?format=yaml", Some("application/json"), "application/vnd.oai.openapi; charset=utf-8"),
+        (
+            "/api/schema/?format=yaml",
+            Some("application/json"),
+            "application/vnd.oai.openapi; charset=utf-8",
+        ),
     ];
     for (uri, accept, want) in cases {
         let (status, ct, body) = get(&app, uri, accept).await;
-        assert_eq!((status, ct.as_str()), (StatusCode::OK, want), "{uri} {accept:?}");
+        assert_eq!(
+            (status, ct.as_str()),
+            (StatusCode::OK, want),
+            "{uri} {accept:?}"
+        );
         if want.contains("json") {
             let doc: Value = serde_json::from_str(&body).unwrap();
             assert_eq!(doc["info"]["title"], "prickle");
@@ -254,7 +298,10 @@ async fn the_docs_pages_are_served_from_the_binary() {
         assert_eq!(status, StatusCode::OK, "{page}");
         assert!(ct.starts_with("text/html"), "{ct}");
         // Nothing is loaded from elsewhere.
-        assert!(!html.contains("https://") && !html.contains("http://"), "{html}");
+        assert!(
+            !html.contains("https://") && !html.contains("http://"),
+            "{html}"
+        );
     }
     let (_, _, swagger) = get(&app, "/api/schema/swagger-ui/", None).await;
     assert!(swagger.contains("swagger-ui-bundle.js"));
@@ -274,6 +321,9 @@ async fn the_docs_pages_are_served_from_the_binary() {
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
+/// Method, path, key, body and the status expected.
+type Call<'a> = (&'a str, String, Option<&'a str>, Option<Value>, u16);
+
 /// Calls every projects operation, successes and failures, and checks each
 /// response against the document for its route and status.
 #[tokio::test]
@@ -283,22 +333,70 @@ async fn projects_responses_conform_to_the_document() {
     let id = created["id"].as_i64().unwrap();
     let detail = w.project(id);
     let activity = format!("{detail}activity/");
-    let calls: Vec<(&str, String, Option<&str>, Option<Value>, u16)> = vec![
+    let calls: Vec<Call> = vec![
         ("GET", w.projects(), Some(&w.owner), None, 200),
-        ("GET", format!("{}?limit=1&offset=1&search=C", w.projects()), Some(&w.member), None, 200),
-        ("POST", w.projects(), Some(&w.owner), Some(json!({"name": "Second", "timezone": "Europe/Lisbon"})), 201),
-        ("POST", w.projects(), Some(&w.owner), Some(json!({"name": "Second"})), 409),
-        ("POST", w.projects(), Some(&w.owner), Some(json!({"timezone": "Nowhere"})), 400),
+        (
+            "GET",
+            format!("{}?limit=1&offset=1&search=C", w.projects()),
+            Some(&w.member),
+            None,
+            200,
+        ),
+        (
+            "POST",
+            w.projects(),
+            Some(&w.owner),
+            Some(json!({"name": "Second", "timezone": "Europe/Lisbon"})),
+            201,
+        ),
+        (
+            "POST",
+            w.projects(),
+            Some(&w.owner),
+            Some(json!({"name": "Second"})),
+            409,
+        ),
+        (
+            "POST",
+            w.projects(),
+            Some(&w.owner),
+            Some(json!({"timezone": "Nowhere"})),
+            400,
+        ),
         ("GET", detail.clone(), Some(&w.member), None, 200),
-        ("PATCH", detail.clone(), Some(&w.admin), Some(json!({
-            "session_recording_sample_rate": 0.5, "week_start_day": 1, "business_model": "",
-            "recording_domains": ["https://a.example"], "primary_dashboard": 3,
-            "session_recording_minimum_duration_milliseconds": 100
-        })), 200),
-        ("PUT", detail.clone(), Some(&w.owner), Some(json!({"name": "Renamed", "business_model": null})), 200),
-        ("PATCH", detail.clone(), Some(&w.member), Some(json!({"anonymize_ips": true})), 403),
+        (
+            "PATCH",
+            detail.clone(),
+            Some(&w.admin),
+            Some(json!({
+                "session_recording_sample_rate": 0.5, "week_start_day": 1, "business_model": "",
+                "recording_domains": ["https://a.example"], "primary_dashboard": 3,
+                "session_recording_minimum_duration_milliseconds": 100
+            })),
+            200,
+        ),
+        (
+            "PUT",
+            detail.clone(),
+            Some(&w.owner),
+            Some(json!({"name": "Renamed", "business_model": null})),
+            200,
+        ),
+        (
+            "PATCH",
+            detail.clone(),
+            Some(&w.member),
+            Some(json!({"anonymize_ips": true})),
+            403,
+        ),
         ("GET", activity.clone(), Some(&w.owner), None, 200),
-        ("GET", format!("{activity}?page=0"), Some(&w.owner), None, 400),
+        (
+            "GET",
+            format!("{activity}?page=0"),
+            Some(&w.owner),
+            None,
+            400,
+        ),
         ("GET", detail.clone(), None, None, 401),
         ("GET", detail.clone(), Some(&w.outsider), None, 404),
         ("DELETE", detail.clone(), Some(&w.member), None, 403),
@@ -308,6 +406,21 @@ async fn projects_responses_conform_to_the_document() {
     for (method, path, key, body, status) in calls {
         let r = w.app.call(method, &path, key, body).await;
         assert_eq!(r.status.as_u16(), status, "{method} {path}: {}", r.body);
+        if r.body.get("api_token").is_some() {
+            // Every field of the detail, none missing, none extra.
+            let keys: Vec<&str> = r
+                .body
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(|k| k.as_str())
+                .collect();
+            assert_eq!(
+                keys,
+                prickle::projects::model::DETAIL_FIELDS,
+                "{method} {path}"
+            );
+        }
         // `send` already checked it; this says the document described it.
         assert_eq!(
             conformance::validate(method, &path, status, &r.body),
@@ -331,5 +444,8 @@ async fn a_nonconforming_body_is_caught() {
     broken["timezone"] = json!("Mars/Olympus");
     assert!(conformance::validate("GET", &path, 200, &broken).is_err());
     assert!(conformance::validate("GET", &path, 418, &created).is_err());
-    assert_eq!(conformance::validate("GET", "/nowhere/", 404, &Value::Null), Ok(false));
+    assert_eq!(
+        conformance::validate("GET", "/nowhere/", 404, &Value::Null),
+        Ok(false)
+    );
 }
