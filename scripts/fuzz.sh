@@ -20,9 +20,11 @@ trap stop_server EXIT
 examples="${PRICKLE_FUZZ_EXAMPLES:-200}"
 schema="${PRICKLE_URL}/api/schema/?format=json"
 run() {
-  "${venv}/bin/schemathesis" --config-file scripts/schemathesis.toml run "$schema" \
+  local config="$1"
+  shift
+  "${venv}/bin/schemathesis" --config-file "$config" run "$schema" \
     --url "$PRICKLE_URL" \
-    --checks not_a_server_error,response_schema_conformance \
+    --checks not_a_server_error,response_schema_conformance,status_code_conformance \
     --phases examples,coverage,fuzzing \
     --max-examples "$examples" \
     --generation-database none \
@@ -31,7 +33,9 @@ run() {
 }
 
 echo "== schemathesis: every operation but DELETE (fixture project ${PRICKLE_PROJECT})"
-PRICKLE_FIXTURE_ID="$PRICKLE_PROJECT" run --exclude-method DELETE
+PRICKLE_FIXTURE_ID="$PRICKLE_PROJECT" run scripts/schemathesis.toml --exclude-method DELETE
+echo "== schemathesis: every operation, with generated path parameters"
+run scripts/schemathesis-any-path.toml
 echo "== schemathesis: DELETE (each on a project of its own, scripts/fuzz_hooks.py)"
 PRICKLE_FIXTURE_ID="$PRICKLE_PROJECT" SCHEMATHESIS_HOOKS=fuzz_hooks PYTHONPATH=scripts \
-  run --include-method DELETE
+  run scripts/schemathesis.toml --include-method DELETE

@@ -5,6 +5,7 @@ delete acts on a real project and the fixture survives."""
 import json
 import os
 import urllib.request
+import uuid
 
 import schemathesis
 
@@ -13,7 +14,7 @@ def new_project():
     url = f"{os.environ['PRICKLE_URL']}/api/organizations/{os.environ['PRICKLE_ORG']}/projects/"
     request = urllib.request.Request(
         url,
-        data=json.dumps({"name": "Doomed"}).encode(),
+        data=json.dumps({"name": f"Doomed {uuid.uuid4()}"}).encode(),
         headers={
             "Authorization": f"Bearer {os.environ['PRICKLE_KEY']}",
             "Content-Type": "application/json",

@@ -32,6 +32,9 @@ pub use operation::{ApiDocs, Operation, Reply};
 pub const SCHEMA_PATH: &str = "/api/schema";
 /// PostHog's name for the personal API key scheme.
 pub const SECURITY_SCHEME: &str = "PersonalAPIKeyAuth";
+/// The request bodies the server parses (`ApiRequest::body`). PostHog's
+/// schema also lists `multipart/form-data`, which prickle answers with 415.
+pub const BODY_TYPES: [&str; 2] = ["application/json", "application/x-www-form-urlencoded"];
 /// The component every error response refers to.
 pub const ERROR_SCHEMA: &str = "ErrorResponse";
 
@@ -228,11 +231,7 @@ fn operation(endpoint: &Endpoint, op: &Operation) -> utoipa::openapi::path::Oper
     }
     if let Some(body) = &op.body {
         let mut rb = RequestBodyBuilder::new();
-        for content_type in [
-            "application/json",
-            "application/x-www-form-urlencoded",
-            "multipart/form-data",
-        ] {
+        for content_type in BODY_TYPES {
             rb = rb.content(content_type, Content::new(Some(body.clone())));
         }
         b = b.request_body(Some(rb.build()));
