@@ -221,8 +221,7 @@ impl ApiError {
     }
 }
 
-/// PostHog's error body, as every failure renders it (the API document's
-/// `ErrorResponse`).
+/// PostHog's error body, as every failure renders it.
 #[derive(serde::Serialize, utoipa::ToSchema)]
 #[schema(as = ErrorResponse)]
 pub struct ErrorBody<'a> {

@@ -22,6 +22,7 @@ use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{ComponentsBuilder, InfoBuilder, OpenApi, OpenApiBuilder, Required};
+use utoipa::ToSchema;
 
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::{Access, ApiRequest, App, Endpoint, Routes};
@@ -35,8 +36,6 @@ pub const SECURITY_SCHEME: &str = "PersonalAPIKeyAuth";
 /// The request bodies the server parses (`ApiRequest::body`). PostHog's
 /// schema also lists `multipart/form-data`, which prickle answers with 415.
 pub const BODY_TYPES: [&str; 2] = ["application/json", "application/x-www-form-urlencoded"];
-/// The component every error response refers to.
-pub const ERROR_SCHEMA: &str = "ErrorResponse";
 
 /// The document and its interactive docs: public, as PostHog serves them.
 pub fn routes(r: Routes) -> Routes {
@@ -199,7 +198,7 @@ fn error_response(status: u16) -> utoipa::openapi::Response {
         .description(description)
         .content(
             "application/json",
-            Content::new(Some(schema::component(ERROR_SCHEMA))),
+            Content::new(Some(schema::component(&ErrorBody::name()))),
         )
         .build()
 }
