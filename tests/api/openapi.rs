@@ -449,3 +449,19 @@ async fn a_nonconforming_body_is_caught() {
         Ok(false)
     );
 }
+
+/// Swagger UI comes from the crate's vendored copy: without `vendored` (or
+/// with default features) its build script downloads the assets.
+#[test]
+fn swagger_ui_is_built_from_the_vendored_copy() {
+    let manifest = include_str!("../../Cargo.toml");
+    let line = manifest
+        .lines()
+        .find(|l| l.starts_with("utoipa-swagger-ui"))
+        .expect("utoipa-swagger-ui is a dependency");
+    assert!(
+        line.contains("default-features = false") && line.contains("\"vendored\""),
+        "{line}"
+    );
+    assert!(!line.contains("reqwest") && !line.contains("url"), "{line}");
+}
