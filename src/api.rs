@@ -8,10 +8,12 @@ use axum::Router;
 
 use crate::error::ApiResult;
 use crate::http::{ApiRequest, App, Endpoint, Routes};
+use crate::openapi::{schema, ApiDocs, Operation};
 
 /// Every route the server answers, as declared.
 pub fn routes() -> Routes {
     let r = Routes::new().public(Method::GET, "/_health", health);
+    let r = crate::openapi::routes(r);
     let r = crate::projects::routes(r);
     let r = crate::projects::root::routes(r);
     let r = crate::users::api::routes(r);
@@ -21,6 +23,13 @@ pub fn routes() -> Routes {
     let r = crate::oauth_applications::routes(r);
     let r = crate::invites::routes(r);
     crate::members::routes(r)
+}
+
+/// What each resource says about its routes, for the API document
+/// (`openapi`): one operation per served route (a test holds us to that).
+pub fn docs() -> ApiDocs {
+    let d = ApiDocs::new().operation(health_doc());
+    crate::projects::openapi::docs(d)
 }
 
 /// Builds the whole application.
@@ -35,4 +44,15 @@ pub fn endpoints() -> Vec<Endpoint> {
 
 async fn health(_: App, _: ApiRequest) -> ApiResult<Response> {
     Ok("ok".into_response())
+}
+
+fn health_doc() -> Operation {
+    Operation::new(Method::GET, "/_health", "health_retrieve")
+        .describe("Liveness: `ok` while the server answers.")
+        .tags(&["health"])
+        .returns_as(
+            200,
+            "text/plain",
+            schema::choice(schema::Kind::String, ["ok"]),
+        )
 }

@@ -205,14 +205,42 @@ impl ApiError {
         )
     }
 
-    pub fn body(&self) -> serde_json::Value {
-        serde_json::json!({
-            "type": self.kind,
-            "code": self.code,
-            "detail": self.detail,
-            "attr": self.attr,
-        })
+    /// 406: no rendering the client accepts (DRF's content negotiation).
+    pub fn not_acceptable() -> Self {
+        Self::new(
+            StatusCode::NOT_ACCEPTABLE,
+            "invalid_request",
+            "not_acceptable",
+            "Could not satisfy the request Accept header.",
+        )
     }
+
+    pub fn body(&self) -> serde_json::Value {
+        serde_json::to_value(ErrorBody {
+            kind: self.kind,
+            code: &self.code,
+            detail: &self.detail,
+            attr: self.attr.as_deref(),
+        })
+        .unwrap_or_default()
+    }
+}
+
+/// PostHog's error body, as every failure renders it.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[schema(as = ErrorResponse)]
+pub struct ErrorBody<'a> {
+    /// `validation_error`, `authentication_error`, `invalid_request` or `server_error`.
+    #[serde(rename = "type")]
+    #[schema(rename = "type")]
+    pub kind: &'a str,
+    /// What went wrong, for programs: `required`, `not_found`, `permission_denied`, ...
+    pub code: &'a str,
+    /// What went wrong, for people.
+    pub detail: &'a str,
+    /// The offending field (nested fields joined with `__`), or null.
+    #[schema(required = true)]
+    pub attr: Option<&'a str>,
 }
 
 impl fmt::Display for ApiError {

@@ -15,6 +15,7 @@ pub mod invites;
 pub mod legal_documents;
 pub mod members;
 pub mod oauth_applications;
+pub mod openapi;
 pub mod organizations;
 pub mod passwords;
 pub mod personal_api_keys;

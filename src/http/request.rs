@@ -96,6 +96,11 @@ async fn read_body(body: Body, timeout: Duration) -> ApiResult<Bytes> {
 }
 
 impl ApiRequest {
+    /// A request header as text (absent when missing or not visible ASCII).
+    pub fn header(&self, name: header::HeaderName) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
     pub fn param(&self, name: &str) -> Option<&str> {
         self.params
             .iter()

@@ -6,6 +6,7 @@
 
 pub mod model;
 pub mod root;
+pub mod openapi;
 pub mod rules;
 pub mod settings;
 pub mod setup_tasks;

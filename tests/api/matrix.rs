@@ -699,6 +699,12 @@ const PUBLIC: &[(&str, &str)] = &[
     // Invite previews and sign-ups: the invite id is the credential.
     ("GET", "/api/signup/{invite_id}"),
     ("POST", "/api/signup/{invite_id}"),
+    // The API schema and its documentation pages.
+    ("GET", "/api/schema"),
+    ("GET", "/api/schema/swagger-ui"),
+    ("GET", "/api/schema/swagger-ui/{file}"),
+    ("GET", "/api/schema/redoc"),
+    ("GET", "/api/schema/redoc/{file}"),
 ];
 
 #[test]

@@ -181,7 +181,11 @@ impl TestApp {
         k["value"].as_str().unwrap().to_string()
     }
 
+    /// Sends a request through the router; the response is checked against
+    /// the API document (`conformance`).
     pub async fn send(&self, req: Request<Body>) -> Response {
+        let method = req.method().to_string();
+        let path = req.uri().path().to_string();
         let resp = self
             .router
             .clone()
@@ -196,6 +200,7 @@ impl TestApp {
             serde_json::from_slice(&bytes)
                 .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
         };
+        crate::conformance::check(&method, &path, status.as_u16(), &body);
         Response { status, body }
     }
 

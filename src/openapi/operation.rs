@@ -1,0 +1,208 @@
+//! What a resource says about each of its routes for the API document: the
+//! operation id, parameters, request body and responses. Who may call the
+//! route (security) is not said here: the document reads it from the route
+//! declaration, so it cannot drift from what the code enforces.
+
+use axum::http::Method;
+use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::schema::Schema;
+use utoipa::openapi::{RefOr, Required};
+use utoipa::ToSchema;
+
+/// One documented route: `method` and `path` as declared in `http::Routes`
+/// (axum pattern, no trailing slash).
+#[derive(Clone)]
+pub struct Operation {
+    pub method: Method,
+    pub path: &'static str,
+    pub id: &'static str,
+    pub description: Option<&'static str>,
+    pub tags: Vec<&'static str>,
+    pub parameters: Vec<Parameter>,
+    /// The request body's schema, accepted as JSON, form fields or multipart (as DRF's parsers).
+    pub body: Option<RefOr<Schema>>,
+    pub responses: Vec<Reply>,
+    /// Error statuses beyond those every route of its kind may answer.
+    pub errors: Vec<u16>,
+}
+
+/// One success response.
+#[derive(Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub description: &'static str,
+    /// Content type and schema; `None` for an empty body.
+    pub content: Option<(&'static str, RefOr<Schema>)>,
+}
+
+impl Operation {
+    pub fn new(method: Method, path: &'static str, id: &'static str) -> Operation {
+        Operation {
+            method,
+            path,
+            id,
+            description: None,
+            tags: Vec::new(),
+            parameters: Vec::new(),
+            body: None,
+            responses: Vec::new(),
+            errors: Vec::new(),
+        }
+    }
+
+    pub fn describe(mut self, description: &'static str) -> Operation {
+        self.description = Some(description);
+        self
+    }
+
+    pub fn tags(mut self, tags: &[&'static str]) -> Operation {
+        self.tags = tags.to_vec();
+        self
+    }
+
+    pub fn param(mut self, parameter: Parameter) -> Operation {
+        self.parameters.push(parameter);
+        self
+    }
+
+    /// A path parameter (every `{name}` of the path needs one).
+    pub fn path_param(
+        self,
+        name: &str,
+        schema: impl Into<RefOr<Schema>>,
+        description: Option<&str>,
+    ) -> Operation {
+        self.param(parameter(name, ParameterIn::Path, schema, description))
+    }
+
+    /// An optional query parameter.
+    pub fn query(
+        self,
+        name: &str,
+        schema: impl Into<RefOr<Schema>>,
+        description: &str,
+    ) -> Operation {
+        self.param(parameter(
+            name,
+            ParameterIn::Query,
+            schema,
+            Some(description),
+        ))
+    }
+
+    pub fn body(mut self, schema: impl Into<RefOr<Schema>>) -> Operation {
+        self.body = Some(schema.into());
+        self
+    }
+
+    /// A JSON response.
+    pub fn returns(mut self, status: u16, schema: impl Into<RefOr<Schema>>) -> Operation {
+        self.responses.push(Reply {
+            status,
+            description: "",
+            content: Some(("application/json", schema.into())),
+        });
+        self
+    }
+
+    /// A response of another content type.
+    pub fn returns_as(
+        mut self,
+        status: u16,
+        content_type: &'static str,
+        schema: impl Into<RefOr<Schema>>,
+    ) -> Operation {
+        self.responses.push(Reply {
+            status,
+            description: "",
+            content: Some((content_type, schema.into())),
+        });
+        self
+    }
+
+    /// A response without a body.
+    pub fn returns_nothing(mut self, status: u16) -> Operation {
+        self.responses.push(Reply {
+            status,
+            description: "No response body",
+            content: None,
+        });
+        self
+    }
+
+    /// An error status this route answers beyond its kind's usual ones.
+    pub fn error(mut self, status: u16) -> Operation {
+        self.errors.push(status);
+        self
+    }
+}
+
+fn parameter(
+    name: &str,
+    location: ParameterIn,
+    schema: impl Into<RefOr<Schema>>,
+    description: Option<&str>,
+) -> Parameter {
+    let required = if matches!(location, ParameterIn::Path) {
+        Required::True
+    } else {
+        Required::False
+    };
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(location)
+        .required(required)
+        .description(description)
+        .schema(Some(schema))
+        .build()
+}
+
+/// What the resources say about their routes: operations and the component
+/// schemas they refer to. Each resource adds its own, as it adds its routes.
+#[derive(Default)]
+pub struct ApiDocs {
+    pub operations: Vec<Operation>,
+    pub schemas: Vec<(String, RefOr<Schema>)>,
+}
+
+impl ApiDocs {
+    pub fn new() -> ApiDocs {
+        ApiDocs::default()
+    }
+
+    pub fn operation(mut self, operation: Operation) -> ApiDocs {
+        assert!(
+            !self
+                .operations
+                .iter()
+                .any(|o| o.method == operation.method && o.path == operation.path),
+            "{} {} documented twice",
+            operation.method,
+            operation.path
+        );
+        self.operations.push(operation);
+        self
+    }
+
+    /// A component schema built by hand (from declarations such as the project settings).
+    pub fn schema(mut self, name: &str, schema: impl Into<RefOr<Schema>>) -> ApiDocs {
+        self.schemas.push((name.to_string(), schema.into()));
+        self
+    }
+
+    /// A component schema derived from a type (`#[derive(utoipa::ToSchema)]`),
+    /// with the components it refers to.
+    pub fn schema_of<T: ToSchema>(mut self) -> ApiDocs {
+        let mut nested = Vec::new();
+        T::schemas(&mut nested);
+        self.schemas.extend(nested);
+        self.schemas.push((T::name().into_owned(), T::schema()));
+        self
+    }
+
+    pub fn find(&self, method: &Method, path: &str) -> Option<&Operation> {
+        self.operations
+            .iter()
+            .find(|o| o.method == *method && o.path == path)
+    }
+}
