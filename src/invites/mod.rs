@@ -7,6 +7,7 @@
 
 pub mod email;
 pub mod model;
+pub mod openapi;
 pub mod payload;
 pub mod rules;
 pub mod signup;

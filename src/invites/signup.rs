@@ -22,7 +22,7 @@ use crate::storage::{DbError, Tx};
 use crate::time;
 use crate::users::{self, NewUser, User};
 
-const PATH: &str = "/api/signup/{invite_id}";
+pub(crate) const PATH: &str = "/api/signup/{invite_id}";
 
 pub fn routes(r: Routes) -> Routes {
     r.public(Method::GET, PATH, preview)

@@ -9,6 +9,7 @@
 
 mod cache;
 pub mod model;
+pub mod openapi;
 pub mod rules;
 pub mod store;
 
