@@ -29,6 +29,10 @@ pub fn routes() -> Routes {
 /// (`openapi`): one operation per served route (a test holds us to that).
 pub fn docs() -> ApiDocs {
     let d = ApiDocs::new().operation(health_doc());
+    let d = crate::projects::root::openapi::docs(d);
+    let d = crate::users::openapi::docs(d);
+    let d = crate::organizations::openapi::docs(d);
+    let d = crate::personal_api_keys::openapi::docs(d);
     crate::projects::openapi::docs(d)
 }
 
