@@ -31,6 +31,10 @@ pub fn docs() -> ApiDocs {
     let d = ApiDocs::new().operation(health_doc());
     let d = crate::members::openapi::docs(d);
     let d = crate::invites::openapi::docs(d);
+    let d = crate::projects::root::openapi::docs(d);
+    let d = crate::users::openapi::docs(d);
+    let d = crate::organizations::openapi::docs(d);
+    let d = crate::personal_api_keys::openapi::docs(d);
     crate::projects::openapi::docs(d)
 }
 

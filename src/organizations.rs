@@ -3,6 +3,7 @@
 pub mod api;
 pub mod deletion;
 pub mod details;
+pub mod openapi;
 
 use sea_query::{Expr, ExprTrait, JoinType, Order, Query};
 use serde_json::{json, Value};

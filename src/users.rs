@@ -1,6 +1,7 @@
 //! Users: the people behind memberships and keys.
 
 pub mod api;
+pub mod openapi;
 pub mod profile;
 
 use sea_query::{Expr, ExprTrait, Query};

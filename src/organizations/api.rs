@@ -24,8 +24,8 @@ use crate::users;
 const READ: &[Scope] = &[Scope::read("organization")];
 const WRITE: &[Scope] = &[Scope::write("organization")];
 
-const LIST_PATH: &str = "/api/organizations";
-const DETAIL_PATH: &str = "/api/organizations/{organization_id}";
+pub(super) const LIST_PATH: &str = "/api/organizations";
+pub(super) const DETAIL_PATH: &str = "/api/organizations/{organization_id}";
 
 pub fn routes(r: Routes) -> Routes {
     use NonMember::NotFound;

@@ -2,6 +2,7 @@
 //! id), and nothing else here. Keys are created, listed, revoked and rolled
 //! by the operator (`prickle admin ...`), as PostHog only allows from its app.
 
+pub mod openapi;
 pub mod store;
 
 use axum::http::Method;

@@ -3,6 +3,8 @@
 //! organization; a project's own routes find its organization from the
 //! project and then behave exactly as under `/api/organizations/:id/`.
 
+pub mod openapi;
+
 use axum::http::Method;
 use axum::response::Response;
 

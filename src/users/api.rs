@@ -20,7 +20,7 @@ use crate::time;
 
 const READ: &[Scope] = &[Scope::read("user")];
 const WRITE: &[Scope] = &[Scope::write("user")];
-const PATH: &str = "/api/users/{uuid}";
+pub(super) const PATH: &str = "/api/users/{uuid}";
 
 pub fn routes(r: Routes) -> Routes {
     r.caller(Method::GET, PATH, Access::User(READ), retrieve)

@@ -13,6 +13,8 @@ mod members;
 mod oauth_applications;
 mod openapi;
 mod openapi_members;
+mod openapi;
+mod openapi_companions;
 mod organizations;
 mod personal_api_keys;
 mod processes;

@@ -1,0 +1,233 @@
+//! What the API document says about `/api/organizations/`: PostHog's
+//! operation ids and component names, with the shapes `details::full_json`
+//! renders (the organization) and the project list item it embeds.
+
+use axum::http::Method;
+use utoipa::openapi::schema::ObjectBuilder;
+
+use super::api::{DETAIL_PATH, LIST_PATH};
+use crate::openapi::schema::{self as s, Kind};
+use crate::openapi::{ApiDocs, Operation};
+
+const TAGS: &[&str] = &["core", "organizations"];
+
+pub const DETAIL: &str = "Organization";
+pub const PATCHED: &str = "PatchedOrganization";
+pub const PAGE: &str = "PaginatedOrganizationList";
+/// PostHog's `TeamBasic`: a project of the organization (`details::team_basic`).
+pub const TEAM_BASIC: &str = "TeamBasic";
+
+pub fn docs(d: ApiDocs) -> ApiDocs {
+    let detail = |method, id| {
+        Operation::new(method, DETAIL_PATH, id)
+            .tags(TAGS)
+            .param(crate::openapi::organization_id())
+    };
+    d.operation(
+        Operation::new(Method::GET, LIST_PATH, "organizations_list")
+            .describe(
+                "The caller's organizations (narrowed by the key's organization restriction).",
+            )
+            .tags(TAGS)
+            .query(
+                "limit",
+                s::integer(),
+                "Number of results to return per page.",
+            )
+            .query(
+                "offset",
+                s::integer(),
+                "The initial index from which to return the results.",
+            )
+            .returns(200, s::component(PAGE)),
+    )
+    .operation(
+        Operation::new(Method::POST, LIST_PATH, "organizations_create")
+            .describe("A new organization with its first project; the caller becomes its owner.")
+            .tags(TAGS)
+            .body(s::component(DETAIL))
+            .returns(201, s::component(DETAIL)),
+    )
+    .operation(detail(Method::GET, "organizations_retrieve").returns(200, s::component(DETAIL)))
+    .operation(
+        detail(Method::PUT, "organizations_update")
+            .describe("Admins and owners; a partial body is accepted, as with PATCH.")
+            .body(s::component(PATCHED))
+            .returns(200, s::component(DETAIL)),
+    )
+    .operation(
+        detail(Method::PATCH, "organizations_partial_update")
+            .describe("Admins and owners.")
+            .body(s::component(PATCHED))
+            .returns(200, s::component(DETAIL)),
+    )
+    .operation(
+        detail(Method::DELETE, "organizations_destroy")
+            .describe("Owners only: the organization with its projects and memberships.")
+            .returns_nothing(204),
+    )
+    .schema(DETAIL, organization_schema(true))
+    .schema(PATCHED, organization_schema(false))
+    .schema(PAGE, crate::openapi::paginated(DETAIL))
+    .schema(TEAM_BASIC, team_basic_schema())
+}
+
+/// `{1, 8, 15}` or null: PostHog's nullable `EffectiveMembershipLevelEnum`.
+pub fn membership_level() -> ObjectBuilder {
+    s::nullable(Kind::Integer)
+        .enum_values(Some([Some(1), Some(8), Some(15), None]))
+        .description(Some(
+            "* `1` - member\n* `8` - administrator\n* `15` - owner",
+        ))
+        .read_only(Some(true))
+}
+
+/// A project in `teams` and in `/api/users/@me/`'s `team`.
+pub fn team_basic_schema() -> ObjectBuilder {
+    crate::projects::openapi::basic_schema()
+        .property("project_id", s::integer().read_only(Some(true)))
+        .required("project_id")
+}
+
+/// The fields the server sets: read-only, always present in a response.
+const READ_ONLY: [&str; 17] = [
+    "id",
+    "slug",
+    "created_at",
+    "updated_at",
+    "membership_level",
+    "plugins_access_level",
+    "teams",
+    "projects",
+    "available_product_features",
+    "metadata",
+    "customer_id",
+    "member_count",
+    "is_ai_training_locked",
+    "is_hipaa",
+    "is_active",
+    "is_not_active_reason",
+    "is_pending_deletion",
+];
+
+/// The organization (`details::full_json`), also the POST body (`full`: the
+/// read-only fields and `name` required, as PostHog's schema has them) or
+/// the PATCH/PUT body (nothing required).
+pub fn organization_schema(full: bool) -> ObjectBuilder {
+    use Kind::{Boolean, String};
+    let read_only = |b: ObjectBuilder| b.read_only(Some(true));
+    let project = s::of(Kind::Object)
+        .property("id", s::integer())
+        .property("organization_id", s::uuid())
+        .property("name", s::string())
+        .required("id")
+        .required("organization_id")
+        .required("name");
+    let metadata = s::of(Kind::Object)
+        .property("instance_tag", s::string())
+        .additional_properties(Some(s::any()));
+    let mut b = s::of(Kind::Object)
+        .property("id", read_only(s::uuid()))
+        .property("name", s::string().min_length(Some(1)).max_length(Some(64)))
+        .property("slug", read_only(s::string()))
+        .property(
+            "logo_media_id",
+            s::nullable(String).format(Some(s::format("uuid"))),
+        )
+        .property("created_at", read_only(s::date_time()))
+        .property("updated_at", read_only(s::date_time()))
+        .property("membership_level", membership_level())
+        .property(
+            "plugins_access_level",
+            read_only(s::choice(Kind::Integer, [0, 3, 6, 9]).description(Some(
+                "* `0` - none\n* `3` - config\n* `6` - install\n* `9` - root",
+            ))),
+        )
+        .property(
+            "teams",
+            s::read_only_array(s::array(s::component(TEAM_BASIC))),
+        )
+        .property("projects", s::read_only_array(s::array(project)))
+        .property(
+            "available_product_features",
+            s::read_only_array(s::array(s::any())),
+        )
+        .property("is_member_join_email_enabled", s::boolean())
+        .property("metadata", read_only(metadata))
+        .property("customer_id", read_only(s::nullable(String)))
+        .property("enforce_2fa", s::nullable(Boolean))
+        .property("members_can_invite", s::nullable(Boolean))
+        .property("members_can_create_projects", s::boolean())
+        .property("members_can_use_personal_api_keys", s::boolean())
+        .property("allow_publicly_shared_resources", s::boolean())
+        .property("member_count", read_only(s::integer()))
+        .property("is_ai_data_processing_approved", s::nullable(Boolean))
+        .property(
+            "default_experiment_stats_method",
+            s::nullable(String)
+                .enum_values(Some([
+                    Some("bayesian"),
+                    Some("frequentist"),
+                    Some(""),
+                    None,
+                ]))
+                .description(Some(
+                    "* `bayesian` - Bayesian\n* `frequentist` - Frequentist",
+                )),
+        )
+        .property("default_anonymize_ips", s::boolean())
+        .property(
+            "default_role_id",
+            s::nullable(String).description(Some(
+                "ID of the role to automatically assign to new members joining the organization",
+            )),
+        )
+        .property("is_ai_training_locked", read_only(s::boolean()))
+        .property("is_hipaa", read_only(s::boolean()))
+        .property("is_active", read_only(s::boolean()))
+        .property("is_not_active_reason", read_only(s::nullable(String)))
+        .property("is_pending_deletion", read_only(s::boolean()));
+    if full {
+        b = b.required("name");
+        for name in READ_ONLY {
+            b = b.required(name);
+        }
+    }
+    b
+}
+
+/// PostHog's `OrganizationBasic`: `/api/users/@me/`'s `organizations`
+/// (`details::basic_json`).
+pub fn basic_schema() -> ObjectBuilder {
+    use Kind::String;
+    let mut b = s::of(Kind::Object)
+        .property("id", s::uuid().read_only(Some(true)))
+        .property("name", s::string().max_length(Some(64)))
+        .property("slug", s::string().read_only(Some(true)))
+        .property(
+            "logo_media_id",
+            s::nullable(String).format(Some(s::format("uuid"))),
+        )
+        .property("membership_level", membership_level())
+        .property("members_can_use_personal_api_keys", s::boolean())
+        .property("is_active", s::boolean().read_only(Some(true)))
+        .property(
+            "is_not_active_reason",
+            s::nullable(String).read_only(Some(true)),
+        )
+        .property("is_pending_deletion", s::boolean().read_only(Some(true)));
+    for name in [
+        "id",
+        "name",
+        "slug",
+        "logo_media_id",
+        "membership_level",
+        "members_can_use_personal_api_keys",
+        "is_active",
+        "is_not_active_reason",
+        "is_pending_deletion",
+    ] {
+        b = b.required(name);
+    }
+    b
+}

@@ -1,0 +1,102 @@
+//! What the API document says about `/api/personal_api_keys/`: PostHog's
+//! operation ids; a key reads itself (`store::PersonalApiKey::to_json`), and
+//! every other action answers 403 to a key, so it documents no success.
+
+use axum::http::Method;
+use utoipa::openapi::schema::ObjectBuilder;
+
+use super::{DETAIL_PATH, LIST_PATH, ROLL_PATH};
+use crate::openapi::schema::{self as s, Kind};
+use crate::openapi::{ApiDocs, Operation};
+
+const TAGS: &[&str] = &["core", "personal_api_keys"];
+const REFUSED: &str = "Not available to a personal API key (403): PostHog allows it only \
+                       from its app; prickle's operator manages keys with `prickle admin`.";
+
+pub const DETAIL: &str = "PersonalAPIKey";
+
+pub fn docs(d: ApiDocs) -> ApiDocs {
+    let id = || {
+        s::string().description(Some(
+            "`@current`: the calling key; or that key's own id (another key of the same user: 403).",
+        ))
+    };
+    let detail = |method, op_id| {
+        Operation::new(method, DETAIL_PATH, op_id)
+            .tags(TAGS)
+            .path_param("id", id(), None)
+    };
+    d.operation(
+        detail(Method::GET, "personal_api_keys_retrieve")
+            .describe("The calling key itself (never its secret).")
+            .returns(200, s::component(DETAIL)),
+    )
+    .operation(
+        Operation::new(Method::GET, LIST_PATH, "personal_api_keys_list")
+            .describe(REFUSED)
+            .tags(TAGS),
+    )
+    .operation(
+        Operation::new(Method::POST, LIST_PATH, "personal_api_keys_create")
+            .describe(REFUSED)
+            .tags(TAGS),
+    )
+    .operation(detail(Method::PUT, "personal_api_keys_update").describe(REFUSED))
+    .operation(detail(Method::PATCH, "personal_api_keys_partial_update").describe(REFUSED))
+    .operation(detail(Method::DELETE, "personal_api_keys_destroy").describe(REFUSED))
+    .operation(
+        Operation::new(Method::POST, ROLL_PATH, "personal_api_keys_roll_create")
+            .describe(REFUSED)
+            .tags(TAGS)
+            .path_param("id", id(), None),
+    )
+    .schema(DETAIL, key_schema())
+}
+
+/// PostHog's `PersonalAPIKey`, as `store::PersonalApiKey::to_json` renders it.
+fn key_schema() -> ObjectBuilder {
+    use Kind::String;
+    let read_only = |b: ObjectBuilder| b.read_only(Some(true));
+    let mut b = s::of(Kind::Object)
+        .property("id", read_only(s::string()))
+        .property("label", s::string().max_length(Some(40)))
+        .property(
+            "value",
+            read_only(s::nullable(String).description(Some(
+                "The secret: shown once when the key is made or rolled, null here.",
+            ))),
+        )
+        .property("mask_value", read_only(s::nullable(String)))
+        .property("created_at", read_only(s::date_time()))
+        .property(
+            "last_used_at",
+            read_only(s::nullable(String).format(Some(s::format("date-time")))),
+        )
+        .property("user_id", read_only(s::integer()))
+        .property(
+            "scopes",
+            s::array(s::string()).description(Some("`[\"*\"]`: every scope.")),
+        )
+        .property("scoped_teams", s::nullable_array(s::integer()))
+        .property("scoped_organizations", s::nullable_array(s::string()))
+        .property(
+            "last_rolled_at",
+            read_only(s::nullable(String).format(Some(s::format("date-time")))),
+        );
+    for name in [
+        "id",
+        "label",
+        "value",
+        "mask_value",
+        "created_at",
+        "last_used_at",
+        "user_id",
+        "scopes",
+        "scoped_teams",
+        "scoped_organizations",
+        "last_rolled_at",
+    ] {
+        b = b.required(name);
+    }
+    b
+}

@@ -1,0 +1,93 @@
+//! What the API document says about the root projects mount (`/api/projects/`):
+//! the same components as under `/api/organizations/:id/projects/`
+//! (`projects::openapi`), with drf-spectacular's names for the mount it
+//! meets first (the organization mount's ids carry the `_2`).
+
+use axum::http::Method;
+use utoipa::openapi::schema::ObjectBuilder;
+
+use super::{ACTIVITY_PATH, DETAIL_PATH, LIST_PATH};
+use crate::openapi::schema as s;
+use crate::openapi::{ApiDocs, Operation};
+use crate::projects::openapi::{ACTIVITY_PAGE, DETAIL, PAGE, PATCHED};
+
+const TAGS: &[&str] = &["core", "projects"];
+const DESCRIPTION: &str = "Projects of every organization of the caller; a project's own \
+                           routes act on it in its organization.";
+
+pub fn docs(d: ApiDocs) -> ApiDocs {
+    let detail = |method, path, id| {
+        Operation::new(method, path, id)
+            .describe(DESCRIPTION)
+            .tags(TAGS)
+            .path_param(
+                "id",
+                project_id(),
+                Some("A unique value identifying this project (or `@current`)."),
+            )
+    };
+    d.operation(
+        Operation::new(Method::GET, LIST_PATH, "list")
+            .describe(
+                "Every project of every organization of the caller, narrowed by the \
+                 key's organization restriction.",
+            )
+            .tags(TAGS)
+            .query(
+                "limit",
+                s::integer(),
+                "Number of results to return per page.",
+            )
+            .query(
+                "offset",
+                s::integer(),
+                "The initial index from which to return the results.",
+            )
+            .returns(200, s::component(PAGE)),
+    )
+    .operation(
+        Operation::new(Method::POST, LIST_PATH, "create")
+            .describe(
+                "A project in the caller's current organization (404 when they belong to none).",
+            )
+            .tags(TAGS)
+            .body(s::component(DETAIL))
+            .returns(201, s::component(DETAIL))
+            .error(404)
+            .error(409),
+    )
+    .operation(detail(Method::GET, DETAIL_PATH, "retrieve").returns(200, s::component(DETAIL)))
+    .operation(
+        detail(Method::PUT, DETAIL_PATH, "update")
+            .body(s::component(DETAIL))
+            .returns(200, s::component(DETAIL))
+            .error(409),
+    )
+    .operation(
+        detail(Method::PATCH, DETAIL_PATH, "partial_update")
+            .body(s::component(PATCHED))
+            .returns(200, s::component(DETAIL))
+            .error(409),
+    )
+    .operation(detail(Method::DELETE, DETAIL_PATH, "destroy").returns_nothing(204))
+    .operation(
+        detail(Method::GET, ACTIVITY_PATH, "activity_retrieve_2")
+            .describe("The project's activity log, newest first.")
+            .query(
+                "page",
+                s::integer().minimum(Some(1)),
+                "A page number within the paginated result set.",
+            )
+            .query(
+                "limit",
+                s::integer().minimum(Some(1)),
+                "Number of results to return per page.",
+            )
+            .returns(200, s::component(ACTIVITY_PAGE)),
+    )
+}
+
+/// A project id: PostHog documents an integer (prickle also takes `@current`).
+fn project_id() -> ObjectBuilder {
+    s::integer().format(Some(s::format("int64")))
+}
