@@ -162,7 +162,7 @@ pub struct ListQuery<'a> {
 }
 
 impl ListQuery<'_> {
-    fn filtered(&self) -> bool {
+    pub fn filtered(&self) -> bool {
         self.email.is_some() || self.updated_after.is_some() || self.search.is_some()
     }
 }
