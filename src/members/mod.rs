@@ -118,19 +118,43 @@ async fn list(app: App, req: ApiRequest, ctx: Member) -> ApiResult<Response> {
     };
     let base = app.absolute(req.uri.path());
     let mut tx = app.db.read().await?;
-    let (count, members) = store::page(&mut tx, &ctx.org.id, &q).await?;
-    tx.commit().await?;
-    let mut results = String::with_capacity(members.len() * 520 + 2);
-    results.push('[');
-    for (i, (m, kind)) in members.iter().enumerate() {
-        if i > 0 {
-            results.push(',');
+    // SQLite: an unfiltered page is rendered once per commit (`cache`).
+    let cached = match q.filtered() {
+        false => tx.read_version()?.map(|token| {
+            let key = cache::PageKey {
+                org_id: ctx.org.id.clone(),
+                ascending: q.ascending,
+                limit: q.limit,
+                offset: q.offset,
+            };
+            (cache::page(&key, token), key, token)
+        }),
+        true => None,
+    };
+    let rendered = match cached {
+        Some((Some(hit), _, _)) => hit,
+        miss => {
+            let (count, members) = store::page(&mut tx, &ctx.org.id, &q).await?;
+            let mut results = String::with_capacity(members.len() * 520 + 2);
+            results.push('[');
+            for (i, (m, kind)) in members.iter().enumerate() {
+                if i > 0 {
+                    results.push(',');
+                }
+                model::write_member(m, *kind, &mut results);
+            }
+            results.push(']');
+            let rendered: cache::Page = std::sync::Arc::new((count, results));
+            if let Some((None, key, token)) = miss {
+                cache::put_page(key, token, rendered.clone());
+            }
+            rendered
         }
-        model::write_member(m, *kind, &mut results);
-    }
-    results.push(']');
+    };
+    tx.commit().await?;
+    let (count, results) = &*rendered;
     http::ok_json(pagination::envelope_json(
-        &base, &query, page, count, &results,
+        &base, &query, page, *count, results,
     ))
 }
 

@@ -8,10 +8,6 @@ use sea_query::{
     Alias, Cond, Expr, ExprTrait, Func, LikeExpr, Order, Query, SelectStatement, SimpleExpr,
 };
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
-use super::cache;
 use super::model::MatchType;
 use crate::organizations::{self, Level, Membership};
 use crate::storage::schema::{
@@ -162,7 +158,7 @@ pub struct ListQuery<'a> {
 }
 
 impl ListQuery<'_> {
-    fn filtered(&self) -> bool {
+    pub fn filtered(&self) -> bool {
         self.email.is_some() || self.updated_after.is_some() || self.search.is_some()
     }
 }
@@ -175,9 +171,6 @@ pub async fn page(
 ) -> DbResult<(i64, Vec<(Membership, Option<MatchType>)>)> {
     if q.filtered() {
         return filtered_page(tx, org_id, q).await;
-    }
-    if let Some(token) = tx.read_version()? {
-        return ordered_page(tx, org_id, q, token).await;
     }
     // The common case, kept O(page) rather than O(organization) in joins:
     // hidden members are few and found through the partial index, the count
@@ -227,90 +220,6 @@ pub async fn page(
     .order_by((page, M::Id), order);
     let rows = tx.query(&stmt, from_row).await?;
     Ok((count, rows.into_iter().map(|m| (m, None)).collect()))
-}
-
-/// The SQLite path: the organization's list order (cached while nothing is
-/// committed), sliced, and the users of the slice.
-async fn ordered_page(
-    tx: &mut Tx,
-    org_id: &str,
-    q: &ListQuery<'_>,
-    token: (u64, i64),
-) -> DbResult<(i64, Vec<(Membership, Option<MatchType>)>)> {
-    let entries = match cache::get(org_id, token) {
-        Some(e) => e,
-        None => {
-            let hidden_ids = hidden_user_ids(tx, org_id).await?;
-            let mut stmt = Query::select();
-            stmt.columns([M::Id, M::UserId, M::Level, M::JoinedAt, M::UpdatedAt])
-                .from(M::Table)
-                .and_where(Expr::col(M::OrganizationId).eq(org_id))
-                .order_by(M::JoinedAt, Order::Desc)
-                .order_by(M::Id, Order::Desc);
-            if !hidden_ids.is_empty() {
-                stmt.and_where(Expr::col(M::UserId).is_not_in(hidden_ids));
-            }
-            let entries = tx
-                .query(&stmt, |r| {
-                    Ok(cache::Entry {
-                        id: r.string(0)?,
-                        user_id: r.i64(1)?,
-                        level: r.i64(2)?,
-                        joined_at: r.i64(3)?,
-                        updated_at: r.i64(4)?,
-                    })
-                })
-                .await?;
-            let entries = Arc::new(entries);
-            cache::put(org_id, token, entries.clone());
-            entries
-        }
-    };
-    let count = entries.len() as i64;
-    let (from, to) = (
-        Ord::min(q.offset, count) as usize,
-        Ord::min(q.offset.saturating_add(q.limit), count) as usize,
-    );
-    let slice: Vec<&cache::Entry> = if q.ascending {
-        entries.iter().rev().skip(from).take(to - from).collect()
-    } else {
-        entries[from..to].iter().collect()
-    };
-    if slice.is_empty() {
-        return Ok((count, Vec::new()));
-    }
-    let stmt = Query::select()
-        .columns(users::COLUMNS)
-        .from(U::Table)
-        .and_where(Expr::col(U::Id).is_in(slice.iter().map(|e| e.user_id)))
-        .to_owned();
-    let mut by_id: HashMap<i64, User> = tx
-        .query(&stmt, |r| User::from_row(r, 0))
-        .await?
-        .into_iter()
-        .map(|u| (u.id, u))
-        .collect();
-    let mut rows = Vec::with_capacity(slice.len());
-    for e in slice {
-        // A user deleted since the order was read is simply not listed.
-        let Some(user) = by_id.remove(&e.user_id) else {
-            continue;
-        };
-        let level = Level::from_i64(e.level).ok_or_else(|| {
-            DbError::Other(format!("membership level {} is not 1, 8 or 15", e.level))
-        })?;
-        rows.push((
-            Membership {
-                id: e.id.clone(),
-                user,
-                level,
-                joined_at: e.joined_at,
-                updated_at: e.updated_at,
-            },
-            None,
-        ));
-    }
-    Ok((count, rows))
 }
 
 /// Users of the organization hidden from its list.

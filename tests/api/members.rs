@@ -1360,7 +1360,7 @@ async fn crowd(w: &World, count: usize) {
     tx.commit().await.unwrap();
 }
 
-/// A big organization's list (kept in order between commits on SQLite)
+/// A big organization's list (pages kept rendered between commits on SQLite)
 /// shows every change from the next request on.
 #[tokio::test]
 async fn big_organizations_list_reflects_every_change_at_once() {
