@@ -29,6 +29,8 @@ pub fn routes() -> Routes {
 /// (`openapi`): one operation per served route (a test holds us to that).
 pub fn docs() -> ApiDocs {
     let d = ApiDocs::new().operation(health_doc());
+    let d = crate::legal_documents::openapi::docs(d);
+    let d = crate::oauth_applications::openapi::docs(d);
     crate::projects::openapi::docs(d)
 }
 

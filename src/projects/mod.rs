@@ -5,8 +5,8 @@
 //! [`rules`] and the queries in [`store`], and render with [`model`].
 
 pub mod model;
-pub mod root;
 pub mod openapi;
+pub mod root;
 pub mod rules;
 pub mod settings;
 pub mod setup_tasks;
