@@ -4,16 +4,16 @@
 mod support;
 
 mod bad_input;
-mod invites;
-mod legal_documents;
 mod conformance;
 mod fuzz_regressions;
+mod invites;
+mod legal_documents;
 mod matrix;
 mod members;
 mod oauth_applications;
+mod openapi;
 mod organizations;
 mod personal_api_keys;
-mod openapi;
 mod processes;
 mod projects;
 mod projects_activity;
