@@ -6,9 +6,10 @@
 # legal document PRICKLE_LEGAL_DOCUMENT and an OAuth application. Also sets
 # PRICKLE_URL, PRICKLE_DB and SERVER_PID; `stop_server` ends the server and
 # removes the data. Needs PRICKLE_BIN (the binary) and python3.
+# PRICKLE_CI_DATABASE_URL: an empty PostgreSQL database to use instead.
 
 ci_tmp="$(mktemp -d)"
-PRICKLE_DB="sqlite://${ci_tmp}/prickle.db"
+PRICKLE_DB="${PRICKLE_CI_DATABASE_URL:-sqlite://${ci_tmp}/prickle.db}"
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 PRICKLE_URL="http://127.0.0.1:${port}"
 
