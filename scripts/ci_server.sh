@@ -1,11 +1,15 @@
 # Sourced by the CI scripts: a prickle server on a fresh SQLite database and a
-# free loopback port, with an owner, their organization, a full-access key
-# and a project. Sets PRICKLE_URL, PRICKLE_KEY, PRICKLE_ORG, PRICKLE_PROJECT,
-# PRICKLE_DB and SERVER_PID; `stop_server` ends the server and removes the data.
-# Needs PRICKLE_BIN (the binary) and python3.
+# free loopback port, with real fixtures for every path parameter of the API:
+# an owner (PRICKLE_KEY is their full-access key, PRICKLE_KEY_ID its id), their
+# organization PRICKLE_ORG, a member PRICKLE_MEMBER (user uuid), a project
+# PRICKLE_PROJECT, a pending invite PRICKLE_INVITE (also the sign-up id), a
+# legal document PRICKLE_LEGAL_DOCUMENT and an OAuth application. Also sets
+# PRICKLE_URL, PRICKLE_DB and SERVER_PID; `stop_server` ends the server and
+# removes the data. Needs PRICKLE_BIN (the binary) and python3.
+# PRICKLE_CI_DATABASE_URL: an empty PostgreSQL database to use instead.
 
 ci_tmp="$(mktemp -d)"
-PRICKLE_DB="sqlite://${ci_tmp}/prickle.db"
+PRICKLE_DB="${PRICKLE_CI_DATABASE_URL:-sqlite://${ci_tmp}/prickle.db}"
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 PRICKLE_URL="http://127.0.0.1:${port}"
 
@@ -14,7 +18,13 @@ json_field() { python3 -c "import json,sys; print(json.load(sys.stdin)[\"$1\"])"
 
 admin create-user --email fuzz@example.com --first-name Fuzz >/dev/null
 PRICKLE_ORG="$(admin create-organization --name Fuzzers --owner-email fuzz@example.com | json_field id)"
-PRICKLE_KEY="$(admin create-personal-api-key --email fuzz@example.com --label ci --scopes '*' | json_field value)"
+key="$(admin create-personal-api-key --email fuzz@example.com --label ci --scopes '*')"
+PRICKLE_KEY="$(json_field value <<<"$key")"
+PRICKLE_KEY_ID="$(json_field id <<<"$key")"
+PRICKLE_MEMBER="$(admin create-user --email member@example.com --first-name Member | json_field uuid)"
+admin add-member --organization "$PRICKLE_ORG" --email member@example.com --level 1 >/dev/null
+admin create-oauth-application --organization "$PRICKLE_ORG" --name Fuzz \
+  --redirect-uris https://example.com/callback >/dev/null
 
 "$PRICKLE_BIN" serve --database-url "$PRICKLE_DB" --bind "127.0.0.1:${port}" \
   >"${ci_tmp}/server.log" 2>&1 &
@@ -30,10 +40,20 @@ for _ in $(seq 1 100); do
 done
 curl -fsS "${PRICKLE_URL}/_health" >/dev/null
 
-# A project through the API (there is no admin command for one).
-new_project() {
+# The rest through the API (there are no admin commands for them).
+api_post() {
   curl -fsS -X POST -H "Authorization: Bearer ${PRICKLE_KEY}" -H 'Content-Type: application/json' \
-    -d "{\"name\": \"$1\"}" "${PRICKLE_URL}/api/organizations/${PRICKLE_ORG}/projects/" | json_field id
+    -d "$2" "${PRICKLE_URL}$1"
+}
+new_project() {
+  api_post "/api/organizations/${PRICKLE_ORG}/projects/" "{\"name\": \"$1\"}" | json_field id
 }
 PRICKLE_PROJECT="$(new_project Fixture)"
-export PRICKLE_URL PRICKLE_KEY PRICKLE_ORG PRICKLE_PROJECT PRICKLE_DB
+PRICKLE_INVITE="$(api_post "/api/organizations/${PRICKLE_ORG}/invites/" \
+  '{"target_email": "invited@example.com", "level": 1}' | json_field id)"
+PRICKLE_LEGAL_DOCUMENT="$(api_post "/api/organizations/${PRICKLE_ORG}/legal_documents/" \
+  '{"document_type": "DPA", "company_name": "Fuzzers", "company_address": "1 Main St",
+    "representative_name": "Fuzz", "representative_title": "CEO",
+    "representative_email": "fuzz@example.com", "dpa_mode": "pretty"}' | json_field id)"
+export PRICKLE_URL PRICKLE_KEY PRICKLE_KEY_ID PRICKLE_ORG PRICKLE_MEMBER PRICKLE_PROJECT \
+  PRICKLE_INVITE PRICKLE_LEGAL_DOCUMENT PRICKLE_DB

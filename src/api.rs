@@ -35,6 +35,8 @@ pub fn docs() -> ApiDocs {
     let d = crate::users::openapi::docs(d);
     let d = crate::organizations::openapi::docs(d);
     let d = crate::personal_api_keys::openapi::docs(d);
+    let d = crate::legal_documents::openapi::docs(d);
+    let d = crate::oauth_applications::openapi::docs(d);
     crate::projects::openapi::docs(d)
 }
 

@@ -281,6 +281,13 @@ pub fn char_field(v: &Value, attr: &Attr, o: &CharOpts) -> Result<Option<String>
             .at(attr.clone()));
         }
     }
+    no_null_characters(&raw, attr)?;
+    Ok(Some(raw))
+}
+
+/// DRF's `ProhibitNullCharactersValidator`, also for text query filters
+/// (PostgreSQL refuses NUL in text: a 500 otherwise).
+pub fn no_null_characters(raw: &str, attr: &Attr) -> Result<(), ApiError> {
     if raw.contains('\0') {
         return Err(ApiError::validation(
             "null_characters_not_allowed",
@@ -288,7 +295,7 @@ pub fn char_field(v: &Value, attr: &Attr, o: &CharOpts) -> Result<Option<String>
         )
         .at(attr.clone()));
     }
-    Ok(Some(raw))
+    Ok(())
 }
 
 #[rustfmt::skip]

@@ -101,11 +101,14 @@ impl ApiRequest {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
+    /// A path parameter. A value holding a NUL character is none: no object
+    /// is named by one, and PostgreSQL refuses NUL in text (a 500 otherwise).
     pub fn param(&self, name: &str) -> Option<&str> {
         self.params
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
+            .filter(|v| !v.contains('\0'))
     }
 
     /// Query parameters, last value winning (Django's `QueryDict.get`).

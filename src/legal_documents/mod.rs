@@ -10,6 +10,7 @@
 //! document's URL, and the document becomes `signed`.
 
 pub mod model;
+pub mod openapi;
 pub mod rules;
 pub mod store;
 

@@ -98,6 +98,11 @@ async fn list(app: App, req: ApiRequest, ctx: Member) -> ApiResult<Response> {
     let query = req.query_pairs();
     let page = pagination::page(&query);
     let search = last(&query, "search");
+    for (attr, value) in [("search", search), ("email", last(&query, "email"))] {
+        if let Some(v) = value {
+            drf::no_null_characters(v, &attr.into())?;
+        }
+    }
     if search.is_some_and(|s| s.chars().count() > MAX_SEARCH_CHARS) {
         return Err(
             ApiError::invalid_input("Search query must be 200 characters or fewer.").at("search"),

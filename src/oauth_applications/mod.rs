@@ -6,6 +6,7 @@
 //! endpoint, so applications are given no client secret to keep.
 
 pub mod model;
+pub mod openapi;
 pub mod rules;
 pub mod store;
 

@@ -23,6 +23,7 @@ use serde_json::{Map, Value};
 
 use crate::activity;
 use crate::auth::{keys, Scope};
+use crate::drf;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{self, pagination, ApiRequest, App, Member, NonMember, ProjectMember, Routes};
 use crate::organizations::{self, Level, Organization};
@@ -161,6 +162,9 @@ async fn list(app: App, req: ApiRequest, ctx: Member) -> ApiResult<Response> {
         .rev()
         .find(|(k, _)| k == "search")
         .map(|(_, v)| v.as_str());
+    if let Some(term) = search {
+        drf::no_null_characters(term, &"search".into())?;
+    }
     let base = app.absolute(req.uri.path());
     let mut tx = app.db.read().await?;
     let count = store::count(&mut tx, &ctx.org.id, search).await?;

@@ -1,0 +1,168 @@
+//! What the API document says about the legal-documents routes: the
+//! reference page's operation ids and shapes (`CreateLegalDocument`,
+//! `LegalDocumentDTO`), and the signing webhook as PostHog names it.
+
+use axum::http::Method;
+use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder};
+
+use super::rules::DOCUMENT_TYPES;
+use super::{DETAIL_PATH, LIST_PATH, SIGNED_PATH};
+use crate::openapi::schema::{self as s, Kind};
+use crate::openapi::{ApiDocs, Operation};
+
+const TAGS: &[&str] = &["legal_documents"];
+
+pub const CREATE: &str = "CreateLegalDocument";
+pub const DTO: &str = "LegalDocumentDTO";
+pub const PAGE: &str = "PaginatedLegalDocumentDTOList";
+pub const CREATOR: &str = "LegalDocumentCreator";
+pub const DOCUMENT_TYPE: &str = "CreateLegalDocumentDocumentTypeEnum";
+pub const SIGNED: &str = "LegalDocumentSignedWebhook";
+
+pub fn docs(d: ApiDocs) -> ApiDocs {
+    d.operation(
+        Operation::new(Method::GET, LIST_PATH, "legal_documents_list")
+            .tags(TAGS)
+            .param(crate::openapi::organization_id())
+            .query(
+                "limit",
+                s::integer(),
+                "Number of results to return per page.",
+            )
+            .query(
+                "offset",
+                s::integer(),
+                "The initial index from which to return the results.",
+            )
+            .returns(200, s::component(PAGE)),
+    )
+    .operation(
+        Operation::new(Method::POST, LIST_PATH, "legal_documents_create")
+            .describe("Requests a BAA or DPA for the organization (admins and owners).")
+            .tags(TAGS)
+            .param(crate::openapi::organization_id())
+            .body(s::component(CREATE))
+            .returns(201, s::component(DTO)),
+    )
+    .operation(
+        Operation::new(Method::GET, DETAIL_PATH, "legal_documents_retrieve")
+            .tags(TAGS)
+            .param(crate::openapi::organization_id())
+            .path_param("id", s::string(), None)
+            .returns(200, s::component(DTO)),
+    )
+    .operation(
+        Operation::new(Method::POST, SIGNED_PATH, "legal_document_signed_webhook")
+            .describe(
+                "Public webhook for the signing service: the document's secret names it, \
+                 and it becomes `signed` with the URL given. A secret that names no \
+                 document is 404.",
+            )
+            .tags(TAGS)
+            .body(s::component(SIGNED))
+            .returns(
+                200,
+                s::of(Kind::Object)
+                    .property("status", s::choice(Kind::String, [super::model::SIGNED]))
+                    .required("status"),
+            )
+            .error(404),
+    )
+    .schema(CREATE, create_schema())
+    .schema(DTO, dto_schema())
+    .schema(PAGE, crate::openapi::paginated(DTO))
+    .schema(CREATOR, creator_schema())
+    .schema(
+        DOCUMENT_TYPE,
+        s::choice(Kind::String, DOCUMENT_TYPES.iter().copied())
+            .description(Some("* `BAA` - BAA\n* `DPA` - DPA")),
+    )
+    .schema(SIGNED, signed_schema())
+}
+
+/// The request body (`rules::validate_create`): the fields it requires and
+/// the two it defaults to blank.
+fn create_schema() -> ObjectBuilder {
+    let text = |max: usize| s::string().max_length(Some(max));
+    s::of(Kind::Object)
+        .property(
+            "document_type",
+            AllOfBuilder::new()
+                .item(s::component(DOCUMENT_TYPE))
+                .description(Some("Either 'BAA' or 'DPA'.")),
+        )
+        .property("company_name", text(255))
+        .property(
+            "company_address",
+            text(512)
+                .default(Some("".into()))
+                .description(Some("Required (non-empty) for a DPA; blanked for a BAA.")),
+        )
+        .property("representative_name", text(255))
+        .property("representative_title", text(255))
+        .property(
+            "representative_email",
+            text(254).format(Some(s::format("email"))),
+        )
+        .property(
+            "dpa_mode",
+            text(16).default(Some("".into())).description(Some(
+                "For a DPA: 'pretty' or 'lawyer' ('fairytale' and 'tswift' are \
+                 preview-only and refused). Blanked for a BAA.",
+            )),
+        )
+        .required("document_type")
+        .required("company_name")
+        .required("representative_name")
+        .required("representative_title")
+        .required("representative_email")
+}
+
+/// A document as the API shows it (`model::LegalDocument::to_json`).
+fn dto_schema() -> ObjectBuilder {
+    let fields = [
+        ("id", s::uuid()),
+        ("document_type", s::string()),
+        ("company_name", s::string()),
+        ("representative_name", s::string()),
+        ("representative_email", s::string()),
+        (
+            "status",
+            s::string().description(Some("'submitted_for_signature', then 'signed'")),
+        ),
+        (
+            "signed_document_url",
+            s::string().description(Some("'' until signed")),
+        ),
+    ];
+    let mut b = s::of(Kind::Object);
+    for (name, schema) in fields {
+        b = b.property(name, schema).required(name);
+    }
+    b.property("created_by", s::nullable_component(CREATOR))
+        .required("created_by")
+        .property("created_at", s::date_time())
+        .required("created_at")
+}
+
+fn creator_schema() -> ObjectBuilder {
+    s::of(Kind::Object)
+        .property("first_name", s::string())
+        .property("email", s::string())
+        .required("first_name")
+        .required("email")
+}
+
+/// The webhook's body (`rules::validate_signed`).
+fn signed_schema() -> ObjectBuilder {
+    s::of(Kind::Object)
+        .property("secret", s::string().max_length(Some(128)))
+        .property(
+            "signed_document_url",
+            s::string()
+                .max_length(Some(2048))
+                .format(Some(s::format("uri"))),
+        )
+        .required("secret")
+        .required("signed_document_url")
+}
