@@ -128,29 +128,57 @@ fn project_id() -> ObjectBuilder {
     s::integer().format(Some(s::format("int64")))
 }
 
-/// The schema of one setting: its declaration's (`settings::SETTINGS`),
-/// written for OpenAPI 3.1 (the declarations speak 3.0, as PostHog's document
-/// does: `nullable: true` becomes a `null` type).
+/// The schema of one setting, built from its declaration
+/// (`settings::SETTINGS`): type, nullability, bounds and description.
 pub fn setting_schema(setting: &Setting) -> RefOr<Schema> {
-    let json = to_openapi_31(setting.schema_json());
-    serde_json::from_value(json).unwrap_or_else(|_| s::any().into())
+    declared(&setting.schema, Some(setting.description))
 }
 
-/// OpenAPI 3.0's `nullable: true` as 3.1's `"type": [.., "null"]`, recursively.
-fn to_openapi_31(mut v: serde_json::Value) -> serde_json::Value {
-    use serde_json::Value;
-    if let Value::Object(m) = &mut v {
-        let nullable = m.remove("nullable") == Some(Value::Bool(true));
-        if let Some(items) = m.remove("items") {
-            m.insert("items".into(), to_openapi_31(items));
+/// A declared schema as OpenAPI 3.1 (`null` among the types when nullable).
+fn declared(schema: &settings::schema::Schema, description: Option<&str>) -> RefOr<Schema> {
+    use settings::schema::{Choices, Type as T};
+    let nullable = schema.nullable;
+    let kind = |k: Kind| if nullable { s::nullable(k) } else { s::of(k) };
+    let value = match schema.ty {
+        T::Any => s::any(),
+        T::Boolean => kind(Kind::Boolean),
+        T::String { max_length } => kind(Kind::String).max_length(max_length.map(|n| n as usize)),
+        T::Decimal {
+            max_digits,
+            decimal_places,
+        } => {
+            let whole = max_digits.saturating_sub(decimal_places);
+            kind(Kind::String)
+                .format(Some(s::format("decimal")))
+                .pattern(Some(format!(
+                    r"^-?\d{{0,{whole}}}(?:\.\d{{0,{decimal_places}}})?$"
+                )))
         }
-        if nullable {
-            if let Some(Value::String(t)) = m.get("type").cloned() {
-                m.insert("type".into(), serde_json::json!([t, "null"]));
+        T::Integer { minimum, maximum } => kind(Kind::Integer)
+            .minimum(minimum.map(|n| n as f64))
+            .maximum(maximum.map(|n| n as f64)),
+        T::ForeignKey { .. } => kind(Kind::Integer),
+        T::Enum(choices) => {
+            let (k, mut values): (Kind, Vec<serde_json::Value>) = match choices {
+                Choices::Strings(v) => (Kind::String, v.iter().map(|x| (*x).into()).collect()),
+                Choices::Integers(v) => (Kind::Integer, v.iter().map(|x| (*x).into()).collect()),
+            };
+            if nullable {
+                values.push(serde_json::Value::Null);
             }
+            kind(k).enum_values(Some(values))
         }
-    }
-    v
+        T::Array(items) => {
+            let items = declared(items, None);
+            let list = if nullable {
+                s::nullable_array(items)
+            } else {
+                s::array(items)
+            };
+            return list.description(description).into();
+        }
+    };
+    value.description(description).into()
 }
 
 /// The schema of a field of the detail that is not a setting; `None` for settings.
