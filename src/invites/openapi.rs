@@ -44,16 +44,7 @@ pub fn docs(d: ApiDocs) -> ApiDocs {
     d.operation(
         org(Method::GET, LIST_PATH, "invites_list")
             .describe("The organization's invites, newest first.")
-            .query(
-                "limit",
-                s::integer(),
-                "Number of results to return per page.",
-            )
-            .query(
-                "offset",
-                s::integer(),
-                "The initial index from which to return the results.",
-            )
+            .limit_offset()
             .returns(200, s::component(PAGE)),
     )
     .operation(

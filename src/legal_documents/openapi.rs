@@ -24,16 +24,7 @@ pub fn docs(d: ApiDocs) -> ApiDocs {
         Operation::new(Method::GET, LIST_PATH, "legal_documents_list")
             .tags(TAGS)
             .param(crate::openapi::organization_id())
-            .query(
-                "limit",
-                s::integer(),
-                "Number of results to return per page.",
-            )
-            .query(
-                "offset",
-                s::integer(),
-                "The initial index from which to return the results.",
-            )
+            .limit_offset()
             .returns(200, s::component(PAGE)),
     )
     .operation(

@@ -36,16 +36,7 @@ pub fn docs(d: ApiDocs) -> ApiDocs {
             .describe("The organization's members, newest first.")
             .tags(TAGS)
             .param(crate::openapi::organization_id())
-            .query(
-                "limit",
-                s::integer(),
-                "Number of results to return per page.",
-            )
-            .query(
-                "offset",
-                s::integer(),
-                "The initial index from which to return the results.",
-            )
+            .limit_offset()
             .query("email", s::string(), "Only the member with this email.")
             .query(
                 "updated_after",

@@ -18,16 +18,7 @@ pub fn docs(d: ApiDocs) -> ApiDocs {
             .describe("The organization's OAuth applications (read-only).")
             .tags(&["core", "oauth_applications"])
             .param(crate::openapi::organization_id())
-            .query(
-                "limit",
-                s::integer(),
-                "Number of results to return per page.",
-            )
-            .query(
-                "offset",
-                s::integer(),
-                "The initial index from which to return the results.",
-            )
+            .limit_offset()
             .returns(200, s::component(PAGE)),
     )
     .schema(ITEM, item_schema())

@@ -90,6 +90,17 @@ impl Operation {
         ))
     }
 
+    /// DRF's limit/offset pagination parameters (`http::pagination`).
+    pub fn limit_offset(self) -> Operation {
+        let integer = || super::schema::integer();
+        self.query("limit", integer(), "Number of results to return per page.")
+            .query(
+                "offset",
+                integer(),
+                "The initial index from which to return the results.",
+            )
+    }
+
     pub fn body(mut self, schema: impl Into<RefOr<Schema>>) -> Operation {
         self.body = Some(schema.into());
         self

@@ -29,16 +29,7 @@ pub fn docs(d: ApiDocs) -> ApiDocs {
                 "The caller's organizations (narrowed by the key's organization restriction).",
             )
             .tags(TAGS)
-            .query(
-                "limit",
-                s::integer(),
-                "Number of results to return per page.",
-            )
-            .query(
-                "offset",
-                s::integer(),
-                "The initial index from which to return the results.",
-            )
+            .limit_offset()
             .returns(200, s::component(PAGE)),
     )
     .operation(

@@ -40,16 +40,7 @@ pub fn docs(d: ApiDocs) -> ApiDocs {
             .describe(DESCRIPTION)
             .tags(TAGS)
             .param(crate::openapi::organization_id())
-            .query(
-                "limit",
-                s::integer(),
-                "Number of results to return per page.",
-            )
-            .query(
-                "offset",
-                s::integer(),
-                "The initial index from which to return the results.",
-            )
+            .limit_offset()
             .query("search", s::string(), "A search term.")
             .returns(200, s::component(PAGE)),
     )

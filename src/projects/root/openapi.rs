@@ -33,16 +33,7 @@ pub fn docs(d: ApiDocs) -> ApiDocs {
                  key's organization restriction.",
             )
             .tags(TAGS)
-            .query(
-                "limit",
-                s::integer(),
-                "Number of results to return per page.",
-            )
-            .query(
-                "offset",
-                s::integer(),
-                "The initial index from which to return the results.",
-            )
+            .limit_offset()
             .returns(200, s::component(PAGE)),
     )
     .operation(
