@@ -6,7 +6,7 @@ use sea_query::{Expr, ExprTrait, Query};
 use serde_json::{json, Value};
 
 use crate::auth::{keys, scopes};
-use crate::organizations::{self, Level};
+use crate::organizations::{self, Level, Organization};
 use crate::personal_api_keys::store as key_store;
 use crate::storage::schema::{OrganizationMemberships as M, PersonalApiKeys as K, Projects as P};
 use crate::storage::{Db, DbError, Tx};
@@ -50,6 +50,15 @@ fn hash_password(password: &str) -> String {
     );
     let b64 = base64::engine::general_purpose::STANDARD.encode(out);
     format!("pbkdf2_sha256${PASSWORD_ITERATIONS}${salt}${b64}")
+}
+
+/// The organization an admin command names: a well-formed id of one that exists.
+async fn existing_organization(tx: &mut Tx, id: &str) -> Result<Organization, String> {
+    let org_id = organizations::parse_uuid(id).ok_or_else(|| format!("no organization {id}"))?;
+    organizations::find(tx, &org_id)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| format!("no organization {org_id}"))
 }
 
 async fn user_by_email(tx: &mut Tx, email: &str) -> Result<User, String> {
@@ -125,14 +134,9 @@ pub async fn create_organization(db: &Db, name: &str, owner_email: &str) -> Admi
 pub async fn add_member(db: &Db, organization_id: &str, email: &str, level: i64) -> AdminResult {
     let level = Level::from_i64(level)
         .ok_or_else(|| format!("invalid level {level} (expected 1, 8 or 15)"))?;
-    let org_id = organizations::parse_uuid(organization_id)
-        .ok_or_else(|| format!("no organization {organization_id}"))?;
     let now = time::now_micros();
     let mut tx = db.write().await.map_err(db_err)?;
-    organizations::find(&mut tx, &org_id)
-        .await
-        .map_err(db_err)?
-        .ok_or_else(|| format!("no organization {org_id}"))?;
+    let org_id = existing_organization(&mut tx, organization_id).await?.id;
     let user = user_by_email(&mut tx, email).await?;
     let membership = organizations::add_member(&mut tx, &org_id, &user, level, now)
         .await
@@ -273,13 +277,8 @@ pub async fn update_organization(
     members_can_invite: Option<bool>,
 ) -> AdminResult {
     use crate::storage::schema::Organizations as O;
-    let org_id = organizations::parse_uuid(organization_id)
-        .ok_or_else(|| format!("no organization {organization_id}"))?;
     let mut tx = db.write().await.map_err(db_err)?;
-    organizations::find(&mut tx, &org_id)
-        .await
-        .map_err(db_err)?
-        .ok_or_else(|| format!("no organization {org_id}"))?;
+    let org_id = existing_organization(&mut tx, organization_id).await?.id;
     let mut stmt = Query::update();
     stmt.table(O::Table)
         .value(O::UpdatedAt, time::now_micros())
@@ -311,14 +310,9 @@ pub async fn create_oauth_application(
     use crate::oauth_applications::{model::OAuthApplication, rules, store};
     let name = rules::validate_name(name)?;
     let redirect_uris = rules::validate_redirect_uris(redirect_uris)?;
-    let org_id = organizations::parse_uuid(organization_id)
-        .ok_or_else(|| format!("no organization {organization_id}"))?;
     let now = time::now_micros();
     let mut tx = db.write().await.map_err(db_err)?;
-    organizations::find(&mut tx, &org_id)
-        .await
-        .map_err(db_err)?
-        .ok_or_else(|| format!("no organization {org_id}"))?;
+    let org_id = existing_organization(&mut tx, organization_id).await?.id;
     let app = OAuthApplication {
         id: uuid::Uuid::now_v7().to_string(),
         organization_id: Some(org_id),
