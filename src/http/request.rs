@@ -12,7 +12,7 @@ use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use bytes::Bytes;
 use serde_json::{Map, Value};
 
-use crate::auth::{self, Authenticated, Caller, OrgRef, Scope, Target};
+use crate::auth::{self, Authenticated, Caller, Credential, OrgRef, Scope, Target};
 use crate::error::{ApiError, ApiResult};
 use crate::http::App;
 use crate::organizations::{self, Level, Organization};
@@ -181,28 +181,7 @@ impl ApiRequest {
         app: &App,
         org: Option<&OrgRef>,
     ) -> ApiResult<Authenticated> {
-        let authorization = self
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let query_key = self.query().remove("personal_api_key");
-        let body_key = if authorization.is_some() {
-            None
-        } else {
-            // A body that fails to parse carries no key; its error is reported
-            // once the caller is known, as DRF does.
-            self.body()
-                .ok()
-                .and_then(|b| b.get("personal_api_key"))
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        };
-        let credential = auth::find_credential(
-            authorization.as_deref(),
-            body_key.as_deref(),
-            query_key.as_deref(),
-        );
+        let credential = self.credential();
         auth::authenticate(&app.db, credential, &app.config.site_url, org).await
     }
 
@@ -281,11 +260,21 @@ impl ApiRequest {
     /// authenticated callers must authenticate it)? Anything else, such as
     /// an `Authorization` header of another scheme, leaves the caller anonymous.
     pub fn has_credentials(&mut self) -> bool {
+        self.credential().is_some()
+    }
+
+    /// The credential where PostHog looks for one: a bearer header, then
+    /// `personal_api_key` in the body, then in the query string. The body is
+    /// parsed only when no header decides; a body that fails to parse carries
+    /// no key (its error is reported once the caller is known, as DRF does).
+    fn credential(&mut self) -> Option<Credential> {
         let authorization = self
             .headers
             .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+            .and_then(|v| v.to_str().ok());
+        if let Some(found) = auth::find_credential(authorization, None, None) {
+            return Some(found);
+        }
         let query_key = self.query().remove("personal_api_key");
         let body_key = self
             .body()
@@ -293,12 +282,7 @@ impl ApiRequest {
             .and_then(|b| b.get("personal_api_key"))
             .and_then(Value::as_str)
             .map(str::to_owned);
-        auth::find_credential(
-            authorization.as_deref(),
-            body_key.as_deref(),
-            query_key.as_deref(),
-        )
-        .is_some()
+        auth::find_credential(None, body_key.as_deref(), query_key.as_deref())
     }
 }
 

@@ -1091,6 +1091,18 @@ async fn credentials_are_read_from_header_then_body_then_query() {
         )
         .await;
     assert_eq!(both.status, StatusCode::UNAUTHORIZED);
+    // An Authorization header of another scheme decides nothing: the body's key is used.
+    let req = axum::http::Request::builder()
+        .method("POST")
+        .uri(&path)
+        .header("authorization", "Basic dXNlcjpwYXNz")
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(
+            json!({"personal_api_key": w.owner, "name": "Basic and body"}).to_string(),
+        ))
+        .unwrap();
+    let r = w.app.send(req).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
 }
 
 #[tokio::test]
