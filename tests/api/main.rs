@@ -6,6 +6,7 @@ mod support;
 mod bad_input;
 mod conformance;
 mod fuzz_regressions;
+mod hostile;
 mod invites;
 mod legal_documents;
 mod matrix;
