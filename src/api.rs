@@ -9,10 +9,12 @@ use axum::Router;
 use crate::error::ApiResult;
 use crate::http::{ApiRequest, App, Endpoint, Routes};
 use crate::openapi::{schema, ApiDocs, Operation};
+use crate::rate_limit::Throttle;
 
 /// Every route the server answers, as declared.
 pub fn routes() -> Routes {
-    let r = Routes::new().public(Method::GET, "/_health", health);
+    // Liveness checks are never limited.
+    let r = Routes::new().public_throttled(Method::GET, "/_health", Throttle::Exempt, health);
     let r = crate::openapi::routes(r);
     let r = crate::projects::routes(r);
     let r = crate::projects::root::routes(r);

@@ -5,6 +5,8 @@ use std::fmt;
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::Args;
 
+use crate::http::client::TrustedProxies;
+use crate::rate_limit::{Rate, RateLimitSettings, RedisUrl};
 use crate::storage::{DbOptions, Synchronous};
 
 pub const DEFAULT_MAX_PROJECTS_PER_ORGANIZATION: i64 = 2000;
@@ -71,8 +73,65 @@ pub struct ServeArgs {
     /// Requests handled at once; beyond, 503 with Retry-After.
     #[arg(long, env = "PRICKLE_MAX_IN_FLIGHT_REQUESTS", default_value_t = 512, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_in_flight_requests: u64,
+    /// Connections open at once; beyond, new ones are closed (kept to 3/4 of the file-descriptor limit).
+    #[arg(long, env = "PRICKLE_MAX_CONNECTIONS", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: u64,
+    /// Connections open at once from one client address (trusted proxies excepted).
+    #[arg(long, env = "PRICKLE_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections_per_address: u64,
+    /// MiB that request bodies being read may hold beyond their first 16 KiB each.
+    #[arg(long, env = "PRICKLE_MAX_BODY_BUFFER_MB", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=65536))]
+    pub max_body_buffer_mib: u64,
+    /// Proxies (addresses or CIDRs, comma-separated) whose X-Forwarded-For names the client.
+    #[arg(long, env = "PRICKLE_TRUSTED_PROXIES", default_value = "", value_parser = clap::builder::ValueParser::new(parse_trusted_proxies))]
+    pub trusted_proxies: TrustedProxies,
+    #[command(flatten)]
+    pub rate_limits: RateLimitArgs,
     #[command(flatten)]
     pub email: EmailArgs,
+}
+
+fn parse_trusted_proxies(s: &str) -> Result<TrustedProxies, String> {
+    s.parse()
+}
+
+fn parse_redis_url(s: &str) -> Result<RedisUrl, String> {
+    s.parse()
+}
+
+fn parse_rate(s: &str) -> Result<Rate, String> {
+    s.parse()
+}
+
+/// Rate limits, with PostHog's names where it has them.
+#[derive(Args, Clone)]
+pub struct RateLimitArgs {
+    /// Turns on PostHog's rate limits (off by default, as in PostHog self-hosted).
+    #[arg(long, env = "RATE_LIMIT_ENABLED", default_value_t = false, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
+    pub rate_limit_enabled: bool,
+    /// Per personal API key (anonymous requests: per address), as N/second|minute|hour|day.
+    #[arg(long, env = "PRICKLE_RATE_LIMIT_BURST", default_value = "480/minute", value_parser = clap::builder::ValueParser::new(parse_rate))]
+    pub rate_limit_burst: Rate,
+    #[arg(long, env = "PRICKLE_RATE_LIMIT_SUSTAINED", default_value = "4800/hour", value_parser = clap::builder::ValueParser::new(parse_rate))]
+    pub rate_limit_sustained: Rate,
+    /// Invite sign-ups per client address.
+    #[arg(long, env = "SIGNUP_IP_THROTTLE_RATE", default_value = "5/day", value_parser = clap::builder::ValueParser::new(parse_rate))]
+    pub signup_ip_throttle_rate: Rate,
+    /// redis://[:PASSWORD@]HOST[:PORT][/DB]: counters shared by every process (in memory without it).
+    #[arg(long, env = "REDIS_URL", hide_env_values = true, value_parser = clap::builder::ValueParser::new(parse_redis_url))]
+    pub redis_url: Option<RedisUrl>,
+}
+
+impl RateLimitArgs {
+    pub fn settings(&self) -> RateLimitSettings {
+        RateLimitSettings {
+            enabled: self.rate_limit_enabled,
+            burst: self.rate_limit_burst,
+            sustained: self.rate_limit_sustained,
+            signup: self.signup_ip_throttle_rate,
+            redis_url: self.redis_url.clone(),
+        }
+    }
 }
 
 /// Outbound email (invites), with PostHog's variable names. Sent only when
@@ -169,6 +228,7 @@ pub struct Config {
     pub secret_key: Vec<u8>,
     /// Outbound email; `None`: invites are not emailed.
     pub email: Option<EmailSettings>,
+    pub rate_limits: RateLimitSettings,
 }
 
 impl Config {
@@ -185,7 +245,13 @@ impl Config {
                 _ => crate::auth::keys::random_token(64).into_bytes(),
             },
             email: None,
+            rate_limits: RateLimitSettings::off(),
         }
+    }
+
+    pub fn with_rate_limits(mut self, rate_limits: RateLimitSettings) -> Config {
+        self.rate_limits = rate_limits;
+        self
     }
 
     pub fn with_email(mut self, email: EmailSettings) -> Config {
@@ -203,6 +269,7 @@ impl Config {
             args.max_projects_per_organization,
             args.secret_key.as_deref(),
         );
+        config.rate_limits = args.rate_limits.settings();
         // PostHog emails only with an absolute site URL to link to.
         let e = &args.email;
         if let (true, Some(_), Some(host)) = (e.email_enabled, &args.site_url, &e.email_host) {
@@ -264,6 +331,14 @@ impl fmt::Debug for ServeArgs {
                 &self.keep_alive_timeout_seconds,
             )
             .field("max_in_flight_requests", &self.max_in_flight_requests)
+            .field("max_connections", &self.max_connections)
+            .field(
+                "max_connections_per_address",
+                &self.max_connections_per_address,
+            )
+            .field("max_body_buffer_mib", &self.max_body_buffer_mib)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("rate_limits", &self.rate_limits.settings())
             .finish_non_exhaustive()
     }
 }
@@ -278,6 +353,7 @@ impl fmt::Debug for Config {
             )
             .field("secret_key", &HIDDEN)
             .field("email", &self.email)
+            .field("rate_limits", &self.rate_limits)
             .finish_non_exhaustive()
     }
 }

@@ -18,8 +18,18 @@ pub struct ApiError {
     pub code: Cow<'static, str>,
     pub detail: Cow<'static, str>,
     pub attr: Option<Cow<'static, str>>,
-    /// Sent as `WWW-Authenticate` on 401s.
-    pub challenge: Option<String>,
+    /// A header the answer carries besides its body.
+    pub header: Option<ErrorHeader>,
+}
+
+/// What an error tells the client in a header (one at most: they belong to
+/// different statuses, and one field keeps `ApiError` small).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ErrorHeader {
+    /// `WWW-Authenticate`, on 401s.
+    Challenge(String),
+    /// `Retry-After`, in seconds: 429 and 503.
+    RetryAfter(u32),
 }
 
 impl ApiError {
@@ -35,8 +45,50 @@ impl ApiError {
             code: code.into(),
             detail: detail.into(),
             attr: None,
-            challenge: None,
+            header: None,
         }
+    }
+
+    /// 429 with DRF's `Throttled` wording (`wait`: seconds, rounded up, or
+    /// unknown) and a `Retry-After` header (PostHog omits it; clients use it).
+    pub fn throttled(wait: Option<u32>) -> Self {
+        let detail = match wait {
+            None => "Request was throttled.".to_string(),
+            Some(1) => "Request was throttled. Expected available in 1 second.".to_string(),
+            Some(n) => format!("Request was throttled. Expected available in {n} seconds."),
+        };
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "throttled_error",
+            "throttled",
+            detail,
+        );
+        e.header = Some(ErrorHeader::RetryAfter(wait.unwrap_or(1)));
+        e
+    }
+
+    /// 503 when the server is at a bound it keeps for everyone's sake
+    /// (requests in flight, password hashes at once), in DRF's
+    /// `ServiceUnavailable` wording, with `Retry-After`.
+    pub fn over_capacity() -> Self {
+        let mut e = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "server_error",
+            "service_unavailable",
+            "Service temporarily unavailable, try again later.",
+        );
+        e.header = Some(ErrorHeader::RetryAfter(1));
+        e
+    }
+
+    /// 408 (DRF has no exception for it; the wording follows DRF's).
+    pub fn request_timeout() -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "invalid_request",
+            "request_timeout",
+            "Request body was not received in time.",
+        )
     }
 
     /// Names the offending field (PostHog joins nested paths with `__`).
@@ -89,7 +141,7 @@ impl ApiError {
             "not_authenticated",
             "Authentication credentials were not provided.",
         );
-        e.challenge = Some(challenge);
+        e.header = Some(ErrorHeader::Challenge(challenge));
         e
     }
 
@@ -100,7 +152,7 @@ impl ApiError {
             "authentication_failed",
             detail,
         );
-        e.challenge = Some(challenge);
+        e.header = Some(ErrorHeader::Challenge(challenge));
         e
     }
 
@@ -254,10 +306,17 @@ impl std::error::Error for ApiError {}
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut resp = (self.status, axum::Json(self.body())).into_response();
-        if let Some(challenge) = self.challenge {
-            if let Ok(v) = HeaderValue::from_str(&challenge) {
-                resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+        match self.header {
+            Some(ErrorHeader::Challenge(challenge)) => {
+                if let Ok(v) = HeaderValue::from_str(&challenge) {
+                    resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+                }
             }
+            Some(ErrorHeader::RetryAfter(seconds)) => {
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            }
+            None => {}
         }
         resp
     }

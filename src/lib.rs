@@ -20,6 +20,7 @@ pub mod organizations;
 pub mod passwords;
 pub mod personal_api_keys;
 pub mod projects;
+pub mod rate_limit;
 pub mod server;
 pub mod storage;
 pub mod time;

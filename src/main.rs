@@ -27,7 +27,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Apply pending migrations, then serve HTTP until SIGINT/SIGTERM.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply pending migrations and exit.
     Migrate(DatabaseArgs),
     /// Operator commands; each prints one JSON object.
@@ -168,7 +168,7 @@ async fn connect(args: &DatabaseArgs) -> Result<Db, String> {
 
 async fn run(command: Command) -> Result<(), String> {
     match command {
-        Command::Serve(args) => server::serve(args).await,
+        Command::Serve(args) => server::serve(*args).await,
         Command::Migrate(args) => {
             let db = Db::connect_with(&args.database_url, args.options())
                 .await

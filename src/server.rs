@@ -1,6 +1,8 @@
 //! `prickle serve`: migrate, listen, serve within the connection limits, and
 //! drain on SIGTERM/SIGINT.
 
+mod admission;
+mod body;
 mod connection;
 
 use std::future::Future;
@@ -14,6 +16,7 @@ use tokio::sync::{mpsc, watch, Semaphore};
 
 use crate::api::router;
 use crate::config::{Config, ServeArgs};
+use crate::http::client::TrustedProxies;
 use crate::http::App;
 use crate::storage::{redact_url, Db};
 
@@ -28,8 +31,39 @@ pub struct Limits {
     /// An idle connection (no request in hand, nothing sent or received) is
     /// closed after this long.
     pub keep_alive_timeout: Duration,
-    /// Requests handled at once; beyond, 503 with `Retry-After`.
+    /// Requests handled at once (each with its head and body in); beyond,
+    /// 503 with `Retry-After`.
     pub max_in_flight_requests: usize,
+    /// Connections open at once; beyond, new ones are closed at once.
+    pub max_connections: usize,
+    /// Connections open at once from one client address (trusted proxies
+    /// count only towards `max_connections`).
+    pub max_connections_per_address: usize,
+    /// What bodies being read may hold in memory beyond their first 16 KiB
+    /// each (`server/body.rs`).
+    pub max_body_buffer_bytes: usize,
+    /// Whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: TrustedProxies,
+}
+
+impl Default for Limits {
+    /// The defaults of `prickle serve`.
+    fn default() -> Limits {
+        Limits {
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(30),
+            keep_alive_timeout: Duration::from_secs(75),
+            max_in_flight_requests: 512,
+            max_connections: 4096,
+            max_connections_per_address: 256,
+            max_body_buffer_bytes: 64 << 20,
+            trusted_proxies: TrustedProxies::none(),
+        }
+    }
+}
+
+fn to_usize(n: u64) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
 }
 
 impl Limits {
@@ -38,8 +72,11 @@ impl Limits {
             header_read_timeout: Duration::from_secs(args.header_read_timeout_seconds),
             body_read_timeout: Duration::from_secs(args.body_read_timeout_seconds),
             keep_alive_timeout: Duration::from_secs(args.keep_alive_timeout_seconds),
-            max_in_flight_requests: usize::try_from(args.max_in_flight_requests)
-                .unwrap_or(usize::MAX),
+            max_in_flight_requests: to_usize(args.max_in_flight_requests),
+            max_connections: to_usize(args.max_connections),
+            max_connections_per_address: to_usize(args.max_connections_per_address),
+            max_body_buffer_bytes: to_usize(args.max_body_buffer_mib).saturating_mul(1 << 20),
+            trusted_proxies: args.trusted_proxies.clone(),
         }
     }
 }
@@ -58,16 +95,13 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let app = App::new(db, Config::from_serve_args(&args));
     tracing::info!(%addr, "listening on http://{addr}");
+    let mut limits = Limits::from_serve_args(&args);
+    limits.max_connections = admission::within_fd_limit(limits.max_connections);
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(run(
-        listener,
-        router(app),
-        Limits::from_serve_args(&args),
-        async {
-            let _ = stop_rx.await;
-        },
-    ));
+    let server = tokio::spawn(run(listener, router(app), limits, async {
+        let _ = stop_rx.await;
+    }));
     shutdown_signal().await;
     tracing::info!("shutting down: draining in-flight requests");
     let _ = stop_tx.send(());
@@ -96,9 +130,11 @@ pub async fn run(
     let permits = limits
         .max_in_flight_requests
         .clamp(1, Semaphore::MAX_PERMITS);
+    let admission = Arc::new(admission::Admission::new(&limits));
     let shared = Arc::new(connection::Shared {
         router,
         in_flight: Arc::new(Semaphore::new(permits)),
+        body_budget: body::BodyBudget::new(limits.max_body_buffer_bytes),
         limits,
     });
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -111,21 +147,25 @@ pub async fn run(
             accepted = listener.accept() => accepted,
             () = &mut shutdown => break,
         };
-        let stream = match accepted {
-            Ok((stream, _)) => stream,
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
             Err(e) => {
                 accept_failed(e).await;
                 continue;
             }
         };
+        // Beyond the limits the connection is closed before a byte is read.
+        let Some(slot) = admission.admit(peer.ip()) else {
+            drop(stream);
+            continue;
+        };
         // Each response goes out in one write; don't hold it back.
         let _ = stream.set_nodelay(true);
-        tokio::spawn(connection::serve(
-            stream,
-            shared.clone(),
-            stop_rx.clone(),
-            open_tx.clone(),
-        ));
+        let (shared, stop_rx, open_tx) = (shared.clone(), stop_rx.clone(), open_tx.clone());
+        tokio::spawn(async move {
+            let _slot = slot;
+            connection::serve(stream, peer.ip(), shared, stop_rx, open_tx).await;
+        });
     }
     drop(listener);
     let _ = stop_tx.send(true);

@@ -30,9 +30,46 @@ pub fn format_opt(micros: Option<i64>) -> serde_json::Value {
 
 pub const HOUR_MICROS: i64 = 3_600_000_000;
 
+/// Lets something through at most once per period (a warning that would
+/// otherwise be logged for every request while a condition lasts).
+pub struct OncePer {
+    period_micros: i64,
+    last: std::sync::atomic::AtomicI64,
+}
+
+impl OncePer {
+    pub const fn new(period: std::time::Duration) -> OncePer {
+        OncePer {
+            period_micros: period.as_micros() as i64,
+            last: std::sync::atomic::AtomicI64::new(i64::MIN),
+        }
+    }
+
+    /// True for the first caller of each period.
+    pub fn now(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        let now = now_micros();
+        let last = self.last.load(Ordering::Relaxed);
+        now.saturating_sub(last) >= self.period_micros
+            && self
+                .last
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn once_per_lets_the_first_through() {
+        let once = OncePer::new(std::time::Duration::from_secs(60));
+        assert!(once.now());
+        assert!(!once.now());
+        let always = OncePer::new(std::time::Duration::ZERO);
+        assert!(always.now() && always.now());
+    }
 
     #[test]
     fn renders_like_drf() {

@@ -2,6 +2,7 @@
 //! (`routes`), the request as handlers see it, pagination and responses.
 //! It knows no resource: `crate::api` assembles the router above them.
 
+pub mod client;
 pub mod pagination;
 pub mod request;
 pub mod routes;
@@ -15,6 +16,7 @@ use serde_json::Value;
 
 use crate::config::Config;
 use crate::error::ApiResult;
+use crate::rate_limit::RateLimiter;
 use crate::storage::Db;
 pub use request::ApiRequest;
 pub use routes::{Access, Endpoint, Member, NonMember, ProjectMember, Routes};
@@ -24,12 +26,14 @@ pub use routes::{Access, Endpoint, Member, NonMember, ProjectMember, Routes};
 pub struct App {
     pub db: Db,
     pub config: Arc<Config>,
+    pub rate_limiter: Arc<RateLimiter>,
 }
 
 impl App {
     pub fn new(db: Db, config: Config) -> App {
         App {
             db,
+            rate_limiter: Arc::new(RateLimiter::new(config.rate_limits.clone())),
             config: Arc::new(config),
         }
     }

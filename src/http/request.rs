@@ -2,37 +2,37 @@
 //! body, read once with PostHog's limits and error bodies; and the
 //! authentication and organization checks every organization route shares.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::time::Duration;
 
 use axum::body::{to_bytes, Body};
 use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
-use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
+use axum::http::{header, HeaderMap, Method, Uri};
 use bytes::Bytes;
 use serde_json::{Map, Value};
 
 use crate::auth::{self, Authenticated, Caller, Credential, OrgRef, Scope, Target};
 use crate::error::{ApiError, ApiResult};
+use crate::http::client::ClientAddr;
 use crate::http::App;
 use crate::organizations::{self, Level, Organization};
 
 /// Bodies above this are refused with 413 before they are read.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// How long a client may take to send a request's body; the server puts it
-/// in each request's extensions. Without it (the in-process tests),
-/// [`BodyReadTimeout::DEFAULT`] applies.
-#[derive(Clone, Copy, Debug)]
-pub struct BodyReadTimeout(pub Duration);
-
-impl BodyReadTimeout {
-    pub const DEFAULT: BodyReadTimeout = BodyReadTimeout(Duration::from_secs(30));
-}
+/// How long a body may take to arrive here. The server reads every body
+/// whole, within its own timeout and memory bound, before the router runs
+/// (`server/body.rs`); this bounds callers of the router that do not
+/// (in-process tests, the benchmark).
+const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct ApiRequest {
     pub method: Method,
     pub uri: Uri,
+    /// The client's address, as the server worked it out (`http::client`);
+    /// `None` when the router is called in-process.
+    pub client: Option<IpAddr>,
     headers: HeaderMap,
     params: Vec<(String, String)>,
     body: Bytes,
@@ -59,15 +59,11 @@ impl<S: Send + Sync> FromRequest<S> for ApiRequest {
         if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
             return Err(ApiError::payload_too_large());
         }
-        let timeout = parts
-            .extensions
-            .get::<BodyReadTimeout>()
-            .copied()
-            .unwrap_or(BodyReadTimeout::DEFAULT);
-        let body = read_body(body, timeout.0).await?;
+        let body = read_body(body, BODY_READ_TIMEOUT).await?;
         Ok(ApiRequest {
             method: parts.method,
             uri: parts.uri,
+            client: parts.extensions.get::<ClientAddr>().map(|c| c.0),
             headers: parts.headers,
             params,
             body,
@@ -81,7 +77,7 @@ impl<S: Send + Sync> FromRequest<S> for ApiRequest {
 async fn read_body(body: Body, timeout: Duration) -> ApiResult<Bytes> {
     let read = tokio::time::timeout(timeout, to_bytes(body, MAX_BODY_BYTES))
         .await
-        .map_err(|_| request_timeout())?;
+        .map_err(|_| ApiError::request_timeout())?;
     read.map_err(|e| {
         // to_bytes reports both an over-long body and a broken stream.
         let too_long = std::error::Error::source(&e)
@@ -182,7 +178,11 @@ impl ApiRequest {
         org: Option<&OrgRef>,
     ) -> ApiResult<Authenticated> {
         let credential = self.credential();
-        auth::authenticate(&app.db, credential, &app.config.site_url, org).await
+        let found = auth::authenticate(&app.db, credential, &app.config.site_url, org).await?;
+        // Every request made with a key counts, whatever it is refused for
+        // later (PostHog counts only those its permissions let through).
+        app.rate_limiter.key(&found.caller.key_id).await?;
+        Ok(found)
     }
 
     /// The checks every `/api/organizations/:organization_id/...` route makes,
@@ -301,19 +301,6 @@ impl ApiRequest {
         } else {
             ApiError::organization_not_found()
         }
-    }
-}
-
-/// 408 in PostHog's error body (DRF has no exception for it; the wording
-/// follows DRF's).
-fn request_timeout() -> ApiError {
-    ApiError {
-        status: StatusCode::REQUEST_TIMEOUT,
-        kind: "invalid_request",
-        code: Cow::Borrowed("request_timeout"),
-        detail: Cow::Borrowed("Request body was not received in time."),
-        attr: None,
-        challenge: None,
     }
 }
 

@@ -23,6 +23,7 @@ use super::{pagination, App};
 use crate::auth::{Caller, Scope, Target};
 use crate::error::{ApiError, ApiResult};
 use crate::organizations::{self, Level, Organization};
+use crate::rate_limit::Throttle;
 
 /// What an authenticated caller who is not a member of the organization in
 /// the path gets (decisions.md: PostHog's three answers, and one route where
@@ -93,6 +94,9 @@ pub struct Endpoint {
     /// axum's pattern without the trailing slash (both forms are served).
     pub path: &'static str,
     pub access: Access,
+    /// The rate limits a request is counted against (per key; per address
+    /// on public routes) when they are on.
+    pub throttle: Throttle,
 }
 
 /// A member of the organization in the path, with a level that is known.
@@ -150,10 +154,21 @@ impl Routes {
     }
 
     fn add(
+        self,
+        method: Method,
+        path: &'static str,
+        access: Access,
+        run: impl Fn(App, ApiRequest) -> BoxFuture + Clone + Send + Sync + 'static,
+    ) -> Routes {
+        self.add_throttled(method, path, access, Throttle::Api, run)
+    }
+
+    fn add_throttled(
         mut self,
         method: Method,
         path: &'static str,
         access: Access,
+        throttle: Throttle,
         run: impl Fn(App, ApiRequest) -> BoxFuture + Clone + Send + Sync + 'static,
     ) -> Routes {
         let path_key = path.trim_end_matches('/');
@@ -168,6 +183,7 @@ impl Routes {
             method: method.clone(),
             path: path_key,
             access,
+            throttle,
         });
         let router = self.methods.remove(path_key).unwrap_or_default();
         let router = router.on(
@@ -178,14 +194,33 @@ impl Routes {
         self
     }
 
-    /// A route anyone may call.
+    /// A route anyone may call, under PostHog's default limits per address.
     pub fn public<F, Fut>(self, method: Method, path: &'static str, handler: F) -> Routes
     where
         F: Fn(App, ApiRequest) -> Fut + Clone + Send + Sync + 'static,
         Fut: Future<Output = ApiResult<Response>> + Send + 'static,
     {
-        self.add(method, path, Access::Public, move |app, req| {
-            Box::pin(handler(app, req))
+        self.public_throttled(method, path, Throttle::Api, handler)
+    }
+
+    /// A route anyone may call, under its own limits per address.
+    pub fn public_throttled<F, Fut>(
+        self,
+        method: Method,
+        path: &'static str,
+        throttle: Throttle,
+        handler: F,
+    ) -> Routes
+    where
+        F: Fn(App, ApiRequest) -> Fut + Clone + Send + Sync + 'static,
+        Fut: Future<Output = ApiResult<Response>> + Send + 'static,
+    {
+        self.add_throttled(method, path, Access::Public, throttle, move |app, req| {
+            let handler = handler.clone();
+            Box::pin(async move {
+                app.rate_limiter.address(throttle, req.client).await?;
+                handler(app, req).await
+            })
         })
     }
 

@@ -11,19 +11,21 @@
 //! load balancers that keep connections open longer than that would race.
 //!
 //! While a request is being handled no deadline applies here: its body has
-//! its own timeout where it is read (`http::request`), and the in-flight bound
-//! is taken before the router runs.
+//! its own timeout and memory bound where it is read (`server/body.rs`), and
+//! only a request whose head and body are both in takes an in-flight slot,
+//! just before the router runs.
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use axum::http::{header, HeaderValue, Request, StatusCode};
+use axum::http::Request;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use hyper::body::Incoming;
@@ -33,15 +35,18 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, Sleep};
 
+use super::body::{self, BodyBudget};
 use super::Limits;
 use crate::error::ApiError;
-use crate::http::request::BodyReadTimeout;
+use crate::http::client::ClientAddr;
 
 /// What every connection of one server shares.
 pub(super) struct Shared {
     pub router: Router,
     /// One permit per request being handled.
     pub in_flight: Arc<Semaphore>,
+    /// What bodies being read may hold beyond their free allowance.
+    pub body_budget: BodyBudget,
     pub limits: Limits,
 }
 
@@ -50,6 +55,7 @@ pub(super) struct Shared {
 /// `_open` is dropped when the connection is gone.
 pub(super) async fn serve(
     stream: TcpStream,
+    peer: IpAddr,
     shared: Arc<Shared>,
     mut stop: watch::Receiver<bool>,
     _open: mpsc::Sender<()>,
@@ -66,9 +72,13 @@ pub(super) async fn serve(
     let service = Requests {
         shared,
         clock: clock.clone(),
+        peer,
     };
     let conn = hyper::server::conn::http1::Builder::new()
         .header_read_timeout(None)
+        // What one connection's unread head may hold (hyper's default is
+        // ~400 KiB; every open connection may hold this much).
+        .max_buf_size(MAX_HEAD_BYTES)
         .serve_connection(TokioIo::new(io), service);
     tokio::pin!(conn);
     let mut stopping = false;
@@ -90,6 +100,9 @@ pub(super) async fn serve(
         }
     }
 }
+
+/// The most a request head may take (431 beyond).
+const MAX_HEAD_BYTES: usize = 64 * 1024;
 
 fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
@@ -322,10 +335,13 @@ impl AsyncWrite for Watched {
     }
 }
 
-/// The connection's requests: the in-flight bound, then the router.
+/// The connection's requests: the body read whole, then the in-flight
+/// bound, then the router.
 struct Requests {
     shared: Arc<Shared>,
     clock: Arc<Clock>,
+    /// The address the connection comes from.
+    peer: IpAddr,
 }
 
 type Answer = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
@@ -335,38 +351,35 @@ impl hyper::service::Service<Request<Incoming>> for Requests {
     type Error = Infallible;
     type Future = Answer;
 
-    fn call(&self, mut req: Request<Incoming>) -> Answer {
+    fn call(&self, req: Request<Incoming>) -> Answer {
         let handling = Handling::start(&self.clock);
-        let permit = self.shared.in_flight.clone().try_acquire_owned();
-        let mut router = self.shared.router.clone();
-        req.extensions_mut()
-            .insert(BodyReadTimeout(self.shared.limits.body_read_timeout));
+        let shared = self.shared.clone();
+        let client = ClientAddr(
+            shared
+                .limits
+                .trusted_proxies
+                .client(self.peer, req.headers()),
+        );
         Box::pin(async move {
             let _handling = handling;
-            let _permit: OwnedSemaphorePermit = match permit {
-                Ok(permit) => permit,
-                Err(_) => return Ok(over_capacity()),
+            let timeout = shared.limits.body_read_timeout;
+            let body::Buffered {
+                request: mut req,
+                _share,
+            } = match body::read(req, &shared.body_budget, timeout).await {
+                Ok(buffered) => buffered,
+                Err(e) => return Ok(e.into_response()),
             };
+            req.extensions_mut().insert(client);
+            let _permit: OwnedSemaphorePermit = match shared.in_flight.clone().try_acquire_owned() {
+                Ok(permit) => permit,
+                Err(_) => {
+                    tracing::debug!("in-flight request bound reached: 503");
+                    return Ok(ApiError::over_capacity().into_response());
+                }
+            };
+            let mut router = shared.router.clone();
             tower_service::Service::call(&mut router, req).await
         })
     }
-}
-
-/// 503 when the in-flight bound is reached, in PostHog's error body with
-/// DRF's `ServiceUnavailable` wording.
-fn over_capacity() -> Response {
-    tracing::debug!("in-flight request bound reached: 503");
-    let error = ApiError {
-        status: StatusCode::SERVICE_UNAVAILABLE,
-        kind: "server_error",
-        code: "service_unavailable".into(),
-        detail: "Service temporarily unavailable, try again later.".into(),
-        attr: None,
-        challenge: None,
-    };
-    let mut response = error.into_response();
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-    response
 }

@@ -34,7 +34,7 @@ pub(crate) async fn suite_database() -> (String, Option<tempfile::TempDir>) {
     }
 }
 
-fn sqlite_database() -> (String, Option<tempfile::TempDir>) {
+pub(crate) fn sqlite_database() -> (String, Option<tempfile::TempDir>) {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}", dir.path().join("prickle.db").display());
     (url, Some(dir))
@@ -88,7 +88,7 @@ pub(crate) fn admin(database_url: &str, args: &[&str]) -> Value {
 }
 
 /// A user who owns an organization, with a full-access key: (org id, key).
-fn owner_with_key(database_url: &str, email: &str) -> (String, String) {
+pub(crate) fn owner_with_key(database_url: &str, email: &str) -> (String, String) {
     admin(database_url, &["create-user", "--email", email]);
     let org = admin(
         database_url,
@@ -111,7 +111,7 @@ fn owner_with_key(database_url: &str, email: &str) -> (String, String) {
 }
 
 /// A running `prickle serve`; SIGKILLed and reaped when dropped.
-struct Server {
+pub(crate) struct Server {
     child: Option<Child>,
     base: String,
     log: PathBuf,
@@ -120,6 +120,11 @@ struct Server {
 
 impl Server {
     async fn start(database_url: &str) -> Server {
+        Server::start_with(database_url, &[]).await
+    }
+
+    /// `prickle serve` with `env` added to its environment.
+    pub(crate) async fn start_with(database_url: &str, env: &[(&str, &str)]) -> Server {
         let mut last = String::new();
         // The free port can be taken between probing and binding: retry.
         for _ in 0..3 {
@@ -132,6 +137,7 @@ impl Server {
                 // Longer than EXIT_TIMEOUT: a shutdown that waits on idle
                 // connections fails the test instead of timing out "cleanly".
                 .env("PRICKLE_SHUTDOWN_GRACE_SECONDS", "60")
+                .envs(env.iter().copied())
                 .stdout(file.try_clone().expect("log file"))
                 .stderr(file)
                 .spawn()
@@ -180,11 +186,11 @@ impl Server {
         self.child.as_ref().expect("server running").id()
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
-    fn log_text(&self) -> String {
+    pub(crate) fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
@@ -234,7 +240,7 @@ impl Drop for Server {
     }
 }
 
-fn client() -> reqwest::Client {
+pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
         .build()

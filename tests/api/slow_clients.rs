@@ -24,23 +24,24 @@ const LONG: Duration = Duration::from_secs(30);
 const SLACK: Duration = Duration::from_millis(2500);
 
 /// Limits that stay out of the way, for tests to tighten one at a time.
-fn relaxed() -> Limits {
+pub(crate) fn relaxed() -> Limits {
     Limits {
         header_read_timeout: LONG,
         body_read_timeout: LONG,
         keep_alive_timeout: LONG,
         max_in_flight_requests: 64,
+        ..Limits::default()
     }
 }
 
 /// The world's router on 127.0.0.1, as `prickle serve` runs it.
-struct Served {
-    addr: SocketAddr,
+pub(crate) struct Served {
+    pub(crate) addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
 }
 
-async fn serve(w: &World, limits: Limits) -> Served {
+pub(crate) async fn serve(w: &World, limits: Limits) -> Served {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -57,12 +58,12 @@ async fn serve(w: &World, limits: Limits) -> Served {
 }
 
 impl Served {
-    async fn connect(&self) -> TcpStream {
+    pub(crate) async fn connect(&self) -> TcpStream {
         TcpStream::connect(self.addr).await.expect("connect")
     }
 
     /// Stops the server; returns how long `run` took to return.
-    async fn shut_down(mut self) -> Duration {
+    pub(crate) async fn shut_down(mut self) -> Duration {
         let begun = Instant::now();
         let _ = self.stop.take().expect("running").send(());
         tokio::time::timeout(Duration::from_secs(20), &mut self.task)
@@ -75,7 +76,7 @@ impl Served {
 
 /// Writes `bytes` one a second; returns how many went out before the
 /// server closed the connection (or all of them).
-fn one_byte_a_second(mut out: OwnedWriteHalf, bytes: Vec<u8>) -> JoinHandle<usize> {
+pub(crate) fn one_byte_a_second(mut out: OwnedWriteHalf, bytes: Vec<u8>) -> JoinHandle<usize> {
     tokio::spawn(async move {
         for (sent, b) in bytes.iter().enumerate() {
             if out.write_all(&[*b]).await.is_err() {
@@ -88,14 +89,14 @@ fn one_byte_a_second(mut out: OwnedWriteHalf, bytes: Vec<u8>) -> JoinHandle<usiz
 }
 
 #[derive(Debug)]
-struct RawResponse {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Value,
+pub(crate) struct RawResponse {
+    pub(crate) status: u16,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: Value,
 }
 
 impl RawResponse {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
@@ -104,7 +105,7 @@ impl RawResponse {
 }
 
 /// Reads one response; `None` when the server closed the connection first.
-async fn read_response(r: &mut (impl AsyncRead + Unpin)) -> Option<RawResponse> {
+pub(crate) async fn read_response(r: &mut (impl AsyncRead + Unpin)) -> Option<RawResponse> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     let head_end = loop {
@@ -171,7 +172,7 @@ fn assert_within(took: Duration, limit: Duration, what: &str) {
     );
 }
 
-const HEALTH: &[u8] = b"GET /_health HTTP/1.1\r\nHost: prickle\r\n\r\n";
+pub(crate) const HEALTH: &[u8] = b"GET /_health HTTP/1.1\r\nHost: prickle\r\n\r\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn headers_sent_one_byte_a_second_lose_the_connection() {
@@ -310,6 +311,38 @@ async fn the_header_timeout_does_not_cut_idle_keep_alive_connections() {
     served.shut_down().await;
 }
 
+/// Holds the database's write lock from outside the server until dropped, so
+/// that a write request waits in its handler, holding an in-flight slot.
+#[allow(dead_code)] // the connection is held, never read
+pub(crate) enum WriteLock {
+    Sqlite(rusqlite::Connection),
+    Postgres(tokio_postgres::Client),
+}
+
+impl WriteLock {
+    pub(crate) async fn take(database_url: &str) -> WriteLock {
+        match database_url.strip_prefix("sqlite://") {
+            Some(path) => {
+                let c = rusqlite::Connection::open(path).expect("open the test database");
+                c.execute_batch("BEGIN IMMEDIATE")
+                    .expect("take the write lock");
+                WriteLock::Sqlite(c)
+            }
+            None => {
+                let (client, conn) = tokio_postgres::connect(database_url, tokio_postgres::NoTls)
+                    .await
+                    .expect("connect");
+                tokio::spawn(conn);
+                client
+                    .batch_execute("BEGIN; LOCK TABLE projects IN EXCLUSIVE MODE")
+                    .await
+                    .expect("lock projects");
+                WriteLock::Postgres(client)
+            }
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn beyond_the_in_flight_bound_the_answer_is_503_with_retry_after() {
     let w = World::new().await;
@@ -322,21 +355,23 @@ async fn beyond_the_in_flight_bound_the_answer_is_503_with_retry_after() {
         },
     )
     .await;
-    // One request held open by a slow body takes the only slot...
-    let body = json!({"name": "Slow"}).to_string();
-    let head = format!(
+    // A write that waits for the database in its handler takes the only
+    // slot (SQLite waits up to its 5 s busy timeout; PostgreSQL until the
+    // lock goes)...
+    let lock = WriteLock::take(&w.app.database_url).await;
+    let body = json!({"name": "Stuck"}).to_string();
+    let request = format!(
         "PATCH {} HTTP/1.1\r\nHost: prickle\r\nAuthorization: Bearer {}\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         w.project(id),
         w.owner,
         body.len()
     );
-    let (slow_r, mut slow_out) = served.connect().await.into_split();
-    slow_out.write_all(head.as_bytes()).await.unwrap();
-    let trickle = one_byte_a_second(slow_out, body.into_bytes());
+    let (mut stuck_r, mut stuck_out) = served.connect().await.into_split();
+    stuck_out.write_all(request.as_bytes()).await.unwrap();
 
-    // ...so another is refused (once the slow one is in hand).
-    let deadline = Instant::now() + Duration::from_secs(10);
+    // ...so another is refused.
+    let deadline = Instant::now() + Duration::from_secs(4);
     let refused = loop {
         let (mut r, mut out) = served.connect().await.into_split();
         out.write_all(HEALTH).await.unwrap();
@@ -344,7 +379,7 @@ async fn beyond_the_in_flight_bound_the_answer_is_503_with_retry_after() {
         if answer.status != 200 || Instant::now() > deadline {
             break answer;
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
     };
     assert_eq!(refused.status, 503, "{refused:?}");
     assert_eq!(refused.header("retry-after"), Some("1"));
@@ -358,9 +393,10 @@ async fn beyond_the_in_flight_bound_the_answer_is_503_with_retry_after() {
         })
     );
 
-    // The slow client gives up: its slot is free again.
-    trickle.abort();
-    drop(slow_r);
+    // The lock goes, the stuck write answers, and its slot is free again.
+    drop(lock);
+    let stuck = read_response(&mut stuck_r).await.expect("the stuck write");
+    assert!(matches!(stuck.status, 200 | 503), "{stuck:?}");
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let (mut r, mut out) = served.connect().await.into_split();
@@ -372,7 +408,49 @@ async fn beyond_the_in_flight_bound_the_answer_is_503_with_retry_after() {
         assert!(Instant::now() < deadline, "still refused: {answer:?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(detail(&w, id).await["name"], "Hedgebox");
+    served.shut_down().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_body_takes_no_in_flight_slot() {
+    let w = World::new().await;
+    let id = new_project(&w, "Hedgebox").await;
+    let served = serve(
+        &w,
+        Limits {
+            max_in_flight_requests: 1,
+            ..relaxed()
+        },
+    )
+    .await;
+    // Before, a request trickling its body held the only slot for as long
+    // as its body took.
+    let body = json!({"name": "Slow"}).to_string();
+    let head = format!(
+        "PATCH {} HTTP/1.1\r\nHost: prickle\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        w.project(id),
+        w.owner,
+        body.len()
+    );
+    let (mut slow_r, mut slow_out) = served.connect().await.into_split();
+    slow_out.write_all(head.as_bytes()).await.unwrap();
+    let trickle = one_byte_a_second(slow_out, body.into_bytes());
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    for _ in 0..10 {
+        let (mut r, mut out) = served.connect().await.into_split();
+        out.write_all(HEALTH).await.unwrap();
+        let answer = read_response(&mut r).await.expect("answer");
+        assert_eq!(answer.status, 200, "{answer:?}");
+    }
+    // The slow one is served in the end, as sent.
+    assert_eq!(
+        tokio::time::timeout(LONG, trickle).await.unwrap().unwrap(),
+        json!({"name": "Slow"}).to_string().len()
+    );
+    let answer = read_response(&mut slow_r).await.expect("the slow request");
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(detail(&w, id).await["name"], "Slow");
     served.shut_down().await;
 }
 
