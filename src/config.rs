@@ -382,6 +382,8 @@ mod debug_tests {
             "smtp.example.com",
             "--email-host-password",
             "smtp-pass-789",
+            "--redis-url",
+            "redis://:redis-pass-000@cache:6379/1",
         ])
         .serve;
         let config = Config::from_serve_args(&args);
@@ -396,6 +398,7 @@ mod debug_tests {
             assert!(!shown.contains("db-pass-123"), "{shown}");
             assert!(!shown.contains("signing-key-456"), "{shown}");
             assert!(!shown.contains("smtp-pass-789"), "{shown}");
+            assert!(!shown.contains("redis-pass-000"), "{shown}");
         }
         let shown = format!("{args:?}");
         assert!(
