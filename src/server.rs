@@ -5,6 +5,8 @@ mod admission;
 mod body;
 mod connection;
 
+pub use admission::raise_fd_limit;
+
 use std::future::Future;
 use std::io;
 use std::sync::Arc;

@@ -144,8 +144,10 @@ pub fn within_fd_limit(max_connections: usize) -> usize {
     max_connections
 }
 
+/// Raises this process's file-descriptor limit to its hard limit; the limit
+/// now in force, where the platform tells.
 #[cfg(unix)]
-fn raise_fd_limit() -> Option<u64> {
+pub fn raise_fd_limit() -> Option<u64> {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -170,7 +172,7 @@ fn raise_fd_limit() -> Option<u64> {
 }
 
 #[cfg(not(unix))]
-fn raise_fd_limit() -> Option<u64> {
+pub fn raise_fd_limit() -> Option<u64> {
     None
 }
 

@@ -91,6 +91,13 @@ fn post(path: &str, key: &str, body: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_thousand_half_sent_requests_from_one_address_stall_no_one_else() {
+    // Both ends of 2,000 connections live in this process, as `prickle
+    // serve` would raise its own limit.
+    let fds = prickle::server::raise_fd_limit().unwrap_or(0);
+    assert!(
+        fds >= 8192,
+        "this test needs 8,192 file descriptors, has {fds}"
+    );
     let w = World::new().await;
     let id = new_project(&w, "Hedgebox").await;
     // The defaults of `prickle serve`.
