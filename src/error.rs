@@ -205,6 +205,18 @@ impl ApiError {
         )
     }
 
+    /// 503 for work the server refuses to queue (a bounded resource is
+    /// taken): DRF's `ServiceUnavailable` wording; answered with `Retry-After`.
+    pub fn busy(cause: impl fmt::Display) -> Self {
+        tracing::warn!(reason = %cause, "busy: 503");
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "server_error",
+            "service_unavailable",
+            "Service temporarily unavailable, try again later.",
+        )
+    }
+
     /// 406: no rendering the client accepts (DRF's content negotiation).
     pub fn not_acceptable() -> Self {
         Self::new(
@@ -254,6 +266,11 @@ impl std::error::Error for ApiError {}
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut resp = (self.status, axum::Json(self.body())).into_response();
+        // Every 503 is momentary (a busy database, a bounded resource taken).
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
         if let Some(challenge) = self.challenge {
             if let Ok(v) = HeaderValue::from_str(&challenge) {
                 resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);

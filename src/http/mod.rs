@@ -15,6 +15,7 @@ use serde_json::Value;
 
 use crate::config::Config;
 use crate::error::ApiResult;
+use crate::passwords::HashSlots;
 use crate::storage::Db;
 pub use request::ApiRequest;
 pub use routes::{Access, Endpoint, Member, NonMember, ProjectMember, Routes};
@@ -24,13 +25,20 @@ pub use routes::{Access, Endpoint, Member, NonMember, ProjectMember, Routes};
 pub struct App {
     pub db: Db,
     pub config: Arc<Config>,
+    /// Bounds the password hashes running at once (sign-up).
+    pub password_hashes: Arc<HashSlots>,
 }
 
 impl App {
     pub fn new(db: Db, config: Config) -> App {
+        let password_hashes = Arc::new(HashSlots::new(
+            config.max_concurrent_password_hashes,
+            config.password_hash_wait,
+        ));
         App {
             db,
             config: Arc::new(config),
+            password_hashes,
         }
     }
 

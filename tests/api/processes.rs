@@ -54,6 +54,8 @@ fn prickle(database_url: &str) -> Command {
         .env_remove("RUST_LOG")
         .env_remove("PRICKLE_BIND")
         .env_remove("SITE_URL")
+        // The sign-up memory test checks the default bound.
+        .env_remove("PRICKLE_MAX_CONCURRENT_PASSWORD_HASHES")
         .stdin(Stdio::null());
     cmd
 }
@@ -88,7 +90,7 @@ pub(crate) fn admin(database_url: &str, args: &[&str]) -> Value {
 }
 
 /// A user who owns an organization, with a full-access key: (org id, key).
-fn owner_with_key(database_url: &str, email: &str) -> (String, String) {
+pub(crate) fn owner_with_key(database_url: &str, email: &str) -> (String, String) {
     admin(database_url, &["create-user", "--email", email]);
     let org = admin(
         database_url,
@@ -111,7 +113,7 @@ fn owner_with_key(database_url: &str, email: &str) -> (String, String) {
 }
 
 /// A running `prickle serve`; SIGKILLed and reaped when dropped.
-struct Server {
+pub(crate) struct Server {
     child: Option<Child>,
     base: String,
     log: PathBuf,
@@ -119,7 +121,7 @@ struct Server {
 }
 
 impl Server {
-    async fn start(database_url: &str) -> Server {
+    pub(crate) async fn start(database_url: &str) -> Server {
         let mut last = String::new();
         // The free port can be taken between probing and binding: retry.
         for _ in 0..3 {
@@ -176,15 +178,15 @@ impl Server {
         self.child.as_mut().expect("server running")
     }
 
-    fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.as_ref().expect("server running").id()
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
-    fn log_text(&self) -> String {
+    pub(crate) fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
@@ -234,7 +236,7 @@ impl Drop for Server {
     }
 }
 
-fn client() -> reqwest::Client {
+pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
         .build()
