@@ -2,7 +2,8 @@
 # free loopback port, with real fixtures for every path parameter of the API:
 # an owner (PRICKLE_KEY is their full-access key, PRICKLE_KEY_ID its id), their
 # organization PRICKLE_ORG, a member PRICKLE_MEMBER (user uuid), a project
-# PRICKLE_PROJECT, a pending invite PRICKLE_INVITE (also the sign-up id), a
+# PRICKLE_PROJECT, a pending invite PRICKLE_INVITE (also the sign-up id, with
+# its sign-up token PRICKLE_INVITE_TOKEN), a
 # legal document PRICKLE_LEGAL_DOCUMENT and an OAuth application. Also sets
 # PRICKLE_URL, PRICKLE_DB and SERVER_PID; `stop_server` ends the server and
 # removes the data. Needs PRICKLE_BIN (the binary) and python3.
@@ -49,11 +50,14 @@ new_project() {
   api_post "/api/organizations/${PRICKLE_ORG}/projects/" "{\"name\": \"$1\"}" | json_field id
 }
 PRICKLE_PROJECT="$(new_project Fixture)"
-PRICKLE_INVITE="$(api_post "/api/organizations/${PRICKLE_ORG}/invites/" \
-  '{"target_email": "invited@example.com", "level": 1}' | json_field id)"
+# The invite's sign-up token is in its link, shown once: on create.
+invite="$(api_post "/api/organizations/${PRICKLE_ORG}/invites/" \
+  '{"target_email": "invited@example.com", "level": 1}')"
+PRICKLE_INVITE="$(json_field id <<<"$invite")"
+PRICKLE_INVITE_TOKEN="$(json_field signup_url <<<"$invite" | sed 's/.*[?]token=//')"
 PRICKLE_LEGAL_DOCUMENT="$(api_post "/api/organizations/${PRICKLE_ORG}/legal_documents/" \
   '{"document_type": "DPA", "company_name": "Fuzzers", "company_address": "1 Main St",
     "representative_name": "Fuzz", "representative_title": "CEO",
     "representative_email": "fuzz@example.com", "dpa_mode": "pretty"}' | json_field id)"
 export PRICKLE_URL PRICKLE_KEY PRICKLE_KEY_ID PRICKLE_ORG PRICKLE_MEMBER PRICKLE_PROJECT \
-  PRICKLE_INVITE PRICKLE_LEGAL_DOCUMENT PRICKLE_DB
+  PRICKLE_INVITE PRICKLE_INVITE_TOKEN PRICKLE_LEGAL_DOCUMENT PRICKLE_DB

@@ -3,7 +3,8 @@ fixture up gets an object of its own, made just before the call, so it acts
 on a real object and the fixture survives for the operations after it:
 
 - DELETE of a project, member, invite or organization;
-- POST /api/signup/{invite_id}/ (a sign-up consumes its invite).
+- POST /api/signup/{invite_id}/ (a sign-up consumes its invite; the fresh
+  one comes with its sign-up token in the query).
 """
 
 import json
@@ -36,16 +37,29 @@ def new_project():
     return call("POST", org_path("projects/"), {"name": f"Doomed {uuid.uuid4()}"})["id"]
 
 
-def new_invite():
+def new_invite_with_token():
+    """A new invite: its id, and the sign-up token from its link (shown on create only)."""
     email = f"fuzz-{uuid.uuid4().hex}@example.com"
-    return call("POST", org_path("invites/"), {"target_email": email, "level": 1})["id"]
+    invite = call("POST", org_path("invites/"), {"target_email": email, "level": 1})
+    return invite["id"], invite["signup_url"].split("?token=", 1)[1]
+
+
+def new_invite():
+    return new_invite_with_token()[0]
 
 
 def new_member():
     """A new account that joins the fixture organization through an invite."""
-    invite = new_invite()
+    invite, token = new_invite_with_token()
     body = {"first_name": "Doomed", "password": f"pw-{uuid.uuid4().hex}"}
-    return call("POST", f"/api/signup/{invite}/", body, key=False)["uuid"]
+    return call("POST", f"/api/signup/{invite}/?token={token}", body, key=False)["uuid"]
+
+
+def fresh_signup(case):
+    """A sign-up on the fixture invite gets an invite of its own, with its token."""
+    invite, token = new_invite_with_token()
+    case.path_parameters["invite_id"] = invite
+    case.query = {**(case.query or {}), "token": token}
 
 
 def new_organization():
@@ -65,7 +79,6 @@ FRESH = [
     ),
     ("DELETE", "/api/organizations/{organization_id}/invites/{id}/", "id", "PRICKLE_INVITE", new_invite),
     ("DELETE", "/api/organizations/{organization_id}/", "organization_id", "PRICKLE_ORG", new_organization),
-    ("POST", "/api/signup/{invite_id}/", "invite_id", "PRICKLE_INVITE", new_invite),
 ]
 
 
@@ -73,6 +86,13 @@ FRESH = [
 def before_call(ctx, case, **kwargs):
     params = case.path_parameters
     if not params:
+        return
+    if (
+        case.method.upper() == "POST"
+        and case.operation.path == "/api/signup/{invite_id}/"
+        and str(params.get("invite_id")) == os.environ["PRICKLE_INVITE"]
+    ):
+        fresh_signup(case)
         return
     for method, path, name, fixture, make in FRESH:
         if (

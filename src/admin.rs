@@ -362,6 +362,29 @@ pub async fn roll_legal_document_secret(
     }))
 }
 
+/// Gives an invite a new sign-up token and prints its link, once: for an
+/// inviter whose server sends no email, and for invites made before tokens
+/// (which no link opens until then). Only the digest is stored, so the
+/// previous link stops working.
+pub async fn invite_link(db: &Db, invite_id: &str, site_url: &str) -> AdminResult {
+    use crate::invites::{store, token};
+    let id =
+        organizations::parse_uuid(invite_id).ok_or_else(|| format!("no invite {invite_id}"))?;
+    let (secret, digest) = token::new();
+    let mut tx = db.write().await.map_err(db_err)?;
+    let found = store::set_signup_token_digest(&mut tx, &id, &digest, time::now_micros())
+        .await
+        .map_err(db_err)?;
+    if !found {
+        return Err(format!("no invite {id}"));
+    }
+    tx.commit().await.map_err(db_err)?;
+    Ok(json!({
+        "id": id,
+        "signup_url": token::signup_url(site_url, &id, &secret),
+    }))
+}
+
 /// The user's keys, as `GET /api/personal_api_keys/@current/` shows each.
 pub async fn list_personal_api_keys(db: &Db, email: &str) -> AdminResult {
     let mut tx = db.read().await.map_err(db_err)?;

@@ -1,6 +1,7 @@
 //! Configuration shared by every command: flags first, then environment variables.
 
 use std::fmt;
+use std::time::Duration;
 
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::Args;
@@ -10,6 +11,10 @@ use crate::rate_limit::{Rate, RateLimitSettings, RedisUrl};
 use crate::storage::{DbOptions, Synchronous};
 
 pub const DEFAULT_MAX_PROJECTS_PER_ORGANIZATION: i64 = 2000;
+/// Each argon2 hash holds ~19 MiB: 4 at once stay under 80 MiB.
+pub const DEFAULT_MAX_CONCURRENT_PASSWORD_HASHES: usize = 4;
+/// How long a sign-up waits for a hash slot before its 503.
+pub const PASSWORD_HASH_WAIT: Duration = Duration::from_secs(2);
 
 #[derive(Args, Clone)]
 pub struct DatabaseArgs {
@@ -87,6 +92,9 @@ pub struct ServeArgs {
     pub trusted_proxies: TrustedProxies,
     #[command(flatten)]
     pub rate_limits: RateLimitArgs,
+    /// Password hashes (sign-up, ~19 MiB each) run at once; beyond, a sign-up waits up to 2 s, then 503 with Retry-After.
+    #[arg(long, env = "PRICKLE_MAX_CONCURRENT_PASSWORD_HASHES", default_value_t = DEFAULT_MAX_CONCURRENT_PASSWORD_HASHES, value_parser = clap::value_parser!(u64).range(1..=1024).map(|n| n as usize))]
+    pub max_concurrent_password_hashes: usize,
     #[command(flatten)]
     pub email: EmailArgs,
 }
@@ -219,6 +227,14 @@ impl EmailSettings {
     }
 }
 
+/// `SITE_URL`, else `http://` + the bind address (the admin CLI contract).
+pub fn site_url(explicit: Option<&str>, bind: &str) -> String {
+    match explicit {
+        Some(url) => url.trim_end_matches('/').to_string(),
+        None => format!("http://{bind}"),
+    }
+}
+
 /// What the HTTP layer needs to know, resolved from [`ServeArgs`].
 #[derive(Clone)]
 pub struct Config {
@@ -229,6 +245,8 @@ pub struct Config {
     /// Outbound email; `None`: invites are not emailed.
     pub email: Option<EmailSettings>,
     pub rate_limits: RateLimitSettings,
+    pub max_concurrent_password_hashes: usize,
+    pub password_hash_wait: Duration,
 }
 
 impl Config {
@@ -246,6 +264,8 @@ impl Config {
             },
             email: None,
             rate_limits: RateLimitSettings::off(),
+            max_concurrent_password_hashes: DEFAULT_MAX_CONCURRENT_PASSWORD_HASHES,
+            password_hash_wait: PASSWORD_HASH_WAIT,
         }
     }
 
@@ -260,16 +280,14 @@ impl Config {
     }
 
     pub fn from_serve_args(args: &ServeArgs) -> Config {
-        let site_url = args
-            .site_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{}", args.bind));
+        let site_url = site_url(args.site_url.as_deref(), &args.bind);
         let mut config = Config::new(
             &site_url,
             args.max_projects_per_organization,
             args.secret_key.as_deref(),
         );
         config.rate_limits = args.rate_limits.settings();
+        config.max_concurrent_password_hashes = args.max_concurrent_password_hashes;
         // PostHog emails only with an absolute site URL to link to.
         let e = &args.email;
         if let (true, Some(_), Some(host)) = (e.email_enabled, &args.site_url, &e.email_host) {
@@ -339,6 +357,10 @@ impl fmt::Debug for ServeArgs {
             .field("max_body_buffer_mib", &self.max_body_buffer_mib)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("rate_limits", &self.rate_limits.settings())
+            .field(
+                "max_concurrent_password_hashes",
+                &self.max_concurrent_password_hashes,
+            )
             .finish_non_exhaustive()
     }
 }

@@ -257,6 +257,18 @@ impl ApiError {
         )
     }
 
+    /// 503 for work the server refuses to queue (a bounded resource is
+    /// taken): DRF's `ServiceUnavailable` wording; answered with `Retry-After`.
+    pub fn busy(cause: impl fmt::Display) -> Self {
+        tracing::warn!(reason = %cause, "busy: 503");
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "server_error",
+            "service_unavailable",
+            "Service temporarily unavailable, try again later.",
+        )
+    }
+
     /// 406: no rendering the client accepts (DRF's content negotiation).
     pub fn not_acceptable() -> Self {
         Self::new(
@@ -315,6 +327,11 @@ impl IntoResponse for ApiError {
             Some(ErrorHeader::RetryAfter(seconds)) => {
                 resp.headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            }
+            // Every 503 is momentary (a busy database, a bounded resource taken).
+            None if self.status == StatusCode::SERVICE_UNAVAILABLE => {
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
             None => {}
         }

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use prickle::config::{DatabaseArgs, ServeArgs};
+use prickle::config::{self, DatabaseArgs, ServeArgs};
 use prickle::storage::{redact_url, Db};
 use prickle::{admin, server};
 
@@ -118,6 +118,16 @@ enum AdminCommand {
         organization: String,
         #[arg(long)]
         id: String,
+    },
+    /// Give an invite a new sign-up token and print its link once (the previous link stops working).
+    InviteLink {
+        #[arg(long)]
+        id: String,
+        /// Base of the link (default: http:// + the bind address).
+        #[arg(long, env = "SITE_URL")]
+        site_url: Option<String>,
+        #[arg(long, env = "PRICKLE_BIND", default_value = "127.0.0.1:8000")]
+        bind: String,
     },
 }
 
@@ -255,6 +265,10 @@ async fn run(command: Command) -> Result<(), String> {
                 }
                 AdminCommand::RollLegalDocumentSecret { organization, id } => {
                     admin::roll_legal_document_secret(&db, &organization, &id).await
+                }
+                AdminCommand::InviteLink { id, site_url, bind } => {
+                    let site_url = config::site_url(site_url.as_deref(), &bind);
+                    admin::invite_link(&db, &id, &site_url).await
                 }
             }?;
             println!("{out}");

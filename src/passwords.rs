@@ -2,9 +2,13 @@
 //! form so a PostHog database could read them, and checked with Django's
 //! rules for new passwords.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use tokio::sync::Semaphore;
 
 use crate::error::ApiError;
 
@@ -25,13 +29,41 @@ pub fn check_new(password: &str, attr: &'static str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Hashes on a blocking thread: argon2 is deliberately slow, and the
-/// request's runtime thread has other requests to serve.
-pub async fn hash(password: String) -> Result<String, ApiError> {
-    tokio::task::spawn_blocking(move || hash_now(&password))
+/// The hashes that may run at once. Each argon2 hash holds ~19 MiB for its
+/// whole run, so unbounded concurrent sign-ups are unbounded memory: beyond
+/// the bound a request waits a little for a slot, then gets 503 with
+/// `Retry-After` and the server's memory stays where it was.
+pub struct HashSlots {
+    slots: Arc<Semaphore>,
+    wait: Duration,
+}
+
+impl HashSlots {
+    pub fn new(slots: usize, wait: Duration) -> HashSlots {
+        HashSlots {
+            slots: Arc::new(Semaphore::new(slots)),
+            wait,
+        }
+    }
+
+    /// Hashes on a blocking thread (argon2 is deliberately slow, and the
+    /// runtime's threads have other requests to serve), holding a slot.
+    pub async fn hash(&self, password: String) -> Result<String, ApiError> {
+        let slot = tokio::time::timeout(self.wait, self.slots.clone().acquire_owned())
+            .await
+            .map_err(|_| ApiError::busy("every password hash slot is taken"))?
+            .map_err(ApiError::internal)?;
+        // The slot moves into the blocking task: a client that hangs up does
+        // not free it while its hash still runs.
+        tokio::task::spawn_blocking(move || {
+            let hashed = hash_now(&password);
+            drop(slot);
+            hashed
+        })
         .await
         .map_err(ApiError::internal)?
         .map_err(ApiError::internal)
+    }
 }
 
 fn hash_now(password: &str) -> Result<String, String> {
@@ -69,6 +101,19 @@ mod tests {
         assert!(!verify("wrong", &h));
         assert!(!verify("x", "pbkdf2_sha256$1$a$b"));
         assert_ne!(h, hash_now("correct horse battery").unwrap(), "salted");
+    }
+
+    #[tokio::test]
+    async fn hashes_beyond_the_slots_are_refused_after_the_wait() {
+        let none = HashSlots::new(0, Duration::from_millis(10));
+        let e = none.hash("correct horse".into()).await.unwrap_err();
+        assert_eq!(e.status.as_u16(), 503);
+        assert_eq!(e.code, "service_unavailable");
+        let one = HashSlots::new(1, Duration::ZERO);
+        let h = one.hash("correct horse".into()).await.unwrap();
+        assert!(verify("correct horse", &h));
+        // The slot came back after the hash.
+        assert!(one.hash("correct horse".into()).await.is_ok());
     }
 
     #[test]

@@ -16,6 +16,7 @@ use serde_json::Value;
 
 use crate::config::Config;
 use crate::error::ApiResult;
+use crate::passwords::HashSlots;
 use crate::rate_limit::RateLimiter;
 use crate::storage::Db;
 pub use request::ApiRequest;
@@ -27,14 +28,21 @@ pub struct App {
     pub db: Db,
     pub config: Arc<Config>,
     pub rate_limiter: Arc<RateLimiter>,
+    /// Bounds the password hashes running at once (sign-up).
+    pub password_hashes: Arc<HashSlots>,
 }
 
 impl App {
     pub fn new(db: Db, config: Config) -> App {
+        let password_hashes = Arc::new(HashSlots::new(
+            config.max_concurrent_password_hashes,
+            config.password_hash_wait,
+        ));
         App {
             db,
             rate_limiter: Arc::new(RateLimiter::new(config.rate_limits.clone())),
             config: Arc::new(config),
+            password_hashes,
         }
     }
 

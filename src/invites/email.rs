@@ -27,7 +27,8 @@ pub struct InviteEmail {
 }
 
 impl InviteEmail {
-    pub fn new(invite: &Invite, organization_name: &str, site_url: &str) -> InviteEmail {
+    /// `signup_url`: the link with the invite's sign-up token (`token::signup_url`).
+    pub fn new(invite: &Invite, organization_name: &str, signup_url: &str) -> InviteEmail {
         let inviter = invite.created_by.as_ref();
         let inviter_name = inviter
             .map(|u| {
@@ -39,7 +40,6 @@ impl InviteEmail {
                 }
             })
             .unwrap_or_else(|| "Someone".to_string());
-        let link = format!("{site_url}/signup/{}", invite.id);
         let greeting = match invite.first_name.trim() {
             "" => "Hi,".to_string(),
             name => format!("Hi {name},"),
@@ -50,7 +50,7 @@ impl InviteEmail {
             body.push_str(&format!("\nTheir message:\n\n{message}\n"));
         }
         body.push_str(&format!(
-            "\nAccept the invite here:\n{link}\n\nThe invite is valid for {VALIDITY_DAYS} days.\n"
+            "\nAccept the invite here:\n{signup_url}\n\nThe invite is valid for {VALIDITY_DAYS} days.\n"
         ));
         InviteEmail {
             invite_id: invite.id.clone(),

@@ -12,6 +12,7 @@ pub mod payload;
 pub mod rules;
 pub mod signup;
 pub mod store;
+pub mod token;
 
 use std::collections::HashSet;
 
@@ -198,9 +199,13 @@ async fn write(
         }
     }
     store::delete_for(tx, org_id, &new.target_email).await?;
+    let id = uuid::Uuid::new_v4().to_string();
+    let (token, digest) = token::new();
     let invite = Invite {
-        // Random (v4), not time-ordered: the id is the secret in the sign-up link.
-        id: uuid::Uuid::new_v4().to_string(),
+        signup_url: Some(token::signup_url(&app.config.site_url, &id, &token)),
+        // Random (v4), not time-ordered, though every member can list it: the
+        // token is the sign-up link's secret.
+        id,
         organization_id: org_id.clone(),
         target_email: new.target_email,
         first_name: new.first_name,
@@ -212,7 +217,7 @@ async fn write(
         created_at: now,
         updated_at: now,
     };
-    store::insert(tx, &invite).await?;
+    store::insert(tx, &invite, &digest).await?;
     Ok(invite)
 }
 
@@ -223,7 +228,10 @@ fn send_emails(app: &App, ctx: &Member, invites: &[Invite]) {
     let mails = invites
         .iter()
         .filter(|i| i.emailing_attempt_made)
-        .map(|i| email::InviteEmail::new(i, &ctx.org.name, &app.config.site_url))
+        .filter_map(|i| {
+            let link = i.signup_url.as_deref()?;
+            Some(email::InviteEmail::new(i, &ctx.org.name, link))
+        })
         .collect();
     email::send_later(settings, mails);
 }

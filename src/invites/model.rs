@@ -89,6 +89,9 @@ pub struct Invite {
     pub private_project_access: Option<Vec<ProjectAccess>>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The sign-up link with its token: known only to the request that made
+    /// the token (the database keeps a digest), so shown on create only.
+    pub signup_url: Option<String>,
 }
 
 impl Invite {
@@ -143,6 +146,10 @@ impl Invite {
         }
         out.push_str(",\"private_project_access\":");
         out.push_str(&access_to_json(&self.private_project_access).to_string());
+        if let Some(url) = &self.signup_url {
+            out.push_str(",\"signup_url\":");
+            text(out, url);
+        }
         out.push('}');
     }
 
@@ -191,6 +198,7 @@ mod tests {
             private_project_access: Some(vec![]),
             created_at,
             updated_at: created_at,
+            signup_url: None,
         }
     }
 
@@ -232,6 +240,13 @@ mod tests {
         odd.message = Some("quote \" and \\ and \u{1f994}".into());
         let v: Value = serde_json::from_str(&list_json(&[odd.clone(), odd], 0)).unwrap();
         assert_eq!(v[1]["message"], "quote \" and \\ and \u{1f994}");
+        assert!(v[1].get("signup_url").is_none());
+        let mut created = invite(0);
+        created.signup_url = Some("https://x.io/signup/i?token=t".into());
+        let v: Value = serde_json::from_str(&created.to_json_string(0)).unwrap();
+        let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys.last(), Some(&"signup_url"));
+        assert_eq!(v["signup_url"], "https://x.io/signup/i?token=t");
     }
 
     #[test]

@@ -36,7 +36,15 @@ pub fn docs(d: ApiDocs) -> ApiDocs {
                 s::string(),
                 Some("The invite's id, from the sign-up link."),
             )
-            // A key sent along must be valid; an unknown or expired invite is PostHog's 400.
+            .query(
+                "token",
+                s::string(),
+                "The sign-up token from the invite's link (`signup_url`). Required (on POST it may \
+                 come as a `token` body field instead); a missing or wrong token is answered as \
+                 an unknown invite.",
+            )
+            // A key sent along must be valid; an unknown or expired invite is PostHog's 400;
+            // 503 when the server's password hashing is at its bound (with `Retry-After`).
             .error(400)
             .error(401)
             .error(503)
@@ -133,6 +141,14 @@ fn invite_schema() -> ObjectBuilder {
             )),
         )
         .property(
+            "signup_url",
+            read_only(s::string().description(Some(
+                "The sign-up link with the invite's token, SITE_URL/signup/<id>?token=<token>. \
+                 Shown once, in the create response (single and bulk), never in a list; \
+                 `prickle admin invite-link` makes a new one. Not in PostHog.",
+            ))),
+        )
+        .property(
             "send_email",
             s::boolean()
                 .write_only(Some(true))
@@ -174,6 +190,12 @@ fn preview_schema() -> ObjectBuilder {
 /// The sign-up body: `first_name` and `password` are required without a key.
 fn signup_schema() -> ObjectBuilder {
     s::of(Kind::Object)
+        .property(
+            "token",
+            s::string().write_only(Some(true)).description(Some(
+                "The sign-up token, when not sent as `?token=` (the query wins).",
+            )),
+        )
         .property("first_name", s::string().max_length(Some(128)))
         .property(
             "password",

@@ -1,7 +1,15 @@
 //! `/api/signup/:invite_id/`: the preview of an invite and joining through
-//! it. Public routes: the invite id is the secret. A caller who sends a
-//! personal API key is that key's user (an existing account joining);
-//! otherwise a new account is made from `first_name` and `password`.
+//! it. Public routes: the invite's id names it and its sign-up token
+//! (`?token=`, or a `token` body field on POST) proves the caller received
+//! the link; a missing or wrong token is answered as an unknown invite. A
+//! caller who sends a personal API key is that key's user (an existing
+//! account joining, who needs the token too); otherwise a new account is
+//! made from `first_name` and `password`.
+//!
+//! Joining checks everything that could refuse it before the password is
+//! hashed (argon2: ~19 MiB and a core for a while), so a refused sign-up
+//! costs a few reads; the hashes that do run are bounded by
+//! `App::password_hashes`.
 
 use std::borrow::Cow;
 
@@ -11,12 +19,13 @@ use sea_query::{Expr, ExprTrait, Query};
 use serde_json::{json, Map, Value};
 
 use super::model::Invite;
-use super::store;
+use super::{store, token};
 use crate::drf::{self, CharOpts};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{self, ApiRequest, App, Routes};
 use crate::organizations;
 use crate::passwords;
+use crate::rate_limit::Throttle;
 use crate::storage::schema::{OrganizationMemberships as M, ProjectMemberAccess as A, Users as U};
 use crate::storage::{DbError, Tx};
 use crate::time;
@@ -26,11 +35,26 @@ pub(crate) const PATH: &str = "/api/signup/{invite_id}";
 
 pub fn routes(r: Routes) -> Routes {
     r.public(Method::GET, PATH, preview)
-        .public(Method::POST, PATH, accept)
+        // PostHog's SignupIPThrottle, when rate limits are on.
+        .public_throttled(Method::POST, PATH, Throttle::Signup, accept)
 }
 
 fn not_valid() -> ApiError {
     ApiError::invalid_input("The provided invite ID is not valid.")
+}
+
+fn account_taken(email: &str) -> ApiError {
+    ApiError::invalid_input(format!(
+        "There already exists an account with email address {email}. Please log in instead."
+    ))
+}
+
+/// The token the caller presents: `?token=`, else a `token` field of the
+/// sign-up body. A value that is not a string is no token.
+fn presented_token(req: &ApiRequest, body: Option<&Map<String, Value>>) -> Option<String> {
+    req.query()
+        .remove("token")
+        .or_else(|| body?.get("token")?.as_str().map(str::to_owned))
 }
 
 /// The key's user when the request carries one (401 for a bad one, as
@@ -96,27 +120,33 @@ async fn is_member(tx: &mut Tx, org_id: &str, user_id: i64) -> ApiResult<bool> {
         .is_some_and(|(_, level)| level.is_some()))
 }
 
-async fn lookup(app: &App, req: &ApiRequest) -> ApiResult<(Invite, String)> {
+/// The invite the path names, if the token opens it. Unknown, malformed,
+/// tokenless and wrongly tokened all get the same answer, so nobody learns
+/// from it whether an id exists.
+async fn open(tx: &mut Tx, req: &ApiRequest, presented: Option<&str>) -> ApiResult<Invite> {
     let id = req
         .param("invite_id")
         .and_then(organizations::parse_uuid)
         .ok_or_else(not_valid)?;
-    let mut tx = app.db.read().await?;
-    let invite = store::find_for_signup(&mut tx, &id)
+    let (invite, digest) = store::find_for_signup(tx, &id)
         .await?
         .ok_or_else(not_valid)?;
-    let org = organizations::find(&mut tx, &invite.organization_id)
-        .await?
-        .ok_or_else(not_valid)?;
-    tx.commit().await?;
-    Ok((invite, org.name))
+    if !token::opens(digest.as_deref(), presented) {
+        return Err(not_valid());
+    }
+    Ok(invite)
 }
 
 async fn preview(app: App, mut req: ApiRequest) -> ApiResult<Response> {
     let user = caller(&app, &mut req).await?;
-    let (invite, organization_name) = lookup(&app, &req).await?;
-    let org_id = invite.organization_id.clone();
+    let presented = presented_token(&req, None);
     let mut tx = app.db.read().await?;
+    let invite = open(&mut tx, &req, presented.as_deref()).await?;
+    let org_id = invite.organization_id.clone();
+    let organization_name = organizations::find(&mut tx, &org_id)
+        .await?
+        .ok_or_else(not_valid)?
+        .name;
     let account_exists = user.is_none()
         && users::find_by_email(&mut tx, &invite.target_email)
             .await?
@@ -142,6 +172,35 @@ async fn preview(app: App, mut req: ApiRequest) -> ApiResult<Response> {
         "first_name": invite.first_name,
         "organization_name": organization_name,
     }))
+}
+
+/// Everything that refuses joining, in PostHog's order: for a new account,
+/// an existing account with the email first (PostHog's user insert fails
+/// before the invite is validated), then the invite's own checks. Run
+/// before the password is hashed, and again under the organization's lock.
+async fn check_joinable(
+    tx: &mut Tx,
+    invite: &Invite,
+    user: Option<&User>,
+    now: i64,
+) -> ApiResult<()> {
+    let org_id = &invite.organization_id;
+    let email = &invite.target_email;
+    if user.is_none() && users::find_by_email(tx, email).await?.is_some() {
+        return Err(account_taken(email));
+    }
+    let facts = Facts {
+        now,
+        // A new account gets the invite's email.
+        user_email: Some(user.map_or(email.as_str(), |u| u.email.as_str())),
+        account_exists: false,
+        user_is_member: match user {
+            Some(u) => is_member(tx, org_id, u.id).await?,
+            None => false,
+        },
+        email_is_member: store::has_member_with_email(tx, org_id, email).await?,
+    };
+    validate(invite, &facts)
 }
 
 /// The sign-up body, as PostHog's invite sign-up serializer reads it.
@@ -207,37 +266,42 @@ fn parse_body(body: &Map<String, Value>, anonymous: bool) -> ApiResult<Body> {
 }
 
 /// Joins the invited organization: a new account (anonymous caller) or the
-/// caller's own. One transaction: the organization locked, the invite read
-/// again (a concurrent accept that won has deleted it), the account, the
-/// membership at the invited level, its project access, every invite for
-/// the email deleted, and the organization made the user's current one.
+/// caller's own. First one read: the invite opened by its token and every
+/// check that could refuse joining. Then the password is hashed, within the
+/// hash slots. Then one transaction: the organization locked, the invite
+/// read and checked again (a concurrent accept that won has deleted it),
+/// the account, the membership at the invited level, its project access,
+/// every invite for the email deleted, and the organization made the
+/// user's current one.
 async fn accept(app: App, mut req: ApiRequest) -> ApiResult<Response> {
     let user = caller(&app, &mut req).await?;
-    let body = parse_body(&req.body_object()?, user.is_none())?;
-    let (invite, _) = lookup(&app, &req).await?;
+    let raw = req.body_object()?;
+    let body = parse_body(&raw, user.is_none())?;
+    let presented = presented_token(&req, Some(&raw));
+    let mut tx = app.db.read().await?;
+    let invite = open(&mut tx, &req, presented.as_deref()).await?;
+    check_joinable(&mut tx, &invite, user.as_ref(), time::now_micros()).await?;
+    tx.commit().await?;
     let password_hash = match (&user, body.password) {
-        (None, Some(p)) => Some(passwords::hash(p).await?),
+        (None, Some(p)) => Some(app.password_hashes.hash(p).await?),
         _ => None,
     };
     let org_id = invite.organization_id.clone();
     let now = time::now_micros();
     let mut tx = app.db.write().await?;
     organizations::lock(&mut tx, &org_id).await?;
-    let invite = store::find_for_signup(&mut tx, &invite.id)
+    let (invite, digest) = store::find_for_signup(&mut tx, &invite.id)
         .await?
         .ok_or_else(|| ApiError::validation("expired", "This invite has already been used."))?;
+    // Rolled by an operator since the first read: the old link is dead.
+    if !token::opens(digest.as_deref(), presented.as_deref()) {
+        return Err(not_valid());
+    }
+    check_joinable(&mut tx, &invite, user.as_ref(), now).await?;
     let (mut user, is_new) = match user {
         Some(u) => (u, false),
         None => {
             let email = invite.target_email.clone();
-            let taken = || {
-                ApiError::invalid_input(format!(
-                    "There already exists an account with email address {email}. Please log in instead."
-                ))
-            };
-            if users::find_by_email(&mut tx, &email).await?.is_some() {
-                return Err(taken());
-            }
             let new = NewUser {
                 email: &email,
                 first_name: body.first_name.as_deref().unwrap_or_default(),
@@ -247,21 +311,12 @@ async fn accept(app: App, mut req: ApiRequest) -> ApiResult<Response> {
             let u = users::insert(&mut tx, new, now)
                 .await
                 .map_err(|e| match e {
-                    DbError::Unique => taken(),
+                    DbError::Unique => account_taken(&email),
                     e => e.into(),
                 })?;
             (u, true)
         }
     };
-    let facts = Facts {
-        now,
-        user_email: Some(&user.email),
-        account_exists: false,
-        user_is_member: is_member(&mut tx, &org_id, user.id).await?,
-        email_is_member: store::has_member_with_email(&mut tx, &org_id, &invite.target_email)
-            .await?,
-    };
-    validate(&invite, &facts)?;
     if is_new {
         set_new_account_fields(&mut tx, user.id, &body.role_at_organization).await?;
         user.is_email_verified = Some(false);
@@ -352,6 +407,7 @@ mod tests {
             private_project_access: None,
             created_at,
             updated_at: created_at,
+            signup_url: None,
         }
     }
 

@@ -60,6 +60,7 @@ fn from_row(r: &dyn RowRead) -> DbResult<Invite> {
         created_at: r.i64(8)?,
         updated_at: r.i64(9)?,
         created_by,
+        signup_url: None,
     })
 }
 
@@ -96,12 +97,33 @@ pub async fn find(tx: &mut Tx, org_id: &str, id: &str) -> DbResult<Option<Invite
     tx.query_opt(&stmt, from_row).await
 }
 
-/// An invite by its id alone: the sign-up routes know no organization (the
-/// id is the secret that names it).
-pub async fn find_for_signup(tx: &mut Tx, id: &str) -> DbResult<Option<Invite>> {
+/// An invite by its id alone, with its sign-up token's digest (NULL for
+/// invites from before tokens): the sign-up routes know no organization; the
+/// id names the invite and the token proves the caller received it.
+pub async fn find_for_signup(tx: &mut Tx, id: &str) -> DbResult<Option<(Invite, Option<String>)>> {
     let mut stmt = select();
-    stmt.and_where(Expr::col((I::Table, I::Id)).eq(id));
-    tx.query_opt(&stmt, from_row).await
+    stmt.column((I::Table, I::SignupTokenDigest))
+        .and_where(Expr::col((I::Table, I::Id)).eq(id));
+    let digest_at = COLUMNS.len() + users::COLUMNS.len();
+    tx.query_opt(&stmt, |r| Ok((from_row(r)?, r.opt_string(digest_at)?)))
+        .await
+}
+
+/// Replaces an invite's sign-up token digest (`prickle admin invite-link`,
+/// an operator's lookup by id alone); false when there is no such invite.
+pub async fn set_signup_token_digest(
+    tx: &mut Tx,
+    id: &str,
+    digest: &str,
+    now: i64,
+) -> DbResult<bool> {
+    let stmt = Query::update()
+        .table(I::Table)
+        .value(I::SignupTokenDigest, digest)
+        .value(I::UpdatedAt, now)
+        .and_where(Expr::col(I::Id).eq(id))
+        .to_owned();
+    Ok(tx.execute(&stmt).await? > 0)
 }
 
 /// The invites for one email still valid at `valid_since`, newest first.
@@ -137,7 +159,8 @@ pub async fn delete(tx: &mut Tx, org_id: &str, id: &str) -> DbResult<u64> {
     tx.execute(&stmt).await
 }
 
-pub async fn insert(tx: &mut Tx, invite: &Invite) -> DbResult<()> {
+/// Inserts the invite with the digest of its sign-up token.
+pub async fn insert(tx: &mut Tx, invite: &Invite, token_digest: &str) -> DbResult<()> {
     // NULL stays NULL; a list is stored as its JSON.
     let access = invite
         .private_project_access
@@ -145,7 +168,7 @@ pub async fn insert(tx: &mut Tx, invite: &Invite) -> DbResult<()> {
         .map(|_| access_to_json(&invite.private_project_access).to_string());
     let stmt = Query::insert()
         .into_table(I::Table)
-        .columns(COLUMNS)
+        .columns(COLUMNS.into_iter().chain([I::SignupTokenDigest]))
         .values_panic([
             invite.id.clone().into(),
             invite.organization_id.clone().into(),
@@ -158,6 +181,7 @@ pub async fn insert(tx: &mut Tx, invite: &Invite) -> DbResult<()> {
             invite.created_at.into(),
             invite.updated_at.into(),
             invite.created_by.as_ref().map(|u| u.id).into(),
+            token_digest.into(),
         ])
         .to_owned();
     tx.execute(&stmt).await?;

@@ -7,7 +7,8 @@
 //! show it. An operator hands a secret to the signing service with
 //! `prickle admin roll-legal-document-secret`, which replaces the digest and
 //! prints the new secret once; the service posts it back with the signed
-//! document's URL, and the document becomes `signed`.
+//! document's URL, and the document becomes `signed`. That is final: the
+//! secret changes nothing afterwards (`rules::is_signed`).
 
 pub mod model;
 pub mod openapi;
@@ -23,6 +24,7 @@ use crate::auth::{keys, Scope};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{self, pagination, ApiRequest, App, Member, NonMember, Routes};
 use crate::organizations::{self, Organization};
+use crate::rate_limit::Throttle;
 use crate::storage::{DbError, Tx};
 use crate::time;
 use model::{Creator, LegalDocument};
@@ -42,7 +44,9 @@ pub fn routes(r: Routes) -> Routes {
     r.organization(Method::GET, LIST_PATH, READ, Forbidden, list)
         .organization(Method::POST, LIST_PATH, WRITE, Forbidden, create)
         .organization(Method::GET, DETAIL_PATH, READ, Forbidden, retrieve)
-        .public(Method::POST, SIGNED_PATH, signed)
+        // PostHog's per-address limits on its signing webhook, when rate
+        // limits are on.
+        .public_throttled(Method::POST, SIGNED_PATH, Throttle::SigningWebhook, signed)
 }
 
 /// A fresh signing secret (≈256 bits) and the digest that is all we keep.
@@ -158,7 +162,9 @@ async fn create(app: App, mut req: ApiRequest, ctx: Member) -> ApiResult<Respons
 }
 
 /// The signing service's call: the secret names the document; a secret that
-/// names none is 404 and changes nothing.
+/// names none is 404 and changes nothing. The first signature wins: for a
+/// document already signed the answer is its state as it stands (PostHog's
+/// newer webhook answers a replay so), and nothing is re-applied or logged.
 async fn signed(app: App, mut req: ApiRequest) -> ApiResult<Response> {
     let body = req.body_object()?;
     let signed = rules::validate_signed(&body)?;
@@ -169,6 +175,10 @@ async fn signed(app: App, mut req: ApiRequest) -> ApiResult<Response> {
     let Some((before, _)) = found.filter(|(_, stored)| keys::digests_match(stored, &digest)) else {
         return Err(ApiError::not_found());
     };
+    if rules::is_signed(&before.status, &before.signed_document_url) {
+        tx.commit().await?;
+        return http::ok(json!({"status": before.status}));
+    }
     let org = organizations::find(&mut tx, &before.organization_id)
         .await?
         .ok_or_else(ApiError::not_found)?;
@@ -176,7 +186,14 @@ async fn signed(app: App, mut req: ApiRequest) -> ApiResult<Response> {
     after.status = model::SIGNED.into();
     after.signed_document_url = signed.signed_document_url;
     after.updated_at = now;
-    store::mark_signed(&mut tx, &after).await?;
+    if !store::mark_signed(&mut tx, &after).await? {
+        // Signed by a concurrent call since the read: that one won.
+        let current = store::find(&mut tx, &before.organization_id, &before.id)
+            .await?
+            .ok_or_else(ApiError::not_found)?;
+        tx.commit().await?;
+        return http::ok(json!({"status": current.status}));
+    }
     let changes: Vec<Value> = [
         ("status", &before.status, &after.status),
         (

@@ -119,6 +119,13 @@ pub fn duplicate(document_type: &str) -> ApiError {
     .at("document_type")
 }
 
+/// Signed documents are final: the first signature wins and a later call
+/// with the secret changes nothing (PostHog's newer webhook treats a signed
+/// status or a stored URL alike as already signed).
+pub fn is_signed(status: &str, signed_document_url: &str) -> bool {
+    status == super::model::SIGNED || !signed_document_url.is_empty()
+}
+
 /// What the signing service sends back.
 #[derive(Debug, PartialEq)]
 pub struct Signed {

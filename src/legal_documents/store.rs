@@ -4,7 +4,7 @@
 
 use sea_query::{Alias, Expr, ExprTrait, JoinType, LockType, Order, Query, SelectStatement};
 
-use super::model::{Creator, LegalDocument};
+use super::model::{Creator, LegalDocument, SIGNED};
 use crate::storage::schema::{LegalDocuments as L, Users as U};
 use crate::storage::{DbError, DbResult, RowRead, Tx};
 
@@ -159,7 +159,10 @@ pub async fn find_by_secret_digest(
         .await
 }
 
-pub async fn mark_signed(tx: &mut Tx, doc: &LegalDocument) -> DbResult<()> {
+/// Records the signature unless the document is signed already (the
+/// condition is in the statement, so of two concurrent signings exactly
+/// one applies whatever the isolation); false when it was.
+pub async fn mark_signed(tx: &mut Tx, doc: &LegalDocument) -> DbResult<bool> {
     let stmt = Query::update()
         .table(L::Table)
         .value(L::Status, doc.status.clone())
@@ -167,9 +170,10 @@ pub async fn mark_signed(tx: &mut Tx, doc: &LegalDocument) -> DbResult<()> {
         .value(L::UpdatedAt, doc.updated_at)
         .and_where(Expr::col(L::OrganizationId).eq(doc.organization_id.as_str()))
         .and_where(Expr::col(L::Id).eq(doc.id.as_str()))
+        .and_where(Expr::col(L::Status).ne(SIGNED))
+        .and_where(Expr::col(L::SignedDocumentUrl).eq(""))
         .to_owned();
-    tx.execute(&stmt).await?;
-    Ok(())
+    Ok(tx.execute(&stmt).await? > 0)
 }
 
 /// Replaces a document's secret digest; false when the organization has no

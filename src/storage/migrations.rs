@@ -75,6 +75,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "companions",
         steps: companions,
     },
+    Migration {
+        version: 8,
+        name: "invite_signup_tokens",
+        steps: invite_signup_tokens,
+    },
 ];
 
 /// Applies pending migrations; returns how many ran.
@@ -609,6 +614,18 @@ fn companions() -> Vec<Step> {
                 .to_owned(),
         )),
     ]
+}
+
+/// The digest of each invite's sign-up token: the id alone no longer opens
+/// an invite. Nullable, and left NULL on existing rows: their links never
+/// carried a token, so they stay closed until an operator rolls one.
+fn invite_signup_tokens() -> Vec<Step> {
+    vec![Step::Alter(Box::new(
+        Table::alter()
+            .table(OrganizationInvites::Table)
+            .add_column(ColumnDef::new(OrganizationInvites::SignupTokenDigest).text())
+            .to_owned(),
+    ))]
 }
 
 /// Invites, and the project access an accepted invite grants. One live

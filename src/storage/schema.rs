@@ -186,6 +186,9 @@ pub enum OrganizationInvites {
     PrivateProjectAccess,
     CreatedAt,
     UpdatedAt,
+    /// `sha256$<hex>` of the invite's sign-up token (migration 8); NULL for
+    /// invites made before it, which no token opens until one is rolled.
+    SignupTokenDigest,
 }
 
 /// A member's access level on one project, granted by an accepted invite's

@@ -6,7 +6,7 @@ use prickle::storage::schema::{OrganizationInvites as I, Users as U};
 use sea_query::{Expr, ExprTrait, Query};
 use serde_json::{json, Value};
 
-use crate::support::{Response, World};
+use crate::support::{Response, World, SITE};
 
 const GENERIC: &str = "You do not have permission to perform this action.";
 const HIGHER: &str = "You cannot invite a user with a higher permission level than your own.";
@@ -96,9 +96,17 @@ async fn create_returns_posthog_invite_object() {
             "created_at",
             "updated_at",
             "message",
-            "private_project_access"
+            "private_project_access",
+            // prickle's addition, on create only (the sign-up link with its token).
+            "signup_url"
         ]
     );
+    let id = r.body["id"].as_str().unwrap();
+    let link = r.body["signup_url"].as_str().unwrap();
+    let token = link
+        .strip_prefix(&format!("{SITE}/signup/{id}?token="))
+        .unwrap_or_else(|| panic!("{link}"));
+    assert_eq!(token.len(), 43, "{link}");
     assert_eq!(r.body["target_email"], "x@x.com");
     assert_eq!(r.body["first_name"], "");
     assert_eq!(r.body["level"], 1);

@@ -10,15 +10,15 @@ use serde_json::{json, Value};
 
 use crate::support::{Response, World, SITE};
 
-const SIGNED: &str = "/api/legal_documents/signed";
-const SIGNED_URL: &str = "https://app.pandadoc.com/s/signed.pdf";
+pub(crate) const SIGNED: &str = "/api/legal_documents/signed";
+pub(crate) const SIGNED_URL: &str = "https://app.pandadoc.com/s/signed.pdf";
 const NO_KEY_ACCESS: &str = "This action does not support personal API key access";
 
-fn list_path(org: &str) -> String {
+pub(crate) fn list_path(org: &str) -> String {
     format!("/api/organizations/{org}/legal_documents/")
 }
 
-fn dpa(mode: &str) -> Value {
+pub(crate) fn dpa(mode: &str) -> Value {
     json!({
         "document_type": "DPA",
         "company_name": "Acme, Inc.",
@@ -48,7 +48,7 @@ async fn create(w: &World, key: &str, body: Value) -> Response {
         .await
 }
 
-async fn created(w: &World, key: &str, body: Value) -> Value {
+pub(crate) async fn created(w: &World, key: &str, body: Value) -> Value {
     let r = create(w, key, body).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     r.body
@@ -58,13 +58,16 @@ async fn list(w: &World, key: &str) -> Response {
     w.app.call("GET", &list_path(&w.org), Some(key), None).await
 }
 
-async fn sign(w: &World, body: Value) -> Response {
+pub(crate) async fn sign(w: &World, body: Value) -> Response {
     w.app.call("POST", SIGNED, None, Some(body)).await
 }
 
 /// What is stored of a document, beyond what the API shows:
 /// (company_address, dpa_mode, status, signed_document_url, secret digest, created_by_id).
-async fn stored(w: &World, id: &str) -> (String, String, String, String, String, Option<i64>) {
+pub(crate) async fn stored(
+    w: &World,
+    id: &str,
+) -> (String, String, String, String, String, Option<i64>) {
     let stmt = Query::select()
         .columns([
             L::CompanyAddress,
@@ -108,7 +111,7 @@ async fn stored_count(w: &World) -> i64 {
 }
 
 /// The document's signing secret, as the operator gets it.
-async fn roll_secret(w: &World, id: &str) -> String {
+pub(crate) async fn roll_secret(w: &World, id: &str) -> String {
     let out = prickle::admin::roll_legal_document_secret(&w.app.db, &w.org, id)
         .await
         .expect("roll");

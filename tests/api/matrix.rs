@@ -696,7 +696,8 @@ const PUBLIC: &[(&str, &str)] = &[
     // The signing service's webhook: the document's secret is the credential
     // (tests/api/legal_documents.rs).
     ("POST", "/api/legal_documents/signed"),
-    // Invite previews and sign-ups: the invite id is the credential.
+    // Invite previews and sign-ups: the invite id with its sign-up token is the
+    // credential (tests/api/hostile/signup.rs).
     ("GET", "/api/signup/{invite_id}"),
     ("POST", "/api/signup/{invite_id}"),
     // The API schema and its documentation pages.

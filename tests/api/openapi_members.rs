@@ -204,7 +204,7 @@ async fn components_list_exactly_the_rendered_keys() {
     assert_eq!(keys(invite), shown("OrganizationInvite"));
     assert_eq!(keys(&invite["created_by"]), shown("UserBasic"));
 
-    let signup = format!("/api/signup/{}/", invite["id"].as_str().unwrap());
+    let signup = crate::signup::link(invite);
     let r = w.app.call("GET", &signup, None, None).await;
     assert_eq!(r.status, 200);
     assert_eq!(keys(&r.body), shown("InviteSignupPreview"));

@@ -54,6 +54,8 @@ fn prickle(database_url: &str) -> Command {
         .env_remove("RUST_LOG")
         .env_remove("PRICKLE_BIND")
         .env_remove("SITE_URL")
+        // The sign-up memory test checks the default bound.
+        .env_remove("PRICKLE_MAX_CONCURRENT_PASSWORD_HASHES")
         .stdin(Stdio::null());
     cmd
 }
@@ -119,7 +121,7 @@ pub(crate) struct Server {
 }
 
 impl Server {
-    async fn start(database_url: &str) -> Server {
+    pub(crate) async fn start(database_url: &str) -> Server {
         Server::start_with(database_url, &[]).await
     }
 
@@ -182,7 +184,7 @@ impl Server {
         self.child.as_mut().expect("server running")
     }
 
-    fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.as_ref().expect("server running").id()
     }
 

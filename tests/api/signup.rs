@@ -20,8 +20,22 @@ use tokio::sync::mpsc;
 use crate::invites::{age, invites_path, stored};
 use crate::support::{Response, TestApp, World, SITE};
 
-fn signup(id: &str) -> String {
+pub(crate) fn signup(id: &str) -> String {
     format!("/api/signup/{id}/")
+}
+
+/// The sign-up API path behind a sign-up link (`SITE_URL/signup/<id>?token=...`).
+pub(crate) fn api_path(signup_url: &str) -> String {
+    let (_, rest) = signup_url
+        .split_once("/signup/")
+        .unwrap_or_else(|| panic!("not a sign-up link: {signup_url}"));
+    let (id, query) = rest.split_once('?').unwrap_or((rest, ""));
+    format!("/api/signup/{id}/?{query}")
+}
+
+/// The sign-up API path of a just-created invite, token included.
+pub(crate) fn link(inv: &Value) -> String {
+    api_path(inv["signup_url"].as_str().expect("signup_url on create"))
 }
 
 async fn invite(w: &World, key: &str, body: Value) -> Value {
@@ -106,7 +120,7 @@ async fn preview() {
     let inv = invite(&w, &w.admin, json!({"target_email": "new@x.com"})).await;
     let id = inv["id"].as_str().unwrap();
     // Item 95.
-    let r = w.app.call("GET", &signup(id), None, None).await;
+    let r = w.app.call("GET", &link(&inv), None, None).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(
         r.body,
@@ -114,7 +128,7 @@ async fn preview() {
     );
     let r = w
         .app
-        .call("GET", &format!("/api/signup/{id}"), None, None)
+        .call("GET", &link(&inv).replacen("/?", "?", 1), None, None)
         .await;
     assert_eq!(r.status, StatusCode::OK);
     // Item 96.
@@ -127,18 +141,18 @@ async fn preview() {
         assert_error(&r, "invalid_input", "The provided invite ID is not valid.");
     }
     // Item 97: signed in as someone else.
-    let r = w.app.call("GET", &signup(id), Some(&w.member), None).await;
+    let r = w.app.call("GET", &link(&inv), Some(&w.member), None).await;
     assert_error(
         &r,
         "invalid_recipient",
         "This invite is intended for another email address.",
     );
     // An invalid key is a 401, not an anonymous preview.
-    let r = w.app.call("GET", &signup(id), Some("phx_nope"), None).await;
+    let r = w.app.call("GET", &link(&inv), Some("phx_nope"), None).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     // Item 98.
     age(&w, id, 1_577_836_800_000_000).await;
-    let r = w.app.call("GET", &signup(id), None, None).await;
+    let r = w.app.call("GET", &link(&inv), None, None).await;
     assert_error(
         &r,
         "expired",
@@ -148,21 +162,24 @@ async fn preview() {
     w.app.user("known@x.com").await;
     let known = invite(&w, &w.admin, json!({"target_email": "known@x.com"})).await;
     let kid = known["id"].as_str().unwrap();
-    let r = w.app.call("GET", &signup(kid), None, None).await;
+    let r = w.app.call("GET", &link(&known), None, None).await;
     assert_error(&r, "account_exists", &format!("/login?next=/signup/{kid}"));
     let key = w.app.key("known@x.com", &["user:read"]).await;
-    let r = w.app.call("GET", &signup(kid), Some(&key), None).await;
+    let r = w.app.call("GET", &link(&known), Some(&key), None).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     // An Authorization header of another scheme carries no key: anonymous.
     let req = axum::http::Request::builder()
-        .uri(signup(kid))
+        .uri(link(&known))
         .header("authorization", "Basic eDp5")
         .body(axum::body::Body::empty())
         .unwrap();
     let r = w.app.send(req).await;
     assert_error(&r, "account_exists", &format!("/login?next=/signup/{kid}"));
     // Other methods are 405 without credentials.
-    let r = w.app.call("PUT", &signup(kid), None, Some(json!({}))).await;
+    let r = w
+        .app
+        .call("PUT", &link(&known), None, Some(json!({})))
+        .await;
     assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
 }
 
@@ -176,7 +193,6 @@ async fn new_account_joins_at_the_invited_level() {
         json!({"target_email": "Alice@X.com", "level": 8, "private_project_access": [{"id": project, "level": "admin"}]}),
     )
     .await;
-    let id = inv["id"].as_str().unwrap();
     // Item 100.
     for (body, attr) in [
         (json!({"password": "correct horse"}), "first_name"),
@@ -186,7 +202,7 @@ async fn new_account_joins_at_the_invited_level() {
             "first_name",
         ),
     ] {
-        let r = w.app.call("POST", &signup(id), None, Some(body)).await;
+        let r = w.app.call("POST", &link(&inv), None, Some(body)).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
         assert_eq!(r.body["attr"], attr, "{}", r.body);
     }
@@ -195,7 +211,7 @@ async fn new_account_joins_at_the_invited_level() {
         .app
         .call(
             "POST",
-            &signup(id),
+            &link(&inv),
             None,
             Some(json!({"first_name": "Alice", "password": "123"})),
         )
@@ -215,7 +231,7 @@ async fn new_account_joins_at_the_invited_level() {
         .app
         .call(
             "POST",
-            &signup(id),
+            &link(&inv),
             None,
             Some(json!({"first_name": "Alice", "password": "correct horse", "role_at_organization": "Engineering"})),
         )
@@ -259,7 +275,7 @@ async fn new_account_joins_at_the_invited_level() {
         .app
         .call(
             "POST",
-            &signup(id),
+            &link(&inv),
             None,
             Some(json!({"first_name": "Alice", "password": "correct horse"})),
         )
@@ -277,7 +293,7 @@ async fn refusals_leave_nothing_behind() {
     let body = json!({"first_name": "Late", "password": "correct horse"});
     let r = w
         .app
-        .call("POST", &signup(id), None, Some(body.clone()))
+        .call("POST", &link(&inv), None, Some(body.clone()))
         .await;
     assert_error(
         &r,
@@ -290,12 +306,7 @@ async fn refusals_leave_nothing_behind() {
     let inv = invite(&w, &w.admin, json!({"target_email": "taken@x.com"})).await;
     let r = w
         .app
-        .call(
-            "POST",
-            &signup(inv["id"].as_str().unwrap()),
-            None,
-            Some(body.clone()),
-        )
+        .call("POST", &link(&inv), None, Some(body.clone()))
         .await;
     assert_error(
         &r,
@@ -329,11 +340,10 @@ async fn existing_user_joins_with_their_key() {
         json!({"target_email": "OUTSIDER@example.com", "level": 1}),
     )
     .await;
-    let id = inv["id"].as_str().unwrap();
     // Someone else's key: not their invite.
     let r = w
         .app
-        .call("POST", &signup(id), Some(&w.member), Some(json!({})))
+        .call("POST", &link(&inv), Some(&w.member), Some(json!({})))
         .await;
     assert_eq!(r.error().1, "invalid_recipient");
     // Items 102-103: joins, nothing about the account changes.
@@ -342,7 +352,7 @@ async fn existing_user_joins_with_their_key() {
         .app
         .call(
             "POST",
-            &signup(id),
+            &link(&inv),
             Some(&w.outsider),
             Some(json!({"first_name": "Changed", "password": "a new password"})),
         )
@@ -384,14 +394,14 @@ async fn an_invite_for_someone_already_a_member_cannot_be_used() {
     let key = w.app.key("late@x.com", &["user:read"]).await;
     let r = w
         .app
-        .call("POST", &signup(id), Some(&key), Some(json!({})))
+        .call("POST", &link(&inv), Some(&key), Some(json!({})))
         .await;
     assert_error(
         &r,
         "user_already_member",
         "You already are a member of this organization.",
     );
-    let r = w.app.call("GET", &signup(id), None, None).await;
+    let r = w.app.call("GET", &link(&inv), None, None).await;
     assert_error(&r, "account_exists", &format!("/login?next=/signup/{id}"));
 }
 
@@ -400,11 +410,10 @@ async fn an_invite_for_someone_already_a_member_cannot_be_used() {
 async fn simultaneous_accepts_make_one_membership() {
     let w = World::new().await;
     let inv = invite(&w, &w.admin, json!({"target_email": "twice@x.com"})).await;
-    let id = inv["id"].as_str().unwrap().to_string();
     let mut tasks = Vec::new();
     for _ in 0..4 {
         let router = w.app.router.clone();
-        let path = signup(&id);
+        let path = link(&inv);
         tasks.push(tokio::spawn(async move {
             let req = axum::http::Request::builder()
                 .method("POST")
@@ -568,22 +577,22 @@ async fn invite_email_reaches_the_invitee_who_signs_up_through_its_link() {
     let text = body(&mail);
     assert!(text.contains("Come and count hedgehogs with us."), "{text}");
     assert!(text.contains("Hedgehogs"), "{text}");
-    let link = format!("{SITE}/signup/{id}");
-    assert!(text.contains(&link), "{text}");
-
-    // Follow the link: the sign-up API behind `/signup/<id>`.
-    let from_link = text
+    // The link carries the invite's token: the one the inviter was shown.
+    let emailed = text
         .split_whitespace()
-        .find_map(|w| w.strip_prefix(&format!("{SITE}/signup/")))
-        .unwrap()
-        .to_string();
-    let r = w.app.call("GET", &signup(&from_link), None, None).await;
+        .find(|w| w.starts_with(&format!("{SITE}/signup/{id}?token=")))
+        .unwrap_or_else(|| panic!("no sign-up link: {text}"));
+    assert_eq!(Some(emailed), inv["signup_url"].as_str());
+
+    // Follow the link: the sign-up API behind `/signup/<id>?token=...`.
+    let from_link = api_path(emailed);
+    let r = w.app.call("GET", &from_link, None, None).await;
     assert_eq!(r.body["target_email"], "xavier@x.com");
     let r = w
         .app
         .call(
             "POST",
-            &signup(&from_link),
+            &from_link,
             None,
             Some(json!({"first_name": "Xavier", "password": "hedgehogs count"})),
         )
@@ -676,6 +685,6 @@ async fn a_dead_smtp_server_never_fails_the_invite() {
     let log = capture.text();
     assert!(log.contains(&id), "{log}");
     assert!(!log.contains("smtp-secret-value"), "{log}");
-    let r = w.app.call("GET", &signup(&id), None, None).await;
+    let r = w.app.call("GET", &link(&inv), None, None).await;
     assert_eq!(r.status, StatusCode::OK);
 }

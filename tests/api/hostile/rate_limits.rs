@@ -255,3 +255,46 @@ async fn redis_unreachable_fails_open_and_warns_once() {
     );
     assert!(!log.contains(&key), "the key reached the log");
 }
+
+/// One anonymous POST through the router: status and `Retry-After`.
+async fn post(w: &World, path: &str, body: Value) -> (u16, Option<String>) {
+    let req = Request::post(path)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    let resp = w.app.router.clone().oneshot(req).await.unwrap();
+    let retry = resp
+        .headers()
+        .get(header::RETRY_AFTER)
+        .map(|v| v.to_str().unwrap().to_string());
+    (resp.status().as_u16(), retry)
+}
+
+#[tokio::test]
+async fn sign_up_and_the_signing_webhook_have_posthogs_per_address_limits() {
+    let w = world_with(RateLimitSettings::on()).await;
+    // PostHog's SIGNUP_IP_THROTTLE_RATE, 5/day: every attempt counts, a
+    // wrong invite or token too.
+    let signup = "/api/signup/01890000-0000-7000-8000-000000000000/?token=wrong";
+    let attempt = json!({"first_name": "Mallory", "password": "correct horse battery"});
+    for i in 0..5 {
+        let (status, _) = post(&w, signup, attempt.clone()).await;
+        assert_eq!(status, 400, "attempt {i}");
+    }
+    let (status, retry) = post(&w, signup, attempt).await;
+    assert_eq!(status, 429);
+    let wait: u64 = retry.unwrap().parse().unwrap();
+    assert!((86_000..=86_400).contains(&wait), "{wait}");
+
+    // The webhook: 5 a minute (and 30 an hour).
+    let webhook = "/api/legal_documents/signed/";
+    let guess = json!({"secret": "guess", "signed_document_url": "https://evil.example/x.pdf"});
+    for i in 0..5 {
+        let (status, _) = post(&w, webhook, guess.clone()).await;
+        assert_eq!(status, 404, "guess {i}");
+    }
+    let (status, retry) = post(&w, webhook, guess).await;
+    assert_eq!(status, 429);
+    let wait: u64 = retry.unwrap().parse().unwrap();
+    assert!((55..=60).contains(&wait), "{wait}");
+}
