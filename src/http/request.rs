@@ -20,6 +20,18 @@ use crate::organizations::{self, Level, Organization};
 /// Bodies above this are refused with 413 before they are read.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
+/// The longest name or value any query parameter may have, in characters.
+/// PostHog has no such bound (its own is 200 characters on the members'
+/// `search`); every value prickle reads from a query string is far shorter
+/// (emails 254, dates, numbers, choices), and a bound here keeps every
+/// parameter of every route, present or added later, out of the database's
+/// limits: SQLite refuses a LIKE pattern over 50,000 bytes with a 500.
+pub const MAX_QUERY_CHARS: usize = 1000;
+
+// The longest LIKE pattern a search can build: every character escaped
+// (two per character, four bytes each) between two `%`.
+const _: () = assert!(2 + MAX_QUERY_CHARS * 2 * 4 < 50_000);
+
 /// How long a client may take to send a request's body; the server puts it
 /// in each request's extensions. Without it (the in-process tests),
 /// [`BodyReadTimeout::DEFAULT`] applies.
@@ -35,6 +47,8 @@ pub struct ApiRequest {
     pub uri: Uri,
     headers: HeaderMap,
     params: Vec<(String, String)>,
+    /// The query string's pairs, in order, each within [`MAX_QUERY_CHARS`].
+    query: Vec<(String, String)>,
     body: Bytes,
     /// The body, parsed on first use.
     parsed: Option<Value>,
@@ -59,6 +73,7 @@ impl<S: Send + Sync> FromRequest<S> for ApiRequest {
         if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
             return Err(ApiError::payload_too_large());
         }
+        let query = bounded_query(parts.uri.query())?;
         let timeout = parts
             .extensions
             .get::<BodyReadTimeout>()
@@ -70,6 +85,7 @@ impl<S: Send + Sync> FromRequest<S> for ApiRequest {
             uri: parts.uri,
             headers: parts.headers,
             params,
+            query,
             body,
             parsed: None,
         })
@@ -113,15 +129,11 @@ impl ApiRequest {
 
     /// Query parameters, last value winning (Django's `QueryDict.get`).
     pub fn query(&self) -> HashMap<String, String> {
-        form_urlencoded::parse(self.uri.query().unwrap_or("").as_bytes())
-            .into_owned()
-            .collect()
+        self.query.iter().cloned().collect()
     }
 
     pub fn query_pairs(&self) -> Vec<(String, String)> {
-        form_urlencoded::parse(self.uri.query().unwrap_or("").as_bytes())
-            .into_owned()
-            .collect()
+        self.query.clone()
     }
 
     /// The body as JSON. An empty body is `{}`; form bodies become string
@@ -304,6 +316,25 @@ impl ApiRequest {
     }
 }
 
+/// The query string's pairs, or a 400 naming the first parameter whose
+/// value is longer than [`MAX_QUERY_CHARS`] (a name that long is not named
+/// back). Checked while the request is read, as the body's size is, so no
+/// route can read a parameter without the bound.
+fn bounded_query(query: Option<&str>) -> ApiResult<Vec<(String, String)>> {
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.unwrap_or("").as_bytes())
+        .into_owned()
+        .collect();
+    for (name, value) in &pairs {
+        if name.chars().count() > MAX_QUERY_CHARS {
+            return Err(ApiError::invalid_input(format!(
+                "Query parameter names may have no more than {MAX_QUERY_CHARS} characters."
+            )));
+        }
+        crate::drf::max_length(value, MAX_QUERY_CHARS, &Cow::Owned(name.clone()))?;
+    }
+    Ok(pairs)
+}
+
 /// 408 in PostHog's error body (DRF has no exception for it; the wording
 /// follows DRF's).
 fn request_timeout() -> ApiError {
@@ -328,4 +359,32 @@ pub struct OrgContext {
     pub org: Organization,
     /// `None`: the caller is not a member.
     pub level: Option<Level>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_parameters_are_bounded() {
+        let at = |n: usize| "é".repeat(n);
+        let ok = format!("search={}&limit=5&limit=7", at(MAX_QUERY_CHARS));
+        let pairs = bounded_query(Some(&ok)).unwrap();
+        assert_eq!(pairs.len(), 3);
+        assert_eq!(pairs[2], ("limit".to_string(), "7".to_string()));
+        let over = format!("limit=5&search={}", at(MAX_QUERY_CHARS + 1));
+        let e = bounded_query(Some(&over)).unwrap_err();
+        assert_eq!(
+            (e.status.as_u16(), e.code.as_ref(), e.attr.as_deref()),
+            (400, "max_length", Some("search"))
+        );
+        assert_eq!(
+            e.detail,
+            format!("Ensure this field has no more than {MAX_QUERY_CHARS} characters.")
+        );
+        let long_name = format!("{}=1", "n".repeat(MAX_QUERY_CHARS + 1));
+        let e = bounded_query(Some(&long_name)).unwrap_err();
+        assert_eq!((e.status.as_u16(), e.attr), (400, None));
+        assert!(bounded_query(None).unwrap().is_empty());
+    }
 }
