@@ -12,7 +12,7 @@ use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use bytes::Bytes;
 use serde_json::{Map, Value};
 
-use crate::auth::{self, Authenticated, Caller, Credential, OrgRef, Scope, Target};
+use crate::auth::{self, Authenticated, Caller, Credential, Named, OrgRef, Scope, Target};
 use crate::error::{ApiError, ApiResult};
 use crate::http::App;
 use crate::organizations::{self, Level, Organization};
@@ -209,11 +209,23 @@ impl ApiRequest {
         target: Target,
     ) -> ApiResult<OrgContext> {
         let (caller, found) = self.find_organization(app, Some(scopes)).await?;
-        let org_id = match &found {
-            Ok((org, _)) => org.id.as_str(),
-            Err(id) => id.as_str(),
+        let named = match &found {
+            Ok((org, level)) => Named {
+                id: org.id.as_str(),
+                membership: level.map(|l| (org, l)),
+            },
+            Err(id) => Named {
+                id: id.as_str(),
+                membership: None,
+            },
         };
-        caller.grant.check(scopes, org_id, target)?;
+        // `@current` is the caller's own pointer, not a lookup among the
+        // key's organizations: PostHog answers the restriction's 403 there.
+        let target = match (target, self.param("organization_id")) {
+            (Target::OrganizationObject, Some("@current")) => Target::Organization,
+            (target, _) => target,
+        };
+        caller.grant.check(scopes, named, target)?;
         let (org, level) = found.map_err(|_| ApiError::organization_not_found())?;
         Ok(OrgContext { caller, org, level })
     }
