@@ -273,16 +273,22 @@ pub fn char_field(v: &Value, attr: &Attr, o: &CharOpts) -> Result<Option<String>
         _ => return Err(ApiError::not_a_valid_string(attr.clone())),
     };
     if let Some(max) = o.max_length {
-        if raw.chars().count() > max {
-            return Err(ApiError::validation(
-                "max_length",
-                format!("Ensure this field has no more than {max} characters."),
-            )
-            .at(attr.clone()));
-        }
+        max_length(&raw, max, attr)?;
     }
     no_null_characters(&raw, attr)?;
     Ok(Some(raw))
+}
+
+/// DRF's `MaxLengthValidator`, counted in characters as Python counts them.
+pub fn max_length(raw: &str, max: usize, attr: &Attr) -> Result<(), ApiError> {
+    if raw.chars().count() > max {
+        return Err(ApiError::validation(
+            "max_length",
+            format!("Ensure this field has no more than {max} characters."),
+        )
+        .at(attr.clone()));
+    }
+    Ok(())
 }
 
 /// DRF's `ProhibitNullCharactersValidator`, also for text query filters

@@ -17,7 +17,7 @@ use crate::storage::schema::{
 use crate::storage::{Db, DbError, Tx};
 use crate::time;
 use crate::users::{self, User};
-pub use scopes::{KeyGrant, Scope, Target};
+pub use scopes::{KeyGrant, Named, Scope, Target};
 
 /// An authenticated request's principal: the key's owner and what the key grants.
 #[derive(Clone, Debug)]

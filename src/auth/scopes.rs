@@ -4,6 +4,7 @@
 use std::fmt;
 
 use crate::error::ApiError;
+use crate::organizations::{Level, Organization};
 
 /// Every scope object PostHog publishes (`posthog/scopes.py`, internal-only
 /// objects excluded). Keys may carry any of them; prickle checks a few.
@@ -179,12 +180,26 @@ pub fn is_valid_scope(s: &str) -> bool {
     }
 }
 
-/// What a route acts on: the organization itself, or one of its projects
-/// (where a project-scoped key is checked against the project).
+/// What a route acts on: the organization, or one of its projects (where a
+/// project-scoped key is checked against the project).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Target {
+    /// A route of the organization in the path (its projects, members, ...).
     Organization,
+    /// The organization's own object, named by its id: PostHog looks it up
+    /// among the organizations the key may reach, so one the key's
+    /// restriction leaves out is 404, not the restriction's 403.
+    OrganizationObject,
     Project,
+}
+
+/// The organization a request names, as the key checks need it.
+#[derive(Clone, Copy, Debug)]
+pub struct Named<'a> {
+    pub id: &'a str,
+    /// The organization and the caller's level in it; `None` when there is
+    /// no such organization or the caller is not a member.
+    pub membership: Option<(&'a Organization, Level)>,
 }
 
 /// What a key was granted: its scopes and the organizations / projects it is limited to.
@@ -203,18 +218,26 @@ pub struct KeyGrant {
 const UNREADABLE: &str = "This API key's restrictions could not be read. Roll or recreate the key.";
 
 impl KeyGrant {
-    /// PostHog's APIScopePermission for organization-level endpoints, in its order:
-    /// empty scopes, an action that declares no scope, the key's project and
+    /// PostHog's APIScopePermission for organization and project endpoints,
+    /// in its order: empty scopes, an action that declares no scope, the
+    /// organization's personal-API-key switch, the key's project and
     /// organization restrictions, then the scope itself.
     /// `required` lists the scopes that each suffice (empty: the action declares none).
     pub fn check(
         &self,
         required: &[Scope],
-        organization_id: &str,
+        org: Named<'_>,
         target: Target,
     ) -> Result<(), ApiError> {
         self.precheck(required)?;
-        if target == Target::Organization {
+        let organization_id = org.id;
+        if target == Target::OrganizationObject && !self.allows_organization(organization_id) {
+            return Err(ApiError::not_found());
+        }
+        if let Some((org, level)) = org.membership {
+            personal_keys_allowed(org, level)?;
+        }
+        if target != Target::Project {
             self.refuse_project_restriction()?;
         }
         if !self.allows_organization(organization_id) {
@@ -290,6 +313,20 @@ impl KeyGrant {
     }
 }
 
+/// PostHog's `members_can_use_personal_api_keys`: an organization that
+/// turns it off refuses the personal API keys of members below admin on its
+/// routes. PostHog applies it only on plans with its security settings;
+/// prickle always does.
+pub fn personal_keys_allowed(org: &Organization, level: Level) -> Result<(), ApiError> {
+    if org.members_can_use_personal_api_keys || level.is_admin() {
+        return Ok(());
+    }
+    Err(ApiError::permission_denied(format!(
+        "Organization '{}' does not allow using personal API keys. Contact an admin to enable personal API keys for this organization.",
+        org.name
+    )))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -301,6 +338,13 @@ mod tests {
         KeyGrant {
             scopes: scopes.iter().map(|s| s.to_string()).collect(),
             ..Default::default()
+        }
+    }
+
+    fn named(id: &str) -> Named<'_> {
+        Named {
+            id,
+            membership: None,
         }
     }
 
@@ -355,7 +399,7 @@ mod tests {
         ];
         for (scopes, required, want) in cases {
             assert_eq!(
-                detail(grant(scopes).check(required, ORG, Target::Organization)),
+                detail(grant(scopes).check(required, named(ORG), Target::Organization)),
                 *want,
                 "{scopes:?} {required:?}"
             );
@@ -367,27 +411,31 @@ mod tests {
         let mut g = grant(&["*"]);
         g.scoped_organizations = Some(vec![OTHER.into()]);
         assert_eq!(
-            detail(g.check(&[Scope::read("project")], ORG, Target::Organization)),
+            detail(g.check(&[Scope::read("project")], named(ORG), Target::Organization)),
             format!("API key does not have access to the requested organization: ID {ORG}.")
         );
         assert_eq!(
-            detail(g.check(&[Scope::read("project")], OTHER, Target::Organization)),
+            detail(g.check(
+                &[Scope::read("project")],
+                named(OTHER),
+                Target::Organization
+            )),
             "ok"
         );
         assert!(!g.allows_organization(ORG));
         g.scoped_organizations = Some(vec![]);
         assert_eq!(
-            detail(g.check(&[Scope::read("project")], ORG, Target::Organization)),
+            detail(g.check(&[Scope::read("project")], named(ORG), Target::Organization)),
             "ok"
         );
         g.scoped_teams = Some(vec![7]);
         assert_eq!(
-            detail(g.check(&[Scope::read("project")], ORG, Target::Organization)),
+            detail(g.check(&[Scope::read("project")], named(ORG), Target::Organization)),
             "API keys with scoped projects are only supported on project-based endpoints."
         );
         // On a project's own routes the key passes here and is checked against the project.
         assert_eq!(
-            detail(g.check(&[Scope::read("project")], ORG, Target::Project)),
+            detail(g.check(&[Scope::read("project")], named(ORG), Target::Project)),
             "ok"
         );
         assert!(g.check_project(7).is_ok());
@@ -418,5 +466,91 @@ mod tests {
         ] {
             assert!(!is_valid_scope(bad), "{bad}");
         }
+    }
+
+    fn org(members_can_use_personal_api_keys: bool) -> Organization {
+        Organization {
+            id: ORG.into(),
+            name: "Hedgehogs".into(),
+            members_can_invite: Some(true),
+            members_can_create_projects: false,
+            members_can_use_personal_api_keys,
+            is_member_join_email_enabled: true,
+            default_anonymize_ips: false,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn the_personal_key_switch_refuses_members_below_admin() {
+        const REFUSED: &str = "Organization 'Hedgehogs' does not allow using personal API keys. Contact an admin to enable personal API keys for this organization.";
+        let read: &[Scope] = &[Scope::read("project")];
+        let g = grant(&["*"]);
+        for (allowed, level, want) in [
+            (false, Level::Member, REFUSED),
+            (false, Level::Admin, "ok"),
+            (false, Level::Owner, "ok"),
+            (true, Level::Member, "ok"),
+        ] {
+            let o = org(allowed);
+            let named = Named {
+                id: ORG,
+                membership: Some((&o, level)),
+            };
+            for target in [
+                Target::Organization,
+                Target::OrganizationObject,
+                Target::Project,
+            ] {
+                assert_eq!(
+                    detail(g.check(read, named, target)),
+                    want,
+                    "{allowed} {level:?}"
+                );
+            }
+        }
+        let o = org(false);
+        let member = Named {
+            id: ORG,
+            membership: Some((&o, Level::Member)),
+        };
+        // PostHog's order: a key that may not act at all is told so first,
+        // and the switch comes before the key's own restrictions and scopes.
+        assert_eq!(
+            detail(g.check(&[], member, Target::Organization)),
+            "This action does not support personal API key access"
+        );
+        let mut restricted = grant(&["user:read"]);
+        restricted.scoped_organizations = Some(vec![OTHER.into()]);
+        assert_eq!(
+            detail(restricted.check(read, member, Target::Organization)),
+            REFUSED
+        );
+        let e = g.check(read, member, Target::Project).unwrap_err();
+        assert_eq!(
+            (e.status.as_u16(), e.kind, e.code.as_ref()),
+            (403, "authentication_error", "permission_denied")
+        );
+    }
+
+    #[test]
+    fn the_organization_object_is_not_found_outside_the_key_restriction() {
+        let mut g = grant(&["organization:read"]);
+        g.scoped_organizations = Some(vec![OTHER.into()]);
+        let read: &[Scope] = &[Scope::read("organization")];
+        let e = g
+            .check(read, named(ORG), Target::OrganizationObject)
+            .unwrap_err();
+        assert_eq!((e.status.as_u16(), e.detail.as_ref()), (404, "Not found."));
+        assert_eq!(
+            detail(g.check(read, named(OTHER), Target::OrganizationObject)),
+            "ok"
+        );
+        // Its routes keep the restriction's 403.
+        assert_eq!(
+            detail(g.check(read, named(ORG), Target::Organization)),
+            format!("API key does not have access to the requested organization: ID {ORG}.")
+        );
     }
 }

@@ -2,6 +2,7 @@
 //! body, read once with PostHog's limits and error bodies; and the
 //! authentication and organization checks every organization route shares.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::Duration;
@@ -12,7 +13,7 @@ use axum::http::{header, HeaderMap, Method, Uri};
 use bytes::Bytes;
 use serde_json::{Map, Value};
 
-use crate::auth::{self, Authenticated, Caller, Credential, OrgRef, Scope, Target};
+use crate::auth::{self, Authenticated, Caller, Credential, Named, OrgRef, Scope, Target};
 use crate::error::{ApiError, ApiResult};
 use crate::http::client::ClientAddr;
 use crate::http::App;
@@ -27,6 +28,18 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// (in-process tests, the benchmark).
 const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The longest name or value any query parameter may have, in characters.
+/// PostHog has no such bound (its own is 200 characters on the members'
+/// `search`); every value prickle reads from a query string is far shorter
+/// (emails 254, dates, numbers, choices), and a bound here keeps every
+/// parameter of every route, present or added later, out of the database's
+/// limits: SQLite refuses a LIKE pattern over 50,000 bytes with a 500.
+pub const MAX_QUERY_CHARS: usize = 1000;
+
+// The longest LIKE pattern a search can build: every character escaped
+// (two per character, four bytes each) between two `%`.
+const _: () = assert!(2 + MAX_QUERY_CHARS * 2 * 4 < 50_000);
+
 pub struct ApiRequest {
     pub method: Method,
     pub uri: Uri,
@@ -35,6 +48,8 @@ pub struct ApiRequest {
     pub client: Option<IpAddr>,
     headers: HeaderMap,
     params: Vec<(String, String)>,
+    /// The query string's pairs, in order, each within [`MAX_QUERY_CHARS`].
+    query: Vec<(String, String)>,
     body: Bytes,
     /// The body, parsed on first use.
     parsed: Option<Value>,
@@ -59,6 +74,7 @@ impl<S: Send + Sync> FromRequest<S> for ApiRequest {
         if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
             return Err(ApiError::payload_too_large());
         }
+        let query = bounded_query(parts.uri.query())?;
         let body = read_body(body, BODY_READ_TIMEOUT).await?;
         Ok(ApiRequest {
             method: parts.method,
@@ -66,6 +82,7 @@ impl<S: Send + Sync> FromRequest<S> for ApiRequest {
             client: parts.extensions.get::<ClientAddr>().map(|c| c.0),
             headers: parts.headers,
             params,
+            query,
             body,
             parsed: None,
         })
@@ -109,15 +126,11 @@ impl ApiRequest {
 
     /// Query parameters, last value winning (Django's `QueryDict.get`).
     pub fn query(&self) -> HashMap<String, String> {
-        form_urlencoded::parse(self.uri.query().unwrap_or("").as_bytes())
-            .into_owned()
-            .collect()
+        self.query.iter().cloned().collect()
     }
 
     pub fn query_pairs(&self) -> Vec<(String, String)> {
-        form_urlencoded::parse(self.uri.query().unwrap_or("").as_bytes())
-            .into_owned()
-            .collect()
+        self.query.clone()
     }
 
     /// The body as JSON. An empty body is `{}`; form bodies become string
@@ -197,11 +210,23 @@ impl ApiRequest {
         target: Target,
     ) -> ApiResult<OrgContext> {
         let (caller, found) = self.find_organization(app, Some(scopes)).await?;
-        let org_id = match &found {
-            Ok((org, _)) => org.id.as_str(),
-            Err(id) => id.as_str(),
+        let named = match &found {
+            Ok((org, level)) => Named {
+                id: org.id.as_str(),
+                membership: level.map(|l| (org, l)),
+            },
+            Err(id) => Named {
+                id: id.as_str(),
+                membership: None,
+            },
         };
-        caller.grant.check(scopes, org_id, target)?;
+        // `@current` is the caller's own pointer, not a lookup among the
+        // key's organizations: PostHog answers the restriction's 403 there.
+        let target = match (target, self.param("organization_id")) {
+            (Target::OrganizationObject, Some("@current")) => Target::Organization,
+            (target, _) => target,
+        };
+        caller.grant.check(scopes, named, target)?;
         let (org, level) = found.map_err(|_| ApiError::organization_not_found())?;
         Ok(OrgContext { caller, org, level })
     }
@@ -304,6 +329,25 @@ impl ApiRequest {
     }
 }
 
+/// The query string's pairs, or a 400 naming the first parameter whose
+/// value is longer than [`MAX_QUERY_CHARS`] (a name that long is not named
+/// back). Checked while the request is read, as the body's size is, so no
+/// route can read a parameter without the bound.
+fn bounded_query(query: Option<&str>) -> ApiResult<Vec<(String, String)>> {
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.unwrap_or("").as_bytes())
+        .into_owned()
+        .collect();
+    for (name, value) in &pairs {
+        if name.chars().count() > MAX_QUERY_CHARS {
+            return Err(ApiError::invalid_input(format!(
+                "Query parameter names may have no more than {MAX_QUERY_CHARS} characters."
+            )));
+        }
+        crate::drf::max_length(value, MAX_QUERY_CHARS, &Cow::Owned(name.clone()))?;
+    }
+    Ok(pairs)
+}
+
 fn parse_json(bytes: &[u8]) -> ApiResult<Value> {
     serde_json::from_slice(bytes)
         .map_err(|e| ApiError::parse_error(format!("JSON parse error - {e}")))
@@ -315,4 +359,32 @@ pub struct OrgContext {
     pub org: Organization,
     /// `None`: the caller is not a member.
     pub level: Option<Level>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_parameters_are_bounded() {
+        let at = |n: usize| "é".repeat(n);
+        let ok = format!("search={}&limit=5&limit=7", at(MAX_QUERY_CHARS));
+        let pairs = bounded_query(Some(&ok)).unwrap();
+        assert_eq!(pairs.len(), 3);
+        assert_eq!(pairs[2], ("limit".to_string(), "7".to_string()));
+        let over = format!("limit=5&search={}", at(MAX_QUERY_CHARS + 1));
+        let e = bounded_query(Some(&over)).unwrap_err();
+        assert_eq!(
+            (e.status.as_u16(), e.code.as_ref(), e.attr.as_deref()),
+            (400, "max_length", Some("search"))
+        );
+        assert_eq!(
+            e.detail,
+            format!("Ensure this field has no more than {MAX_QUERY_CHARS} characters.")
+        );
+        let long_name = format!("{}=1", "n".repeat(MAX_QUERY_CHARS + 1));
+        let e = bounded_query(Some(&long_name)).unwrap_err();
+        assert_eq!((e.status.as_u16(), e.attr), (400, None));
+        assert!(bounded_query(None).unwrap().is_empty());
+    }
 }

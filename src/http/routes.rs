@@ -20,7 +20,7 @@ use axum::Router;
 
 use super::request::{ApiRequest, OrgContext};
 use super::{pagination, App};
-use crate::auth::{Caller, Scope, Target};
+use crate::auth::{Caller, Named, Scope, Target};
 use crate::error::{ApiError, ApiResult};
 use crate::organizations::{self, Level, Organization};
 use crate::rate_limit::Throttle;
@@ -65,11 +65,12 @@ pub enum Access {
     /// The organization in the path (`:organization_id`, `@current` included).
     Organization(&'static [Scope], NonMember),
     /// One project (`:id`) of the organization in the path: a
-    /// project-restricted key must name it.
-    Project(&'static [Scope], NonMember),
+    /// project-restricted key must name it. A non-member gets 404, as for a
+    /// project that does not exist.
+    Project(&'static [Scope]),
     /// One project (`:id`) among all projects (`/api/projects/:id/`): its
     /// organization is the project's, then checked as [`Access::Project`].
-    RootProject(&'static [Scope], NonMember),
+    RootProject(&'static [Scope]),
 }
 
 impl Access {
@@ -81,8 +82,8 @@ impl Access {
             Access::User(s)
             | Access::Organizations(s)
             | Access::Organization(s, _)
-            | Access::Project(s, _)
-            | Access::RootProject(s, _) => s,
+            | Access::Project(s)
+            | Access::RootProject(s) => s,
         }
     }
 }
@@ -266,11 +267,59 @@ impl Routes {
         F: Fn(App, ApiRequest, Member) -> Fut + Clone + Send + Sync + 'static,
         Fut: Future<Output = ApiResult<Response>> + Send + 'static,
     {
+        self.organization_route(
+            method,
+            path,
+            scopes,
+            non_member,
+            Target::Organization,
+            handler,
+        )
+    }
+
+    /// A route on the organization object itself (`/api/organizations/:id/`):
+    /// PostHog looks it up among the caller's organizations that the key may
+    /// reach, so a non-member and a key restricted to other organizations
+    /// both get 404.
+    pub fn organization_object<F, Fut>(
+        self,
+        method: Method,
+        path: &'static str,
+        scopes: &'static [Scope],
+        handler: F,
+    ) -> Routes
+    where
+        F: Fn(App, ApiRequest, Member) -> Fut + Clone + Send + Sync + 'static,
+        Fut: Future<Output = ApiResult<Response>> + Send + 'static,
+    {
+        self.organization_route(
+            method,
+            path,
+            scopes,
+            NonMember::NotFound,
+            Target::OrganizationObject,
+            handler,
+        )
+    }
+
+    fn organization_route<F, Fut>(
+        self,
+        method: Method,
+        path: &'static str,
+        scopes: &'static [Scope],
+        non_member: NonMember,
+        target: Target,
+        handler: F,
+    ) -> Routes
+    where
+        F: Fn(App, ApiRequest, Member) -> Fut + Clone + Send + Sync + 'static,
+        Fut: Future<Output = ApiResult<Response>> + Send + 'static,
+    {
         let access = Access::Organization(scopes, non_member);
         self.add(method, path, access, move |app, mut req| {
             let handler = handler.clone();
             Box::pin(async move {
-                let ctx = req.organization(&app, scopes, Target::Organization).await?;
+                let ctx = req.organization(&app, scopes, target).await?;
                 match member(ctx, non_member, &app, &mut req).await? {
                     Ok(member) => handler(app, req, member).await,
                     Err(answer) => Ok(answer),
@@ -304,35 +353,40 @@ impl Routes {
                 let level = level.ok_or_else(ApiError::forbidden)?;
                 let member = Member { caller, org, level };
                 gate(&member)?;
+                let named = Named {
+                    id: &member.org.id,
+                    membership: Some((&member.org, member.level)),
+                };
                 member
                     .caller
                     .grant
-                    .check(scopes, &member.org.id, Target::Organization)?;
+                    .check(scopes, named, Target::Organization)?;
                 handler(app, req, member).await
             })
         })
     }
 
     /// A route on one project (`:id`, a number or `@current`) of the
-    /// organization in the path.
+    /// organization in the path. A non-member gets 404 whatever the project,
+    /// body or method: project ids are sequential, so any other answer for an
+    /// existing project would let outsiders enumerate them.
     pub fn project<F, Fut>(
         self,
         method: Method,
         path: &'static str,
         scopes: &'static [Scope],
-        non_member: NonMember,
         handler: F,
     ) -> Routes
     where
         F: Fn(App, ApiRequest, ProjectMember) -> Fut + Clone + Send + Sync + 'static,
         Fut: Future<Output = ApiResult<Response>> + Send + 'static,
     {
-        let access = Access::Project(scopes, non_member);
+        let access = Access::Project(scopes);
         self.add(method, path, access, move |app, mut req| {
             let handler = handler.clone();
             Box::pin(async move {
                 let ctx = req.organization(&app, scopes, Target::Project).await?;
-                let member = match member(ctx, non_member, &app, &mut req).await? {
+                let member = match member(ctx, NonMember::NotFound, &app, &mut req).await? {
                     Ok(member) => member,
                     Err(answer) => return Ok(answer),
                 };
@@ -344,21 +398,20 @@ impl Routes {
 
     /// A route on one project (`:id`, a number or `@current`) found among
     /// all projects: the project's organization then gets the checks of
-    /// [`Routes::project`], except that a non-member gets the non-member
-    /// answer before the key's organization restriction is checked.
+    /// [`Routes::project`], except that a non-member gets 404 (as for a
+    /// missing project) before the key's organization restriction is checked.
     pub fn root_project<F, Fut>(
         self,
         method: Method,
         path: &'static str,
         scopes: &'static [Scope],
-        non_member: NonMember,
         handler: F,
     ) -> Routes
     where
         F: Fn(App, ApiRequest, ProjectMember) -> Fut + Clone + Send + Sync + 'static,
         Fut: Future<Output = ApiResult<Response>> + Send + 'static,
     {
-        let access = Access::RootProject(scopes, non_member);
+        let access = Access::RootProject(scopes);
         self.add(method, path, access, move |app, mut req| {
             let handler = handler.clone();
             Box::pin(async move {
@@ -367,11 +420,15 @@ impl Routes {
                 let (project_id, org, level) = resolve_root_project(&app, &req, &caller).await?;
                 // The caller did not name this organization: a non-member learns
                 // nothing of it (not even its id in the key restriction's 403).
-                if level.is_some() {
-                    caller.grant.check(scopes, &org.id, Target::Project)?;
+                if let Some(level) = level {
+                    let named = Named {
+                        id: &org.id,
+                        membership: Some((&org, level)),
+                    };
+                    caller.grant.check(scopes, named, Target::Project)?;
                 }
                 let ctx = OrgContext { caller, org, level };
-                let member = match member(ctx, non_member, &app, &mut req).await? {
+                let member = match member(ctx, NonMember::NotFound, &app, &mut req).await? {
                     Ok(member) => member,
                     Err(answer) => return Ok(answer),
                 };

@@ -132,7 +132,10 @@ fn invite_schema() -> ObjectBuilder {
         .property("created_by", s::nullable_component(USER_BASIC))
         .property("created_at", read_only(s::date_time()))
         .property("updated_at", read_only(s::date_time()))
-        .property("message", s::nullable(Kind::String))
+        .property(
+            "message",
+            s::nullable(Kind::String).max_length(Some(super::payload::MESSAGE_MAX)),
+        )
         .property(
             "private_project_access",
             s::nullable_array(access).description(Some(

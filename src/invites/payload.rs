@@ -16,6 +16,9 @@ use crate::organizations::Level;
 /// PostHog's email field limit.
 const EMAIL_MAX: usize = 254;
 const FIRST_NAME_MAX: usize = 30;
+/// PostHog's `message` is an unbounded text field; it is stored and emailed,
+/// so prickle caps it (README, "Input bounds").
+pub const MESSAGE_MAX: usize = 2000;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct NewInvite {
@@ -125,7 +128,7 @@ pub fn parse(
             let opts = CharOpts {
                 allow_null: true,
                 allow_blank: true,
-                max_length: None,
+                max_length: Some(MESSAGE_MAX),
             };
             drf::char_field(v, &attr("message"), &opts).unwrap_or_else(|e| {
                 keep(e);
@@ -345,6 +348,15 @@ mod tests {
         assert_eq!(
             err(json!({"target_email": "a@b.co", "first_name": "x".repeat(31)})).1,
             "max_length"
+        );
+        assert_eq!(
+            err(json!({"target_email": "a@b.co", "message": "x".repeat(MESSAGE_MAX + 1)})),
+            (
+                400,
+                "max_length".into(),
+                format!("Ensure this field has no more than {MESSAGE_MAX} characters."),
+                Some("message".into())
+            )
         );
         assert_eq!(
             err(json!({"target_email": "a@b.co", "level": 3})),

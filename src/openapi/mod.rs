@@ -161,16 +161,10 @@ pub fn security(access: &Access) -> Option<Vec<SecurityRequirement>> {
 
 /// The error statuses a route of this kind may answer.
 fn error_statuses(endpoint: &Endpoint, op: &Operation) -> Vec<u16> {
-    let mut statuses = Vec::new();
     let authenticated = !matches!(endpoint.access, Access::Public);
-    let has_input = op.body.is_some()
-        || op
-            .parameters
-            .iter()
-            .any(|p| matches!(p.parameter_in, ParameterIn::Query));
-    if has_input {
-        statuses.push(400);
-    }
+    // Any route may answer 400: a query parameter over the bound every
+    // request is read with (`http::request::MAX_QUERY_CHARS`), documented or not.
+    let mut statuses = vec![400];
     if authenticated {
         statuses.extend([401, 403]);
     }

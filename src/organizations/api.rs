@@ -14,7 +14,7 @@ use crate::activity;
 use crate::auth::{Caller, Scope};
 use crate::drf::{self, Attr, CharOpts};
 use crate::error::{ApiError, ApiResult};
-use crate::http::{self, pagination, Access, ApiRequest, App, Member, NonMember, Routes};
+use crate::http::{self, pagination, Access, ApiRequest, App, Member, Routes};
 use crate::projects;
 use crate::storage::schema::Organizations as O;
 use crate::storage::Tx;
@@ -28,7 +28,6 @@ pub(super) const LIST_PATH: &str = "/api/organizations";
 pub(super) const DETAIL_PATH: &str = "/api/organizations/{organization_id}";
 
 pub fn routes(r: Routes) -> Routes {
-    use NonMember::NotFound;
     r.caller(Method::GET, LIST_PATH, Access::Organizations(READ), list)
         .caller(
             Method::POST,
@@ -36,11 +35,11 @@ pub fn routes(r: Routes) -> Routes {
             Access::Organizations(WRITE),
             create,
         )
-        .organization(Method::GET, DETAIL_PATH, READ, NotFound, retrieve)
-        .organization(Method::PATCH, DETAIL_PATH, WRITE, NotFound, update)
+        .organization_object(Method::GET, DETAIL_PATH, READ, retrieve)
+        .organization_object(Method::PATCH, DETAIL_PATH, WRITE, update)
         // PUT behaves as PATCH (decisions.md).
-        .organization(Method::PUT, DETAIL_PATH, WRITE, NotFound, update)
-        .organization(Method::DELETE, DETAIL_PATH, WRITE, NotFound, destroy)
+        .organization_object(Method::PUT, DETAIL_PATH, WRITE, update)
+        .organization_object(Method::DELETE, DETAIL_PATH, WRITE, destroy)
 }
 
 const INSUFFICIENT: &str = "Your organization access level is insufficient.";

@@ -44,7 +44,7 @@ const DETAIL_PATH: &str = "/api/organizations/{organization_id}/projects/{id}";
 const ACTIVITY_PATH: &str = "/api/organizations/{organization_id}/projects/{id}/activity";
 
 pub fn routes(r: Routes) -> Routes {
-    use NonMember::{Decide, EmptyList, NotFound};
+    use NonMember::{Decide, EmptyList};
     r.organization(Method::GET, LIST_PATH, READ, EmptyList, list)
         .organization(
             Method::POST,
@@ -53,17 +53,11 @@ pub fn routes(r: Routes) -> Routes {
             Decide(non_member_create),
             create,
         )
-        .project(Method::GET, DETAIL_PATH, READ, NotFound, retrieve)
-        .project(Method::PATCH, DETAIL_PATH, WRITE, NotFound, partial_update)
-        .project(
-            Method::PUT,
-            DETAIL_PATH,
-            WRITE,
-            Decide(non_member_put),
-            update,
-        )
-        .project(Method::DELETE, DETAIL_PATH, WRITE, NotFound, destroy)
-        .project(Method::GET, ACTIVITY_PATH, ACTIVITY, NotFound, activity_log)
+        .project(Method::GET, DETAIL_PATH, READ, retrieve)
+        .project(Method::PATCH, DETAIL_PATH, WRITE, partial_update)
+        .project(Method::PUT, DETAIL_PATH, WRITE, update)
+        .project(Method::DELETE, DETAIL_PATH, WRITE, destroy)
+        .project(Method::GET, ACTIVITY_PATH, ACTIVITY, activity_log)
 }
 
 /// What a non-member gets from a project create: PostHog's create looks the
@@ -81,25 +75,6 @@ fn non_member_create<'a>(
         } else {
             ApiError::organization_not_found()
         }
-    })
-}
-
-/// PUT passes PostHog's plan check before membership: a second demo project
-/// is refused (403) even to a non-member, who otherwise gets 404.
-pub(crate) fn non_member_put<'a>(
-    app: &'a App,
-    req: &'a mut ApiRequest,
-    org: &'a Organization,
-) -> BoxFuture<'a, ApiError> {
-    let is_demo = req.body_object().is_ok_and(|b| wants_demo(&b));
-    let id = req.param("id").and_then(|id| id.parse::<i64>().ok());
-    Box::pin(async move {
-        if is_demo {
-            if let Err(e) = demo_plan_check(app, &org.id, id).await {
-                return e;
-            }
-        }
-        ApiError::not_found()
     })
 }
 

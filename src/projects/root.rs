@@ -9,9 +9,9 @@ use axum::http::Method;
 use axum::response::Response;
 
 use super::{store, ACTIVITY, READ, WRITE};
-use crate::auth::{Caller, Target};
+use crate::auth::{Caller, Named, Target};
 use crate::error::{ApiError, ApiResult};
-use crate::http::{self, pagination, Access, ApiRequest, App, Member, NonMember, Routes};
+use crate::http::{self, pagination, Access, ApiRequest, App, Member, Routes};
 use crate::organizations;
 
 const LIST_PATH: &str = "/api/projects";
@@ -19,7 +19,6 @@ const DETAIL_PATH: &str = "/api/projects/{id}";
 const ACTIVITY_PATH: &str = "/api/projects/{id}/activity";
 
 pub fn routes(r: Routes) -> Routes {
-    use NonMember::{Decide, NotFound};
     r.caller(Method::GET, LIST_PATH, Access::Organizations(READ), list)
         .caller(
             Method::POST,
@@ -27,29 +26,11 @@ pub fn routes(r: Routes) -> Routes {
             Access::Organizations(WRITE),
             create,
         )
-        .root_project(Method::GET, DETAIL_PATH, READ, NotFound, super::retrieve)
-        .root_project(
-            Method::PATCH,
-            DETAIL_PATH,
-            WRITE,
-            NotFound,
-            super::partial_update,
-        )
-        .root_project(
-            Method::PUT,
-            DETAIL_PATH,
-            WRITE,
-            Decide(super::non_member_put),
-            super::update,
-        )
-        .root_project(Method::DELETE, DETAIL_PATH, WRITE, NotFound, super::destroy)
-        .root_project(
-            Method::GET,
-            ACTIVITY_PATH,
-            ACTIVITY,
-            NotFound,
-            super::activity_log,
-        )
+        .root_project(Method::GET, DETAIL_PATH, READ, super::retrieve)
+        .root_project(Method::PATCH, DETAIL_PATH, WRITE, super::partial_update)
+        .root_project(Method::PUT, DETAIL_PATH, WRITE, super::update)
+        .root_project(Method::DELETE, DETAIL_PATH, WRITE, super::destroy)
+        .root_project(Method::GET, ACTIVITY_PATH, ACTIVITY, super::activity_log)
 }
 
 /// Every project of every organization the caller belongs to, narrowed by
@@ -97,7 +78,11 @@ async fn create(app: App, req: ApiRequest, caller: Caller) -> ApiResult<Response
     let found = organizations::find_with_level(&mut tx, &org_id, caller.user.id).await?;
     tx.commit().await?;
     let (org, level) = found.ok_or_else(no_organization)?;
-    caller.grant.check(WRITE, &org.id, Target::Organization)?;
+    let named = Named {
+        id: &org.id,
+        membership: level.map(|l| (&org, l)),
+    };
+    caller.grant.check(WRITE, named, Target::Organization)?;
     let level = level.ok_or_else(no_organization)?;
     super::create(app, req, Member { caller, org, level }).await
 }

@@ -24,6 +24,20 @@ pub const ROLES: &[&str] = &[
     "other",
 ];
 
+/// The most bytes `hedgehog_config` may take as JSON. PostHog stores any
+/// JSON there; it is copied into every members page of every organization
+/// the user belongs to, and the largest the app writes is well under 1 KB.
+pub const MAX_HEDGEHOG_CONFIG_BYTES: usize = 16 * 1024;
+
+/// The most projects `project_weekly_digest_disabled` may name, after
+/// merging. PostHog merges any number of keys; a user belongs to far fewer
+/// projects than this.
+pub const MAX_DIGEST_PROJECTS: usize = 1000;
+
+/// The longest key of `project_weekly_digest_disabled`: a project id
+/// (`i64::MIN` is 20 characters).
+pub const MAX_DIGEST_KEY_CHARS: usize = 20;
+
 #[derive(Clone, Debug, Default)]
 pub struct Profile {
     pub anonymize_data: Option<bool>,
@@ -132,12 +146,27 @@ pub fn merge_notifications(current: &Profile, v: &Value) -> ApiResult<Map<String
                 ))
                 .at(attr));
             }
+            if projects
+                .keys()
+                .any(|k| k.chars().count() > MAX_DIGEST_KEY_CHARS)
+            {
+                return Err(ApiError::invalid_input(format!(
+                    "project_weekly_digest_disabled keys must be project IDs of at most {MAX_DIGEST_KEY_CHARS} characters"
+                ))
+                .at(attr));
+            }
             let mut all = match merged.get(key) {
                 Some(Value::Object(m)) => m.clone(),
                 _ => Map::new(),
             };
             for (k, d) in projects {
                 all.insert(k.clone(), d.clone());
+            }
+            if all.len() > MAX_DIGEST_PROJECTS {
+                return Err(ApiError::invalid_input(format!(
+                    "project_weekly_digest_disabled may name at most {MAX_DIGEST_PROJECTS} projects"
+                ))
+                .at(attr));
             }
             merged.insert(key.clone(), Value::Object(all));
         } else {
@@ -217,13 +246,27 @@ pub fn validate(current: &Profile, body: &Map<String, Value>) -> ApiResult<Chang
         )?);
     }
     if let Some(v) = body.get("hedgehog_config") {
-        c.hedgehog_config = Some(v.clone());
+        c.hedgehog_config = Some(hedgehog_config(v)?);
     }
     if let Some(v) = body.get("role_at_organization") {
         let attr: Attr = Cow::Borrowed("role_at_organization");
         c.role_at_organization = drf::choice_field(v, &attr, ROLES, false, false)?;
     }
     Ok(c)
+}
+
+/// Any JSON, as PostHog takes it, within [`MAX_HEDGEHOG_CONFIG_BYTES`].
+fn hedgehog_config(v: &Value) -> ApiResult<Value> {
+    if v.to_string().len() > MAX_HEDGEHOG_CONFIG_BYTES {
+        return Err(ApiError::validation(
+            "max_length",
+            format!(
+                "Ensure this field has no more than {MAX_HEDGEHOG_CONFIG_BYTES} bytes of JSON."
+            ),
+        )
+        .at("hedgehog_config"));
+    }
+    Ok(v.clone())
 }
 
 /// Writes the change; nothing when it changes nothing.
@@ -322,5 +365,62 @@ mod tests {
         );
         let e = validate(&p, &body(json!({"last_name": "x".repeat(151)}))).unwrap_err();
         assert_eq!(e.code, "max_length");
+    }
+
+    #[test]
+    fn hedgehog_config_is_any_json_within_the_cap() {
+        let p = Profile::default();
+        // `{"a":"..."}` is 8 bytes around the string.
+        let fits = json!({ "a": "x".repeat(MAX_HEDGEHOG_CONFIG_BYTES - 8) });
+        assert_eq!(fits.to_string().len(), MAX_HEDGEHOG_CONFIG_BYTES);
+        let c = validate(&p, &body(json!({ "hedgehog_config": fits }))).unwrap();
+        assert!(c.hedgehog_config.is_some());
+        let over = json!({ "a": "x".repeat(MAX_HEDGEHOG_CONFIG_BYTES - 7) });
+        let e = validate(&p, &body(json!({ "hedgehog_config": over }))).unwrap_err();
+        assert_eq!(
+            (e.code.as_ref(), e.attr.as_deref()),
+            ("max_length", Some("hedgehog_config"))
+        );
+        for any in [json!(null), json!([1, "two"]), json!("text"), json!(3)] {
+            assert!(validate(&p, &body(json!({ "hedgehog_config": any }))).is_ok());
+        }
+    }
+
+    #[test]
+    fn digest_settings_are_bounded_after_merging() {
+        let many = |from: usize, n: usize| -> Value {
+            Value::Object(
+                (from..from + n)
+                    .map(|i| (i.to_string(), json!(true)))
+                    .collect(),
+            )
+        };
+        let mut p = Profile::default();
+        let merged = merge_notifications(
+            &p,
+            &json!({ "project_weekly_digest_disabled": many(0, MAX_DIGEST_PROJECTS) }),
+        )
+        .unwrap();
+        p.notification_settings = merged;
+        // Updating projects already named keeps the count.
+        assert!(merge_notifications(
+            &p,
+            &json!({ "project_weekly_digest_disabled": many(0, 10) })
+        )
+        .is_ok());
+        let e = merge_notifications(
+            &p,
+            &json!({ "project_weekly_digest_disabled": many(MAX_DIGEST_PROJECTS, 1) }),
+        )
+        .unwrap_err();
+        assert_eq!(
+            (e.code.as_ref(), e.attr.as_deref()),
+            ("invalid_input", Some("notification_settings"))
+        );
+        let long_key = json!({ "project_weekly_digest_disabled": { "1".repeat(21): true } });
+        let e = merge_notifications(&Profile::default(), &long_key).unwrap_err();
+        assert_eq!(e.attr.as_deref(), Some("notification_settings"));
+        let id_key = json!({ "project_weekly_digest_disabled": { i64::MIN.to_string(): true } });
+        assert!(merge_notifications(&Profile::default(), &id_key).is_ok());
     }
 }

@@ -444,7 +444,8 @@ pub fn rows() -> Vec<Row> {
             body: None,
             scope: "organization:read",
             expect: |a| match a {
-                OtherOrgKey => ORG_KEY,
+                // Looked up among the key's organizations (PostHog's newest).
+                OtherOrgKey => NOT_FOUND,
                 ProjectKey => PROJECT_KEY_ON_ORG_ROUTE,
                 NonMember => NOT_FOUND,
                 _ => OK,
@@ -457,7 +458,7 @@ pub fn rows() -> Vec<Row> {
             body: Some(|| json!({"enforce_2fa": false})),
             scope: "organization:write",
             expect: |a| match a {
-                OtherOrgKey => ORG_KEY,
+                OtherOrgKey => NOT_FOUND,
                 ProjectKey => PROJECT_KEY_ON_ORG_ROUTE,
                 ReadOnly => WRITE_SCOPE_ORGANIZATION,
                 NonMember => NOT_FOUND,
@@ -472,7 +473,7 @@ pub fn rows() -> Vec<Row> {
             body: Some(|| json!({"members_can_invite": true})),
             scope: "organization:write",
             expect: |a| match a {
-                OtherOrgKey => ORG_KEY,
+                OtherOrgKey => NOT_FOUND,
                 ProjectKey => PROJECT_KEY_ON_ORG_ROUTE,
                 ReadOnly => WRITE_SCOPE_ORGANIZATION,
                 NonMember => NOT_FOUND,
@@ -487,10 +488,7 @@ pub fn rows() -> Vec<Row> {
             body: None,
             scope: "organization:write",
             expect: |a| match a {
-                OtherOrgKey => (
-                    403,
-                    "API key does not have access to the requested organization: ID {fresh_org}.",
-                ),
+                OtherOrgKey => NOT_FOUND,
                 ProjectKey => PROJECT_KEY_ON_ORG_ROUTE,
                 ReadOnly => WRITE_SCOPE_ORGANIZATION,
                 NonMember => NOT_FOUND,

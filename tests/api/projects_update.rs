@@ -211,9 +211,11 @@ async fn put_making_a_second_demo_project_is_403() {
         )
     );
     assert_eq!(detail(&w, id).await["is_demo"], false);
-    // The plan check runs before membership: a non-member sees it too.
+    // PostHog runs the plan check before membership, so a non-member saw the
+    // 403 only for projects that exist; prickle answers 404 as for any
+    // missing project (hostile/authorization.rs).
     let r = put(&w, &w.outsider, id, json!({"is_demo": true})).await;
-    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
     // The demo project itself may be PUT as a demo.
     let r = put(&w, &w.admin, id_of(&demo.body), json!({"is_demo": true})).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
