@@ -452,6 +452,7 @@ async fn two_hundred_concurrent_sign_ups_stay_under_300_mb() {
     assert!(joined.values().all(|&n| n == 1), "{joined:?}");
     assert!(!joined.is_empty(), "some sign-up got through");
     let peak = peak_rss_kb(server.pid());
+    eprintln!("200 concurrent sign-ups: peak RSS {peak} kB (before: {before} kB)");
     assert!(
         peak <= 300 * 1024,
         "peak RSS {peak} kB (before the crowd: {before} kB)\n{}",
