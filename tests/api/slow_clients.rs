@@ -16,7 +16,8 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::projects::{activity, detail, new_project};
-use crate::support::World;
+use crate::support::{TestApp, World, SITE};
+use prickle::config::Config;
 
 const SHORT: Duration = Duration::from_secs(1);
 const LONG: Duration = Duration::from_secs(30);
@@ -311,42 +312,33 @@ async fn the_header_timeout_does_not_cut_idle_keep_alive_connections() {
     served.shut_down().await;
 }
 
-/// Holds the database's write lock from outside the server until dropped, so
-/// that a write request waits in its handler, holding an in-flight slot.
-#[allow(dead_code)] // the connection is held, never read
-pub(crate) enum WriteLock {
-    Sqlite(rusqlite::Connection),
-    Postgres(tokio_postgres::Client),
-}
-
-impl WriteLock {
-    pub(crate) async fn take(database_url: &str) -> WriteLock {
-        match database_url.strip_prefix("sqlite://") {
-            Some(path) => {
-                let c = rusqlite::Connection::open(path).expect("open the test database");
-                c.execute_batch("BEGIN IMMEDIATE")
-                    .expect("take the write lock");
-                WriteLock::Sqlite(c)
-            }
-            None => {
-                let (client, conn) = tokio_postgres::connect(database_url, tokio_postgres::NoTls)
-                    .await
-                    .expect("connect");
-                tokio::spawn(conn);
-                client
-                    .batch_execute("BEGIN; LOCK TABLE projects IN EXCLUSIVE MODE")
-                    .await
-                    .expect("lock projects");
-                WriteLock::Postgres(client)
-            }
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn beyond_the_in_flight_bound_the_answer_is_503_with_retry_after() {
-    let w = World::new().await;
-    let id = new_project(&w, "Hedgebox").await;
+    // No password-hash slot at all, and a long wait for one: a sign-up
+    // waits in its handler (asynchronously, on either database), holding
+    // its in-flight slot.
+    let mut config = Config::new(SITE, 2000, Some("test-secret"));
+    config.max_concurrent_password_hashes = 0;
+    config.password_hash_wait = Duration::from_secs(6);
+    let w = World::with_app(TestApp::with_config(config).await).await;
+    let invite = w
+        .app
+        .call(
+            "POST",
+            &format!("/api/organizations/{}/invites/", w.org),
+            Some(&w.owner),
+            Some(json!({"target_email": "new@example.com"})),
+        )
+        .await;
+    assert_eq!(invite.status, 201, "{:?}", invite.body);
+    let link = invite.body["signup_url"].as_str().expect("signup_url");
+    // SITE_URL/signup/<id>?token=<token>, the page; its API is /api/signup/<id>/.
+    let page = link.strip_prefix(SITE).expect("a link to the site");
+    let (id, token) = page
+        .strip_prefix("/signup/")
+        .and_then(|rest| rest.split_once("?token="))
+        .expect("/signup/<id>?token=<token>");
+    let path = format!("/api/signup/{id}/?token={token}");
     let served = serve(
         &w,
         Limits {
@@ -355,23 +347,17 @@ async fn beyond_the_in_flight_bound_the_answer_is_503_with_retry_after() {
         },
     )
     .await;
-    // A write that waits for the database in its handler takes the only
-    // slot (SQLite waits up to its 5 s busy timeout; PostgreSQL until the
-    // lock goes)...
-    let lock = WriteLock::take(&w.app.database_url).await;
-    let body = json!({"name": "Stuck"}).to_string();
+    let body = json!({"first_name": "New", "password": "correct horse battery"}).to_string();
     let request = format!(
-        "PATCH {} HTTP/1.1\r\nHost: prickle\r\nAuthorization: Bearer {}\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        w.project(id),
-        w.owner,
+        "POST {path} HTTP/1.1\r\nHost: prickle\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n{body}",
         body.len()
     );
     let (mut stuck_r, mut stuck_out) = served.connect().await.into_split();
     stuck_out.write_all(request.as_bytes()).await.unwrap();
 
     // ...so another is refused.
-    let deadline = Instant::now() + Duration::from_secs(4);
+    let deadline = Instant::now() + Duration::from_secs(5);
     let refused = loop {
         let (mut r, mut out) = served.connect().await.into_split();
         out.write_all(HEALTH).await.unwrap();
@@ -393,21 +379,14 @@ async fn beyond_the_in_flight_bound_the_answer_is_503_with_retry_after() {
         })
     );
 
-    // The lock goes, the stuck write answers, and its slot is free again.
-    drop(lock);
-    let stuck = read_response(&mut stuck_r).await.expect("the stuck write");
-    assert!(matches!(stuck.status, 200 | 503), "{stuck:?}");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let (mut r, mut out) = served.connect().await.into_split();
-        out.write_all(HEALTH).await.unwrap();
-        let answer = read_response(&mut r).await.expect("answer");
-        if answer.status == 200 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "still refused: {answer:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    // The stuck sign-up gives up on its hash (503), and its slot is free again.
+    let stuck = read_response(&mut stuck_r)
+        .await
+        .expect("the stuck sign-up");
+    assert_eq!(stuck.status, 503, "{stuck:?}");
+    let (mut r, mut out) = served.connect().await.into_split();
+    out.write_all(HEALTH).await.unwrap();
+    assert_eq!(read_response(&mut r).await.expect("answer").status, 200);
     served.shut_down().await;
 }
 
