@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 
 use crate::auth::{keys, scopes};
 use crate::organizations::{self, Level, Organization};
+use crate::passwords;
 use crate::personal_api_keys::store as key_store;
 use crate::storage::schema::{OrganizationMemberships as M, PersonalApiKeys as K, Projects as P};
 use crate::storage::{Db, DbError, Tx};
@@ -16,25 +17,9 @@ use crate::users::{self, NewUser, User};
 pub type AdminResult = Result<Value, String>;
 
 const MAX_KEYS_PER_USER: i64 = 10;
-const PASSWORD_ITERATIONS: u32 = 600_000;
 
 fn db_err(e: DbError) -> String {
     format!("database error: {e}")
-}
-
-/// Django's `pbkdf2_sha256$<iterations>$<salt>$<base64>` format.
-fn hash_password(password: &str) -> String {
-    use base64::Engine;
-    let salt = keys::random_token(22);
-    let mut out = [0u8; 32];
-    pbkdf2::pbkdf2_hmac::<sha2::Sha256>(
-        password.as_bytes(),
-        salt.as_bytes(),
-        PASSWORD_ITERATIONS,
-        &mut out,
-    );
-    let b64 = base64::engine::general_purpose::STANDARD.encode(out);
-    format!("pbkdf2_sha256${PASSWORD_ITERATIONS}${salt}${b64}")
 }
 
 /// The organization an admin command names: a well-formed id of one that exists.
@@ -69,10 +54,14 @@ pub async fn create_user(
         return Err("names may have at most 150 characters".into());
     }
     let password_hash = match password {
-        Some(p) if p.chars().count() < 8 => {
-            return Err("password must have at least 8 characters".into())
+        Some(p) if p.chars().count() < passwords::MIN_LENGTH => {
+            return Err(format!(
+                "password must have at least {} characters",
+                passwords::MIN_LENGTH
+            ))
         }
-        Some(p) => Some(hash_password(p)),
+        // The scheme sign-up uses; a command may block while it hashes.
+        Some(p) => Some(passwords::hash_now(p)?),
         None => None,
     };
     let mut tx = db.write().await.map_err(db_err)?;
