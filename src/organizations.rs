@@ -8,6 +8,7 @@ pub mod openapi;
 use sea_query::{Expr, ExprTrait, JoinType, Order, Query};
 use serde_json::{json, Value};
 
+use crate::error::{ApiError, ApiResult};
 use crate::storage::schema::{OrganizationMemberships as M, Organizations as O, Projects as P};
 use crate::storage::{DbResult, RowRead, Tx};
 use crate::time;
@@ -35,8 +36,23 @@ impl Level {
         self as i64
     }
 
+    /// Admins and owners.
     pub fn is_admin(self) -> bool {
         self >= Level::Admin
+    }
+}
+
+/// PostHog's answer to a member where only admins and owners may act.
+pub const INSUFFICIENT: &str = "Your organization access level is insufficient.";
+
+/// The admin-level gate of PostHog's `OrganizationAdminWritePermissions` and
+/// `OrganizationAdminAnyPermissions` (organization settings, legal
+/// documents, deleting invites): admins and owners pass, members get 403.
+pub fn require_admin(level: Level) -> ApiResult<()> {
+    if level.is_admin() {
+        Ok(())
+    } else {
+        Err(ApiError::permission_denied(INSUFFICIENT))
     }
 }
 
@@ -293,4 +309,27 @@ pub async fn add_member(
         joined_at: now,
         updated_at: now,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_admin_gate() {
+        for (level, passes) in [
+            (Level::Member, false),
+            (Level::Admin, true),
+            (Level::Owner, true),
+        ] {
+            assert_eq!(level.is_admin(), passes, "{level:?}");
+            match require_admin(level) {
+                Ok(()) => assert!(passes, "{level:?}"),
+                Err(e) => {
+                    assert!(!passes, "{level:?}");
+                    assert_eq!((e.status.as_u16(), e.detail.as_ref()), (403, INSUFFICIENT));
+                }
+            }
+        }
+    }
 }

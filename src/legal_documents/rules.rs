@@ -8,22 +8,10 @@ use serde_json::{Map, Value};
 
 use crate::drf::{self, Attr, CharOpts};
 use crate::error::{ApiError, ApiResult};
-use crate::organizations::Level;
 
 pub const DOCUMENT_TYPES: &[&str] = &["BAA", "DPA"];
 /// `fairytale` and `tswift` exist only as previews on posthog.com.
 pub const SUBMITTABLE_DPA_MODES: &[&str] = &["pretty", "lawyer"];
-
-/// Every method, reads included, is for admins and owners.
-pub fn may_access(level: Level) -> ApiResult<()> {
-    if level.is_admin() {
-        Ok(())
-    } else {
-        Err(ApiError::permission_denied(
-            "Your organization access level is insufficient.",
-        ))
-    }
-}
 
 /// A request that passed every field rule.
 #[derive(Debug, PartialEq)]
@@ -181,13 +169,6 @@ mod tests {
             e.detail.to_string(),
             e.attr.map(|a| a.to_string()),
         )
-    }
-
-    #[test]
-    fn levels() {
-        assert!(may_access(Level::Member).is_err());
-        assert!(may_access(Level::Admin).is_ok());
-        assert!(may_access(Level::Owner).is_ok());
     }
 
     #[test]
