@@ -207,17 +207,39 @@ pub async fn lock(tx: &mut Tx, id: &str) -> DbResult<()> {
     Ok(())
 }
 
-/// The organization `@current` means for this user: their current one, else
-/// the first they joined.
-pub async fn current_for(tx: &mut Tx, user: &User) -> DbResult<Option<String>> {
+/// `@current` as an organization id, for every route that takes one: the
+/// user's current organization, else the first they joined (PostHog's
+/// `User.organization`). `ApiRequest::organization` reads the current
+/// pointer in the key's own query and calls this only when it is unset.
+pub async fn current_organization(tx: &mut Tx, user: &User) -> DbResult<Option<String>> {
     if let Some(id) = &user.current_organization_id {
         return Ok(Some(id.clone()));
     }
+    first_joined(tx, user.id).await
+}
+
+/// `@current` as a project id, for every route that takes one: the user's
+/// current project, else the first project of their `@current`
+/// organization (PostHog's `User.team`). Whose project it is, and whether
+/// the caller may reach it, is the route's check.
+pub async fn current_project(tx: &mut Tx, user: &User) -> DbResult<Option<i64>> {
+    if let Some(id) = user.current_team_id {
+        return Ok(Some(id));
+    }
+    match current_organization(tx, user).await? {
+        Some(org) => first_project(tx, &org).await,
+        None => Ok(None),
+    }
+}
+
+/// The organization the user joined first (ties by membership id), or none.
+pub async fn first_joined(tx: &mut Tx, user_id: i64) -> DbResult<Option<String>> {
     let stmt = Query::select()
         .column(M::OrganizationId)
         .from(M::Table)
-        .and_where(Expr::col(M::UserId).eq(user.id))
+        .and_where(Expr::col(M::UserId).eq(user_id))
         .order_by(M::JoinedAt, Order::Asc)
+        .order_by(M::Id, Order::Asc)
         .limit(1)
         .to_owned();
     tx.query_opt(&stmt, |r| r.string(0)).await
