@@ -8,6 +8,12 @@ use serde_json::{Number, Value};
 
 use crate::error::ApiError;
 
+pub mod email;
+pub mod url;
+
+pub use email::{check_email, email_field, is_valid_email};
+pub use url::{valid_url, ValidUrl, URL_FIELD_SCHEMES};
+
 /// A field path in PostHog's `attr` form (nested keys joined with `__`).
 pub type Attr = Cow<'static, str>;
 
@@ -192,6 +198,13 @@ pub fn py_number(v: &Value) -> Option<f64> {
 /// Python's `str.isspace`, which also counts the ASCII separators 0x1c..0x1f.
 pub fn py_is_space(c: char) -> bool {
     c.is_whitespace() || ('\x1c'..='\x1f').contains(&c)
+}
+
+/// The non-ASCII characters Python's case-insensitive `[A-Z]` also matches
+/// (their simple case mappings land on `i`, `s` and `k`), so Django's
+/// ASCII-looking patterns take them.
+pub fn py_casefold_extra(c: char) -> bool {
+    matches!(c, '\u{130}' | '\u{131}' | '\u{17f}' | '\u{212a}')
 }
 
 pub fn py_strip(s: &str) -> &str {

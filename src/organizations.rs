@@ -8,6 +8,7 @@ pub mod openapi;
 use sea_query::{Expr, ExprTrait, JoinType, Order, Query};
 use serde_json::{json, Value};
 
+use crate::error::{ApiError, ApiResult};
 use crate::storage::schema::{OrganizationMemberships as M, Organizations as O, Projects as P};
 use crate::storage::{DbResult, RowRead, Tx};
 use crate::time;
@@ -35,8 +36,23 @@ impl Level {
         self as i64
     }
 
+    /// Admins and owners.
     pub fn is_admin(self) -> bool {
         self >= Level::Admin
+    }
+}
+
+/// PostHog's answer to a member where only admins and owners may act.
+pub const INSUFFICIENT: &str = "Your organization access level is insufficient.";
+
+/// The admin-level gate of PostHog's `OrganizationAdminWritePermissions` and
+/// `OrganizationAdminAnyPermissions` (organization settings, legal
+/// documents, deleting invites): admins and owners pass, members get 403.
+pub fn require_admin(level: Level) -> ApiResult<()> {
+    if level.is_admin() {
+        Ok(())
+    } else {
+        Err(ApiError::permission_denied(INSUFFICIENT))
     }
 }
 
@@ -191,17 +207,39 @@ pub async fn lock(tx: &mut Tx, id: &str) -> DbResult<()> {
     Ok(())
 }
 
-/// The organization `@current` means for this user: their current one, else
-/// the first they joined.
-pub async fn current_for(tx: &mut Tx, user: &User) -> DbResult<Option<String>> {
+/// `@current` as an organization id, for every route that takes one: the
+/// user's current organization, else the first they joined (PostHog's
+/// `User.organization`). `ApiRequest::organization` reads the current
+/// pointer in the key's own query and calls this only when it is unset.
+pub async fn current_organization(tx: &mut Tx, user: &User) -> DbResult<Option<String>> {
     if let Some(id) = &user.current_organization_id {
         return Ok(Some(id.clone()));
     }
+    first_joined(tx, user.id).await
+}
+
+/// `@current` as a project id, for every route that takes one: the user's
+/// current project, else the first project of their `@current`
+/// organization (PostHog's `User.team`). Whose project it is, and whether
+/// the caller may reach it, is the route's check.
+pub async fn current_project(tx: &mut Tx, user: &User) -> DbResult<Option<i64>> {
+    if let Some(id) = user.current_team_id {
+        return Ok(Some(id));
+    }
+    match current_organization(tx, user).await? {
+        Some(org) => first_project(tx, &org).await,
+        None => Ok(None),
+    }
+}
+
+/// The organization the user joined first (ties by membership id), or none.
+pub async fn first_joined(tx: &mut Tx, user_id: i64) -> DbResult<Option<String>> {
     let stmt = Query::select()
         .column(M::OrganizationId)
         .from(M::Table)
-        .and_where(Expr::col(M::UserId).eq(user.id))
+        .and_where(Expr::col(M::UserId).eq(user_id))
         .order_by(M::JoinedAt, Order::Asc)
+        .order_by(M::Id, Order::Asc)
         .limit(1)
         .to_owned();
     tx.query_opt(&stmt, |r| r.string(0)).await
@@ -293,4 +331,27 @@ pub async fn add_member(
         joined_at: now,
         updated_at: now,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_admin_gate() {
+        for (level, passes) in [
+            (Level::Member, false),
+            (Level::Admin, true),
+            (Level::Owner, true),
+        ] {
+            assert_eq!(level.is_admin(), passes, "{level:?}");
+            match require_admin(level) {
+                Ok(()) => assert!(passes, "{level:?}"),
+                Err(e) => {
+                    assert!(!passes, "{level:?}");
+                    assert_eq!((e.status.as_u16(), e.detail.as_ref()), (403, INSUFFICIENT));
+                }
+            }
+        }
+    }
 }

@@ -1,6 +1,8 @@
-//! Account passwords: argon2id, stored in Django's `argon2$argon2id$...`
-//! form so a PostHog database could read them, and checked with Django's
-//! rules for new passwords.
+//! Account passwords: one scheme. New passwords are argon2id, stored in
+//! Django's `argon2$argon2id$...` form so a PostHog database could read
+//! them, and checked with Django's rules for new passwords. Django's
+//! `pbkdf2_sha256$...` hashes (what `prickle admin create-user` stored
+//! before it used this module) still verify.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -66,7 +68,10 @@ impl HashSlots {
     }
 }
 
-fn hash_now(password: &str) -> Result<String, String> {
+/// The stored form of a new password. Blocks for the length of one argon2
+/// hash: the server goes through [`HashSlots::hash`]; the admin command,
+/// which has nothing else to serve, calls this directly.
+pub fn hash_now(password: &str) -> Result<String, String> {
     let salt = SaltString::generate(&mut OsRng);
     let phc = Argon2::default()
         .hash_password(password.as_bytes(), &salt)
@@ -75,8 +80,12 @@ fn hash_now(password: &str) -> Result<String, String> {
     Ok(format!("argon2{phc}"))
 }
 
-/// Does `password` match a stored `argon2$...` hash?
+/// Does `password` match a stored hash: `argon2$...`, or Django's
+/// `pbkdf2_sha256$<iterations>$<salt>$<base64>`? Anything else never matches.
 pub fn verify(password: &str, stored: &str) -> bool {
+    if let Some(rest) = stored.strip_prefix("pbkdf2_sha256$") {
+        return verify_pbkdf2_sha256(password, rest);
+    }
     let Some(phc) = stored.strip_prefix("argon2") else {
         return false;
     };
@@ -87,6 +96,33 @@ pub fn verify(password: &str, stored: &str) -> bool {
                 .is_ok()
         })
         .unwrap_or(false)
+}
+
+/// Far above any iteration count Django has used (1,000,000 in 5.x): a
+/// damaged row must not hold a thread for minutes.
+const MAX_PBKDF2_ITERATIONS: u32 = 10_000_000;
+
+/// Django's `PBKDF2PasswordHasher.verify`: `<iterations>$<salt>$<hash>`
+/// (the salt never holds `$`), PBKDF2-HMAC-SHA256 over the salt's UTF-8
+/// bytes with a 32-byte key, its standard base64 compared in constant time.
+fn verify_pbkdf2_sha256(password: &str, rest: &str) -> bool {
+    use base64::Engine;
+    use subtle::ConstantTimeEq;
+    let mut parts = rest.splitn(3, '$');
+    let (Some(iterations), Some(salt), Some(expected)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    let Ok(iterations) = iterations.parse::<u32>() else {
+        return false;
+    };
+    if iterations == 0 || iterations > MAX_PBKDF2_ITERATIONS || salt.is_empty() {
+        return false;
+    }
+    let mut key = [0u8; 32];
+    pbkdf2::pbkdf2_hmac::<sha2::Sha256>(password.as_bytes(), salt.as_bytes(), iterations, &mut key);
+    let computed = base64::engine::general_purpose::STANDARD.encode(key);
+    computed.as_bytes().ct_eq(expected.as_bytes()).into()
 }
 
 #[cfg(test)]
@@ -101,6 +137,35 @@ mod tests {
         assert!(!verify("wrong", &h));
         assert!(!verify("x", "pbkdf2_sha256$1$a$b"));
         assert_ne!(h, hash_now("correct horse battery").unwrap(), "salted");
+    }
+
+    /// Hashes in the form `prickle admin create-user` stored before it
+    /// used argon2id (600,000 iterations, a 22-character salt); the
+    /// expected values come from Python's `hashlib.pbkdf2_hmac`, which
+    /// Django's hasher calls.
+    #[test]
+    fn django_pbkdf2_sha256_still_verifies() {
+        let old = "pbkdf2_sha256$600000$Q5jRk2bN8xWm3pLz7vYt0A$GE82+5DQLxCerzPWTfP2gAFdcY3YL7MRd9uggf34Mnk=";
+        assert!(verify("correct horse battery", old));
+        assert!(!verify("correct horse batterY", old));
+        assert!(!verify("", old));
+        let short = "pbkdf2_sha256$1000$seasalt$JgZryXe2Ga8ysg6XbzkLpTdyPQrHqsinbL9BnnhgX4A=";
+        assert!(verify("lètmein", short));
+        assert!(!verify("letmein", short));
+        for damaged in [
+            "pbkdf2_sha256$1000$seasalt$JgZryXe2Ga8ysg6XbzkLpTdyPQrHqsinbL9BnnhgX4B=",
+            "pbkdf2_sha256$1001$seasalt$JgZryXe2Ga8ysg6XbzkLpTdyPQrHqsinbL9BnnhgX4A=",
+            "pbkdf2_sha256$1000$seasal$JgZryXe2Ga8ysg6XbzkLpTdyPQrHqsinbL9BnnhgX4A=",
+            "pbkdf2_sha256$1000$seasalt$",
+            "pbkdf2_sha256$0$seasalt$JgZryXe2Ga8ysg6XbzkLpTdyPQrHqsinbL9BnnhgX4A=",
+            "pbkdf2_sha256$4294967295$s$x",
+            "pbkdf2_sha256$x$seasalt$JgZryXe2Ga8ysg6XbzkLpTdyPQrHqsinbL9BnnhgX4A=",
+            "pbkdf2_sha256$1000$seasalt",
+            "pbkdf2_sha1$1000$seasalt$JgZryXe2Ga8ysg6XbzkLpTdyPQrHqsinbL9BnnhgX4A=",
+            "",
+        ] {
+            assert!(!verify("lètmein", damaged), "{damaged}");
+        }
     }
 
     #[tokio::test]

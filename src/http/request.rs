@@ -268,7 +268,7 @@ impl ApiRequest {
             // No current organization set: PostHog falls back to the first one joined.
             (Some(OrgRef::Current), None) => {
                 let mut tx = app.db.read().await?;
-                let id = organizations::current_for(&mut tx, &caller.user)
+                let id = organizations::current_organization(&mut tx, &caller.user)
                     .await?
                     .ok_or_else(|| self.no_current_organization())?;
                 match organizations::find_with_level(&mut tx, &id, caller.user.id).await? {

@@ -24,6 +24,8 @@ use crate::auth::{Caller, Named, Scope, Target};
 use crate::error::{ApiError, ApiResult};
 use crate::organizations::{self, Level, Organization};
 use crate::rate_limit::Throttle;
+use crate::storage::Tx;
+use crate::users::User;
 
 /// What an authenticated caller who is not a member of the organization in
 /// the path gets (decisions.md: PostHog's three answers, and one route where
@@ -510,20 +512,7 @@ async fn member(
 async fn resolve_project(app: &App, req: &ApiRequest, member: &Member) -> ApiResult<i64> {
     let raw = req.param("id").unwrap_or_default();
     let mut tx = app.db.read().await?;
-    let wanted = match raw {
-        "@current" => match member.caller.user.current_team_id {
-            Some(id) => id,
-            None => {
-                let org = organizations::current_for(&mut tx, &member.caller.user).await?;
-                let first = match org {
-                    Some(org) => organizations::first_project(&mut tx, &org).await?,
-                    None => None,
-                };
-                first.ok_or_else(ApiError::not_found)?
-            }
-        },
-        raw => raw.parse::<i64>().map_err(|_| ApiError::not_found())?,
-    };
+    let wanted = project_id(&mut tx, raw, &member.caller.user).await?;
     let found = organizations::has_project(&mut tx, &member.org.id, wanted).await?;
     tx.commit().await?;
     if !found {
@@ -531,6 +520,16 @@ async fn resolve_project(app: &App, req: &ApiRequest, member: &Member) -> ApiRes
     }
     member.caller.grant.check_project(wanted)?;
     Ok(wanted)
+}
+
+/// The project a path's `:id` names: a number, or `@current`
+/// (`organizations::current_project`); 404 for anything else or no project.
+async fn project_id(tx: &mut Tx, raw: &str, user: &User) -> ApiResult<i64> {
+    let id = match raw {
+        "@current" => organizations::current_project(tx, user).await?,
+        raw => raw.parse::<i64>().ok(),
+    };
+    id.ok_or_else(ApiError::not_found)
 }
 
 /// The project `:id` names among all projects (`@current`: the caller's
@@ -543,20 +542,7 @@ async fn resolve_root_project(
 ) -> ApiResult<(i64, Organization, Option<Level>)> {
     let raw = req.param("id").unwrap_or_default();
     let mut tx = app.db.read().await?;
-    let wanted = match raw {
-        "@current" => match caller.user.current_team_id {
-            Some(id) => id,
-            None => {
-                let org = organizations::current_for(&mut tx, &caller.user).await?;
-                let first = match org {
-                    Some(org) => organizations::first_project(&mut tx, &org).await?,
-                    None => None,
-                };
-                first.ok_or_else(ApiError::not_found)?
-            }
-        },
-        raw => raw.parse::<i64>().map_err(|_| ApiError::not_found())?,
-    };
+    let wanted = project_id(&mut tx, raw, &caller.user).await?;
     let org_id = organizations::of_project(&mut tx, wanted)
         .await?
         .ok_or_else(ApiError::not_found)?;

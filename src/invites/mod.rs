@@ -55,7 +55,7 @@ fn may_invite(m: &Member) -> ApiResult<()> {
 }
 
 fn may_delete(m: &Member) -> ApiResult<()> {
-    rules::may_delete(m.level)
+    crate::organizations::require_admin(m.level)
 }
 
 async fn list(app: App, req: ApiRequest, ctx: Member) -> ApiResult<Response> {

@@ -17,16 +17,6 @@ pub fn may_invite(level: Level, org: &Organization) -> ApiResult<()> {
     }
 }
 
-pub fn may_delete(level: Level) -> ApiResult<()> {
-    if level.is_admin() {
-        Ok(())
-    } else {
-        Err(ApiError::permission_denied(
-            "Your organization access level is insufficient.",
-        ))
-    }
-}
-
 /// Nobody invites above their own level.
 pub fn may_grant(requested: Level, own: Level) -> ApiResult<()> {
     if requested > own {
@@ -105,9 +95,6 @@ mod tests {
 
     #[test]
     fn who_may_delete_and_grant() {
-        assert!(may_delete(Level::Member).is_err());
-        assert!(may_delete(Level::Admin).is_ok());
-        assert!(may_delete(Level::Owner).is_ok());
         let table = [
             (Level::Member, Level::Member, true),
             (Level::Admin, Level::Member, false),

@@ -57,7 +57,7 @@ pub fn new_secret() -> (String, String) {
 }
 
 async fn list(app: App, req: ApiRequest, ctx: Member) -> ApiResult<Response> {
-    rules::may_access(ctx.level)?;
+    organizations::require_admin(ctx.level)?;
     let query = req.query_pairs();
     let page = pagination::page(&query);
     let base = app.absolute(req.uri.path());
@@ -76,7 +76,7 @@ async fn list(app: App, req: ApiRequest, ctx: Member) -> ApiResult<Response> {
 }
 
 async fn retrieve(app: App, req: ApiRequest, ctx: Member) -> ApiResult<Response> {
-    rules::may_access(ctx.level)?;
+    organizations::require_admin(ctx.level)?;
     let id = req
         .param("id")
         .and_then(organizations::parse_uuid)
@@ -118,7 +118,7 @@ async fn log(
 }
 
 async fn create(app: App, mut req: ApiRequest, ctx: Member) -> ApiResult<Response> {
-    rules::may_access(ctx.level)?;
+    organizations::require_admin(ctx.level)?;
     let body = req.body_object()?;
     let new = rules::validate_create(&body)?;
     let now = time::now_micros();

@@ -107,7 +107,7 @@ pub fn level_schema() -> ObjectBuilder {
 /// `User::basic_json`. `role_at_organization` is a free string: the sign-up
 /// body stores any (as PostHog's sign-up serializer does), not only the roles
 /// the profile accepts; `email` carries no format, as addresses are checked
-/// by the server's own rules (`invites::payload::is_valid_email`).
+/// by Django's `EmailValidator` (`drf::is_valid_email`).
 pub fn user_basic_schema() -> ObjectBuilder {
     let read_only = |b: ObjectBuilder| b.read_only(Some(true));
     s::of(Kind::Object)

@@ -33,7 +33,7 @@ pub const OWNER_CANNOT_LEAVE: &str = "Cannot leave the organization as its owner
 /// is why an organization always keeps an owner).
 pub fn check(actor: Level, target: Level, action: Action, is_self: bool) -> ApiResult<()> {
     if !is_self {
-        if actor < Level::Admin {
+        if !actor.is_admin() {
             return Err(ApiError::permission_denied(ADMIN_TO_EDIT_OTHERS));
         }
         if target > actor {

@@ -130,15 +130,7 @@ pub async fn remove(tx: &mut Tx, org_id: &str, m: &Membership) -> DbResult<()> {
     if m.user.current_organization_id.as_deref() != Some(org_id) && !team_here {
         return Ok(());
     }
-    let next = Query::select()
-        .column(M::OrganizationId)
-        .from(M::Table)
-        .and_where(Expr::col(M::UserId).eq(m.user.id))
-        .order_by(M::JoinedAt, Order::Asc)
-        .order_by(M::Id, Order::Asc)
-        .limit(1)
-        .to_owned();
-    let next = tx.query_opt(&next, |r| r.string(0)).await?;
+    let next = organizations::first_joined(tx, m.user.id).await?;
     let team = match &next {
         Some(org) => organizations::first_project(tx, org).await?,
         None => None,

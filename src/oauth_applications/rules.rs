@@ -1,10 +1,15 @@
 //! What an OAuth application may be registered with: PostHog's redirect-URI
 //! rules (https, plain http only on loopback hosts, no fragments, never a
 //! script or data scheme; native apps may use their reverse-DNS scheme).
+//! An http(s) URI must first pass django-oauth-toolkit's `URIValidator`
+//! (Django's `URLValidator`, dotless hosts allowed: `drf::url::valid_uri`).
+
+use crate::drf;
 
 /// Schemes that run or embed content instead of reaching a client.
 const REFUSED_SCHEMES: &[&str] = &["javascript", "data", "file", "blob", "vbscript"];
-const LOOPBACK_HOSTS: &[&str] = &["localhost", "127.0.0.1", "[::1]"];
+/// As `urlsplit` spells the host: lower-cased, IPv6 without brackets.
+const LOOPBACK_HOSTS: &[&str] = &["localhost", "127.0.0.1", "::1"];
 
 pub fn validate_name(name: &str) -> Result<String, String> {
     let name = name.trim();
@@ -51,18 +56,9 @@ fn check_redirect_uri(uri: &str) -> Result<(), &'static str> {
     }
     match scheme.as_str() {
         "https" | "http" => {
-            let after = rest.strip_prefix("//").ok_or("it must be absolute")?;
-            let authority = &after[..after.find(['/', '?']).unwrap_or(after.len())];
-            let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-            let host = if host.starts_with('[') {
-                host.find(']').map_or(host, |i| &host[..=i])
-            } else {
-                host.split(':').next().unwrap_or("")
-            };
-            if host.is_empty() {
-                return Err("it has no host");
-            }
-            if scheme == "http" && !LOOPBACK_HOSTS.contains(&host.to_ascii_lowercase().as_str()) {
+            let url =
+                drf::url::valid_uri(uri, &["http", "https"]).ok_or("it is not a valid URL")?;
+            if url.scheme == "http" && !LOOPBACK_HOSTS.contains(&url.hostname.as_str()) {
                 return Err("plain http is only allowed on loopback hosts");
             }
             Ok(())
@@ -93,6 +89,9 @@ mod tests {
             "http://[::1]:8080/cb",
             "com.example.app:/oauth",
             "HTTPS://Example.com/cb?x=1",
+            "http://LOCALHOST/cb",
+            "https://bücher.example/cb",
+            "https://intranet/cb",
         ] {
             assert!(uris(&[ok]).is_ok(), "{ok}");
         }
@@ -107,6 +106,8 @@ mod tests {
             "myapp:/cb",
             "not a uri",
             "/relative",
+            "https://a_b.com/cb",
+            "http://[::2]/cb",
         ] {
             assert!(uris(&[bad]).is_err(), "{bad}");
         }

@@ -9,7 +9,7 @@ use sea_query::{Expr, ExprTrait, Query};
 use serde_json::{Map, Value};
 
 use super::details::{self, Details};
-use super::{deletion, Level, Organization};
+use super::{deletion, require_admin, Level, Organization, INSUFFICIENT};
 use crate::activity;
 use crate::auth::{Caller, Scope};
 use crate::drf::{self, Attr, CharOpts};
@@ -40,17 +40,6 @@ pub fn routes(r: Routes) -> Routes {
         // PUT behaves as PATCH (decisions.md).
         .organization_object(Method::PUT, DETAIL_PATH, WRITE, update)
         .organization_object(Method::DELETE, DETAIL_PATH, WRITE, destroy)
-}
-
-const INSUFFICIENT: &str = "Your organization access level is insufficient.";
-
-/// PostHog's OrganizationAdminWritePermissions: admins change settings.
-pub fn may_update(level: Level) -> ApiResult<()> {
-    if level >= Level::Admin {
-        Ok(())
-    } else {
-        Err(ApiError::permission_denied(INSUFFICIENT))
-    }
 }
 
 /// Only owners delete an organization.
@@ -313,7 +302,8 @@ async fn retrieve(app: App, _: ApiRequest, ctx: Member) -> ApiResult<Response> {
 }
 
 async fn update(app: App, mut req: ApiRequest, ctx: Member) -> ApiResult<Response> {
-    may_update(ctx.level)?;
+    // PostHog's OrganizationAdminWritePermissions: admins change settings.
+    require_admin(ctx.level)?;
     let body = req.body_object()?;
     let change = validate(&body, false)?;
     let mut tx = app.db.write().await?;
@@ -350,10 +340,10 @@ mod tests {
             (Admin, true, false),
             (Owner, true, true),
         ] {
-            assert_eq!(may_update(level).is_ok(), update, "{level:?}");
+            assert_eq!(require_admin(level).is_ok(), update, "{level:?}");
             assert_eq!(may_delete(level).is_ok(), delete, "{level:?}");
         }
-        assert_eq!(may_update(Member).unwrap_err().detail, INSUFFICIENT);
+        assert_eq!(may_delete(Admin).unwrap_err().detail, INSUFFICIENT);
     }
 
     #[test]

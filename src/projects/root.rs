@@ -72,7 +72,7 @@ async fn create(app: App, req: ApiRequest, caller: Caller) -> ApiResult<Response
         e
     };
     let mut tx = app.db.read().await?;
-    let org_id = organizations::current_for(&mut tx, &caller.user)
+    let org_id = organizations::current_organization(&mut tx, &caller.user)
         .await?
         .ok_or_else(no_organization)?;
     let found = organizations::find_with_level(&mut tx, &org_id, caller.user.id).await?;

@@ -372,3 +372,37 @@ async fn a_projects_own_routes_behave_as_under_its_organization() {
         404
     );
 }
+
+/// With no current project, `@current` is the first project of the
+/// current organization, under both mounts (`organizations::current_project`),
+/// and with no current organization either, the first organization joined.
+#[tokio::test]
+async fn current_project_falls_back_to_the_first_of_the_current_organization() {
+    let w = World::new().await;
+    let first = w.create_project("First").await["id"].as_i64().unwrap();
+    w.create_project("Second").await;
+    let user =
+        prickle::users::find_by_email(&mut w.app.db.read().await.unwrap(), "admin@example.com")
+            .await
+            .unwrap()
+            .unwrap();
+    for org in [Some(w.org.as_str()), None] {
+        let mut tx = w.app.db.write().await.unwrap();
+        prickle::users::set_current(&mut tx, user.id, org, None)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        for path in [
+            "/api/projects/@current/".to_string(),
+            format!("/api/organizations/{}/projects/@current/", w.org),
+            "/api/organizations/@current/projects/@current/".to_string(),
+        ] {
+            let r = w.app.call("GET", &path, Some(&w.admin), None).await;
+            assert_eq!(
+                (r.status.as_u16(), &r.body["id"]),
+                (200, &json!(first)),
+                "{org:?} {path}"
+            );
+        }
+    }
+}

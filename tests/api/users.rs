@@ -441,3 +441,46 @@ async fn pending_invites_are_those_waiting_for_the_caller() {
         .await;
     assert_eq!(me.body["pending_invites"], json!([]));
 }
+
+/// `prickle admin create-user --password` stores the sign-up scheme
+/// (argon2id in Django's form), which `passwords::verify` accepts.
+#[tokio::test]
+async fn admin_created_passwords_are_argon2id() {
+    use prickle::storage::schema::Users as U;
+    use prickle::storage::RowRead;
+    use sea_query::{Expr, ExprTrait, Query};
+
+    let app = TestApp::new().await;
+    let user = prickle::admin::create_user(
+        &app.db,
+        "grace@example.com",
+        "Grace",
+        "Hopper",
+        Some("correct horse battery"),
+    )
+    .await
+    .unwrap();
+    let stmt = Query::select()
+        .column(U::Password)
+        .from(U::Table)
+        .and_where(Expr::col(U::Id).eq(user["id"].as_i64().unwrap()))
+        .to_owned();
+    let mut tx = app.db.read().await.unwrap();
+    let stored = tx
+        .query_opt(&stmt, |r: &dyn RowRead| r.string(0))
+        .await
+        .unwrap()
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert!(stored.starts_with("argon2$argon2id$"), "{stored}");
+    assert!(prickle::passwords::verify("correct horse battery", &stored));
+    assert!(!prickle::passwords::verify(
+        "correct horse batterY",
+        &stored
+    ));
+    let short = prickle::admin::create_user(&app.db, "g2@example.com", "", "", Some("1234567"));
+    assert_eq!(
+        short.await.unwrap_err(),
+        "password must have at least 8 characters"
+    );
+}
