@@ -78,7 +78,8 @@ pub async fn read(
     }
     let (parts, mut body) = req.into_parts();
     let deadline = Instant::now() + timeout;
-    let mut data = BytesMut::new();
+    // Nearly every body arrives in one chunk: kept as it came, not copied.
+    let mut data = Chunks::default();
     let mut share: Option<OwnedSemaphorePermit> = None;
     loop {
         let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
@@ -112,13 +113,48 @@ pub async fn read(
                 None => share = Some(more),
             }
         }
-        data.extend_from_slice(&chunk);
+        data.push(chunk);
     }
-    let body: Bytes = data.freeze();
+    let body: Bytes = data.into_bytes();
     Ok(Buffered {
         request: Request::from_parts(parts, Body::from(body)),
         _share: share,
     })
+}
+
+/// A body's chunks: the first as it came, more joined in one buffer.
+#[derive(Default)]
+struct Chunks {
+    first: Option<Bytes>,
+    joined: BytesMut,
+}
+
+impl Chunks {
+    fn len(&self) -> usize {
+        self.first.as_ref().map_or(0, Bytes::len) + self.joined.len()
+    }
+
+    fn push(&mut self, chunk: Bytes) {
+        if chunk.is_empty() {
+            return;
+        }
+        match self.first.take() {
+            None if self.joined.is_empty() => self.first = Some(chunk),
+            first => {
+                if let Some(first) = first {
+                    self.joined.extend_from_slice(&first);
+                }
+                self.joined.extend_from_slice(&chunk);
+            }
+        }
+    }
+
+    fn into_bytes(self) -> Bytes {
+        match self.first {
+            Some(first) => first,
+            None => self.joined.freeze(),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -136,6 +172,23 @@ mod tests {
             charge_kib(MAX_BODY_BYTES),
             (MAX_BODY_BYTES - FREE_BYTES) / KIB
         );
+    }
+
+    #[test]
+    fn chunks_join_in_order() {
+        let mut c = Chunks::default();
+        assert_eq!(c.len(), 0);
+        c.push(Bytes::from_static(b"ab"));
+        assert_eq!(c.len(), 2);
+        c.push(Bytes::new());
+        c.push(Bytes::from_static(b"cd"));
+        c.push(Bytes::from_static(b"e"));
+        assert_eq!(c.len(), 5);
+        assert_eq!(&c.into_bytes()[..], b"abcde");
+        let mut one = Chunks::default();
+        one.push(Bytes::from_static(b"x"));
+        assert_eq!(&one.into_bytes()[..], b"x");
+        assert!(Chunks::default().into_bytes().is_empty());
     }
 
     #[test]
