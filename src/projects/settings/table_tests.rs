@@ -555,9 +555,7 @@ const SPEC: &str = concat!(
 );
 
 fn spec_schemas() -> Map<String, Value> {
-    let text = std::fs::read_to_string(SPEC).unwrap_or_else(|e| {
-        panic!("{SPEC}: {e}")
-    });
+    let text = std::fs::read_to_string(SPEC).unwrap_or_else(|e| panic!("{SPEC}: {e}"));
     let spec: Value = serde_json::from_str(&text).expect("the API document is JSON");
     match &spec["components"]["schemas"] {
         Value::Object(m) => m.clone(),
