@@ -5,10 +5,10 @@
 //! the reason, never `ok`. Under `CI=true` it fails instead: CI provides
 //! every service, so an unreachable one is a broken run, not a skip.
 
-// Its tests are left out here (no `--test`): only its helpers, some unused.
 #[allow(dead_code)]
 #[path = "../api/common.rs"]
 mod common;
+// Its tests are left out here (no `--test`): only its helpers, some unused.
 #[allow(dead_code, unused_imports)]
 #[path = "../api/processes.rs"]
 mod processes;
@@ -75,6 +75,18 @@ where
     })
 }
 
+/// A trial named after its test function, as libtest names them.
+macro_rules! needs {
+    ($service:expr, $threads:expr, $module:ident :: $test:ident) => {
+        trial(
+            concat!(stringify!($module), "::", stringify!($test)),
+            $service,
+            $threads,
+            $module::$test,
+        )
+    };
+}
+
 fn main() {
     let args = Arguments::from_args();
     let (pg, redis) = tokio::runtime::Builder::new_current_thread()
@@ -83,48 +95,21 @@ fn main() {
         .expect("tokio runtime")
         .block_on(async { (postgres().await, redis().await) });
     let trials = vec![
-        trial(
-            "tls::require_encrypts_and_disable_does_not",
+        needs!(&pg, 1, tls::require_encrypts_and_disable_does_not),
+        needs!(
             &pg,
             1,
-            tls::require_encrypts_and_disable_does_not,
+            tls::verify_ca_accepts_the_servers_own_certificate_as_root
         ),
-        trial(
-            "tls::verify_ca_accepts_the_servers_own_certificate_as_root",
+        needs!(
             &pg,
             1,
-            tls::verify_ca_accepts_the_servers_own_certificate_as_root,
+            tls::verify_ca_refuses_a_server_its_root_did_not_sign
         ),
-        trial(
-            "tls::verify_ca_refuses_a_server_its_root_did_not_sign",
-            &pg,
-            1,
-            tls::verify_ca_refuses_a_server_its_root_did_not_sign,
-        ),
-        trial(
-            "tls::verify_full_also_checks_the_host_name",
-            &pg,
-            1,
-            tls::verify_full_also_checks_the_host_name,
-        ),
-        trial(
-            "tls::an_unreadable_root_file_is_a_clear_error",
-            &pg,
-            1,
-            tls::an_unreadable_root_file_is_a_clear_error,
-        ),
-        trial(
-            "scale_out::two_processes_on_one_postgres_database",
-            &pg,
-            1,
-            scale_out::two_processes_on_one_postgres_database,
-        ),
-        trial(
-            "redis::two_processes_share_one_budget_per_key",
-            &redis,
-            2,
-            redis::two_processes_share_one_budget_per_key,
-        ),
+        needs!(&pg, 1, tls::verify_full_also_checks_the_host_name),
+        needs!(&pg, 1, tls::an_unreadable_root_file_is_a_clear_error),
+        needs!(&pg, 1, scale_out::two_processes_on_one_postgres_database),
+        needs!(&redis, 2, redis::two_processes_share_one_budget_per_key),
     ];
     libtest_mimic::run(&args, trials).exit();
 }
