@@ -1,4 +1,4 @@
-//! The `prickle` command line (see shared/spec/admin-cli.md). Parsing only:
+//! The `prickle` command line. Parsing only:
 //! the work is done by the library.
 
 use std::process::ExitCode;

@@ -16,9 +16,10 @@ use crate::storage::schema::{
 use crate::storage::{DbError, DbResult, RowRead, Tx};
 use crate::users::{self, User};
 
-/// Users hidden from member lists. A constant so that the partial index of
-/// migration 3 (`users_hidden`) matches it term for term: the planner uses
-/// a partial index only for a query that repeats its condition, literally.
+/// Users hidden from member lists. Equal, term for term, to the condition of
+/// the partial index `users_hidden` (migration 3's `USERS_HIDDEN_V3`): the
+/// planner uses a partial index only for a query that repeats its condition
+/// literally. Changing it needs a migration with a new index (a test checks).
 pub const HIDDEN_USER: &str = "(is_active = FALSE OR email_key LIKE '%@posthogbot.user')";
 
 fn hidden() -> SimpleExpr {
@@ -349,4 +350,16 @@ pub async fn project_ids(tx: &mut Tx, org_id: &str) -> DbResult<Vec<i64>> {
         .and_where(Expr::col(P::OrganizationId).eq(org_id))
         .to_owned();
     tx.query(&stmt, |r| r.i64(0)).await
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hidden_user_repeats_the_partial_index_condition() {
+        assert_eq!(
+            super::HIDDEN_USER,
+            crate::storage::migrations::USERS_HIDDEN_V3,
+            "a new hidden-user rule needs a migration that rebuilds `users_hidden` with it"
+        );
+    }
 }

@@ -163,8 +163,10 @@ pub fn security(access: &Access) -> Option<Vec<SecurityRequirement>> {
 fn error_statuses(endpoint: &Endpoint, op: &Operation) -> Vec<u16> {
     let authenticated = !matches!(endpoint.access, Access::Public);
     // Any route may answer 400: a query parameter over the bound every
-    // request is read with (`http::request::MAX_QUERY_CHARS`), documented or not.
-    let mut statuses = vec![400];
+    // request is read with (`http::request::MAX_QUERY_CHARS`), documented or
+    // not; and 413: every request's body is read, within `MAX_BODY_BYTES`,
+    // whether the route takes one or not.
+    let mut statuses = vec![400, 413];
     if authenticated {
         statuses.extend([401, 403]);
     }
@@ -172,7 +174,7 @@ fn error_statuses(endpoint: &Endpoint, op: &Operation) -> Vec<u16> {
         statuses.push(404);
     }
     if op.body.is_some() {
-        statuses.extend([413, 415]);
+        statuses.push(415);
     }
     if authenticated {
         statuses.push(503);

@@ -82,8 +82,10 @@ pub const MIGRATIONS: &[Migration] = &[
     },
 ];
 
-/// Applies pending migrations; returns how many ran.
-pub async fn run(db: &Db) -> DbResult<usize> {
+/// Applies pending migrations; returns how many ran. `now` stamps each
+/// applied version: the clock is the caller's, so this file names nothing
+/// outside `storage` (see `history_names_no_application_item`).
+pub async fn run(db: &Db, now: fn() -> i64) -> DbResult<usize> {
     {
         let mut tx = db.write().await?;
         let create = Table::create()
@@ -136,11 +138,7 @@ pub async fn run(db: &Db) -> DbResult<usize> {
                     PrickleMigrations::Name,
                     PrickleMigrations::AppliedAt,
                 ])
-                .values_panic([
-                    m.version.into(),
-                    m.name.into(),
-                    crate::time::now_micros().into(),
-                ]),
+                .values_panic([m.version.into(), m.name.into(), now().into()]),
         )
         .await?;
         tx.commit().await?;
@@ -761,6 +759,12 @@ fn organization_invites() -> Vec<Step> {
     ]
 }
 
+/// The condition of migration 3's `users_hidden` index, frozen with it. The
+/// member queries repeat it literally (`members::store::HIDDEN_USER`, tested
+/// equal there) so the planner can use the index; changing who is hidden
+/// means a new migration with a new index, never an edit here.
+pub const USERS_HIDDEN_V3: &str = "(is_active = FALSE OR email_key LIKE '%@posthogbot.user')";
+
 /// Member lists page through an organization's memberships by join date:
 /// the offset walk reads this (covering) index alone, and users are read
 /// only for the page's rows. Hidden users (inactive, PostHog bots) are found through
@@ -781,7 +785,7 @@ fn members_by_organization() -> Vec<Step> {
         .name("users_hidden")
         .table(Users::Table)
         .col(Users::Id)
-        .and_where(Expr::cust(crate::members::store::HIDDEN_USER))
+        .and_where(Expr::cust(USERS_HIDDEN_V3))
         .to_owned();
     vec![
         Step::Index(Box::new(by_joined)),
@@ -792,6 +796,78 @@ fn members_by_organization() -> Vec<Step> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The history as SQL, both databases, one section per migration.
+    fn render(m: &Migration) -> String {
+        let mut out = String::new();
+        for (backend, postgres) in [("sqlite", false), ("postgres", true)] {
+            out.push_str(&format!("-- {} {} ({backend})\n", m.version, m.name));
+            for step in (m.steps)() {
+                out.push_str(&step.sql(postgres));
+                out.push_str(";\n");
+            }
+        }
+        out
+    }
+
+    const FROZEN_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/storage/migrations.sql");
+
+    /// A database created today must get the schema older ones got: the SQL
+    /// of every migration is kept in `migrations.sql`, and only appending to
+    /// it is allowed. `PRICKLE_FREEZE_MIGRATIONS=1` appends new migrations.
+    #[test]
+    fn applied_migrations_render_the_sql_they_were_frozen_with() {
+        let frozen = std::fs::read_to_string(FROZEN_PATH).unwrap();
+        let rendered: String = MIGRATIONS.iter().map(render).collect();
+        if rendered == frozen {
+            return;
+        }
+        for m in MIGRATIONS {
+            let header = format!("-- {} {} (sqlite)\n", m.version, m.name);
+            if let Some(start) = frozen.find(&header) {
+                let section = render(m);
+                assert_eq!(
+                    frozen.get(start..start + section.len()),
+                    Some(section.as_str()),
+                    "migration {} ({}) changed: append a new migration instead",
+                    m.version,
+                    m.name
+                );
+            }
+        }
+        let new = rendered
+            .strip_prefix(frozen.as_str())
+            .expect("migrations.sql holds a migration the history no longer has");
+        if std::env::var("PRICKLE_FREEZE_MIGRATIONS").as_deref() == Ok("1") {
+            std::fs::write(FROZEN_PATH, &rendered).unwrap();
+            return;
+        }
+        panic!(
+            "new migrations are not frozen yet; rerun with PRICKLE_FREEZE_MIGRATIONS=1 \
+             to append to src/storage/migrations.sql:\n{new}"
+        );
+    }
+
+    /// A migration that reads an application constant changes history when
+    /// that constant is edited (for new databases only). Everything above the
+    /// tests may name `storage` and crates, nothing else of this crate.
+    #[test]
+    fn history_names_no_application_item() {
+        let source = include_str!("migrations.rs");
+        let code = source.split("\n#[cfg(test)]\nmod tests {").next().unwrap();
+        let outside: Vec<&str> = code
+            .lines()
+            .filter(|l| {
+                l.match_indices("crate::")
+                    .any(|(i, _)| !l[i..].starts_with("crate::storage::"))
+                    || l.contains("super::super")
+            })
+            .collect();
+        assert!(
+            outside.is_empty(),
+            "migrations name application items: {outside:#?}"
+        );
+    }
 
     #[test]
     fn versions_are_strictly_increasing() {

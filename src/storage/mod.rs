@@ -131,7 +131,7 @@ impl Db {
     }
 
     pub async fn migrate(&self) -> DbResult<usize> {
-        migrations::run(self).await
+        migrations::run(self, crate::time::now_micros).await
     }
 }
 

@@ -1163,3 +1163,108 @@ async fn member_writes_refuse_bad_input_and_write_nothing() {
     );
     assert!(checked > 40);
 }
+
+/// The properties of an operation's JSON request body, from the API document.
+fn request_properties(method: &str, pattern: &str) -> Vec<(String, Value)> {
+    let doc = crate::conformance::document();
+    let op = &doc["paths"][format!("{pattern}/")][method.to_ascii_lowercase()];
+    let mut schema = &op["requestBody"]["content"]["application/json"]["schema"];
+    while let Some(r) = schema["$ref"].as_str() {
+        let name = r.trim_start_matches("#/components/schemas/");
+        schema = &doc["components"]["schemas"][name];
+    }
+    match schema["properties"].as_object() {
+        Some(props) => props.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        None => Vec::new(),
+    }
+}
+
+/// A value of another JSON type than the property's.
+fn wrong_type(schema: &Value) -> Value {
+    match schema["type"].as_str() {
+        Some("object") => json!("not an object"),
+        Some("array") => json!({"not": "a list"}),
+        _ => json!({"not": ["a", "scalar"]}),
+    }
+}
+
+/// Strings a client might send anywhere: not UUIDs, control and
+/// right-to-left characters, four-byte characters, SQL, near the body limit.
+fn odd_strings() -> Vec<(&'static str, String)> {
+    vec![
+        ("not a UUID", "not-a-uuid".to_string()),
+        (
+            "a UUID with a bad digit",
+            "0190a5b2-0000-7000-8000-00000000000g".to_string(),
+        ),
+        ("NUL", "a\0b".to_string()),
+        ("right-to-left", "\u{202e}gnp.exe".to_string()),
+        ("four-byte", "🦔".repeat(300)),
+        ("SQL", "'); DROP TABLE projects; --".to_string()),
+        ("100,000 characters", "a".repeat(100_000)),
+    ]
+}
+
+fn assert_not_5xx_and_errors_are_posthogs(r: &Response, what: &str) {
+    let status = r.status.as_u16();
+    assert!(status < 500, "{what}: {status} {}", r.body);
+    if status >= 400 {
+        assert_posthog_error(r, status, what);
+    }
+}
+
+/// Every write route declared (`api::endpoints`), so a new one is covered
+/// without being listed: malformed bodies are a 4xx with PostHog's error
+/// body; wrong types and odd strings in each documented field are never a
+/// 5xx, and refused ones carry PostHog's body. Each route gets a fresh
+/// world, so what one route changes (a rolled key, a used invite) cannot
+/// hide what the next does.
+#[tokio::test]
+async fn every_declared_write_endpoint_refuses_bad_bodies() {
+    let writes: Vec<_> = prickle::api::endpoints()
+        .into_iter()
+        .filter(|e| matches!(e.method.as_str(), "POST" | "PUT" | "PATCH"))
+        .collect();
+    assert!(writes.len() > 20, "{} write routes", writes.len());
+    let mut checked = 0;
+    for e in &writes {
+        let method = e.method.as_str();
+        let w = World::new().await;
+        let f = crate::hostile::bounds::Fixtures::new(&w).await;
+        let path = f.path(e.path);
+        for (what, body, _, _) in raw_cases() {
+            let r = w
+                .app
+                .call_raw(method, &path, &w.owner, "application/json", body)
+                .await;
+            let what = format!("{method} {} {what}", e.path);
+            let status = r.status.as_u16();
+            assert!((400..500).contains(&status), "{what}: {status} {}", r.body);
+            assert_posthog_error(&r, status, &what);
+            checked += 1;
+        }
+        for (field, schema) in request_properties(method, e.path) {
+            let mut bodies = vec![("wrong type".to_string(), wrong_type(&schema))];
+            bodies.extend(
+                odd_strings()
+                    .into_iter()
+                    .map(|(what, s)| (what.to_string(), json!(s))),
+            );
+            for (what, value) in bodies {
+                let r = w
+                    .app
+                    .call(
+                        method,
+                        &path,
+                        Some(&w.owner),
+                        Some(json!({ &field: value })),
+                    )
+                    .await;
+                let what = format!("{method} {} {field}: {what}", e.path);
+                assert_not_5xx_and_errors_are_posthogs(&r, &what);
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 500, "{checked} requests");
+}

@@ -1,6 +1,9 @@
 //! The HTTP test suite: one binary, run against SQLite by default and against
-//! PostgreSQL when `PRICKLE_TEST_DATABASE_URL` is set.
+//! PostgreSQL when `PRICKLE_TEST_DATABASE_URL` is set. Tests that need a
+//! service whatever the database (PostgreSQL's TLS, scale-out, Redis) are in
+//! `tests/services`, which can report them skipped.
 
+mod common;
 mod support;
 
 mod bad_input;
@@ -28,5 +31,4 @@ mod secret_logs;
 mod signup;
 mod slow_clients;
 mod smoke;
-mod tls;
 mod users;

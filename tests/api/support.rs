@@ -4,8 +4,6 @@
 
 #![allow(dead_code)]
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
@@ -20,53 +18,7 @@ use tower::ServiceExt;
 
 pub const SITE: &str = "http://testserver";
 
-/// Where PostgreSQL tests go when the suite runs against it.
-pub fn postgres_url() -> Option<String> {
-    std::env::var("PRICKLE_TEST_DATABASE_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-}
-
-/// A PostgreSQL URL for tests that always need PostgreSQL (scale-out): the
-/// suite's database, else the machine's local one. `None` means skip, which
-/// is only allowed outside CI.
-pub async fn required_postgres_url() -> Option<String> {
-    let url =
-        postgres_url().unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".to_string());
-    match tokio_postgres::connect(&url, tokio_postgres::NoTls).await {
-        Ok(_) => Some(url),
-        Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("CI=true and PostgreSQL is unreachable at {url}: {e}")
-        }
-        Err(e) => {
-            eprintln!("skipping: PostgreSQL unreachable at {url}: {e}");
-            None
-        }
-    }
-}
-
-static SCHEMA_SEQ: AtomicU64 = AtomicU64::new(0);
-
-/// A fresh, empty schema on the PostgreSQL server at `url`; returns a URL
-/// whose connections use it.
-pub async fn fresh_postgres_schema(url: &str) -> String {
-    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-        .await
-        .unwrap_or_else(|e| panic!("PostgreSQL unreachable at {url}: {e}"));
-    tokio::spawn(conn);
-    let schema = format!(
-        "t_{}_{}_{}",
-        std::process::id(),
-        SCHEMA_SEQ.fetch_add(1, Ordering::Relaxed),
-        prickle::auth::keys::random_token(6).to_lowercase()
-    );
-    client
-        .batch_execute(&format!("CREATE SCHEMA {schema}"))
-        .await
-        .expect("create schema");
-    let sep = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{sep}options=-c%20search_path%3D{schema}")
-}
+pub use crate::common::{fresh_postgres_schema, postgres_url, throttled};
 
 pub struct TestApp {
     pub db: Db,

@@ -70,7 +70,7 @@ fn documented(method: &str, path: &str) -> Vec<String> {
 
 /// A concrete path for a declared pattern: real objects where the world has
 /// them, so the request reaches the handler.
-struct Fixtures {
+pub(crate) struct Fixtures {
     org: String,
     project: i64,
     member_uuid: String,
@@ -78,7 +78,7 @@ struct Fixtures {
 }
 
 impl Fixtures {
-    async fn new(w: &World) -> Fixtures {
+    pub(crate) async fn new(w: &World) -> Fixtures {
         let project = w.create_project("Bounded").await["id"].as_i64().unwrap();
         let members = format!("/api/organizations/{}/members/", w.org);
         let r = w.app.call("GET", &members, Some(&w.owner), None).await;
@@ -104,7 +104,7 @@ impl Fixtures {
         }
     }
 
-    fn path(&self, pattern: &str) -> String {
+    pub(crate) fn path(&self, pattern: &str) -> String {
         let mut out = String::new();
         for segment in pattern.split('/').skip(1) {
             out.push('/');
@@ -117,6 +117,8 @@ impl Fixtures {
                     p if p.contains("/invites/") => self.invite.clone(),
                     p if p.contains("/projects/") => self.project.to_string(),
                     p if p.contains("/personal_api_keys/") => "@current".to_string(),
+                    // Any other user is PostHog's non-staff 403, before the handler.
+                    p if p.starts_with("/api/users/") => "@me".to_string(),
                     _ => "1".to_string(),
                 },
                 s => s.to_string(),

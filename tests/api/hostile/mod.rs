@@ -4,7 +4,7 @@
 //! the main branch before the defence it checks.
 
 mod authorization;
-mod bounds;
+pub(crate) mod bounds;
 mod floods;
 mod rate_limits;
 mod signup;

@@ -17,19 +17,7 @@ use tower::ServiceExt;
 
 use crate::processes::{self, client, Server};
 use crate::slow_clients::{read_response, relaxed, serve};
-use crate::support::{TestApp, World, SITE};
-
-const REDIS: &str = "redis://127.0.0.1:6379";
-
-fn throttled(seconds: u64) -> Value {
-    let unit = if seconds == 1 { "second" } else { "seconds" };
-    json!({
-        "type": "throttled_error",
-        "code": "throttled",
-        "detail": format!("Request was throttled. Expected available in {seconds} {unit}."),
-        "attr": null
-    })
-}
+use crate::support::{throttled, TestApp, World, SITE};
 
 async fn world_with(settings: RateLimitSettings) -> World {
     let config = Config::new(SITE, 2000, Some("test-secret")).with_rate_limits(settings);
@@ -181,48 +169,6 @@ async fn a_trusted_proxy_names_the_client_and_nobody_else_does() {
     assert_eq!(schema_from(served.addr, "9.9.9.9, 203.0.113.1").await, 429);
     assert_eq!(schema_from(served.addr, "203.0.113.2").await, 200);
     served.shut_down().await;
-}
-
-/// Redis on this machine; `None` (skip) only outside CI.
-async fn redis_reachable() -> bool {
-    match TcpStream::connect("127.0.0.1:6379").await {
-        Ok(_) => true,
-        Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("CI=true and Redis is unreachable at 127.0.0.1:6379: {e}")
-        }
-        Err(e) => {
-            eprintln!("skipping: Redis unreachable at 127.0.0.1:6379: {e}");
-            false
-        }
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_processes_share_one_budget_per_key_through_redis() {
-    if !redis_reachable().await {
-        return;
-    }
-    let (url, _dir) = processes::suite_database().await;
-    let (_, key) = processes::owner_with_key(&url, "ada@example.com");
-    let env = [("RATE_LIMIT_ENABLED", "true"), ("REDIS_URL", REDIS)];
-    let a = Server::start_with(&url, &env).await;
-    let b = Server::start_with(&url, &env).await;
-    let http = client();
-    let me = |s: &Server| http.get(s.url("/api/users/@me/")).bearer_auth(&key).send();
-    for i in 0..480 {
-        let r = me(&a).await.unwrap();
-        assert_eq!(r.status(), 200, "request {i} through A");
-    }
-    let r = me(&b).await.unwrap();
-    assert_eq!(r.status(), 429, "the 481st, through B");
-    let retry: u64 = r.headers()[header::RETRY_AFTER]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    let body: Value = r.json().await.unwrap();
-    assert_eq!(body, throttled(retry));
-    assert_eq!(me(&a).await.unwrap().status(), 429, "and through A");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,14 +1,12 @@
 //! PostgreSQL over TLS: `sslmode` and `sslrootcert` in the database URL,
 //! against the machine's PostgreSQL (which has TLS on, with a self-signed
 //! certificate for `localhost`). These always need PostgreSQL, so they run
-//! in the SQLite run of the suite too.
+//! in the SQLite run of the suite too; `url` reaches it (see `main.rs`).
 
 use std::path::PathBuf;
 
 use prickle::storage::{redact_url, Db};
 use sea_query::{Expr, Query};
-
-use crate::support;
 
 /// A password the server never asks for (trust auth), so it must not show
 /// up in any error.
@@ -96,11 +94,7 @@ async fn refused(url: &str) -> String {
     e
 }
 
-#[tokio::test]
-async fn require_encrypts_and_disable_does_not() {
-    let Some(url) = support::required_postgres_url().await else {
-        return;
-    };
+pub async fn require_encrypts_and_disable_does_not(url: String) {
     server_certificate(&url).await;
     let db = connect(&with_params(&url, "sslmode=require")).await;
     assert!(ssl_in_use(&db).await, "sslmode=require is not encrypted");
@@ -113,11 +107,7 @@ async fn require_encrypts_and_disable_does_not() {
     assert!(!ssl_in_use(&plain).await, "sslmode=disable is encrypted");
 }
 
-#[tokio::test]
-async fn verify_ca_accepts_the_servers_own_certificate_as_root() {
-    let Some(url) = support::required_postgres_url().await else {
-        return;
-    };
+pub async fn verify_ca_accepts_the_servers_own_certificate_as_root(url: String) {
     let cert = server_certificate(&url).await;
     // The certificate names localhost; verify-ca does not check the name,
     // so 127.0.0.1 connects too.
@@ -131,11 +121,7 @@ async fn verify_ca_accepts_the_servers_own_certificate_as_root() {
     }
 }
 
-#[tokio::test]
-async fn verify_ca_refuses_a_server_its_root_did_not_sign() {
-    let Some(url) = support::required_postgres_url().await else {
-        return;
-    };
+pub async fn verify_ca_refuses_a_server_its_root_did_not_sign(url: String) {
     server_certificate(&url).await;
     let root = wrong_root();
     for mode in ["verify-ca", "verify-full", "require"] {
@@ -158,11 +144,7 @@ async fn verify_ca_refuses_a_server_its_root_did_not_sign() {
     }
 }
 
-#[tokio::test]
-async fn verify_full_also_checks_the_host_name() {
-    let Some(url) = support::required_postgres_url().await else {
-        return;
-    };
+pub async fn verify_full_also_checks_the_host_name(url: String) {
     let cert = server_certificate(&url).await;
     assert!(
         url.contains("@127.0.0.1:") || url.contains("@localhost:"),
@@ -184,11 +166,7 @@ async fn verify_full_also_checks_the_host_name() {
     );
 }
 
-#[tokio::test]
-async fn an_unreadable_root_file_is_a_clear_error() {
-    let Some(url) = support::required_postgres_url().await else {
-        return;
-    };
+pub async fn an_unreadable_root_file_is_a_clear_error(url: String) {
     let e = refused(&with_params(
         &url,
         "sslmode=verify-ca&sslrootcert=/nonexistent/root.pem",
