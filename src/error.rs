@@ -69,16 +69,14 @@ impl ApiError {
 
     /// 503 when the server is at a bound it keeps for everyone's sake
     /// (requests in flight, password hashes at once), in DRF's
-    /// `ServiceUnavailable` wording, with `Retry-After`.
+    /// `ServiceUnavailable` wording (`Retry-After: 1`, as every 503).
     pub fn over_capacity() -> Self {
-        let mut e = Self::new(
+        Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "server_error",
             "service_unavailable",
             "Service temporarily unavailable, try again later.",
-        );
-        e.header = Some(ErrorHeader::RetryAfter(1));
-        e
+        )
     }
 
     /// 408 (DRF has no exception for it; the wording follows DRF's).
@@ -257,16 +255,11 @@ impl ApiError {
         )
     }
 
-    /// 503 for work the server refuses to queue (a bounded resource is
-    /// taken): DRF's `ServiceUnavailable` wording; answered with `Retry-After`.
+    /// [`ApiError::over_capacity`], with the bound that was reached in the
+    /// log (for bounds reached rarely enough that a line each is useful).
     pub fn busy(cause: impl fmt::Display) -> Self {
         tracing::warn!(reason = %cause, "busy: 503");
-        Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "server_error",
-            "service_unavailable",
-            "Service temporarily unavailable, try again later.",
-        )
+        Self::over_capacity()
     }
 
     /// 406: no rendering the client accepts (DRF's content negotiation).

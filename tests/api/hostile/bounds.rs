@@ -140,6 +140,7 @@ fn assert_not_5xx(r: &Response, what: &str) {
 /// are declared.
 #[tokio::test]
 async fn every_query_parameter_of_every_route_is_bounded() {
+    let _turn = super::HEAVY.lock().await;
     let w = World::new().await;
     let f = Fixtures::new(&w).await;
     let endpoints = prickle::api::endpoints();

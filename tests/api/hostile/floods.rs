@@ -103,6 +103,7 @@ fn post(path: &str, key: &str, body: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_thousand_half_sent_requests_from_one_address_stall_no_one_else() {
+    let _turn = super::HEAVY.lock().await;
     // Both ends of 2,000 connections live in this process, as `prickle
     // serve` would raise its own limit.
     let fds = prickle::server::raise_fd_limit().unwrap_or(0);

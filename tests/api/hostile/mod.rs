@@ -3,6 +3,12 @@
 //! organizations. Each file is one line of attack; every test here failed on
 //! the main branch before the defence it checks.
 
+/// Tests that load the whole machine (a flood of connections, a crowd of
+/// password hashes, a walk of every route with huge values) take turns: the
+/// flood measures latency and the crowd measures memory, and each would
+/// disturb the other's figure.
+pub(crate) static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 mod authorization;
 pub(crate) mod bounds;
 mod floods;

@@ -383,6 +383,7 @@ fn peak_rss_kb(pid: u32) -> u64 {
 /// invite costs no hash, and no invite is used twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_hundred_concurrent_sign_ups_stay_under_300_mb() {
+    let _turn = super::HEAVY.lock().await;
     let (url, _dir) = processes::suite_database().await;
     let (org, key) = processes::owner_with_key(&url, "owner@example.com");
     let server = Server::start(&url).await;
