@@ -97,9 +97,6 @@ pub struct Endpoint {
     /// axum's pattern without the trailing slash (both forms are served).
     pub path: &'static str,
     pub access: Access,
-    /// The rate limits a request is counted against (per key; per address
-    /// on public routes) when they are on.
-    pub throttle: Throttle,
 }
 
 /// A member of the organization in the path, with a level that is known.
@@ -157,21 +154,10 @@ impl Routes {
     }
 
     fn add(
-        self,
-        method: Method,
-        path: &'static str,
-        access: Access,
-        run: impl Fn(App, ApiRequest) -> BoxFuture + Clone + Send + Sync + 'static,
-    ) -> Routes {
-        self.add_throttled(method, path, access, Throttle::Api, run)
-    }
-
-    fn add_throttled(
         mut self,
         method: Method,
         path: &'static str,
         access: Access,
-        throttle: Throttle,
         run: impl Fn(App, ApiRequest) -> BoxFuture + Clone + Send + Sync + 'static,
     ) -> Routes {
         let path_key = path.trim_end_matches('/');
@@ -186,7 +172,6 @@ impl Routes {
             method: method.clone(),
             path: path_key,
             access,
-            throttle,
         });
         let router = self.methods.remove(path_key).unwrap_or_default();
         let router = router.on(
@@ -218,7 +203,7 @@ impl Routes {
         F: Fn(App, ApiRequest) -> Fut + Clone + Send + Sync + 'static,
         Fut: Future<Output = ApiResult<Response>> + Send + 'static,
     {
-        self.add_throttled(method, path, Access::Public, throttle, move |app, req| {
+        self.add(method, path, Access::Public, move |app, req| {
             let handler = handler.clone();
             Box::pin(async move {
                 app.rate_limiter.address(throttle, req.client).await?;

@@ -209,10 +209,6 @@ impl RateLimiter {
         }
     }
 
-    pub fn enabled(&self) -> bool {
-        self.settings.enabled
-    }
-
     /// A request made with the personal API key `key_id` (a rolled key
     /// keeps its budget: rolling cannot escape a limit).
     pub async fn key(&self, key_id: &str) -> ApiResult<()> {
