@@ -153,6 +153,7 @@ impl TestApp {
                 .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
         };
         crate::conformance::check(&method, &path, status.as_u16(), &body);
+        record(&method, &path, status.as_u16(), &body);
         Response { status, body }
     }
 
@@ -276,4 +277,26 @@ impl World {
         assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
         r.body
     }
+}
+
+/// With `PRICKLE_RECORD_RESPONSES=<dir>`, every response the suite receives
+/// is appended to `<dir>/<test name>.jsonl`, so a refactoring can compare
+/// what clients see before and after (`scripts/compare_responses.py`).
+fn record(method: &str, path: &str, status: u16, body: &Value) {
+    use std::io::Write;
+    let Some(dir) = std::env::var_os("PRICKLE_RECORD_RESPONSES") else {
+        return;
+    };
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("unnamed")
+        .replace("::", ".");
+    let line = json!({"method": method, "path": path, "status": status, "body": body});
+    let file = std::path::Path::new(&dir).join(format!("{test}.jsonl"));
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(file)
+        .expect("record file");
+    writeln!(f, "{line}").expect("record");
 }
