@@ -13,7 +13,6 @@
 
 use std::borrow::Cow;
 
-use axum::http::Method;
 use axum::response::Response;
 use sea_query::{Expr, ExprTrait, Query};
 use serde_json::{json, Map, Value};
@@ -34,9 +33,10 @@ use crate::users::{self, NewUser, User};
 pub(crate) const PATH: &str = "/api/signup/{invite_id}";
 
 pub fn routes(r: Routes) -> Routes {
-    r.public(Method::GET, PATH, preview)
+    use super::openapi as doc;
+    r.public(doc::signup_preview(), preview)
         // PostHog's SignupIPThrottle, when rate limits are on.
-        .public_throttled(Method::POST, PATH, Throttle::Signup, accept)
+        .public_throttled(doc::signup_accept(), Throttle::Signup, accept)
 }
 
 fn not_valid() -> ApiError {

@@ -3,7 +3,6 @@
 
 use std::borrow::Cow;
 
-use axum::http::Method;
 use axum::response::Response;
 use sea_query::{Expr, ExprTrait, Query};
 use serde_json::{Map, Value};
@@ -28,18 +27,14 @@ pub(super) const LIST_PATH: &str = "/api/organizations";
 pub(super) const DETAIL_PATH: &str = "/api/organizations/{organization_id}";
 
 pub fn routes(r: Routes) -> Routes {
-    r.caller(Method::GET, LIST_PATH, Access::Organizations(READ), list)
-        .caller(
-            Method::POST,
-            LIST_PATH,
-            Access::Organizations(WRITE),
-            create,
-        )
-        .organization_object(Method::GET, DETAIL_PATH, READ, retrieve)
-        .organization_object(Method::PATCH, DETAIL_PATH, WRITE, update)
+    use super::openapi as doc;
+    r.caller(doc::list(), Access::Organizations(READ), list)
+        .caller(doc::create(), Access::Organizations(WRITE), create)
+        .organization_object(doc::retrieve(), READ, retrieve)
+        .organization_object(doc::partial_update(), WRITE, update)
         // PUT behaves as PATCH (decisions.md).
-        .organization_object(Method::PUT, DETAIL_PATH, WRITE, update)
-        .organization_object(Method::DELETE, DETAIL_PATH, WRITE, destroy)
+        .organization_object(doc::update(), WRITE, update)
+        .organization_object(doc::destroy(), WRITE, destroy)
 }
 
 /// Only owners delete an organization.

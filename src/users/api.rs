@@ -2,7 +2,6 @@
 //! project (chosen, and saved, as PostHog chooses them), and the profile
 //! fields a key may change.
 
-use axum::http::Method;
 use axum::response::Response;
 use sea_query::{Expr, ExprTrait, Order, Query};
 use serde_json::{json, Map, Value};
@@ -23,10 +22,11 @@ const WRITE: &[Scope] = &[Scope::write("user")];
 pub(super) const PATH: &str = "/api/users/{uuid}";
 
 pub fn routes(r: Routes) -> Routes {
-    r.caller(Method::GET, PATH, Access::User(READ), retrieve)
-        .caller(Method::PATCH, PATH, Access::User(WRITE), update)
+    use super::openapi as doc;
+    r.caller(doc::retrieve(), Access::User(READ), retrieve)
+        .caller(doc::partial_update(), Access::User(WRITE), update)
         // Clients send partial bodies with PUT too.
-        .caller(Method::PUT, PATH, Access::User(WRITE), update)
+        .caller(doc::update(), Access::User(WRITE), update)
 }
 
 /// Without staff users, `@me` is the only user anyone may address.

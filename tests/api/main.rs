@@ -14,6 +14,7 @@ mod invites;
 mod legal_documents;
 mod matrix;
 mod members;
+mod nested_routes;
 mod oauth_applications;
 mod openapi;
 mod openapi_companions;
