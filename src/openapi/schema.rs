@@ -6,6 +6,7 @@ use utoipa::openapi::schema::{
     ArrayBuilder, ObjectBuilder, OneOfBuilder, Ref, Schema, SchemaFormat, SchemaType, Type,
 };
 use utoipa::openapi::RefOr;
+use utoipa::PartialSchema;
 
 pub use utoipa::openapi::schema::Type as Kind;
 
@@ -97,4 +98,28 @@ pub fn read_only_array(b: ArrayBuilder) -> RefOr<Schema> {
     keys.insert("readOnly".into(), true.into());
     array.extensions = Some(keys);
     array.into()
+}
+
+/// `T`'s own schema, read-only: for a derived type's field whose type is
+/// inlined (`#[schema(schema_with = read_only::<T>)]`), as utoipa's derive
+/// drops `read_only` on an inlined enum and sets it on an array's items.
+pub fn read_only<T: PartialSchema + ?Sized>() -> RefOr<Schema> {
+    match T::schema() {
+        RefOr::T(Schema::Object(mut object)) => {
+            object.read_only = Some(true);
+            object.into()
+        }
+        RefOr::T(Schema::Array(array)) => read_only_array(array.into()),
+        other => other,
+    }
+}
+
+/// A derived struct's object schema, to add to: a component a request body
+/// shares with the response, plus the fields only the request carries.
+pub fn object_of<T: PartialSchema + ?Sized>() -> ObjectBuilder {
+    match T::schema() {
+        RefOr::T(Schema::Object(object)) => object.into(),
+        // Only structs are extended.
+        _ => ObjectBuilder::new(),
+    }
 }
