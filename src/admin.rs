@@ -85,7 +85,7 @@ pub async fn create_user(
             e => db_err(e),
         })?;
     tx.commit().await.map_err(db_err)?;
-    Ok(user.basic_json())
+    serde_json::to_value(crate::members::model::UserBasic::of(&user)).map_err(|e| e.to_string())
 }
 
 pub async fn create_organization(db: &Db, name: &str, owner_email: &str) -> AdminResult {

@@ -5,7 +5,7 @@ pub mod openapi;
 pub mod profile;
 
 use sea_query::{Expr, ExprTrait, Query};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::storage::schema::Users;
 use crate::storage::{DbError, DbResult, RowRead, Tx};
@@ -62,44 +62,6 @@ impl User {
             current_team_id: r.opt_i64(at + 11)?,
             last_login: r.opt_i64(at + 12)?,
         })
-    }
-
-    /// PostHog's `UserBasic` shape.
-    pub fn basic_json(&self) -> Value {
-        json!({
-            "id": self.id,
-            "uuid": self.uuid,
-            "distinct_id": self.distinct_id,
-            "first_name": self.first_name,
-            "last_name": self.last_name,
-            "email": self.email,
-            "is_email_verified": self.is_email_verified,
-            "hedgehog_config": hedgehog_profile(&self.hedgehog_config),
-            "role_at_organization": self.role_at_organization,
-        })
-    }
-}
-
-/// Only a non-empty config is shown, reduced to the keys a profile needs.
-fn hedgehog_profile(config: &Value) -> Value {
-    match config {
-        Value::Object(m) if !m.is_empty() => {
-            let actor = m.get("actor_options").and_then(Value::as_object);
-            let pick = |k: &str| {
-                actor
-                    .and_then(|a| a.get(k))
-                    .or_else(|| m.get(k))
-                    .cloned()
-                    .unwrap_or(Value::Null)
-            };
-            json!({
-                "use_as_profile": m.get("use_as_profile").cloned().unwrap_or(Value::Null),
-                "color": pick("color"),
-                "accessories": pick("accessories"),
-                "skin": pick("skin"),
-            })
-        }
-        _ => Value::Null,
     }
 }
 

@@ -66,10 +66,13 @@ async fn list(app: App, req: ApiRequest, ctx: Member) -> ApiResult<Response> {
     let count = store::count(&mut tx, &ctx.org.id).await?;
     let invites = store::list(&mut tx, &ctx.org.id, page.limit, page.offset).await?;
     tx.commit().await?;
-    let results = model::list_json(&invites, now);
-    http::ok_json(pagination::envelope_json(
-        &base, &query, page, count, &results,
-    ))
+    http::ok_json(pagination::envelope_of(
+        &base,
+        &query,
+        page,
+        count,
+        &model::shown(&invites, now),
+    )?)
 }
 
 /// The organization's projects, read only when a payload names some.
@@ -97,7 +100,7 @@ async fn create(app: App, mut req: ApiRequest, ctx: Member) -> ApiResult<Respons
     let invite = write(&mut tx, &app, &ctx, new, now).await?;
     tx.commit().await?;
     send_emails(&app, &ctx, std::slice::from_ref(&invite));
-    http::created_json(invite.to_json_string(now))
+    http::created_of(&invite.shown(now))
 }
 
 /// All or nothing (decisions.md): every element is validated first, then
@@ -156,7 +159,7 @@ async fn bulk(app: App, mut req: ApiRequest, ctx: Member) -> ApiResult<Response>
     }
     tx.commit().await?;
     send_emails(&app, &ctx, &created);
-    http::created_json(model::list_json(&created, now))
+    http::created_of(&model::shown(&created, now))
 }
 
 /// PostHog's create, inside the caller's transaction (organization locked):

@@ -1,11 +1,14 @@
-//! An invite as stored and as PostHog renders it.
+//! An invite as stored, and as PostHog's API shows it (`OrganizationInvite`,
+//! a type borrowing the stored invite, from which both the response bytes
+//! and the API document's component come).
 
-use std::collections::HashMap;
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
 
-use serde_json::{json, Value};
-
+use crate::members::model::UserBasic;
 use crate::organizations::Level;
-use crate::time;
+use crate::time::{self, Timestamp};
 use crate::users::User;
 
 /// PostHog's `INVITE_DAYS_VALIDITY`.
@@ -17,8 +20,10 @@ pub fn valid_since(now: i64) -> i64 {
     now - VALIDITY_DAYS * DAY_MICROS
 }
 
-/// A project access level an invite may grant.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+// A project access level an invite may grant (no doc comment: it would
+// become the level's description in the API document).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum AccessLevel {
     Member,
     Admin,
@@ -41,23 +46,12 @@ impl AccessLevel {
     }
 }
 
-/// One `private_project_access` entry.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+// One `private_project_access` entry, as stored and as shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
 pub struct ProjectAccess {
     pub id: i64,
+    #[schema(inline)]
     pub level: AccessLevel,
-}
-
-/// `None` renders as `null` (PostHog stores an explicit `[]` as null).
-pub fn access_to_json(access: &Option<Vec<ProjectAccess>>) -> Value {
-    match access {
-        None => Value::Null,
-        Some(list) => Value::Array(
-            list.iter()
-                .map(|a| json!({"id": a.id, "level": a.level.as_str()}))
-                .collect(),
-        ),
-    }
 }
 
 /// Reads the stored JSON; entries that cannot be read are dropped (they were
@@ -100,90 +94,99 @@ impl Invite {
         self.created_at < valid_since(now)
     }
 
-    /// PostHog's invite object, keys in its order, written as JSON text
-    /// (lists render many; no intermediate tree). `creator` is the creator's
-    /// `UserBasic` JSON when the caller has it already (lists share one
-    /// rendering per creator).
-    pub fn write_json(&self, out: &mut String, now: i64, creator: Option<&str>) {
-        // Serialising a string cannot fail.
-        let text = |out: &mut String, s: &str| {
-            out.push_str(&serde_json::to_string(s).unwrap_or_default());
-        };
-        out.push_str("{\"id\":");
-        text(out, &self.id);
-        out.push_str(",\"target_email\":");
-        text(out, &self.target_email);
-        out.push_str(",\"first_name\":");
-        text(out, &self.first_name);
-        out.push_str(",\"emailing_attempt_made\":");
-        out.push_str(if self.emailing_attempt_made {
-            "true"
-        } else {
-            "false"
-        });
-        out.push_str(",\"level\":");
-        out.push_str(&self.level.as_i64().to_string());
-        out.push_str(",\"is_expired\":");
-        out.push_str(if self.is_expired(now) {
-            "true"
-        } else {
-            "false"
-        });
-        out.push_str(",\"created_by\":");
-        match (creator, &self.created_by) {
-            (Some(json), _) => out.push_str(json),
-            (None, Some(user)) => out.push_str(&user.basic_json().to_string()),
-            (None, None) => out.push_str("null"),
+    /// PostHog's invite object, as of `now` (`is_expired`).
+    pub fn shown(&self, now: i64) -> OrganizationInvite<'_> {
+        OrganizationInvite {
+            id: &self.id,
+            target_email: &self.target_email,
+            first_name: &self.first_name,
+            emailing_attempt_made: self.emailing_attempt_made,
+            level: self.level,
+            is_expired: self.is_expired(now),
+            created_by: self.created_by.as_ref().map(UserBasic::of),
+            created_at: Timestamp(self.created_at),
+            updated_at: Timestamp(self.updated_at),
+            message: self.message.as_deref(),
+            private_project_access: self.private_project_access.as_deref(),
+            signup_url: self.signup_url.as_deref(),
         }
-        out.push_str(",\"created_at\":");
-        text(out, &time::format(self.created_at));
-        out.push_str(",\"updated_at\":");
-        text(out, &time::format(self.updated_at));
-        out.push_str(",\"message\":");
-        match &self.message {
-            Some(m) => text(out, m),
-            None => out.push_str("null"),
-        }
-        out.push_str(",\"private_project_access\":");
-        out.push_str(&access_to_json(&self.private_project_access).to_string());
-        if let Some(url) = &self.signup_url {
-            out.push_str(",\"signup_url\":");
-            text(out, url);
-        }
-        out.push('}');
-    }
-
-    pub fn to_json_string(&self, now: i64) -> String {
-        let mut out = String::with_capacity(640);
-        self.write_json(&mut out, now, None);
-        out
     }
 }
 
-/// Invites as a JSON array, each creator rendered once.
-pub fn list_json(invites: &[Invite], now: i64) -> String {
-    let mut creators: HashMap<i64, String> = HashMap::new();
-    let mut out = String::with_capacity(invites.len() * 640 + 2);
-    out.push('[');
-    for (i, invite) in invites.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        let creator = invite.created_by.as_ref().map(|u| {
-            creators
-                .entry(u.id)
-                .or_insert_with(|| u.basic_json().to_string())
-                .clone()
-        });
-        invite.write_json(&mut out, now, creator.as_deref());
-    }
-    out.push(']');
-    out
+// PostHog's `OrganizationInvite`: the fields the server sets are read-only
+// and required, as PostHog lists them. The create body shares the component
+// (`openapi::invite_schema` adds the fields only a request carries).
+#[derive(Serialize, ToSchema)]
+#[schema(as = OrganizationInvite)]
+pub struct OrganizationInvite<'a> {
+    #[schema(read_only, format = "uuid")]
+    pub id: &'a str,
+    // No `format`: the server checks addresses by its own rules.
+    #[schema(max_length = 254)]
+    pub target_email: &'a str,
+    #[schema(max_length = 30, required = false)]
+    pub first_name: &'a str,
+    #[schema(read_only)]
+    pub emailing_attempt_made: bool,
+    #[schema(required = false)]
+    pub level: Level,
+    /// Older than the 3 days an invite is valid.
+    #[schema(read_only)]
+    pub is_expired: bool,
+    // Null once the inviter's account is gone.
+    #[schema(required = true)]
+    pub created_by: Option<UserBasic<'a>>,
+    #[schema(read_only, value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    #[schema(read_only, value_type = String, format = DateTime)]
+    pub updated_at: Timestamp,
+    // `payload::MESSAGE_MAX`.
+    #[schema(max_length = 2000)]
+    pub message: Option<&'a str>,
+    #[doc = "Projects of the organization and the access the invite grants to each; \
+             sent empty or null, it is stored as null."]
+    #[schema(inline)]
+    pub private_project_access: Option<&'a [ProjectAccess]>,
+    // Known only to the request that made the token (the database keeps a
+    // digest), so shown by the create responses only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[doc = "The sign-up link with the invite's token, SITE_URL/signup/<id>?token=<token>. \
+             Shown once, in the create response (single and bulk), never in a list; \
+             `prickle admin invite-link` makes a new one. Not in PostHog."]
+    #[schema(read_only, value_type = String)]
+    pub signup_url: Option<&'a str>,
+}
+
+/// Invites as PostHog shows them, as of `now`.
+pub fn shown(invites: &[Invite], now: i64) -> Vec<OrganizationInvite<'_>> {
+    invites.iter().map(|i| i.shown(now)).collect()
+}
+
+// What a sign-up link shows before joining (`GET /api/signup/{invite_id}/`):
+// who is invited, to which organization.
+#[derive(Serialize, ToSchema)]
+#[schema(as = InviteSignupPreview)]
+pub struct InviteSignupPreview<'a> {
+    #[schema(format = "uuid")]
+    pub id: &'a str,
+    pub target_email: &'a str,
+    pub first_name: &'a str,
+    pub organization_name: &'a str,
+}
+
+// The user who joined through an invite and where the app goes next.
+#[derive(Serialize, ToSchema)]
+#[schema(as = InviteSignupResponse)]
+pub struct InviteSignupResponse<'a> {
+    #[serde(flatten)]
+    pub user: UserBasic<'a>,
+    pub redirect_url: &'a str,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn invite(created_at: i64) -> Invite {
         Invite {
@@ -212,10 +215,8 @@ mod tests {
 
     #[test]
     fn renders_posthog_keys_in_order() {
-        let v: Value = serde_json::from_str(
-            &invite(1_704_844_800_000_000).to_json_string(1_704_844_800_000_000),
-        )
-        .unwrap();
+        let shown = |i: &Invite, now| serde_json::to_value(i.shown(now)).unwrap();
+        let v = shown(&invite(1_704_844_800_000_000), 1_704_844_800_000_000);
         let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
         assert_eq!(
             keys,
@@ -238,15 +239,26 @@ mod tests {
         assert_eq!(v["created_by"], Value::Null);
         let mut odd = invite(0);
         odd.message = Some("quote \" and \\ and \u{1f994}".into());
-        let v: Value = serde_json::from_str(&list_json(&[odd.clone(), odd], 0)).unwrap();
+        let both = [odd.clone(), odd];
+        let v = serde_json::to_value(super::shown(&both, 0)).unwrap();
         assert_eq!(v[1]["message"], "quote \" and \\ and \u{1f994}");
         assert!(v[1].get("signup_url").is_none());
         let mut created = invite(0);
         created.signup_url = Some("https://x.io/signup/i?token=t".into());
-        let v: Value = serde_json::from_str(&created.to_json_string(0)).unwrap();
+        let v = shown(&created, 0);
         let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
         assert_eq!(keys.last(), Some(&"signup_url"));
         assert_eq!(v["signup_url"], "https://x.io/signup/i?token=t");
+    }
+
+    #[test]
+    fn the_documented_message_cap_is_the_payload_s() {
+        use utoipa::PartialSchema;
+        let schema = serde_json::to_value(OrganizationInvite::schema()).unwrap();
+        assert_eq!(
+            schema["properties"]["message"]["maxLength"],
+            crate::invites::payload::MESSAGE_MAX
+        );
     }
 
     #[test]
@@ -255,8 +267,9 @@ mod tests {
             id: 3,
             level: AccessLevel::Admin,
         }]);
-        assert_eq!(access_from_json(&access_to_json(&a)), a);
-        assert_eq!(access_to_json(&None), Value::Null);
+        let stored = serde_json::to_value(&a).unwrap();
+        assert_eq!(stored, json!([{"id": 3, "level": "admin"}]));
+        assert_eq!(access_from_json(&stored), a);
         assert_eq!(access_from_json(&Value::Null), None);
     }
 }

@@ -1,36 +1,41 @@
 //! What the API document says about the invites routes and the sign-up
 //! through an invite: PostHog's operation ids and component names, with the
-//! shapes prickle really answers (`Invite::write_json`; bulk answers 201 with
-//! the array, decisions.md).
+//! shapes prickle really answers (the types of `model`; bulk answers 201
+//! with the array, decisions.md).
 
 use axum::http::Method;
 use serde_json::json;
-use utoipa::openapi::schema::ObjectBuilder;
+use utoipa::openapi::schema::{ObjectBuilder, Schema};
+use utoipa::openapi::RefOr;
+use utoipa::ToSchema;
 
+use super::model::{InviteSignupPreview, InviteSignupResponse, OrganizationInvite};
 use super::signup::PATH as SIGNUP_PATH;
 use super::{BULK_PATH, DETAIL_PATH, LIST_PATH, MAX_BULK};
-use crate::members::openapi::{level_schema, user_basic_schema, LEVEL, USER_BASIC};
+use crate::members::model::UserBasic;
 use crate::openapi::schema::{self as s, Kind};
 use crate::openapi::Operation;
+use crate::organizations::Level;
 
 const TAGS: &[&str] = &["core", "invites"];
 const SIGNUP_TAGS: &[&str] = &["signup"];
 
-pub const INVITE: &str = "OrganizationInvite";
 pub const PAGE: &str = "PaginatedOrganizationInviteList";
-pub const SIGNUP_PREVIEW: &str = "InviteSignupPreview";
 pub const SIGNUP: &str = "InviteSignup";
-pub const SIGNED_UP: &str = "InviteSignupResponse";
+
+fn invite() -> RefOr<Schema> {
+    s::component(&OrganizationInvite::name())
+}
 
 /// The components the invite and sign-up routes refer to.
 fn components(op: Operation) -> Operation {
-    op.component(INVITE, invite_schema())
-        .component(PAGE, crate::openapi::paginated(INVITE))
-        .component(SIGNUP_PREVIEW, preview_schema())
+    op.component(&OrganizationInvite::name(), invite_schema())
+        .component_of::<Level>()
+        .component_of::<UserBasic>()
+        .component(PAGE, crate::openapi::paginated(&OrganizationInvite::name()))
+        .component_of::<InviteSignupPreview>()
         .component(SIGNUP, signup_schema())
-        .component(SIGNED_UP, signed_up_schema())
-        .component(LEVEL, level_schema())
-        .component(USER_BASIC, user_basic_schema())
+        .component_of::<InviteSignupResponse>()
 }
 
 fn org(method: Method, path: &'static str, id: &'static str) -> Operation {
@@ -78,8 +83,8 @@ pub fn create() -> Operation {
             "Invites an email address; earlier invites for it are replaced, \
              and it is emailed when the server sends email.",
         )
-        .body(s::component(INVITE))
-        .returns(201, s::component(INVITE))
+        .body(invite())
+        .returns(201, invite())
 }
 
 pub fn bulk() -> Operation {
@@ -88,8 +93,8 @@ pub fn bulk() -> Operation {
             "Invites up to 20 email addresses at once, all or nothing: \
              one invalid element writes none.",
         )
-        .body(s::array(s::component(INVITE)).max_items(Some(MAX_BULK)))
-        .returns(201, s::array(s::component(INVITE)))
+        .body(s::array(invite()).max_items(Some(MAX_BULK)))
+        .returns(201, s::array(invite()))
 }
 
 pub fn destroy() -> Operation {
@@ -109,7 +114,7 @@ pub fn signup_preview() -> Operation {
             "The invite behind a sign-up link, checked as accepting it would \
              check it (for the caller, when a key is sent).",
         )
-        .returns(200, s::component(SIGNUP_PREVIEW))
+        .returns(200, s::component(&InviteSignupPreview::name()))
 }
 
 pub fn signup_accept() -> Operation {
@@ -119,53 +124,14 @@ pub fn signup_accept() -> Operation {
                  `password`, or, with a personal API key, the key's user.",
         )
         .body(s::component(SIGNUP))
-        .returns(201, s::component(SIGNED_UP))
+        .returns(201, s::component(&InviteSignupResponse::name()))
 }
 
-/// The invite (`Invite::write_json`), also the create body: the fields the
-/// server sets are read-only and required, as PostHog lists them; the two
-/// flags are read from the body and never shown.
-fn invite_schema() -> ObjectBuilder {
-    let read_only = |b: ObjectBuilder| b.read_only(Some(true));
-    let access = s::of(Kind::Object)
-        .property("id", s::integer())
-        .property("level", s::choice(Kind::String, ["member", "admin"]))
-        .required("id")
-        .required("level");
-    let mut b = s::of(Kind::Object)
-        .property("id", read_only(s::uuid()))
-        // No `format`: the server checks addresses by its own rules.
-        .property("target_email", s::string().max_length(Some(254)))
-        .property("first_name", s::string().max_length(Some(30)))
-        .property("emailing_attempt_made", read_only(s::boolean()))
-        .property("level", s::component(LEVEL))
-        .property(
-            "is_expired",
-            read_only(s::boolean().description(Some("Older than the 3 days an invite is valid."))),
-        )
-        // Null once the inviter's account is gone.
-        .property("created_by", s::nullable_component(USER_BASIC))
-        .property("created_at", read_only(s::date_time()))
-        .property("updated_at", read_only(s::date_time()))
-        .property(
-            "message",
-            s::nullable(Kind::String).max_length(Some(super::payload::MESSAGE_MAX)),
-        )
-        .property(
-            "private_project_access",
-            s::nullable_array(access).description(Some(
-                "Projects of the organization and the access the invite grants to each; \
-                 sent empty or null, it is stored as null.",
-            )),
-        )
-        .property(
-            "signup_url",
-            read_only(s::string().description(Some(
-                "The sign-up link with the invite's token, SITE_URL/signup/<id>?token=<token>. \
-                 Shown once, in the create response (single and bulk), never in a list; \
-                 `prickle admin invite-link` makes a new one. Not in PostHog.",
-            ))),
-        )
+/// The invite as every response shows it (`model::OrganizationInvite`), also
+/// the create body: the two flags only a request carries are added, read
+/// from the body and never shown.
+fn invite_schema() -> RefOr<Schema> {
+    s::object_of::<OrganizationInvite>()
         .property(
             "send_email",
             s::boolean()
@@ -177,32 +143,8 @@ fn invite_schema() -> ObjectBuilder {
             s::boolean()
                 .write_only(Some(true))
                 .default(Some(json!(false))),
-        );
-    for name in [
-        "created_at",
-        "created_by",
-        "emailing_attempt_made",
-        "id",
-        "is_expired",
-        "target_email",
-        "updated_at",
-    ] {
-        b = b.required(name);
-    }
-    b
-}
-
-/// `GET /api/signup/{invite_id}/`: who is invited, to which organization.
-fn preview_schema() -> ObjectBuilder {
-    s::of(Kind::Object)
-        .property("id", s::uuid())
-        .property("target_email", s::string())
-        .property("first_name", s::string())
-        .property("organization_name", s::string())
-        .required("id")
-        .required("target_email")
-        .required("first_name")
-        .required("organization_name")
+        )
+        .into()
 }
 
 /// The sign-up body: `first_name` and `password` are required without a key.
@@ -220,11 +162,4 @@ fn signup_schema() -> ObjectBuilder {
             s::string().max_length(Some(72)).write_only(Some(true)),
         )
         .property("role_at_organization", s::string().max_length(Some(128)))
-}
-
-/// The user who joined (`UserBasic`) and where the app goes next.
-fn signed_up_schema() -> ObjectBuilder {
-    user_basic_schema()
-        .property("redirect_url", s::string())
-        .required("redirect_url")
 }

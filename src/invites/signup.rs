@@ -15,13 +15,14 @@ use std::borrow::Cow;
 
 use axum::response::Response;
 use sea_query::{Expr, ExprTrait, Query};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
-use super::model::Invite;
+use super::model::{Invite, InviteSignupPreview, InviteSignupResponse};
 use super::{store, token};
 use crate::drf::{self, CharOpts};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{self, ApiRequest, App, Routes};
+use crate::members::model::UserBasic;
 use crate::organizations;
 use crate::passwords;
 use crate::rate_limit::Throttle;
@@ -166,12 +167,12 @@ async fn preview(app: App, mut req: ApiRequest) -> ApiResult<Response> {
         email_is_member,
     };
     validate(&invite, &facts)?;
-    http::ok(json!({
-        "id": invite.id,
-        "target_email": invite.target_email,
-        "first_name": invite.first_name,
-        "organization_name": organization_name,
-    }))
+    http::ok_of(&InviteSignupPreview {
+        id: &invite.id,
+        target_email: &invite.target_email,
+        first_name: &invite.first_name,
+        organization_name: &organization_name,
+    })
 }
 
 /// Everything that refuses joining, in PostHog's order: for a new account,
@@ -326,11 +327,10 @@ async fn accept(app: App, mut req: ApiRequest) -> ApiResult<Response> {
     let project = organizations::first_project(&mut tx, &org_id).await?;
     users::set_current(&mut tx, user.id, Some(&org_id), project).await?;
     tx.commit().await?;
-    let mut out = user.basic_json();
-    if let Value::Object(m) = &mut out {
-        m.insert("redirect_url".into(), Value::String("/".into()));
-    }
-    http::created_json(out.to_string())
+    http::created_of(&InviteSignupResponse {
+        user: UserBasic::of(&user),
+        redirect_url: "/",
+    })
 }
 
 async fn set_new_account_fields(tx: &mut Tx, user_id: i64, role: &str) -> ApiResult<()> {
@@ -393,6 +393,7 @@ mod tests {
     use super::*;
     use crate::invites::model::VALIDITY_DAYS;
     use crate::organizations::Level;
+    use serde_json::json;
 
     fn invite(created_at: i64) -> Invite {
         Invite {

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use sea_query::{Alias, Expr, ExprTrait, JoinType, Order, Query, SelectStatement};
 use serde_json::Value;
 
-use super::model::{access_from_json, access_to_json, Invite};
+use super::model::{access_from_json, Invite};
 use crate::organizations::Level;
 use crate::storage::schema::{
     OrganizationInvites as I, OrganizationMemberships as M, Projects as P, Users as U,
@@ -165,7 +165,9 @@ pub async fn insert(tx: &mut Tx, invite: &Invite, token_digest: &str) -> DbResul
     let access = invite
         .private_project_access
         .as_ref()
-        .map(|_| access_to_json(&invite.private_project_access).to_string());
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| DbError::Other(e.to_string()))?;
     let stmt = Query::insert()
         .into_table(I::Table)
         .columns(COLUMNS.into_iter().chain([I::SignupTokenDigest]))

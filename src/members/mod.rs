@@ -15,7 +15,7 @@ pub mod store;
 
 use axum::response::Response;
 use chrono::{NaiveDate, NaiveDateTime};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use crate::auth::Scope;
 use crate::drf;
@@ -140,15 +140,7 @@ async fn list(app: App, req: ApiRequest, ctx: Member) -> ApiResult<Response> {
         Some((Some(hit), _, _)) => hit,
         miss => {
             let (count, members) = store::page(&mut tx, &ctx.org.id, &q).await?;
-            let mut results = String::with_capacity(members.len() * 520 + 2);
-            results.push('[');
-            for (i, (m, kind)) in members.iter().enumerate() {
-                if i > 0 {
-                    results.push(',');
-                }
-                model::write_member(m, *kind, &mut results);
-            }
-            results.push(']');
+            let results = http::to_json(&model::Listed(&members))?;
             let rendered: cache::Page = std::sync::Arc::new((count, results));
             if let Some((None, key, token)) = miss {
                 cache::put_page(key, token, rendered.clone());
@@ -197,9 +189,7 @@ async fn update(app: App, mut req: ApiRequest, ctx: Member) -> ApiResult<Respons
     member.updated_at = now;
     store::set_level(&mut tx, &ctx.org.id, &member.id, member.level, now).await?;
     tx.commit().await?;
-    let mut out = String::with_capacity(600);
-    model::write_member(&member, None, &mut out);
-    http::ok_json(out)
+    http::ok_of(&model::OrganizationMember::of(&member, None))
 }
 
 /// Removes a member, or lets the caller leave. The removed user's keys stay,
@@ -244,16 +234,19 @@ async fn scoped_api_keys(app: App, req: ApiRequest, ctx: Member) -> ApiResult<Re
             )
         })
         .collect();
-    http::ok(json!({
-        "has_keys": !reaching.is_empty(),
-        "has_keys_active_last_week": reaching
+    http::ok_of(&model::ScopedApiKeys {
+        has_keys: !reaching.is_empty(),
+        has_keys_active_last_week: reaching
             .iter()
             .any(|k| k.last_used_at.is_some_and(|t| t >= week_ago)),
-        "keys": reaching
+        keys: reaching
             .iter()
-            .map(|k| json!({"name": k.label, "last_used_at": time::format_opt(k.last_used_at)}))
-            .collect::<Vec<_>>(),
-    }))
+            .map(|k| model::ScopedApiKey {
+                name: &k.label,
+                last_used_at: k.last_used_at.map(time::Timestamp),
+            })
+            .collect(),
+    })
 }
 
 #[cfg(test)]

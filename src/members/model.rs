@@ -1,127 +1,216 @@
-//! A membership as PostHog's API renders it (`OrganizationMember`), written
-//! straight into the response text: the list is a hot path.
+//! A membership as PostHog's API shows it (`OrganizationMember`), the user
+//! behind it (`UserBasic`, also an invite's creator and a new sign-up), the
+//! level (`OrganizationMembershipLevel`) and a member's keys
+//! (`scoped_api_keys`). Each shape is one type: the response bytes and the
+//! API document's component both come from it. The list is a hot path: a
+//! member borrows every field from its `Membership` row.
 
-use std::fmt::Write as _;
+use std::borrow::Cow;
 
-use serde_json::Value;
+use serde::{Serialize, Serializer};
+use serde_json::{json, Value};
+use utoipa::openapi::schema::{ObjectBuilder, Schema};
+use utoipa::openapi::RefOr;
+use utoipa::ToSchema;
 
-use crate::organizations::Membership;
-use crate::time;
+use crate::openapi::schema::{self as s, Kind};
+use crate::organizations::{Level, Membership};
+use crate::time::Timestamp;
+use crate::users::User;
 
-/// How a row matched `search` (PostHog adds the field only when searching).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How the member matched `search`; present only in a list searched with it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum MatchType {
     Exact,
     Similar,
 }
 
-impl MatchType {
-    fn as_str(self) -> &'static str {
-        match self {
-            MatchType::Exact => "exact",
-            MatchType::Similar => "similar",
+// PostHog's `OrganizationMember`: prickle has no 2FA devices and no social
+// logins, so both flags are false. `level` is the one writable field, not
+// required: the component is also the PUT body.
+#[derive(Serialize, ToSchema)]
+#[schema(as = OrganizationMember)]
+pub struct OrganizationMember<'a> {
+    #[schema(read_only, format = "uuid")]
+    pub id: &'a str,
+    pub user: UserBasic<'a>,
+    #[schema(required = false)]
+    pub level: Level,
+    #[schema(read_only, value_type = String, format = DateTime)]
+    pub joined_at: Timestamp,
+    #[schema(read_only, value_type = String, format = DateTime)]
+    pub updated_at: Timestamp,
+    #[schema(read_only)]
+    pub is_2fa_enabled: bool,
+    #[schema(read_only)]
+    pub has_social_auth: bool,
+    // Null until the user first logs in (PostHog's schema omits the null).
+    #[schema(read_only, value_type = Option<String>, format = DateTime, required = true)]
+    pub last_login: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = s::read_only::<MatchType>)]
+    pub search_match_type: Option<MatchType>,
+}
+
+impl<'a> OrganizationMember<'a> {
+    pub fn of(m: &'a Membership, search: Option<MatchType>) -> OrganizationMember<'a> {
+        OrganizationMember {
+            id: &m.id,
+            user: UserBasic::of(&m.user),
+            level: m.level,
+            joined_at: Timestamp(m.joined_at),
+            updated_at: Timestamp(m.updated_at),
+            is_2fa_enabled: false,
+            has_social_auth: false,
+            last_login: m.user.last_login.map(Timestamp),
+            search_match_type: search,
         }
     }
 }
 
-/// One member object: `id`, `user` (UserBasic), `level`, `joined_at`,
-/// `updated_at`, `is_2fa_enabled`, `has_social_auth`, `last_login`.
-/// prickle has no 2FA devices and no social logins, so both are false.
-pub fn write_member(m: &Membership, search: Option<MatchType>, out: &mut String) {
-    out.push_str("{\"id\":");
-    push_str(out, &m.id);
-    out.push_str(",\"user\":");
-    write_user(m, out);
-    let _ = write!(out, ",\"level\":{}", m.level.as_i64());
-    out.push_str(",\"joined_at\":");
-    push_str(out, &time::format(m.joined_at));
-    out.push_str(",\"updated_at\":");
-    push_str(out, &time::format(m.updated_at));
-    out.push_str(",\"is_2fa_enabled\":false,\"has_social_auth\":false,\"last_login\":");
-    match m.user.last_login {
-        Some(t) => push_str(out, &time::format(t)),
-        None => out.push_str("null"),
+/// A page of the list, each row shown as it is written out: no list of
+/// shown members is built in between.
+pub struct Listed<'a>(pub &'a [(Membership, Option<MatchType>)]);
+
+impl Serialize for Listed<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(
+            self.0
+                .iter()
+                .map(|(m, search)| OrganizationMember::of(m, *search)),
+        )
     }
-    if let Some(kind) = search {
-        out.push_str(",\"search_match_type\":");
-        push_str(out, kind.as_str());
-    }
-    out.push('}');
 }
 
-/// The member as a JSON value (the admin CLI prints exactly this).
+/// The member as a JSON value (the admin CLI prints exactly what the API shows).
 pub fn member_json(m: &Membership) -> Value {
-    let mut out = String::with_capacity(512);
-    write_member(m, None, &mut out);
-    serde_json::from_str(&out).unwrap_or(Value::Null)
+    serde_json::to_value(OrganizationMember::of(m, None)).unwrap_or(Value::Null)
 }
 
-/// PostHog's `UserBasic`, the same fields as `User::basic_json`.
-fn write_user(m: &Membership, out: &mut String) {
-    let u = &m.user;
-    let _ = write!(out, "{{\"id\":{}", u.id);
-    out.push_str(",\"uuid\":");
-    push_str(out, &u.uuid);
-    out.push_str(",\"distinct_id\":");
-    push_opt_str(out, u.distinct_id.as_deref());
-    out.push_str(",\"first_name\":");
-    push_str(out, &u.first_name);
-    out.push_str(",\"last_name\":");
-    push_str(out, &u.last_name);
-    out.push_str(",\"email\":");
-    push_str(out, &u.email);
-    out.push_str(",\"is_email_verified\":");
-    out.push_str(match u.is_email_verified {
-        Some(true) => "true",
-        Some(false) => "false",
-        None => "null",
-    });
-    out.push_str(",\"hedgehog_config\":");
-    if u.hedgehog_config.is_null() {
-        out.push_str("null");
-    } else {
-        // Rare: the reduced profile, as the user's own rendering builds it.
-        out.push_str(&u.basic_json()["hedgehog_config"].to_string());
-    }
-    out.push_str(",\"role_at_organization\":");
-    push_opt_str(out, u.role_at_organization.as_deref());
-    out.push('}');
+// PostHog's `UserBasic`. `role_at_organization` is a free string: the
+// sign-up body stores any (as PostHog's sign-up serializer does), not only
+// the roles the profile accepts; `email` carries no format, as addresses are
+// checked by Django's `EmailValidator` (`drf::is_valid_email`).
+#[derive(Serialize, ToSchema)]
+#[schema(as = UserBasic)]
+pub struct UserBasic<'a> {
+    #[schema(read_only)]
+    pub id: i64,
+    #[schema(read_only, format = "uuid")]
+    pub uuid: &'a str,
+    #[schema(max_length = 200)]
+    pub distinct_id: Option<&'a str>,
+    #[schema(max_length = 150, required = false)]
+    pub first_name: &'a str,
+    #[schema(max_length = 150, required = false)]
+    pub last_name: &'a str,
+    #[schema(max_length = 254)]
+    pub email: &'a str,
+    pub is_email_verified: Option<bool>,
+    #[schema(schema_with = hedgehog_config_schema)]
+    pub hedgehog_config: Value,
+    pub role_at_organization: Option<&'a str>,
 }
 
-fn push_opt_str(out: &mut String, s: Option<&str>) {
-    match s {
-        Some(s) => push_str(out, s),
-        None => out.push_str("null"),
-    }
-}
-
-/// A JSON string literal (serde_json's escaping rules).
-fn push_str(out: &mut String, s: &str) {
-    out.push('"');
-    let mut start = 0;
-    for (i, c) in s.char_indices() {
-        let escape: Option<&str> = match c {
-            '"' => Some("\\\""),
-            '\\' => Some("\\\\"),
-            '\n' => Some("\\n"),
-            '\r' => Some("\\r"),
-            '\t' => Some("\\t"),
-            '\u{8}' => Some("\\b"),
-            '\u{c}' => Some("\\f"),
-            c if (c as u32) < 0x20 => None,
-            _ => continue,
-        };
-        out.push_str(&s[start..i]);
-        match escape {
-            Some(e) => out.push_str(e),
-            None => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
+impl<'a> UserBasic<'a> {
+    pub fn of(u: &'a User) -> UserBasic<'a> {
+        UserBasic {
+            id: u.id,
+            uuid: &u.uuid,
+            distinct_id: u.distinct_id.as_deref(),
+            first_name: &u.first_name,
+            last_name: &u.last_name,
+            email: &u.email,
+            is_email_verified: u.is_email_verified,
+            hedgehog_config: hedgehog_profile(&u.hedgehog_config),
+            role_at_organization: u.role_at_organization.as_deref(),
         }
-        start = i + c.len_utf8();
     }
-    out.push_str(&s[start..]);
-    out.push('"');
+}
+
+/// Only a non-empty config is shown, reduced to the keys a profile needs
+/// (`Value::Null` otherwise, which costs no allocation on the list).
+fn hedgehog_profile(config: &Value) -> Value {
+    match config {
+        Value::Object(m) if !m.is_empty() => {
+            let actor = m.get("actor_options").and_then(Value::as_object);
+            let pick = |k: &str| {
+                actor
+                    .and_then(|a| a.get(k))
+                    .or_else(|| m.get(k))
+                    .cloned()
+                    .unwrap_or(Value::Null)
+            };
+            json!({
+                "use_as_profile": m.get("use_as_profile").cloned().unwrap_or(Value::Null),
+                "color": pick("color"),
+                "accessories": pick("accessories"),
+                "skin": pick("skin"),
+            })
+        }
+        _ => Value::Null,
+    }
+}
+
+/// PostHog's JSONField: any object, or null; set by the server.
+fn hedgehog_config_schema() -> ObjectBuilder {
+    s::nullable(Kind::Object)
+        .additional_properties(Some(s::any()))
+        .read_only(Some(true))
+}
+
+/// The levels with PostHog's labels, in order.
+const LEVELS: [(Level, &str); 3] = [
+    (Level::Member, "member"),
+    (Level::Admin, "administrator"),
+    (Level::Owner, "owner"),
+];
+
+/// A level is its number in every response.
+impl Serialize for Level {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_i64(self.as_i64())
+    }
+}
+
+/// PostHog's `OrganizationMembershipLevel`: the numbers, each described as
+/// drf-spectacular describes a choice.
+impl utoipa::PartialSchema for Level {
+    fn schema() -> RefOr<Schema> {
+        let described: Vec<String> = LEVELS
+            .iter()
+            .map(|(level, label)| format!("* `{}` - {label}", level.as_i64()))
+            .collect();
+        s::choice(Kind::Integer, LEVELS.map(|(level, _)| level.as_i64()))
+            .description(Some(described.join("\n")))
+            .into()
+    }
+}
+
+impl ToSchema for Level {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("OrganizationMembershipLevel")
+    }
+}
+
+// The keys of a member that can reach the organization: labels and last
+// use, never values (PostHog's schema names the member here; this is what
+// it answers).
+#[derive(Serialize, ToSchema)]
+#[schema(as = OrganizationMemberScopedApiKeys)]
+pub struct ScopedApiKeys<'a> {
+    pub has_keys: bool,
+    pub has_keys_active_last_week: bool,
+    #[schema(inline)]
+    pub keys: Vec<ScopedApiKey<'a>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ScopedApiKey<'a> {
+    pub name: &'a str,
+    #[schema(value_type = Option<String>, format = DateTime, required = true)]
+    pub last_used_at: Option<Timestamp>,
 }
 
 #[cfg(test)]
@@ -158,28 +247,44 @@ mod tests {
     #[test]
     fn renders_posthog_member_shape() {
         let m = membership("Ada \"\u{1}\n🦔", Value::Null);
-        let v = member_json(&m);
+        let text = serde_json::to_string(&OrganizationMember::of(&m, None)).unwrap();
         assert_eq!(
-            v,
-            json!({
-                "id": m.id,
-                "user": m.user.basic_json(),
-                "level": 8,
-                "joined_at": "2024-05-01T10:00:00.123456Z",
-                "updated_at": "2024-01-10T00:00:00Z",
-                "is_2fa_enabled": false,
-                "has_social_auth": false,
-                "last_login": null,
-            })
+            text,
+            concat!(
+                r#"{"id":"0190c0de-0000-7000-8000-000000000001","user":{"id":7,"#,
+                r#""uuid":"0190c0de-0000-7000-8000-000000000002","distinct_id":"d","#,
+                r#""first_name":"Ada \"\u0001\n🦔","last_name":"","email":"a@example.com","#,
+                r#""is_email_verified":null,"hedgehog_config":null,"role_at_organization":null},"#,
+                r#""level":8,"joined_at":"2024-05-01T10:00:00.123456Z","#,
+                r#""updated_at":"2024-01-10T00:00:00Z","is_2fa_enabled":false,"#,
+                r#""has_social_auth":false,"last_login":null}"#
+            )
         );
-        let with_config = membership("B", json!({"use_as_profile": true, "color": "red"}));
+        let with_config = membership(
+            "B",
+            json!({"use_as_profile": true, "actor_options": {"color": "red"}, "x": 1}),
+        );
         assert_eq!(
-            member_json(&with_config)["user"],
-            with_config.user.basic_json()
+            member_json(&with_config)["user"]["hedgehog_config"],
+            json!({"use_as_profile": true, "color": "red", "accessories": null, "skin": null})
         );
-        let mut out = String::new();
-        write_member(&m, Some(MatchType::Similar), &mut out);
-        let v: Value = serde_json::from_str(&out).unwrap();
+        let searched = OrganizationMember::of(&m, Some(MatchType::Similar));
+        let v = serde_json::to_value(searched).unwrap();
         assert_eq!(v["search_match_type"], "similar");
+        let page = [(m, None), (with_config, Some(MatchType::Exact))];
+        let listed = serde_json::to_string(&Listed(&page)).unwrap();
+        let one_by_one: Vec<String> = page
+            .iter()
+            .map(|(m, search)| serde_json::to_string(&OrganizationMember::of(m, *search)).unwrap())
+            .collect();
+        assert_eq!(listed, format!("[{}]", one_by_one.join(",")));
+    }
+
+    #[test]
+    fn levels_are_numbers() {
+        assert_eq!(
+            serde_json::to_string(&[Level::Member, Level::Admin, Level::Owner]).unwrap(),
+            "[1,8,15]"
+        );
     }
 }

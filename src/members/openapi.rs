@@ -1,33 +1,29 @@
 //! What the API document says about the members routes: PostHog's operation
-//! ids and component names, with the shapes prickle really answers
-//! (`model::write_member`, the `scoped_api_keys` object) where PostHog's
-//! schema says otherwise (decisions.md: real payloads win).
+//! ids and component names, with the shapes prickle really answers (the
+//! types of `model`) where PostHog's schema says otherwise (decisions.md:
+//! real payloads win).
 
 use axum::http::Method;
 use utoipa::openapi::schema::ObjectBuilder;
+use utoipa::ToSchema;
 
+use super::model::{OrganizationMember, ScopedApiKeys, UserBasic};
 use super::{DETAIL_PATH, KEYS_PATH, LIST_PATH, MAX_SEARCH_CHARS};
 use crate::openapi::schema::{self as s, Kind};
 use crate::openapi::Operation;
+use crate::organizations::Level;
 
 const TAGS: &[&str] = &["core", "members"];
 
-pub const MEMBER: &str = "OrganizationMember";
 pub const PATCHED: &str = "PatchedOrganizationMember";
 pub const PAGE: &str = "PaginatedOrganizationMemberList";
-pub const KEYS: &str = "OrganizationMemberScopedApiKeys";
-/// Shared with the invites (`created_by`) and sign-up documents.
-pub const USER_BASIC: &str = "UserBasic";
-pub const LEVEL: &str = "OrganizationMembershipLevel";
 
 /// The components the members routes refer to.
 fn components(op: Operation) -> Operation {
-    op.component(MEMBER, member_schema(true))
-        .component(PATCHED, member_schema(false))
-        .component(PAGE, crate::openapi::paginated(MEMBER))
-        .component(KEYS, keys_schema())
-        .component(USER_BASIC, user_basic_schema())
-        .component(LEVEL, level_schema())
+    op.component_of::<OrganizationMember>()
+        .component(PATCHED, patched_schema())
+        .component(PAGE, crate::openapi::paginated(&OrganizationMember::name()))
+        .component_of::<ScopedApiKeys>()
 }
 
 fn member(method: Method, id: &'static str) -> Operation {
@@ -72,8 +68,8 @@ pub fn update() -> Operation {
     components(
         member(Method::PUT, "members_update")
             .describe("Changes a member's level (a partial body, as PATCH).")
-            .body(s::component(MEMBER))
-            .returns(200, s::component(MEMBER)),
+            .body(s::component(&OrganizationMember::name()))
+            .returns(200, s::component(&OrganizationMember::name())),
     )
 }
 
@@ -82,7 +78,7 @@ pub fn partial_update() -> Operation {
         member(Method::PATCH, "members_partial_update")
             .describe("Changes a member's level.")
             .body(s::component(PATCHED))
-            .returns(200, s::component(MEMBER)),
+            .returns(200, s::component(&OrganizationMember::name())),
     )
 }
 
@@ -108,59 +104,22 @@ pub fn scoped_api_keys() -> Operation {
                 s::uuid(),
                 Some("The member's user uuid, or `@me` for the caller."),
             )
-            .returns(200, s::component(KEYS)),
+            .returns(200, s::component(&ScopedApiKeys::name())),
     )
 }
 
-/// PostHog's membership levels.
-pub fn level_schema() -> ObjectBuilder {
-    s::choice(Kind::Integer, [1, 8, 15]).description(Some(
-        "* `1` - member\n* `8` - administrator\n* `15` - owner",
-    ))
-}
-
-/// `User::basic_json`. `role_at_organization` is a free string: the sign-up
-/// body stores any (as PostHog's sign-up serializer does), not only the roles
-/// the profile accepts; `email` carries no format, as addresses are checked
-/// by Django's `EmailValidator` (`drf::is_valid_email`).
-pub fn user_basic_schema() -> ObjectBuilder {
+/// The PATCH body: the member's fields, none required; only `level` is
+/// writable.
+fn patched_schema() -> ObjectBuilder {
     let read_only = |b: ObjectBuilder| b.read_only(Some(true));
     s::of(Kind::Object)
-        .property("id", read_only(s::integer()))
-        .property("uuid", read_only(s::uuid()))
-        .property(
-            "distinct_id",
-            s::nullable(Kind::String).max_length(Some(200)),
-        )
-        .property("first_name", s::string().max_length(Some(150)))
-        .property("last_name", s::string().max_length(Some(150)))
-        .property("email", s::string().max_length(Some(254)))
-        .property("is_email_verified", s::nullable(Kind::Boolean))
-        .property(
-            "hedgehog_config",
-            read_only(s::nullable(Kind::Object).additional_properties(Some(s::any()))),
-        )
-        .property("role_at_organization", s::nullable(Kind::String))
-        .required("id")
-        .required("uuid")
-        .required("email")
-        .required("hedgehog_config")
-}
-
-/// The member (`model::write_member`); `full`: the fields the server sets
-/// are required, as PostHog lists them (the PUT body and every response),
-/// else nothing is (the PATCH body). Only `level` is writable.
-fn member_schema(full: bool) -> ObjectBuilder {
-    let read_only = |b: ObjectBuilder| b.read_only(Some(true));
-    let mut b = s::of(Kind::Object)
         .property("id", read_only(s::uuid()))
-        .property("user", s::component(USER_BASIC))
-        .property("level", s::component(LEVEL))
+        .property("user", s::component(&UserBasic::name()))
+        .property("level", s::component(&Level::name()))
         .property("joined_at", read_only(s::date_time()))
         .property("updated_at", read_only(s::date_time()))
         .property("is_2fa_enabled", read_only(s::boolean()))
         .property("has_social_auth", read_only(s::boolean()))
-        // Null until the user first logs in (PostHog's schema omits the null).
         .property(
             "last_login",
             read_only(s::nullable(Kind::String).format(Some(s::format("date-time")))),
@@ -172,38 +131,5 @@ fn member_schema(full: bool) -> ObjectBuilder {
                     "How the member matched `search`; present only in a list searched with it.",
                 )),
             ),
-        );
-    if full {
-        for name in [
-            "has_social_auth",
-            "id",
-            "is_2fa_enabled",
-            "joined_at",
-            "last_login",
-            "updated_at",
-            "user",
-        ] {
-            b = b.required(name);
-        }
-    }
-    b
-}
-
-/// The real `scoped_api_keys` answer (PostHog's schema names the member here).
-fn keys_schema() -> ObjectBuilder {
-    let key = s::of(Kind::Object)
-        .property("name", s::string())
-        .property(
-            "last_used_at",
-            s::nullable(Kind::String).format(Some(s::format("date-time"))),
         )
-        .required("name")
-        .required("last_used_at");
-    s::of(Kind::Object)
-        .property("has_keys", s::boolean())
-        .property("has_keys_active_last_week", s::boolean())
-        .property("keys", s::array(key))
-        .required("has_keys")
-        .required("has_keys_active_last_week")
-        .required("keys")
 }
