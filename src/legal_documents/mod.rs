@@ -65,14 +65,8 @@ async fn list(app: App, req: ApiRequest, ctx: Member) -> ApiResult<Response> {
     let count = store::count(&mut tx, &ctx.org.id).await?;
     let docs = store::list(&mut tx, &ctx.org.id, page.limit, page.offset).await?;
     tx.commit().await?;
-    let results = Value::Array(docs.iter().map(LegalDocument::to_json).collect());
-    http::ok_json(pagination::envelope_json(
-        &base,
-        &query,
-        page,
-        count,
-        &results.to_string(),
-    ))
+    let shown: Vec<_> = docs.iter().map(LegalDocument::shown).collect();
+    http::ok_json(pagination::envelope_of(&base, &query, page, count, &shown)?)
 }
 
 async fn retrieve(app: App, req: ApiRequest, ctx: Member) -> ApiResult<Response> {
@@ -84,7 +78,7 @@ async fn retrieve(app: App, req: ApiRequest, ctx: Member) -> ApiResult<Response>
     let mut tx = app.db.read().await?;
     let doc = store::find(&mut tx, &ctx.org.id, &id).await?;
     tx.commit().await?;
-    http::ok(doc.ok_or_else(ApiError::not_found)?.to_json())
+    http::ok_of(&doc.ok_or_else(ApiError::not_found)?.shown())
 }
 
 /// One activity entry about a document; `user_id` None for the signing
@@ -158,7 +152,7 @@ async fn create(app: App, mut req: ApiRequest, ctx: Member) -> ApiResult<Respons
         })?;
     log(&mut tx, &ctx.org, &doc, Some(user.id), "created", None, now).await?;
     tx.commit().await?;
-    http::created_json(doc.to_json().to_string())
+    http::created_of(&doc.shown())
 }
 
 /// The signing service's call: the secret names the document; a secret that
@@ -177,7 +171,7 @@ async fn signed(app: App, mut req: ApiRequest) -> ApiResult<Response> {
     };
     if rules::is_signed(&before.status, &before.signed_document_url) {
         tx.commit().await?;
-        return http::ok(json!({"status": before.status}));
+        return answer(&before.status);
     }
     let org = organizations::find(&mut tx, &before.organization_id)
         .await?
@@ -192,7 +186,7 @@ async fn signed(app: App, mut req: ApiRequest) -> ApiResult<Response> {
             .await?
             .ok_or_else(ApiError::not_found)?;
         tx.commit().await?;
-        return http::ok(json!({"status": current.status}));
+        return answer(&current.status);
     }
     let changes: Vec<Value> = [
         ("status", &before.status, &after.status),
@@ -209,5 +203,9 @@ async fn signed(app: App, mut req: ApiRequest) -> ApiResult<Response> {
         log(&mut tx, &org, &after, None, "updated", Some(changes), now).await?;
     }
     tx.commit().await?;
-    http::ok(json!({"status": after.status}))
+    answer(&after.status)
+}
+
+fn answer(status: &str) -> ApiResult<Response> {
+    http::ok_of(&model::WebhookAnswer { status })
 }

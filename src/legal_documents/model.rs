@@ -1,16 +1,22 @@
 //! A legal document as stored, and as the API shows it (the reference page's
 //! `LegalDocumentDTO`: the address, title, mode and secret are kept but never
-//! returned).
+//! returned), a type borrowing the stored document, from which both the
+//! response bytes and the API document's component come.
 
-use serde_json::{json, Value};
+use serde::Serialize;
+use utoipa::openapi::schema::ObjectBuilder;
+use utoipa::ToSchema;
 
-use crate::time;
+use crate::openapi::schema::{self as s, Kind};
+use crate::time::Timestamp;
 
 pub const SUBMITTED: &str = "submitted_for_signature";
 pub const SIGNED: &str = "signed";
 
-/// Who asked for the document, while their account exists.
-#[derive(Clone, Debug, PartialEq)]
+// Who asked for the document, while their account exists; shown as it is
+// stored (no doc comment: it would become the component's description).
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+#[schema(as = LegalDocumentCreator)]
 pub struct Creator {
     pub first_name: String,
     pub email: String,
@@ -35,22 +41,19 @@ pub struct LegalDocument {
 }
 
 impl LegalDocument {
-    pub fn to_json(&self) -> Value {
-        let created_by = self
-            .created_by
-            .as_ref()
-            .map(|c| json!({"first_name": c.first_name, "email": c.email}));
-        json!({
-            "id": self.id,
-            "document_type": self.document_type,
-            "company_name": self.company_name,
-            "representative_name": self.representative_name,
-            "representative_email": self.representative_email,
-            "status": self.status,
-            "signed_document_url": self.signed_document_url,
-            "created_by": created_by,
-            "created_at": time::format(self.created_at),
-        })
+    /// The document as the API shows it.
+    pub fn shown(&self) -> LegalDocumentDto<'_> {
+        LegalDocumentDto {
+            id: &self.id,
+            document_type: &self.document_type,
+            company_name: &self.company_name,
+            representative_name: &self.representative_name,
+            representative_email: &self.representative_email,
+            status: &self.status,
+            signed_document_url: &self.signed_document_url,
+            created_by: self.created_by.as_ref(),
+            created_at: Timestamp(self.created_at),
+        }
     }
 
     /// The activity log's name for this document, as PostHog words it.
@@ -64,9 +67,43 @@ impl LegalDocument {
     }
 }
 
+// The reference page's `LegalDocumentDTO`.
+#[derive(Serialize, ToSchema)]
+#[schema(as = LegalDocumentDTO)]
+pub struct LegalDocumentDto<'a> {
+    #[schema(format = "uuid")]
+    pub id: &'a str,
+    pub document_type: &'a str,
+    pub company_name: &'a str,
+    pub representative_name: &'a str,
+    pub representative_email: &'a str,
+    /// 'submitted_for_signature', then 'signed'
+    pub status: &'a str,
+    /// '' until signed
+    pub signed_document_url: &'a str,
+    #[schema(required = true)]
+    pub created_by: Option<&'a Creator>,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+}
+
+// The signing webhook's answer: the document's status, `signed` once a
+// signature has landed (this call's or an earlier one's). Inline in the
+// document, as PostHog's.
+#[derive(Serialize, ToSchema)]
+pub struct WebhookAnswer<'a> {
+    #[schema(schema_with = signed_status)]
+    pub status: &'a str,
+}
+
+fn signed_status() -> ObjectBuilder {
+    s::choice(Kind::String, [SIGNED])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{json, Value};
 
     fn doc() -> LegalDocument {
         LegalDocument {
@@ -89,7 +126,7 @@ mod tests {
 
     #[test]
     fn renders_only_the_dto_fields() {
-        let v = doc().to_json();
+        let v = serde_json::to_value(doc().shown()).unwrap();
         let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
         assert_eq!(
             keys,
@@ -112,7 +149,7 @@ mod tests {
             email: "ada@acme.example".into(),
         });
         assert_eq!(
-            d.to_json()["created_by"],
+            serde_json::to_value(d.shown()).unwrap()["created_by"],
             json!({"first_name": "Ada", "email": "ada@acme.example"})
         );
     }

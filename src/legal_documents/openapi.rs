@@ -4,7 +4,9 @@
 
 use axum::http::Method;
 use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder};
+use utoipa::{PartialSchema, ToSchema};
 
+use super::model::{LegalDocumentDto, WebhookAnswer};
 use super::rules::DOCUMENT_TYPES;
 use super::{DETAIL_PATH, LIST_PATH, SIGNED_PATH};
 use crate::openapi::schema::{self as s, Kind};
@@ -13,17 +15,14 @@ use crate::openapi::Operation;
 const TAGS: &[&str] = &["legal_documents"];
 
 pub const CREATE: &str = "CreateLegalDocument";
-pub const DTO: &str = "LegalDocumentDTO";
 pub const PAGE: &str = "PaginatedLegalDocumentDTOList";
-pub const CREATOR: &str = "LegalDocumentCreator";
 pub const DOCUMENT_TYPE: &str = "CreateLegalDocumentDocumentTypeEnum";
 pub const SIGNED: &str = "LegalDocumentSignedWebhook";
 
 /// A document as the routes answer it, and the components it refers to.
 fn answers_document(op: Operation, status: u16) -> Operation {
-    op.returns(status, s::component(DTO))
-        .component(DTO, dto_schema())
-        .component(CREATOR, creator_schema())
+    op.returns(status, s::component(&LegalDocumentDto::name()))
+        .component_of::<LegalDocumentDto>()
 }
 
 pub fn list() -> Operation {
@@ -32,9 +31,8 @@ pub fn list() -> Operation {
         .param(crate::openapi::organization_id())
         .limit_offset()
         .returns(200, s::component(PAGE))
-        .component(PAGE, crate::openapi::paginated(DTO));
-    op.component(DTO, dto_schema())
-        .component(CREATOR, creator_schema())
+        .component(PAGE, crate::openapi::paginated(&LegalDocumentDto::name()));
+    op.component_of::<LegalDocumentDto>()
 }
 
 pub fn create() -> Operation {
@@ -70,12 +68,7 @@ pub fn signed() -> Operation {
         .tags(TAGS)
         .body(s::component(SIGNED))
         .component(SIGNED, signed_schema())
-        .returns(
-            200,
-            s::of(Kind::Object)
-                .property("status", s::choice(Kind::String, [super::model::SIGNED]))
-                .required("status"),
-        )
+        .returns(200, WebhookAnswer::schema())
         .error(404)
 }
 
@@ -115,41 +108,6 @@ fn create_schema() -> ObjectBuilder {
         .required("representative_name")
         .required("representative_title")
         .required("representative_email")
-}
-
-/// A document as the API shows it (`model::LegalDocument::to_json`).
-fn dto_schema() -> ObjectBuilder {
-    let fields = [
-        ("id", s::uuid()),
-        ("document_type", s::string()),
-        ("company_name", s::string()),
-        ("representative_name", s::string()),
-        ("representative_email", s::string()),
-        (
-            "status",
-            s::string().description(Some("'submitted_for_signature', then 'signed'")),
-        ),
-        (
-            "signed_document_url",
-            s::string().description(Some("'' until signed")),
-        ),
-    ];
-    let mut b = s::of(Kind::Object);
-    for (name, schema) in fields {
-        b = b.property(name, schema).required(name);
-    }
-    b.property("created_by", s::nullable_component(CREATOR))
-        .required("created_by")
-        .property("created_at", s::date_time())
-        .required("created_at")
-}
-
-fn creator_schema() -> ObjectBuilder {
-    s::of(Kind::Object)
-        .property("first_name", s::string())
-        .property("email", s::string())
-        .required("first_name")
-        .required("email")
 }
 
 /// The webhook's body (`rules::validate_signed`).
