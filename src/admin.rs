@@ -301,7 +301,7 @@ pub async fn create_oauth_application(
     };
     store::insert(&mut tx, &app).await.map_err(db_err)?;
     tx.commit().await.map_err(db_err)?;
-    Ok(app.to_json())
+    serde_json::to_value(app.shown()).map_err(|e| e.to_string())
 }
 
 /// Gives a legal document a new signing secret and prints it, once: the

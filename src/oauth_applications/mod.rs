@@ -11,7 +11,6 @@ pub mod rules;
 pub mod store;
 
 use axum::response::Response;
-use serde_json::Value;
 
 use crate::auth::Scope;
 use crate::error::ApiResult;
@@ -33,12 +32,6 @@ async fn list(app: App, req: ApiRequest, ctx: Member) -> ApiResult<Response> {
     let count = store::count(&mut tx, &ctx.org.id).await?;
     let apps = store::list(&mut tx, &ctx.org.id, page.limit, page.offset).await?;
     tx.commit().await?;
-    let results = Value::Array(apps.iter().map(model::OAuthApplication::to_json).collect());
-    http::ok_json(pagination::envelope_json(
-        &base,
-        &query,
-        page,
-        count,
-        &results.to_string(),
-    ))
+    let shown: Vec<_> = apps.iter().map(model::OAuthApplication::shown).collect();
+    http::ok_json(pagination::envelope_of(&base, &query, page, count, &shown)?)
 }

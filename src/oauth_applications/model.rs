@@ -1,9 +1,13 @@
 //! An OAuth application as stored, and as the organization's list shows it
-//! (exactly seven keys: never a secret, the raw URIs or the grant settings).
+//! (exactly seven keys: never a secret, the raw URIs or the grant settings),
+//! a type borrowing the stored application, from which both the response
+//! bytes and the API document's component come.
 
-use serde_json::{json, Value};
+use serde::Serialize;
+use utoipa::ToSchema;
 
-use crate::time;
+use crate::openapi::schema as s;
+use crate::time::Timestamp;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct OAuthApplication {
@@ -19,23 +23,43 @@ pub struct OAuthApplication {
 }
 
 impl OAuthApplication {
-    pub fn to_json(&self) -> Value {
-        let uris: Vec<&str> = self.redirect_uris.split_whitespace().collect();
-        json!({
-            "id": self.id,
-            "name": self.name,
-            "client_id": self.client_id,
-            "redirect_uris_list": uris,
-            "is_verified": self.is_verified,
-            "created": time::format(self.created),
-            "updated": time::format(self.updated),
-        })
+    pub fn shown(&self) -> OrganizationOAuthApplication<'_> {
+        OrganizationOAuthApplication {
+            id: &self.id,
+            name: &self.name,
+            client_id: &self.client_id,
+            redirect_uris_list: self.redirect_uris.split_whitespace().collect(),
+            is_verified: self.is_verified,
+            created: Timestamp(self.created),
+            updated: Timestamp(self.updated),
+        }
     }
+}
+
+// PostHog's `OrganizationOAuthApplication`: every key is always present.
+#[derive(Serialize, ToSchema)]
+#[schema(as = OrganizationOAuthApplication)]
+pub struct OrganizationOAuthApplication<'a> {
+    #[schema(read_only, format = "uuid")]
+    pub id: &'a str,
+    #[schema(max_length = 255)]
+    pub name: &'a str,
+    #[schema(max_length = 100)]
+    pub client_id: &'a str,
+    #[schema(schema_with = s::read_only::<Vec<String>>)]
+    pub redirect_uris_list: Vec<&'a str>,
+    /// True if this application has been verified by PostHog
+    pub is_verified: bool,
+    #[schema(read_only, value_type = String, format = DateTime)]
+    pub created: Timestamp,
+    #[schema(read_only, value_type = String, format = DateTime)]
+    pub updated: Timestamp,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn list_item_shape() {
@@ -49,7 +73,7 @@ mod tests {
             created: 1_759_320_000_000_000,
             updated: 1_759_320_000_000_000,
         };
-        let v = app.to_json();
+        let v = serde_json::to_value(app.shown()).unwrap();
         assert_eq!(
             v["redirect_uris_list"],
             json!(["https://a.com/cb", "https://b.com/cb"])
@@ -60,6 +84,9 @@ mod tests {
             redirect_uris: String::new(),
             ..app
         };
-        assert_eq!(none.to_json()["redirect_uris_list"], json!([]));
+        assert_eq!(
+            serde_json::to_value(none.shown()).unwrap()["redirect_uris_list"],
+            json!([])
+        );
     }
 }
