@@ -96,7 +96,7 @@ pub async fn create_organization(db: &Db, name: &str, owner_email: &str) -> Admi
     let now = time::now_micros();
     let mut tx = db.write().await.map_err(db_err)?;
     let owner = user_by_email(&mut tx, owner_email).await?;
-    let org = organizations::insert(&mut tx, name, now)
+    let org = organizations::store::insert(&mut tx, name, now)
         .await
         .map_err(db_err)?;
     organizations::add_member(&mut tx, &org.id, &owner, Level::Owner, now)

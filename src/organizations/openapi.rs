@@ -1,11 +1,11 @@
 //! What the API document says about `/api/organizations/`: PostHog's
-//! operation ids and component names, with the shapes `details::full_json`
+//! operation ids and component names, with the shapes `model::full_json`
 //! renders (the organization) and the project list item it embeds.
 
 use axum::http::Method;
 use utoipa::openapi::schema::ObjectBuilder;
 
-use super::api::{DETAIL_PATH, LIST_PATH};
+use super::{DETAIL_PATH, LIST_PATH};
 use crate::openapi::schema::{self as s, Kind};
 use crate::openapi::{ApiDocs, Operation};
 
@@ -14,7 +14,7 @@ const TAGS: &[&str] = &["core", "organizations"];
 pub const DETAIL: &str = "Organization";
 pub const PATCHED: &str = "PatchedOrganization";
 pub const PAGE: &str = "PaginatedOrganizationList";
-/// PostHog's `TeamBasic`: a project of the organization (`details::team_basic`).
+/// PostHog's `TeamBasic`: a project of the organization (`model::team_basic`).
 pub const TEAM_BASIC: &str = "TeamBasic";
 
 pub fn docs(d: ApiDocs) -> ApiDocs {
@@ -101,7 +101,7 @@ const READ_ONLY: [&str; 17] = [
     "is_pending_deletion",
 ];
 
-/// The organization (`details::full_json`), also the POST body (`full`: the
+/// The organization (`model::full_json`), also the POST body (`full`: the
 /// read-only fields and `name` required, as PostHog's schema has them) or
 /// the PATCH/PUT body (nothing required).
 pub fn organization_schema(full: bool) -> ObjectBuilder {
@@ -188,7 +188,7 @@ pub fn organization_schema(full: bool) -> ObjectBuilder {
 }
 
 /// PostHog's `OrganizationBasic`: `/api/users/@me/`'s `organizations`
-/// (`details::basic_json`).
+/// (`model::basic_json`).
 pub fn basic_schema() -> ObjectBuilder {
     use Kind::String;
     let mut b = s::of(Kind::Object)

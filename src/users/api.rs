@@ -12,7 +12,7 @@ use super::User;
 use crate::auth::{Caller, Scope};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{self, Access, ApiRequest, App, Routes};
-use crate::organizations::{self, details, Level, Organization};
+use crate::organizations::{self, Level, Organization};
 use crate::projects::{model::Project, store as projects};
 use crate::storage::schema::OrganizationMemberships as M;
 use crate::storage::{DbResult, Tx};
@@ -85,7 +85,7 @@ async fn choose(tx: &mut Tx, user: &User) -> DbResult<Current> {
         }
     }
     if org.is_none() {
-        let (mut first, _) = details::of_user(tx, user.id, None, 1, 0).await?;
+        let (mut first, _) = organizations::store::of_user(tx, user.id, None, 1, 0).await?;
         org = first.pop();
     }
     if team.is_none() {
@@ -115,7 +115,7 @@ async fn is_first_member(tx: &mut Tx, org_id: &str, user_id: i64) -> DbResult<bo
 async fn render(tx: &mut Tx, user: &User, current: &Current) -> DbResult<Value> {
     let p: Profile = profile::find(tx, user.id).await?;
     let organization = match &current.org {
-        Some((org, level)) => details::full_json(tx, org, Some(*level)).await?,
+        Some((org, level)) => organizations::full_json(tx, org, Some(*level)).await?,
         None => Value::Null,
     };
     let first_user = match &current.org {
@@ -124,10 +124,10 @@ async fn render(tx: &mut Tx, user: &User, current: &Current) -> DbResult<Value> 
     };
     let pending_invites =
         crate::invites::store::pending_for_user(tx, user, time::now_micros()).await?;
-    let (orgs, _) = details::of_user(tx, user.id, None, i64::MAX, 0).await?;
+    let (orgs, _) = organizations::store::of_user(tx, user.id, None, i64::MAX, 0).await?;
     let mut organizations = Vec::with_capacity(orgs.len());
     for (org, level) in &orgs {
-        organizations.push(details::basic_json(tx, org, Some(*level)).await?);
+        organizations.push(organizations::basic_json(tx, org, Some(*level)).await?);
     }
     Ok(json!({
         "date_joined": time::format(p.date_joined),
@@ -147,7 +147,7 @@ async fn render(tx: &mut Tx, user: &User, current: &Current) -> DbResult<Value> 
         "is_impersonated": false,
         "is_impersonated_until": null,
         "sensitive_session_expires_at": null,
-        "team": current.team.as_ref().map(details::team_basic),
+        "team": current.team.as_ref().map(organizations::model::team_basic),
         "organization": organization,
         "organizations": organizations,
         "events_column_config": {"active": "DEFAULT"},

@@ -1,73 +1,19 @@
-//! Organizations, memberships and levels.
+//! Every query of the organizations resource: the organization row and its
+//! details, memberships, the lookups every route resolves through
+//! (`@current`, a project's organization), and deleting an organization
+//! ([`deletion`]).
 
-pub mod api;
 pub mod deletion;
-pub mod details;
-pub mod openapi;
 
-use sea_query::{Expr, ExprTrait, JoinType, Order, Query};
-use serde_json::{json, Value};
+use sea_query::{Alias, Expr, ExprTrait, JoinType, Order, Query};
 
-use crate::error::{ApiError, ApiResult};
-use crate::storage::schema::{OrganizationMemberships as M, Organizations as O, Projects as P};
+use super::model::{Details, Level, Membership, Organization};
+use crate::auth::keys;
+use crate::storage::schema::{
+    OrganizationMemberships as M, Organizations as O, Projects as P, Users as U,
+};
 use crate::storage::{DbResult, RowRead, Tx};
-use crate::time;
 use crate::users::{self, User};
-
-/// Membership levels, PostHog's numbers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Level {
-    Member = 1,
-    Admin = 8,
-    Owner = 15,
-}
-
-impl Level {
-    pub fn from_i64(v: i64) -> Option<Level> {
-        match v {
-            1 => Some(Level::Member),
-            8 => Some(Level::Admin),
-            15 => Some(Level::Owner),
-            _ => None,
-        }
-    }
-
-    pub fn as_i64(self) -> i64 {
-        self as i64
-    }
-
-    /// Admins and owners.
-    pub fn is_admin(self) -> bool {
-        self >= Level::Admin
-    }
-}
-
-/// PostHog's answer to a member where only admins and owners may act.
-pub const INSUFFICIENT: &str = "Your organization access level is insufficient.";
-
-/// The admin-level gate of PostHog's `OrganizationAdminWritePermissions` and
-/// `OrganizationAdminAnyPermissions` (organization settings, legal
-/// documents, deleting invites): admins and owners pass, members get 403.
-pub fn require_admin(level: Level) -> ApiResult<()> {
-    if level.is_admin() {
-        Ok(())
-    } else {
-        Err(ApiError::permission_denied(INSUFFICIENT))
-    }
-}
-
-#[derive(Clone, Debug)]
-pub struct Organization {
-    pub id: String,
-    pub name: String,
-    pub members_can_invite: Option<bool>,
-    pub members_can_create_projects: bool,
-    pub members_can_use_personal_api_keys: bool,
-    pub is_member_join_email_enabled: bool,
-    pub default_anonymize_ips: bool,
-    pub created_at: i64,
-    pub updated_at: i64,
-}
 
 /// Columns read by [`Organization::from_row`], in its order.
 pub const COLUMNS: [O; 9] = [
@@ -97,29 +43,6 @@ impl Organization {
             updated_at: r.i64(at + 8)?,
         })
     }
-
-    /// The organization as the admin CLI prints it (a subset of PostHog's organization serializer).
-    pub fn to_json(&self, membership_level: Option<Level>) -> Value {
-        json!({
-            "id": self.id,
-            "name": self.name,
-            "created_at": time::format(self.created_at),
-            "updated_at": time::format(self.updated_at),
-            "membership_level": membership_level.map(Level::as_i64),
-            "members_can_invite": self.members_can_invite,
-            "members_can_create_projects": self.members_can_create_projects,
-            "members_can_use_personal_api_keys": self.members_can_use_personal_api_keys,
-            "is_member_join_email_enabled": self.is_member_join_email_enabled,
-            "default_anonymize_ips": self.default_anonymize_ips,
-        })
-    }
-}
-
-/// Is `s` a canonical UUID? Path ids that are not are a 404, never a query.
-pub fn parse_uuid(s: &str) -> Option<String> {
-    uuid::Uuid::parse_str(s)
-        .ok()
-        .map(|u| u.hyphenated().to_string())
 }
 
 pub async fn insert(tx: &mut Tx, name: &str, now: i64) -> DbResult<Organization> {
@@ -150,7 +73,7 @@ pub async fn insert(tx: &mut Tx, name: &str, now: i64) -> DbResult<Organization>
         ])
         .to_owned();
     tx.execute(&stmt).await?;
-    details::assign_slug(tx, &org.id, name).await?;
+    assign_slug(tx, &org.id, name).await?;
     Ok(org)
 }
 
@@ -281,15 +204,6 @@ pub async fn first_project(tx: &mut Tx, org_id: &str) -> DbResult<Option<i64>> {
     tx.query_opt(&stmt, |r| r.i64(0)).await
 }
 
-/// A membership with its user (rendered by `members::model`).
-pub struct Membership {
-    pub id: String,
-    pub user: User,
-    pub level: Level,
-    pub joined_at: i64,
-    pub updated_at: i64,
-}
-
 /// Adds a membership; a user joining their first organization makes it their current one.
 pub async fn add_member(
     tx: &mut Tx,
@@ -333,25 +247,187 @@ pub async fn add_member(
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// Writes the organization's core columns and its details.
+pub async fn save(tx: &mut Tx, org: &Organization, d: &Details) -> DbResult<()> {
+    let stmt = Query::update()
+        .table(O::Table)
+        .value(O::Name, org.name.as_str())
+        .value(O::MembersCanInvite, org.members_can_invite)
+        .value(O::MembersCanCreateProjects, org.members_can_create_projects)
+        .value(
+            O::MembersCanUsePersonalApiKeys,
+            org.members_can_use_personal_api_keys,
+        )
+        .value(
+            O::IsMemberJoinEmailEnabled,
+            org.is_member_join_email_enabled,
+        )
+        .value(O::DefaultAnonymizeIps, org.default_anonymize_ips)
+        .value(O::UpdatedAt, org.updated_at)
+        .and_where(Expr::col(O::Id).eq(org.id.as_str()))
+        .to_owned();
+    tx.execute(&stmt).await?;
+    save_details(tx, &org.id, d).await?;
+    Ok(())
+}
 
-    #[test]
-    fn the_admin_gate() {
-        for (level, passes) in [
-            (Level::Member, false),
-            (Level::Admin, true),
-            (Level::Owner, true),
-        ] {
-            assert_eq!(level.is_admin(), passes, "{level:?}");
-            match require_admin(level) {
-                Ok(()) => assert!(passes, "{level:?}"),
-                Err(e) => {
-                    assert!(!passes, "{level:?}");
-                    assert_eq!((e.status.as_u16(), e.detail.as_ref()), (403, INSUFFICIENT));
-                }
-            }
-        }
+const DETAIL_COLUMNS: [O; 7] = [
+    O::Slug,
+    O::LogoMediaId,
+    O::Enforce2fa,
+    O::AllowPubliclySharedResources,
+    O::IsAiDataProcessingApproved,
+    O::DefaultExperimentStatsMethod,
+    O::DefaultRoleId,
+];
+
+impl Details {
+    fn from_row(r: &dyn RowRead) -> DbResult<Details> {
+        Ok(Details {
+            slug: r.opt_string(0)?,
+            logo_media_id: r.opt_string(1)?,
+            enforce_2fa: r.opt_bool(2)?,
+            allow_publicly_shared_resources: r.opt_bool(3)?.unwrap_or(true),
+            is_ai_data_processing_approved: r.opt_bool(4)?,
+            // The column is NULL both for "never set" and for an explicit null:
+            // PostHog's default applies to organizations made before it existed.
+            default_experiment_stats_method: r.opt_string(5)?,
+            default_role_id: r.opt_string(6)?,
+        })
     }
+}
+
+/// The organization's details; PostHog's defaults if it was deleted meanwhile
+/// (a read racing a delete renders what it was given, never an error).
+pub async fn details(tx: &mut Tx, org_id: &str) -> DbResult<Details> {
+    let stmt = Query::select()
+        .columns(DETAIL_COLUMNS)
+        .from(O::Table)
+        .and_where(Expr::col(O::Id).eq(org_id))
+        .to_owned();
+    Ok(tx
+        .query_opt(&stmt, Details::from_row)
+        .await?
+        .unwrap_or(Details {
+            slug: None,
+            logo_media_id: None,
+            enforce_2fa: None,
+            allow_publicly_shared_resources: true,
+            is_ai_data_processing_approved: None,
+            default_experiment_stats_method: None,
+            default_role_id: None,
+        }))
+}
+
+/// Writes the organization's details (its slug excepted).
+pub async fn save_details(tx: &mut Tx, org_id: &str, d: &Details) -> DbResult<()> {
+    let stmt = Query::update()
+        .table(O::Table)
+        .value(O::LogoMediaId, d.logo_media_id.clone())
+        .value(O::Enforce2fa, d.enforce_2fa)
+        .value(
+            O::AllowPubliclySharedResources,
+            d.allow_publicly_shared_resources,
+        )
+        .value(
+            O::IsAiDataProcessingApproved,
+            d.is_ai_data_processing_approved,
+        )
+        .value(
+            O::DefaultExperimentStatsMethod,
+            d.default_experiment_stats_method.clone(),
+        )
+        .value(O::DefaultRoleId, d.default_role_id.clone())
+        .and_where(Expr::col(O::Id).eq(org_id))
+        .to_owned();
+    tx.execute(&stmt).await?;
+    Ok(())
+}
+
+/// Gives a new organization its unique slug: its name's, with a random
+/// suffix when that one is taken (as PostHog's `create_with_slug`).
+pub async fn assign_slug(tx: &mut Tx, org_id: &str, name: &str) -> DbResult<String> {
+    if tx.is_postgres() {
+        // Two organizations of one name created at once would both find the
+        // slug free; the unique index would then fail one of them. Slugs are
+        // assigned one at a time instead (creating organizations is rare).
+        tx.batch("SELECT pg_advisory_xact_lock(1983289599)").await?;
+    }
+    let base = match super::model::slugify(name) {
+        s if s.is_empty() => "organization".to_string(),
+        s => s,
+    };
+    let mut slug = base.clone();
+    loop {
+        let taken = Query::select()
+            .column(O::Id)
+            .from(O::Table)
+            .and_where(Expr::col(O::Slug).eq(slug.as_str()))
+            .to_owned();
+        if tx.query_opt(&taken, |r| r.string(0)).await?.is_none() {
+            break;
+        }
+        slug = format!("{base}-{}", keys::random_token(4).to_lowercase());
+    }
+    let stmt = Query::update()
+        .table(O::Table)
+        .value(O::Slug, slug.as_str())
+        .and_where(Expr::col(O::Id).eq(org_id))
+        .to_owned();
+    tx.execute(&stmt).await?;
+    Ok(slug)
+}
+
+/// The user's organizations with their level, oldest first, limited to
+/// `only` when given (a key's organization restriction); and how many.
+pub async fn of_user(
+    tx: &mut Tx,
+    user_id: i64,
+    only: Option<&[String]>,
+    limit: i64,
+    offset: i64,
+) -> DbResult<(Vec<(Organization, Level)>, i64)> {
+    let mut base = Query::select();
+    base.from(O::Table).inner_join(
+        M::Table,
+        Expr::col((M::Table, M::OrganizationId))
+            .equals((O::Table, O::Id))
+            .and(Expr::col((M::Table, M::UserId)).eq(user_id)),
+    );
+    if let Some(only) = only {
+        base.and_where(Expr::col((O::Table, O::Id)).is_in(only.iter().cloned()));
+    }
+    let mut count = base.clone();
+    count.expr_as(Expr::col((O::Table, O::Id)).count(), Alias::new("n"));
+    let total = tx.query_opt(&count, |r| r.i64(0)).await?.unwrap_or(0);
+    let mut rows = base;
+    rows.columns(COLUMNS.map(|c| (O::Table, c)))
+        .column((M::Table, M::Level))
+        .order_by((O::Table, O::CreatedAt), sea_query::Order::Asc)
+        .order_by((O::Table, O::Id), sea_query::Order::Asc)
+        .limit(limit as u64)
+        .offset(offset as u64);
+    let orgs = tx
+        .query(&rows, |r| {
+            let org = Organization::from_row(r, 0)?;
+            let level = Level::from_i64(r.i64(COLUMNS.len())?).unwrap_or(Level::Member);
+            Ok((org, level))
+        })
+        .await?;
+    Ok((orgs, total))
+}
+
+/// Active members (PostHog's `member_count`).
+pub async fn member_count(tx: &mut Tx, org_id: &str) -> DbResult<i64> {
+    let stmt = Query::select()
+        .expr_as(Expr::col((M::Table, M::Id)).count(), Alias::new("n"))
+        .from(M::Table)
+        .inner_join(
+            U::Table,
+            Expr::col((U::Table, U::Id)).equals((M::Table, M::UserId)),
+        )
+        .and_where(Expr::col((M::Table, M::OrganizationId)).eq(org_id))
+        .and_where(Expr::col((U::Table, U::IsActive)).eq(true))
+        .to_owned();
+    Ok(tx.query_opt(&stmt, |r| r.i64(0)).await?.unwrap_or(0))
 }
