@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use crate::auth::{keys, scopes};
 use crate::organizations::{self, Level, Organization};
 use crate::passwords;
-use crate::personal_api_keys::store as key_store;
+use crate::personal_api_keys::{model::PersonalApiKey, store as key_store};
 use crate::storage::schema::{OrganizationMemberships as M, PersonalApiKeys as K, Projects as P};
 use crate::storage::{Db, DbError, Tx};
 use crate::time;
@@ -370,7 +370,7 @@ pub async fn list_personal_api_keys(db: &Db, email: &str) -> AdminResult {
     Ok(json!({ "results": results }))
 }
 
-async fn key_by_id(tx: &mut Tx, id: &str) -> Result<key_store::PersonalApiKey, String> {
+async fn key_by_id(tx: &mut Tx, id: &str) -> Result<PersonalApiKey, String> {
     key_store::find_any(tx, id)
         .await
         .map_err(db_err)?
