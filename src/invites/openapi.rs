@@ -7,11 +7,11 @@ use axum::http::Method;
 use serde_json::json;
 use utoipa::openapi::schema::ObjectBuilder;
 
-use super::signup::PATH as SIGNUP_PATH;
 use super::{BULK_PATH, DETAIL_PATH, LIST_PATH, MAX_BULK};
 use crate::members::openapi::{user_basic_schema, LEVEL, USER_BASIC};
 use crate::openapi::schema::{self as s, Kind};
 use crate::openapi::{ApiDocs, Operation};
+use crate::signup::PATH as SIGNUP_PATH;
 
 const TAGS: &[&str] = &["core", "invites"];
 const SIGNUP_TAGS: &[&str] = &["signup"];

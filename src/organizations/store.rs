@@ -10,7 +10,8 @@ use sea_query::{Alias, Expr, ExprTrait, JoinType, Order, Query};
 use super::model::{Details, Level, Membership, Organization};
 use crate::auth::keys;
 use crate::storage::schema::{
-    OrganizationMemberships as M, Organizations as O, Projects as P, Users as U,
+    OrganizationMemberships as M, Organizations as O, ProjectMemberAccess as A, Projects as P,
+    Users as U,
 };
 use crate::storage::{DbResult, RowRead, Tx};
 use crate::users::{self, User};
@@ -245,6 +246,41 @@ pub async fn add_member(
         joined_at: now,
         updated_at: now,
     })
+}
+
+/// Records who invited the member (joining through an invite).
+pub async fn set_invited_by(tx: &mut Tx, membership_id: &str, user_id: i64) -> DbResult<()> {
+    let stmt = Query::update()
+        .table(M::Table)
+        .value(M::InvitedById, user_id)
+        .and_where(Expr::col(M::Id).eq(membership_id))
+        .to_owned();
+    tx.execute(&stmt).await?;
+    Ok(())
+}
+
+/// Gives the member access to a private project at `level` (`member` or
+/// `admin`), as an invite's `private_project_access` grants it.
+pub async fn grant_project_access(
+    tx: &mut Tx,
+    membership_id: &str,
+    project_id: i64,
+    level: &str,
+    now: i64,
+) -> DbResult<()> {
+    let stmt = Query::insert()
+        .into_table(A::Table)
+        .columns([A::Id, A::ProjectId, A::MembershipId, A::Level, A::CreatedAt])
+        .values_panic([
+            uuid::Uuid::now_v7().to_string().into(),
+            project_id.into(),
+            membership_id.into(),
+            level.into(),
+            now.into(),
+        ])
+        .to_owned();
+    tx.execute(&stmt).await?;
+    Ok(())
 }
 
 /// Writes the organization's core columns and its details.

@@ -111,6 +111,19 @@ pub async fn set_current(
     Ok(())
 }
 
+/// A new account made through an invite: its email is not verified yet, and
+/// it keeps the role it gave.
+pub async fn set_new_account_fields(tx: &mut Tx, user_id: i64, role: &str) -> DbResult<()> {
+    let stmt = Query::update()
+        .table(Users::Table)
+        .value(Users::IsEmailVerified, false)
+        .value(Users::RoleAtOrganization, role)
+        .and_where(Expr::col(Users::Id).eq(user_id))
+        .to_owned();
+    tx.execute(&stmt).await?;
+    Ok(())
+}
+
 /// The profile columns of the user (PostHog's defaults if there is no such user).
 pub async fn profile(tx: &mut Tx, user_id: i64) -> DbResult<Profile> {
     let stmt = Query::select()
