@@ -248,6 +248,32 @@ pub async fn add_member(
     })
 }
 
+/// Is the user a member of the organization?
+pub async fn is_member(tx: &mut Tx, org_id: &str, user_id: i64) -> DbResult<bool> {
+    let stmt = Query::select()
+        .expr(Expr::col(M::Id).count())
+        .from(M::Table)
+        .and_where(Expr::col(M::OrganizationId).eq(org_id))
+        .and_where(Expr::col(M::UserId).eq(user_id))
+        .to_owned();
+    Ok(tx.query_opt(&stmt, |r| r.i64(0)).await?.unwrap_or(0) > 0)
+}
+
+/// Is the user a member of the organization the project belongs to?
+pub async fn is_member_of_project(tx: &mut Tx, project_id: i64, user_id: i64) -> DbResult<bool> {
+    let stmt = Query::select()
+        .expr(Expr::col((P::Table, P::Id)).count())
+        .from(P::Table)
+        .inner_join(
+            M::Table,
+            Expr::col((M::Table, M::OrganizationId)).equals((P::Table, P::OrganizationId)),
+        )
+        .and_where(Expr::col((P::Table, P::Id)).eq(project_id))
+        .and_where(Expr::col((M::Table, M::UserId)).eq(user_id))
+        .to_owned();
+    Ok(tx.query_opt(&stmt, |r| r.i64(0)).await?.unwrap_or(0) > 0)
+}
+
 /// Records who invited the member (joining through an invite).
 pub async fn set_invited_by(tx: &mut Tx, membership_id: &str, user_id: i64) -> DbResult<()> {
     let stmt = Query::update()
@@ -279,6 +305,29 @@ pub async fn grant_project_access(
             now.into(),
         ])
         .to_owned();
+    tx.execute(&stmt).await?;
+    Ok(())
+}
+
+/// The member switches the operator sets (`prickle admin
+/// update-organization`); `None` leaves one as it is.
+pub async fn set_member_switches(
+    tx: &mut Tx,
+    org_id: &str,
+    members_can_create_projects: Option<bool>,
+    members_can_invite: Option<bool>,
+    now: i64,
+) -> DbResult<()> {
+    let mut stmt = Query::update();
+    stmt.table(O::Table)
+        .value(O::UpdatedAt, now)
+        .and_where(Expr::col(O::Id).eq(org_id));
+    if let Some(v) = members_can_create_projects {
+        stmt.value(O::MembersCanCreateProjects, v);
+    }
+    if let Some(v) = members_can_invite {
+        stmt.value(O::MembersCanInvite, v);
+    }
     tx.execute(&stmt).await?;
     Ok(())
 }

@@ -20,6 +20,24 @@ pub fn may_read(key_id: &str, caller_key_id: &str) -> ApiResult<()> {
     }
 }
 
+/// A key may be restricted only to organizations its user belongs to.
+pub fn may_scope_to_organization(is_member: bool) -> Result<(), String> {
+    if !is_member {
+        return Err(
+            "You must be a member of all organizations that you are scoping the key to.".into(),
+        );
+    }
+    Ok(())
+}
+
+/// A key may be restricted only to projects of its user's organizations.
+pub fn may_scope_to_project(is_member: bool) -> Result<(), String> {
+    if !is_member {
+        return Err("You must be a member of all teams that you are scoping the key to.".into());
+    }
+    Ok(())
+}
+
 /// A user with `existing` keys may have one more.
 pub fn may_add_key(existing: i64) -> Result<(), String> {
     if existing >= MAX_KEYS_PER_USER {
@@ -40,6 +58,14 @@ mod tests {
             (e.status.as_u16(), e.detail.as_ref()),
             (403, "This action does not support Personal API Key access")
         );
+    }
+
+    #[test]
+    fn restrictions_only_to_the_users_own() {
+        assert!(may_scope_to_organization(true).is_ok());
+        assert!(may_scope_to_organization(false).is_err());
+        assert!(may_scope_to_project(true).is_ok());
+        assert!(may_scope_to_project(false).is_err());
     }
 
     #[test]
