@@ -231,9 +231,9 @@ pub async fn create_oauth_application(
     redirect_uris: &[String],
     is_verified: bool,
 ) -> AdminResult {
-    use crate::oauth_applications::{model::OAuthApplication, rules, store};
-    let name = rules::validate_name(name)?;
-    let redirect_uris = rules::validate_redirect_uris(redirect_uris)?;
+    use crate::oauth_applications::{model::OAuthApplication, payload, store};
+    let name = payload::validate_name(name)?;
+    let redirect_uris = payload::validate_redirect_uris(redirect_uris)?;
     let now = time::now_micros();
     let mut tx = db.write().await.map_err(db_err)?;
     let org_id = existing_organization(&mut tx, organization_id).await?.id;
