@@ -5,7 +5,7 @@
 use axum::http::Method;
 use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder};
 
-use super::rules::DOCUMENT_TYPES;
+use super::payload::DOCUMENT_TYPES;
 use super::{DETAIL_PATH, LIST_PATH, SIGNED_PATH};
 use crate::openapi::schema::{self as s, Kind};
 use crate::openapi::{ApiDocs, Operation};
@@ -71,7 +71,7 @@ pub fn docs(d: ApiDocs) -> ApiDocs {
     .schema(SIGNED, signed_schema())
 }
 
-/// The request body (`rules::validate_create`): the fields it requires and
+/// The request body (`payload::validate_create`): the fields it requires and
 /// the two it defaults to blank.
 fn create_schema() -> ObjectBuilder {
     let text = |max: usize| s::string().max_length(Some(max));
@@ -144,7 +144,7 @@ fn creator_schema() -> ObjectBuilder {
         .required("email")
 }
 
-/// The webhook's body (`rules::validate_signed`).
+/// The webhook's body (`payload::validate_signed`).
 fn signed_schema() -> ObjectBuilder {
     s::of(Kind::Object)
         .property("secret", s::string().max_length(Some(128)))
