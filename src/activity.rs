@@ -143,16 +143,6 @@ pub async fn page(
     Ok((entries, total))
 }
 
-/// The organization is being deleted: its log goes with it.
-pub async fn delete_for_organization(tx: &mut Tx, organization_id: &str) -> DbResult<()> {
-    let stmt = Query::delete()
-        .from_table(A::Table)
-        .and_where(Expr::col(A::OrganizationId).eq(organization_id))
-        .to_owned();
-    tx.execute(&stmt).await?;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

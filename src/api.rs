@@ -8,13 +8,13 @@ use axum::Router;
 
 use crate::error::ApiResult;
 use crate::http::{ApiRequest, App, Endpoint, Routes};
-use crate::openapi::{schema, ApiDocs, Operation};
+use crate::openapi::{schema, Operation};
 use crate::rate_limit::Throttle;
 
 /// Every route the server answers, as declared.
 pub fn routes() -> Routes {
     // Liveness checks are never limited.
-    let r = Routes::new().public_throttled(Method::GET, "/_health", Throttle::Exempt, health);
+    let r = Routes::new().public_throttled(health_doc(), Throttle::Exempt, health);
     let r = crate::openapi::routes(r);
     let r = crate::projects::routes(r);
     let r = crate::projects::root::routes(r);
@@ -25,21 +25,6 @@ pub fn routes() -> Routes {
     let r = crate::oauth_applications::routes(r);
     let r = crate::invites::routes(r);
     crate::members::routes(r)
-}
-
-/// What each resource says about its routes, for the API document
-/// (`openapi`): one operation per served route (a test holds us to that).
-pub fn docs() -> ApiDocs {
-    let d = ApiDocs::new().operation(health_doc());
-    let d = crate::members::openapi::docs(d);
-    let d = crate::invites::openapi::docs(d);
-    let d = crate::projects::root::openapi::docs(d);
-    let d = crate::users::openapi::docs(d);
-    let d = crate::organizations::openapi::docs(d);
-    let d = crate::personal_api_keys::openapi::docs(d);
-    let d = crate::legal_documents::openapi::docs(d);
-    let d = crate::oauth_applications::openapi::docs(d);
-    crate::projects::openapi::docs(d)
 }
 
 /// Builds the whole application.

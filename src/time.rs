@@ -28,6 +28,17 @@ pub fn format_opt(micros: Option<i64>) -> serde_json::Value {
         .unwrap_or(serde_json::Value::Null)
 }
 
+/// A moment in a response: serialised as [`format`] renders it. Fields of
+/// this type declare their schema as `#[schema(value_type = String, format = DateTime)]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Timestamp(pub i64);
+
+impl serde::Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format(self.0))
+    }
+}
+
 pub const HOUR_MICROS: i64 = 3_600_000_000;
 
 /// Lets something through at most once per period (a warning that would
@@ -73,6 +84,8 @@ mod tests {
 
     #[test]
     fn renders_like_drf() {
+        let t = serde_json::to_string(&[Timestamp(1_714_557_600_123_456)]).unwrap();
+        assert_eq!(t, r#"["2024-05-01T10:00:00.123456Z"]"#);
         assert_eq!(format(1_704_844_800_000_000), "2024-01-10T00:00:00Z");
         assert_eq!(format(1_714_557_600_123_456), "2024-05-01T10:00:00.123456Z");
     }

@@ -15,7 +15,7 @@ use axum::Json;
 use serde_json::Value;
 
 use crate::config::Config;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::passwords::HashSlots;
 use crate::rate_limit::RateLimiter;
 use crate::storage::Db;
@@ -50,6 +50,21 @@ impl App {
     pub fn absolute(&self, path: &str) -> String {
         format!("{}{}", self.config.site_url, path)
     }
+}
+
+/// A response body of a typed shape: 200 with its JSON.
+pub fn ok_of<T: serde::Serialize + ?Sized>(body: &T) -> ApiResult<Response> {
+    ok_json(to_json(body)?)
+}
+
+/// A response body of a typed shape: 201 with its JSON.
+pub fn created_of<T: serde::Serialize + ?Sized>(body: &T) -> ApiResult<Response> {
+    created_json(to_json(body)?)
+}
+
+/// A typed shape's JSON text.
+pub fn to_json<T: serde::Serialize + ?Sized>(body: &T) -> ApiResult<String> {
+    serde_json::to_string(body).map_err(ApiError::internal)
 }
 
 pub fn ok(body: Value) -> ApiResult<Response> {

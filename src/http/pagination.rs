@@ -80,6 +80,18 @@ pub fn envelope_json(
 }
 
 /// The request's query with `set` applied (None removes), sorted by key.
+/// The page envelope around typed results, each written as its type says.
+pub fn envelope_of<T: serde::Serialize>(
+    base: &str,
+    query: &[(String, String)],
+    page: Page,
+    count: i64,
+    results: &[T],
+) -> crate::error::ApiResult<String> {
+    let results = super::to_json(results)?;
+    Ok(envelope_json(base, query, page, count, &results))
+}
+
 pub fn link(base: &str, query: &[(String, String)], set: &[(&str, Option<i64>)]) -> String {
     let mut pairs: Vec<(String, String)> = query
         .iter()

@@ -1,6 +1,7 @@
-//! The one way to serve a route: a declaration, next to its method and path,
-//! of who may call it and what it acts on. The handler receives a context
-//! that proves the declaration was met, so it cannot forget a check.
+//! The one way to serve a route: a declaration of its method, path and
+//! documentation (an [`Operation`]), who may call it and what it acts on, and
+//! its handler. The handler receives a context that proves the declaration
+//! was met, so it cannot forget a check.
 //!
 //! Nothing else in the crate builds an axum `Router` (a test holds us to
 //! that), and [`Routes::endpoints`] lists every route served, which the auth
@@ -22,6 +23,7 @@ use super::request::{ApiRequest, OrgContext};
 use super::{pagination, App};
 use crate::auth::{Caller, Named, Scope, Target};
 use crate::error::{ApiError, ApiResult};
+use crate::openapi::Operation;
 use crate::organizations::{self, Level, Organization};
 use crate::rate_limit::Throttle;
 use crate::storage::Tx;
@@ -66,12 +68,13 @@ pub enum Access {
     Organizations(&'static [Scope]),
     /// The organization in the path (`:organization_id`, `@current` included).
     Organization(&'static [Scope], NonMember),
-    /// One project (`:id`) of the organization in the path: a
-    /// project-restricted key must name it. A non-member gets 404, as for a
-    /// project that does not exist.
+    /// One project of the organization in the path, named by the declared
+    /// path parameter: a project-restricted key must name it. A non-member
+    /// gets 404, as for a project that does not exist.
     Project(&'static [Scope]),
-    /// One project (`:id`) among all projects (`/api/projects/:id/`): its
-    /// organization is the project's, then checked as [`Access::Project`].
+    /// One project among all projects (`/api/projects/{id}/`), named by the
+    /// declared path parameter: its organization is the project's, then
+    /// checked as [`Access::Project`].
     RootProject(&'static [Scope]),
 }
 
@@ -97,6 +100,8 @@ pub struct Endpoint {
     /// axum's pattern without the trailing slash (both forms are served).
     pub path: &'static str,
     pub access: Access,
+    /// What the API document says of it.
+    pub doc: Arc<Operation>,
 }
 
 /// A member of the organization in the path, with a level that is known.
@@ -155,11 +160,12 @@ impl Routes {
 
     fn add(
         mut self,
-        method: Method,
-        path: &'static str,
+        doc: Operation,
         access: Access,
         run: impl Fn(App, ApiRequest) -> BoxFuture + Clone + Send + Sync + 'static,
     ) -> Routes {
+        let method = doc.method.clone();
+        let path = doc.path;
         let path_key = path.trim_end_matches('/');
         assert!(
             !self
@@ -172,6 +178,7 @@ impl Routes {
             method: method.clone(),
             path: path_key,
             access,
+            doc: Arc::new(doc),
         });
         let router = self.methods.remove(path_key).unwrap_or_default();
         let router = router.on(
@@ -183,27 +190,21 @@ impl Routes {
     }
 
     /// A route anyone may call, under PostHog's default limits per address.
-    pub fn public<F, Fut>(self, method: Method, path: &'static str, handler: F) -> Routes
+    pub fn public<F, Fut>(self, doc: Operation, handler: F) -> Routes
     where
         F: Fn(App, ApiRequest) -> Fut + Clone + Send + Sync + 'static,
         Fut: Future<Output = ApiResult<Response>> + Send + 'static,
     {
-        self.public_throttled(method, path, Throttle::Api, handler)
+        self.public_throttled(doc, Throttle::Api, handler)
     }
 
     /// A route anyone may call, under its own limits per address.
-    pub fn public_throttled<F, Fut>(
-        self,
-        method: Method,
-        path: &'static str,
-        throttle: Throttle,
-        handler: F,
-    ) -> Routes
+    pub fn public_throttled<F, Fut>(self, doc: Operation, throttle: Throttle, handler: F) -> Routes
     where
         F: Fn(App, ApiRequest) -> Fut + Clone + Send + Sync + 'static,
         Fut: Future<Output = ApiResult<Response>> + Send + 'static,
     {
-        self.add(method, path, Access::Public, move |app, req| {
+        self.add(doc, Access::Public, move |app, req| {
             let handler = handler.clone();
             Box::pin(async move {
                 app.rate_limiter.address(throttle, req.client).await?;
@@ -214,13 +215,7 @@ impl Routes {
 
     /// A route for an authenticated caller outside any one organization:
     /// `access` is [`Access::AnyKey`], [`Access::User`] or [`Access::Organizations`].
-    pub fn caller<F, Fut>(
-        self,
-        method: Method,
-        path: &'static str,
-        access: Access,
-        handler: F,
-    ) -> Routes
+    pub fn caller<F, Fut>(self, doc: Operation, access: Access, handler: F) -> Routes
     where
         F: Fn(App, ApiRequest, Caller) -> Fut + Clone + Send + Sync + 'static,
         Fut: Future<Output = ApiResult<Response>> + Send + 'static,
@@ -230,9 +225,11 @@ impl Routes {
                 access,
                 Access::AnyKey | Access::User(_) | Access::Organizations(_)
             ),
-            "{method} {path}: organization routes are declared with `organization`"
+            "{} {}: organization routes are declared with `organization`",
+            doc.method,
+            doc.path
         );
-        self.add(method, path, access, move |app, mut req| {
+        self.add(doc, access, move |app, mut req| {
             let handler = handler.clone();
             Box::pin(async move {
                 let caller = authorize_caller(&app, &mut req, access).await?;
@@ -244,8 +241,7 @@ impl Routes {
     /// A route on the organization in the path.
     pub fn organization<F, Fut>(
         self,
-        method: Method,
-        path: &'static str,
+        doc: Operation,
         scopes: &'static [Scope],
         non_member: NonMember,
         handler: F,
@@ -254,14 +250,7 @@ impl Routes {
         F: Fn(App, ApiRequest, Member) -> Fut + Clone + Send + Sync + 'static,
         Fut: Future<Output = ApiResult<Response>> + Send + 'static,
     {
-        self.organization_route(
-            method,
-            path,
-            scopes,
-            non_member,
-            Target::Organization,
-            handler,
-        )
+        self.organization_route(doc, scopes, non_member, Target::Organization, handler)
     }
 
     /// A route on the organization object itself (`/api/organizations/:id/`):
@@ -270,8 +259,7 @@ impl Routes {
     /// both get 404.
     pub fn organization_object<F, Fut>(
         self,
-        method: Method,
-        path: &'static str,
+        doc: Operation,
         scopes: &'static [Scope],
         handler: F,
     ) -> Routes
@@ -280,8 +268,7 @@ impl Routes {
         Fut: Future<Output = ApiResult<Response>> + Send + 'static,
     {
         self.organization_route(
-            method,
-            path,
+            doc,
             scopes,
             NonMember::NotFound,
             Target::OrganizationObject,
@@ -291,8 +278,7 @@ impl Routes {
 
     fn organization_route<F, Fut>(
         self,
-        method: Method,
-        path: &'static str,
+        doc: Operation,
         scopes: &'static [Scope],
         non_member: NonMember,
         target: Target,
@@ -303,7 +289,7 @@ impl Routes {
         Fut: Future<Output = ApiResult<Response>> + Send + 'static,
     {
         let access = Access::Organization(scopes, non_member);
-        self.add(method, path, access, move |app, mut req| {
+        self.add(doc, access, move |app, mut req| {
             let handler = handler.clone();
             Box::pin(async move {
                 let ctx = req.organization(&app, scopes, target).await?;
@@ -321,8 +307,7 @@ impl Routes {
     /// member, then the key's scopes and restrictions.
     pub fn organization_gated<F, Fut>(
         self,
-        method: Method,
-        path: &'static str,
+        doc: Operation,
         scopes: &'static [Scope],
         gate: fn(&Member) -> ApiResult<()>,
         handler: F,
@@ -332,7 +317,7 @@ impl Routes {
         Fut: Future<Output = ApiResult<Response>> + Send + 'static,
     {
         let access = Access::Organization(scopes, NonMember::Forbidden);
-        self.add(method, path, access, move |app, mut req| {
+        self.add(doc, access, move |app, mut req| {
             let handler = handler.clone();
             Box::pin(async move {
                 let OrgContext { caller, org, level } =
@@ -353,14 +338,15 @@ impl Routes {
         })
     }
 
-    /// A route on one project (`:id`, a number or `@current`) of the
-    /// organization in the path. A non-member gets 404 whatever the project,
-    /// body or method: project ids are sequential, so any other answer for an
-    /// existing project would let outsiders enumerate them.
+    /// A route on one project of the organization in the path, named by the
+    /// path parameter `project` (a number or `@current`). A non-member gets
+    /// 404 whatever the project, body or method: project ids are sequential,
+    /// so any other answer for an existing project would let outsiders
+    /// enumerate them.
     pub fn project<F, Fut>(
         self,
-        method: Method,
-        path: &'static str,
+        doc: Operation,
+        project: &'static str,
         scopes: &'static [Scope],
         handler: F,
     ) -> Routes
@@ -368,8 +354,9 @@ impl Routes {
         F: Fn(App, ApiRequest, ProjectMember) -> Fut + Clone + Send + Sync + 'static,
         Fut: Future<Output = ApiResult<Response>> + Send + 'static,
     {
+        assert_project_param(&doc, project);
         let access = Access::Project(scopes);
-        self.add(method, path, access, move |app, mut req| {
+        self.add(doc, access, move |app, mut req| {
             let handler = handler.clone();
             Box::pin(async move {
                 let ctx = req.organization(&app, scopes, Target::Project).await?;
@@ -377,20 +364,21 @@ impl Routes {
                     Ok(member) => member,
                     Err(answer) => return Ok(answer),
                 };
-                let project_id = resolve_project(&app, &req, &member).await?;
+                let project_id = resolve_project(&app, &req, project, &member).await?;
                 handler(app, req, ProjectMember { member, project_id }).await
             })
         })
     }
 
-    /// A route on one project (`:id`, a number or `@current`) found among
-    /// all projects: the project's organization then gets the checks of
-    /// [`Routes::project`], except that a non-member gets 404 (as for a
-    /// missing project) before the key's organization restriction is checked.
+    /// A route on one project, named by the path parameter `project` (a
+    /// number or `@current`), found among all projects: the project's
+    /// organization then gets the checks of [`Routes::project`], except that
+    /// a non-member gets 404 (as for a missing project) before the key's
+    /// organization restriction is checked.
     pub fn root_project<F, Fut>(
         self,
-        method: Method,
-        path: &'static str,
+        doc: Operation,
+        project: &'static str,
         scopes: &'static [Scope],
         handler: F,
     ) -> Routes
@@ -398,13 +386,15 @@ impl Routes {
         F: Fn(App, ApiRequest, ProjectMember) -> Fut + Clone + Send + Sync + 'static,
         Fut: Future<Output = ApiResult<Response>> + Send + 'static,
     {
+        assert_project_param(&doc, project);
         let access = Access::RootProject(scopes);
-        self.add(method, path, access, move |app, mut req| {
+        self.add(doc, access, move |app, mut req| {
             let handler = handler.clone();
             Box::pin(async move {
                 let caller = req.authenticate(&app, None).await?.caller;
                 caller.grant.precheck(scopes)?;
-                let (project_id, org, level) = resolve_root_project(&app, &req, &caller).await?;
+                let (project_id, org, level) =
+                    resolve_root_project(&app, &req, project, &caller).await?;
                 // The caller did not name this organization: a non-member learns
                 // nothing of it (not even its id in the key restriction's 403).
                 if let Some(level) = level {
@@ -441,6 +431,16 @@ impl Routes {
         r.fallback(|| async { ApiError::not_found() })
             .with_state(app)
     }
+}
+
+/// A project route's declared parameter must be one of its path's.
+fn assert_project_param(doc: &Operation, project: &str) {
+    assert!(
+        crate::openapi::path_names(doc.path).contains(&project),
+        "{} {}: no path parameter {{{project}}} names the project",
+        doc.method,
+        doc.path
+    );
 }
 
 /// The checks for routes outside one organization.
@@ -494,8 +494,13 @@ async fn member(
 /// `@current` is the caller's current project, which must belong to the
 /// organization in the path; with none set, PostHog's `User.team` falls back
 /// to the first project of the user's current organization.
-async fn resolve_project(app: &App, req: &ApiRequest, member: &Member) -> ApiResult<i64> {
-    let raw = req.param("id").unwrap_or_default();
+async fn resolve_project(
+    app: &App,
+    req: &ApiRequest,
+    param: &str,
+    member: &Member,
+) -> ApiResult<i64> {
+    let raw = req.param(param).unwrap_or_default();
     let mut tx = app.db.read().await?;
     let wanted = project_id(&mut tx, raw, &member.caller.user).await?;
     let found = organizations::has_project(&mut tx, &member.org.id, wanted).await?;
@@ -507,7 +512,7 @@ async fn resolve_project(app: &App, req: &ApiRequest, member: &Member) -> ApiRes
     Ok(wanted)
 }
 
-/// The project a path's `:id` names: a number, or `@current`
+/// The project a path parameter names: a number, or `@current`
 /// (`organizations::current_project`); 404 for anything else or no project.
 async fn project_id(tx: &mut Tx, raw: &str, user: &User) -> ApiResult<i64> {
     let id = match raw {
@@ -517,15 +522,16 @@ async fn project_id(tx: &mut Tx, raw: &str, user: &User) -> ApiResult<i64> {
     id.ok_or_else(ApiError::not_found)
 }
 
-/// The project `:id` names among all projects (`@current`: the caller's
-/// current project, else the first of their current organization), its
-/// organization and the caller's level there. 404 when there is none.
+/// The project the path parameter names among all projects (`@current`: the
+/// caller's current project, else the first of their current organization),
+/// its organization and the caller's level there. 404 when there is none.
 async fn resolve_root_project(
     app: &App,
     req: &ApiRequest,
+    param: &str,
     caller: &Caller,
 ) -> ApiResult<(i64, Organization, Option<Level>)> {
-    let raw = req.param("id").unwrap_or_default();
+    let raw = req.param(param).unwrap_or_default();
     let mut tx = app.db.read().await?;
     let wanted = project_id(&mut tx, raw, &caller.user).await?;
     let org_id = organizations::of_project(&mut tx, wanted)

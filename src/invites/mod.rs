@@ -15,7 +15,6 @@ pub mod token;
 
 use std::collections::HashSet;
 
-use axum::http::Method;
 use axum::response::Response;
 use serde_json::Value;
 
@@ -42,10 +41,10 @@ pub const MAX_BULK: usize = 20;
 /// classes run there (membership, then may-invite or admin, then scopes).
 pub fn routes(r: Routes) -> Routes {
     let r = r
-        .organization(Method::GET, LIST_PATH, READ, NonMember::Forbidden, list)
-        .organization_gated(Method::POST, LIST_PATH, WRITE, may_invite, create)
-        .organization_gated(Method::POST, BULK_PATH, WRITE, may_invite, bulk)
-        .organization_gated(Method::DELETE, DETAIL_PATH, WRITE, may_delete, destroy);
+        .organization(openapi::list(), READ, NonMember::Forbidden, list)
+        .organization_gated(openapi::create(), WRITE, may_invite, create)
+        .organization_gated(openapi::bulk(), WRITE, may_invite, bulk)
+        .organization_gated(openapi::destroy(), WRITE, may_delete, destroy);
     crate::signup::routes(r)
 }
 

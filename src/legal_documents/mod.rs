@@ -16,7 +16,6 @@ pub mod payload;
 pub mod rules;
 pub mod store;
 
-use axum::http::Method;
 use axum::response::Response;
 use serde_json::{json, Value};
 
@@ -41,13 +40,14 @@ pub const SIGNED_PATH: &str = "/api/legal_documents/signed";
 const SCOPE: &str = "LegalDocument";
 
 pub fn routes(r: Routes) -> Routes {
+    use openapi as doc;
     use NonMember::Forbidden;
-    r.organization(Method::GET, LIST_PATH, READ, Forbidden, list)
-        .organization(Method::POST, LIST_PATH, WRITE, Forbidden, create)
-        .organization(Method::GET, DETAIL_PATH, READ, Forbidden, retrieve)
+    r.organization(doc::list(), READ, Forbidden, list)
+        .organization(doc::create(), WRITE, Forbidden, create)
+        .organization(doc::retrieve(), READ, Forbidden, retrieve)
         // PostHog's per-address limits on its signing webhook, when rate
         // limits are on.
-        .public_throttled(Method::POST, SIGNED_PATH, Throttle::SigningWebhook, signed)
+        .public_throttled(doc::signed(), Throttle::SigningWebhook, signed)
 }
 
 /// A fresh signing secret (≈256 bits) and the digest that is all we keep.

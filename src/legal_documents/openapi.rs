@@ -8,7 +8,7 @@ use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder};
 use super::payload::DOCUMENT_TYPES;
 use super::{DETAIL_PATH, LIST_PATH, SIGNED_PATH};
 use crate::openapi::schema::{self as s, Kind};
-use crate::openapi::{ApiDocs, Operation};
+use crate::openapi::Operation;
 
 const TAGS: &[&str] = &["legal_documents"];
 
@@ -19,56 +19,64 @@ pub const CREATOR: &str = "LegalDocumentCreator";
 pub const DOCUMENT_TYPE: &str = "CreateLegalDocumentDocumentTypeEnum";
 pub const SIGNED: &str = "LegalDocumentSignedWebhook";
 
-pub fn docs(d: ApiDocs) -> ApiDocs {
-    d.operation(
-        Operation::new(Method::GET, LIST_PATH, "legal_documents_list")
-            .tags(TAGS)
-            .param(crate::openapi::organization_id())
-            .limit_offset()
-            .returns(200, s::component(PAGE)),
-    )
-    .operation(
-        Operation::new(Method::POST, LIST_PATH, "legal_documents_create")
-            .describe("Requests a BAA or DPA for the organization (admins and owners).")
-            .tags(TAGS)
-            .param(crate::openapi::organization_id())
-            .body(s::component(CREATE))
-            .returns(201, s::component(DTO)),
-    )
-    .operation(
-        Operation::new(Method::GET, DETAIL_PATH, "legal_documents_retrieve")
-            .tags(TAGS)
-            .param(crate::openapi::organization_id())
-            .path_param("id", s::string(), None)
-            .returns(200, s::component(DTO)),
-    )
-    .operation(
-        Operation::new(Method::POST, SIGNED_PATH, "legal_document_signed_webhook")
-            .describe(
-                "Public webhook for the signing service: the document's secret names it, \
-                 and it becomes `signed` with the URL given. A secret that names no \
-                 document is 404.",
-            )
-            .tags(TAGS)
-            .body(s::component(SIGNED))
-            .returns(
-                200,
-                s::of(Kind::Object)
-                    .property("status", s::choice(Kind::String, [super::model::SIGNED]))
-                    .required("status"),
-            )
-            .error(404),
-    )
-    .schema(CREATE, create_schema())
-    .schema(DTO, dto_schema())
-    .schema(PAGE, crate::openapi::paginated(DTO))
-    .schema(CREATOR, creator_schema())
-    .schema(
-        DOCUMENT_TYPE,
-        s::choice(Kind::String, DOCUMENT_TYPES.iter().copied())
-            .description(Some("* `BAA` - BAA\n* `DPA` - DPA")),
-    )
-    .schema(SIGNED, signed_schema())
+/// A document as the routes answer it, and the components it refers to.
+fn answers_document(op: Operation, status: u16) -> Operation {
+    op.returns(status, s::component(DTO))
+        .component(DTO, dto_schema())
+        .component(CREATOR, creator_schema())
+}
+
+pub fn list() -> Operation {
+    let op = Operation::new(Method::GET, LIST_PATH, "legal_documents_list")
+        .tags(TAGS)
+        .param(crate::openapi::organization_id())
+        .limit_offset()
+        .returns(200, s::component(PAGE))
+        .component(PAGE, crate::openapi::paginated(DTO));
+    op.component(DTO, dto_schema())
+        .component(CREATOR, creator_schema())
+}
+
+pub fn create() -> Operation {
+    let op = Operation::new(Method::POST, LIST_PATH, "legal_documents_create")
+        .describe("Requests a BAA or DPA for the organization (admins and owners).")
+        .tags(TAGS)
+        .param(crate::openapi::organization_id())
+        .body(s::component(CREATE))
+        .component(CREATE, create_schema())
+        .component(
+            DOCUMENT_TYPE,
+            s::choice(Kind::String, DOCUMENT_TYPES.iter().copied())
+                .description(Some("* `BAA` - BAA\n* `DPA` - DPA")),
+        );
+    answers_document(op, 201)
+}
+
+pub fn retrieve() -> Operation {
+    let op = Operation::new(Method::GET, DETAIL_PATH, "legal_documents_retrieve")
+        .tags(TAGS)
+        .param(crate::openapi::organization_id())
+        .path_param("id", s::string(), None);
+    answers_document(op, 200)
+}
+
+pub fn signed() -> Operation {
+    Operation::new(Method::POST, SIGNED_PATH, "legal_document_signed_webhook")
+        .describe(
+            "Public webhook for the signing service: the document's secret names it, \
+             and it becomes `signed` with the URL given. A secret that names no \
+             document is 404.",
+        )
+        .tags(TAGS)
+        .body(s::component(SIGNED))
+        .component(SIGNED, signed_schema())
+        .returns(
+            200,
+            s::of(Kind::Object)
+                .property("status", s::choice(Kind::String, [super::model::SIGNED]))
+                .required("status"),
+        )
+        .error(404)
 }
 
 /// The request body (`payload::validate_create`): the fields it requires and

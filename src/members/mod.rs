@@ -13,7 +13,6 @@ pub mod openapi;
 pub mod rules;
 pub mod store;
 
-use axum::http::Method;
 use axum::response::Response;
 use chrono::{NaiveDate, NaiveDateTime};
 use serde_json::{json, Map, Value};
@@ -39,14 +38,15 @@ const MAX_SEARCH_CHARS: usize = 200;
 const WEEK_MICROS: i64 = 7 * 24 * time::HOUR_MICROS;
 
 pub fn routes(r: Routes) -> Routes {
+    use openapi as doc;
     use NonMember::Forbidden;
-    r.organization(Method::GET, LIST_PATH, READ, Forbidden, list)
-        .organization(Method::PATCH, DETAIL_PATH, WRITE, Forbidden, update)
-        .organization(Method::PUT, DETAIL_PATH, WRITE, Forbidden, update)
-        .organization(Method::DELETE, DETAIL_PATH, WRITE, Forbidden, destroy)
+    r.organization(doc::list(), READ, Forbidden, list)
+        .organization(doc::partial_update(), WRITE, Forbidden, update)
+        .organization(doc::update(), WRITE, Forbidden, update)
+        .organization(doc::destroy(), WRITE, Forbidden, destroy)
         // PostHog declares no scope here and refuses keys; prickle serves
         // them with `organization_member:read` (decisions.md).
-        .organization(Method::GET, KEYS_PATH, READ, Forbidden, scoped_api_keys)
+        .organization(doc::scoped_api_keys(), READ, Forbidden, scoped_api_keys)
 }
 
 /// The member the path names: a user's uuid, or `@me`. A malformed uuid is

@@ -8,7 +8,7 @@ use utoipa::openapi::schema::ObjectBuilder;
 
 use super::{DETAIL_PATH, KEYS_PATH, LIST_PATH, MAX_SEARCH_CHARS};
 use crate::openapi::schema::{self as s, Kind};
-use crate::openapi::{ApiDocs, Operation};
+use crate::openapi::Operation;
 
 const TAGS: &[&str] = &["core", "members"];
 
@@ -20,18 +20,29 @@ pub const KEYS: &str = "OrganizationMemberScopedApiKeys";
 pub const USER_BASIC: &str = "UserBasic";
 pub const LEVEL: &str = "OrganizationMembershipLevel";
 
-pub fn docs(d: ApiDocs) -> ApiDocs {
-    let member = |method, id| {
-        Operation::new(method, DETAIL_PATH, id)
-            .tags(TAGS)
-            .param(crate::openapi::organization_id())
-            .path_param(
-                "user__uuid",
-                s::uuid(),
-                Some("The member's user uuid, or `@me` for the caller."),
-            )
-    };
-    d.operation(
+/// The components the members routes refer to.
+fn components(op: Operation) -> Operation {
+    op.component(MEMBER, member_schema(true))
+        .component(PATCHED, member_schema(false))
+        .component(PAGE, crate::openapi::paginated(MEMBER))
+        .component(KEYS, keys_schema())
+        .component(USER_BASIC, user_basic_schema())
+        .component(LEVEL, level_schema())
+}
+
+fn member(method: Method, id: &'static str) -> Operation {
+    Operation::new(method, DETAIL_PATH, id)
+        .tags(TAGS)
+        .param(crate::openapi::organization_id())
+        .path_param(
+            "user__uuid",
+            s::uuid(),
+            Some("The member's user uuid, or `@me` for the caller."),
+        )
+}
+
+pub fn list() -> Operation {
+    components(
         Operation::new(Method::GET, LIST_PATH, "members_list")
             .describe("The organization's members, newest first.")
             .tags(TAGS)
@@ -55,26 +66,36 @@ pub fn docs(d: ApiDocs) -> ApiDocs {
             )
             .returns(200, s::component(PAGE)),
     )
-    .operation(
+}
+
+pub fn update() -> Operation {
+    components(
         member(Method::PUT, "members_update")
             .describe("Changes a member's level (a partial body, as PATCH).")
             .body(s::component(MEMBER))
             .returns(200, s::component(MEMBER)),
     )
-    .operation(
+}
+
+pub fn partial_update() -> Operation {
+    components(
         member(Method::PATCH, "members_partial_update")
             .describe("Changes a member's level.")
             .body(s::component(PATCHED))
             .returns(200, s::component(MEMBER)),
     )
-    .operation(
-        member(Method::DELETE, "members_destroy")
-            .describe("Removes a member, or lets the caller (`@me`) leave.")
-            .returns_nothing(204)
-            // An owner may not leave.
-            .error(400),
-    )
-    .operation(
+}
+
+pub fn destroy() -> Operation {
+    member(Method::DELETE, "members_destroy")
+        .describe("Removes a member, or lets the caller (`@me`) leave.")
+        .returns_nothing(204)
+        // An owner may not leave.
+        .error(400)
+}
+
+pub fn scoped_api_keys() -> Operation {
+    components(
         Operation::new(Method::GET, KEYS_PATH, "members_scoped_api_keys_retrieve")
             .describe(
                 "The member's personal API keys that can reach this organization: \
@@ -89,12 +110,6 @@ pub fn docs(d: ApiDocs) -> ApiDocs {
             )
             .returns(200, s::component(KEYS)),
     )
-    .schema(MEMBER, member_schema(true))
-    .schema(PATCHED, member_schema(false))
-    .schema(PAGE, crate::openapi::paginated(MEMBER))
-    .schema(KEYS, keys_schema())
-    .schema(USER_BASIC, user_basic_schema())
-    .schema(LEVEL, level_schema())
 }
 
 /// PostHog's membership levels.

@@ -13,7 +13,6 @@ pub mod openapi;
 pub mod payload;
 pub mod store;
 
-use axum::http::Method;
 use axum::response::Response;
 use serde_json::Value;
 
@@ -25,7 +24,7 @@ const READ: &[Scope] = &[Scope::read("organization")];
 const LIST_PATH: &str = "/api/organizations/{organization_id}/oauth_applications";
 
 pub fn routes(r: Routes) -> Routes {
-    r.organization(Method::GET, LIST_PATH, READ, NonMember::Forbidden, list)
+    r.organization(openapi::list(), READ, NonMember::Forbidden, list)
 }
 
 /// Any member may list them.

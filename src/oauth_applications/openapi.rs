@@ -7,22 +7,20 @@ use utoipa::openapi::schema::ObjectBuilder;
 
 use super::LIST_PATH;
 use crate::openapi::schema::{self as s, Kind};
-use crate::openapi::{ApiDocs, Operation};
+use crate::openapi::Operation;
 
 pub const ITEM: &str = "OrganizationOAuthApplication";
 pub const PAGE: &str = "PaginatedOrganizationOAuthApplicationList";
 
-pub fn docs(d: ApiDocs) -> ApiDocs {
-    d.operation(
-        Operation::new(Method::GET, LIST_PATH, "oauth_applications_list")
-            .describe("The organization's OAuth applications (read-only).")
-            .tags(&["core", "oauth_applications"])
-            .param(crate::openapi::organization_id())
-            .limit_offset()
-            .returns(200, s::component(PAGE)),
-    )
-    .schema(ITEM, item_schema())
-    .schema(PAGE, crate::openapi::paginated(ITEM))
+pub fn list() -> Operation {
+    Operation::new(Method::GET, LIST_PATH, "oauth_applications_list")
+        .describe("The organization's OAuth applications (read-only).")
+        .tags(&["core", "oauth_applications"])
+        .param(crate::openapi::organization_id())
+        .limit_offset()
+        .returns(200, s::component(PAGE))
+        .component(ITEM, item_schema())
+        .component(PAGE, crate::openapi::paginated(ITEM))
 }
 
 fn item_schema() -> ObjectBuilder {

@@ -1,10 +1,9 @@
 //! The API document (`GET /api/schema/`, OpenAPI 3.1) and the interactive
 //! docs beside it, generated from the code: the paths, methods and scopes
-//! come from the route declarations (`api::endpoints`), the rest from what
-//! each resource says about its routes (`api::docs`, an [`Operation`] per
-//! route) and from its types. A served route without an operation still
-//! appears (with a placeholder) so the document never lies about what is
-//! served; the tests fail until it is documented.
+//! come from the route declarations (`api::endpoints`), each of which starts
+//! with its [`Operation`]: what the route says about itself and the component
+//! schemas it refers to. A route cannot be served without one, nor
+//! documented without being served.
 
 mod negotiate;
 mod operation;
@@ -20,14 +19,15 @@ use utoipa::openapi::content::Content;
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterIn, Paths};
 use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::response::ResponseBuilder;
+use utoipa::openapi::schema::Schema;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
-use utoipa::openapi::{ComponentsBuilder, InfoBuilder, OpenApi, OpenApiBuilder, Required};
+use utoipa::openapi::{ComponentsBuilder, InfoBuilder, OpenApi, OpenApiBuilder, RefOr, Required};
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::{Access, ApiRequest, App, Endpoint, Routes};
 pub use negotiate::Format;
-pub use operation::{ApiDocs, Operation, Reply};
+pub use operation::{Operation, Reply};
 
 /// Where the document is served; the docs pages live under it.
 pub const SCHEMA_PATH: &str = "/api/schema";
@@ -37,13 +37,18 @@ pub const SECURITY_SCHEME: &str = "PersonalAPIKeyAuth";
 /// schema also lists `multipart/form-data`, which prickle answers with 415.
 pub const BODY_TYPES: [&str; 2] = ["application/json", "application/x-www-form-urlencoded"];
 
-/// The document and its interactive docs: public, as PostHog serves them.
+/// The document and its interactive docs: public, as PostHog serves them,
+/// and left out of the document (`is_documentation`).
 pub fn routes(r: Routes) -> Routes {
-    r.public(Method::GET, SCHEMA_PATH, serve_schema)
-        .public(Method::GET, ui::SWAGGER_PATH, ui::swagger_index)
-        .public(Method::GET, ui::SWAGGER_FILE_PATH, ui::swagger_file)
-        .public(Method::GET, ui::REDOC_PATH, ui::redoc_index)
-        .public(Method::GET, ui::REDOC_FILE_PATH, ui::redoc_file)
+    let page = |path, id| Operation::new(Method::GET, path, id);
+    r.public(page(SCHEMA_PATH, "schema_retrieve"), serve_schema)
+        .public(page(ui::SWAGGER_PATH, "swagger_ui"), ui::swagger_index)
+        .public(
+            page(ui::SWAGGER_FILE_PATH, "swagger_ui_file"),
+            ui::swagger_file,
+        )
+        .public(page(ui::REDOC_PATH, "redoc"), ui::redoc_index)
+        .public(page(ui::REDOC_FILE_PATH, "redoc_file"), ui::redoc_file)
 }
 
 /// The routes of the document itself, which it does not describe
@@ -62,39 +67,14 @@ pub fn described(endpoints: &[Endpoint]) -> impl Iterator<Item = &Endpoint> {
     endpoints.iter().filter(|e| !is_documentation(e.path))
 }
 
-/// Served routes that no resource documented (`"GET /path"`).
-pub fn undocumented(endpoints: &[Endpoint], docs: &ApiDocs) -> Vec<String> {
-    described(endpoints)
-        .filter(|e| docs.find(&e.method, e.path).is_none())
-        .map(|e| format!("{} {}", e.method, e.path))
-        .collect()
-}
-
-/// Documented operations that no route serves.
-pub fn unserved(endpoints: &[Endpoint], docs: &ApiDocs) -> Vec<String> {
-    docs.operations
-        .iter()
-        .filter(|o| !described(endpoints).any(|e| e.method == o.method && e.path == o.path))
-        .map(|o| format!("{} {}", o.method, o.path))
-        .collect()
-}
-
 /// The whole document.
-pub fn document(endpoints: &[Endpoint], docs: &ApiDocs) -> OpenApi {
+pub fn document(endpoints: &[Endpoint]) -> OpenApi {
     let mut paths = Paths::new();
     for endpoint in described(endpoints) {
-        let fallback;
-        let op = match docs.find(&endpoint.method, endpoint.path) {
-            Some(op) => op,
-            None => {
-                fallback = Operation::new(endpoint.method.clone(), endpoint.path, "undocumented");
-                &fallback
-            }
-        };
         paths.add_path_operation(
             document_path(endpoint.path),
             vec![http_method(&endpoint.method)],
-            operation(endpoint, op),
+            operation(endpoint, &endpoint.doc),
         );
     }
     let mut components = ComponentsBuilder::new()
@@ -103,12 +83,7 @@ pub fn document(endpoints: &[Endpoint], docs: &ApiDocs) -> OpenApi {
             SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
         )
         .schema_from::<ErrorBody>();
-    let schemas: BTreeMap<&str, _> = docs
-        .schemas
-        .iter()
-        .map(|(name, s)| (name.as_str(), s.clone()))
-        .collect();
-    for (name, schema) in schemas {
+    for (name, schema) in components_of(endpoints) {
         components = components.schema(name, schema);
     }
     OpenApiBuilder::new()
@@ -125,6 +100,23 @@ pub fn document(endpoints: &[Endpoint], docs: &ApiDocs) -> OpenApi {
         .paths(paths)
         .components(Some(components.build()))
         .build()
+}
+
+/// The component schemas the described routes refer to, by name. Routes
+/// that share a component must say the same of it.
+fn components_of(endpoints: &[Endpoint]) -> BTreeMap<&str, RefOr<Schema>> {
+    let mut schemas: BTreeMap<&str, RefOr<Schema>> = BTreeMap::new();
+    for endpoint in described(endpoints) {
+        for (name, schema) in &endpoint.doc.components {
+            if let Some(known) = schemas.get(name.as_str()) {
+                let same = serde_json::to_value(known).ok() == serde_json::to_value(schema).ok();
+                assert!(same, "component {name} is declared twice, differently");
+                continue;
+            }
+            schemas.insert(name, schema.clone());
+        }
+    }
+    schemas
 }
 
 fn http_method(method: &Method) -> HttpMethod {
@@ -280,7 +272,7 @@ struct Rendered {
 fn rendered() -> ApiResult<&'static Rendered> {
     static DOC: OnceLock<Result<Rendered, String>> = OnceLock::new();
     DOC.get_or_init(|| {
-        let doc = document(&crate::api::endpoints(), &crate::api::docs());
+        let doc = document(&crate::api::endpoints());
         Ok(Rendered {
             json: doc.to_json().map_err(|e| e.to_string())?,
             yaml: doc.to_yaml().map_err(|e| e.to_string())?,

@@ -1,7 +1,10 @@
-//! What a resource says about each of its routes for the API document: the
-//! operation id, parameters, request body and responses. Who may call the
-//! route (security) is not said here: the document reads it from the route
-//! declaration, so it cannot drift from what the code enforces.
+//! What a route says about itself for the API document: its method and path,
+//! operation id, parameters, request body, responses and the component
+//! schemas they refer to. An `Operation` is the first part of every route's
+//! declaration (`http::Routes`), so a route cannot be served undocumented nor
+//! documented unserved. Who may call the route (security) is not said here:
+//! the document reads it from the rest of the declaration, so it cannot drift
+//! from what the code enforces.
 
 use axum::http::Method;
 use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
@@ -9,8 +12,8 @@ use utoipa::openapi::schema::Schema;
 use utoipa::openapi::{RefOr, Required};
 use utoipa::ToSchema;
 
-/// One documented route: `method` and `path` as declared in `http::Routes`
-/// (axum pattern, no trailing slash).
+/// One route's method and path (axum pattern, no trailing slash) and its
+/// documentation.
 #[derive(Clone)]
 pub struct Operation {
     pub method: Method,
@@ -24,6 +27,8 @@ pub struct Operation {
     pub responses: Vec<Reply>,
     /// Error statuses beyond those every route of its kind may answer.
     pub errors: Vec<u16>,
+    /// The component schemas this operation refers to, by name.
+    pub components: Vec<(String, RefOr<Schema>)>,
 }
 
 /// One success response.
@@ -47,6 +52,7 @@ impl Operation {
             body: None,
             responses: Vec::new(),
             errors: Vec::new(),
+            components: Vec::new(),
         }
     }
 
@@ -146,6 +152,21 @@ impl Operation {
         self.errors.push(status);
         self
     }
+
+    /// A component schema built by hand (from declarations such as the
+    /// project settings) that this operation refers to.
+    pub fn component(mut self, name: &str, schema: impl Into<RefOr<Schema>>) -> Operation {
+        self.components.push((name.to_string(), schema.into()));
+        self
+    }
+
+    /// A component schema derived from a type (`#[derive(utoipa::ToSchema)]`),
+    /// with the components it refers to.
+    pub fn component_of<T: ToSchema>(mut self) -> Operation {
+        T::schemas(&mut self.components);
+        self.components.push((T::name().into_owned(), T::schema()));
+        self
+    }
 }
 
 fn parameter(
@@ -166,54 +187,4 @@ fn parameter(
         .description(description)
         .schema(Some(schema))
         .build()
-}
-
-/// What the resources say about their routes: operations and the component
-/// schemas they refer to. Each resource adds its own, as it adds its routes.
-#[derive(Default)]
-pub struct ApiDocs {
-    pub operations: Vec<Operation>,
-    pub schemas: Vec<(String, RefOr<Schema>)>,
-}
-
-impl ApiDocs {
-    pub fn new() -> ApiDocs {
-        ApiDocs::default()
-    }
-
-    pub fn operation(mut self, operation: Operation) -> ApiDocs {
-        assert!(
-            !self
-                .operations
-                .iter()
-                .any(|o| o.method == operation.method && o.path == operation.path),
-            "{} {} documented twice",
-            operation.method,
-            operation.path
-        );
-        self.operations.push(operation);
-        self
-    }
-
-    /// A component schema built by hand (from declarations such as the project settings).
-    pub fn schema(mut self, name: &str, schema: impl Into<RefOr<Schema>>) -> ApiDocs {
-        self.schemas.push((name.to_string(), schema.into()));
-        self
-    }
-
-    /// A component schema derived from a type (`#[derive(utoipa::ToSchema)]`),
-    /// with the components it refers to.
-    pub fn schema_of<T: ToSchema>(mut self) -> ApiDocs {
-        let mut nested = Vec::new();
-        T::schemas(&mut nested);
-        self.schemas.extend(nested);
-        self.schemas.push((T::name().into_owned(), T::schema()));
-        self
-    }
-
-    pub fn find(&self, method: &Method, path: &str) -> Option<&Operation> {
-        self.operations
-            .iter()
-            .find(|o| o.method == *method && o.path == path)
-    }
 }

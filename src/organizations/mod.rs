@@ -13,7 +13,6 @@ pub mod payload;
 pub mod rules;
 pub mod store;
 
-use axum::http::Method;
 use axum::response::Response;
 use serde_json::Value;
 
@@ -40,18 +39,14 @@ pub(super) const LIST_PATH: &str = "/api/organizations";
 pub(super) const DETAIL_PATH: &str = "/api/organizations/{organization_id}";
 
 pub fn routes(r: Routes) -> Routes {
-    r.caller(Method::GET, LIST_PATH, Access::Organizations(READ), list)
-        .caller(
-            Method::POST,
-            LIST_PATH,
-            Access::Organizations(WRITE),
-            create,
-        )
-        .organization_object(Method::GET, DETAIL_PATH, READ, retrieve)
-        .organization_object(Method::PATCH, DETAIL_PATH, WRITE, update)
+    use self::openapi as doc;
+    r.caller(doc::list(), Access::Organizations(READ), list)
+        .caller(doc::create(), Access::Organizations(WRITE), create)
+        .organization_object(doc::retrieve(), READ, retrieve)
+        .organization_object(doc::partial_update(), WRITE, update)
         // PUT behaves as PATCH (decisions.md).
-        .organization_object(Method::PUT, DETAIL_PATH, WRITE, update)
-        .organization_object(Method::DELETE, DETAIL_PATH, WRITE, destroy)
+        .organization_object(doc::update(), WRITE, update)
+        .organization_object(doc::destroy(), WRITE, destroy)
 }
 
 /// The key's organization restriction, as a list filter (`None`: unrestricted).

@@ -7,7 +7,7 @@ use utoipa::openapi::schema::ObjectBuilder;
 
 use super::{DETAIL_PATH, LIST_PATH};
 use crate::openapi::schema::{self as s, Kind};
-use crate::openapi::{ApiDocs, Operation};
+use crate::openapi::Operation;
 
 const TAGS: &[&str] = &["core", "organizations"];
 
@@ -17,13 +17,24 @@ pub const PAGE: &str = "PaginatedOrganizationList";
 /// PostHog's `TeamBasic`: a project of the organization (`model::team_basic`).
 pub const TEAM_BASIC: &str = "TeamBasic";
 
-pub fn docs(d: ApiDocs) -> ApiDocs {
-    let detail = |method, id| {
+/// The components the organization routes refer to (the users' too).
+pub fn components(op: Operation) -> Operation {
+    op.component(DETAIL, organization_schema(true))
+        .component(PATCHED, organization_schema(false))
+        .component(PAGE, crate::openapi::paginated(DETAIL))
+        .component(TEAM_BASIC, team_basic_schema())
+}
+
+fn detail(method: Method, id: &'static str) -> Operation {
+    components(
         Operation::new(method, DETAIL_PATH, id)
             .tags(TAGS)
-            .param(crate::openapi::organization_id())
-    };
-    d.operation(
+            .param(crate::openapi::organization_id()),
+    )
+}
+
+pub fn list() -> Operation {
+    components(
         Operation::new(Method::GET, LIST_PATH, "organizations_list")
             .describe(
                 "The caller's organizations (narrowed by the key's organization restriction).",
@@ -32,35 +43,40 @@ pub fn docs(d: ApiDocs) -> ApiDocs {
             .limit_offset()
             .returns(200, s::component(PAGE)),
     )
-    .operation(
+}
+
+pub fn create() -> Operation {
+    components(
         Operation::new(Method::POST, LIST_PATH, "organizations_create")
             .describe("A new organization with its first project; the caller becomes its owner.")
             .tags(TAGS)
             .body(s::component(DETAIL))
             .returns(201, s::component(DETAIL)),
     )
-    .operation(detail(Method::GET, "organizations_retrieve").returns(200, s::component(DETAIL)))
-    .operation(
-        detail(Method::PUT, "organizations_update")
-            .describe("Admins and owners; a partial body is accepted, as with PATCH.")
-            .body(s::component(PATCHED))
-            .returns(200, s::component(DETAIL)),
-    )
-    .operation(
-        detail(Method::PATCH, "organizations_partial_update")
-            .describe("Admins and owners.")
-            .body(s::component(PATCHED))
-            .returns(200, s::component(DETAIL)),
-    )
-    .operation(
-        detail(Method::DELETE, "organizations_destroy")
-            .describe("Owners only: the organization with its projects and memberships.")
-            .returns_nothing(204),
-    )
-    .schema(DETAIL, organization_schema(true))
-    .schema(PATCHED, organization_schema(false))
-    .schema(PAGE, crate::openapi::paginated(DETAIL))
-    .schema(TEAM_BASIC, team_basic_schema())
+}
+
+pub fn retrieve() -> Operation {
+    detail(Method::GET, "organizations_retrieve").returns(200, s::component(DETAIL))
+}
+
+pub fn update() -> Operation {
+    detail(Method::PUT, "organizations_update")
+        .describe("Admins and owners; a partial body is accepted, as with PATCH.")
+        .body(s::component(PATCHED))
+        .returns(200, s::component(DETAIL))
+}
+
+pub fn partial_update() -> Operation {
+    detail(Method::PATCH, "organizations_partial_update")
+        .describe("Admins and owners.")
+        .body(s::component(PATCHED))
+        .returns(200, s::component(DETAIL))
+}
+
+pub fn destroy() -> Operation {
+    detail(Method::DELETE, "organizations_destroy")
+        .describe("Owners only: the organization with its projects and memberships.")
+        .returns_nothing(204)
 }
 
 /// `{1, 8, 15}` or null: PostHog's nullable `EffectiveMembershipLevelEnum`.

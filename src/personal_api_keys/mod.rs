@@ -10,7 +10,6 @@ pub mod openapi;
 pub mod rules;
 pub mod store;
 
-use axum::http::Method;
 use axum::response::Response;
 
 use crate::auth::Caller;
@@ -22,13 +21,14 @@ const DETAIL_PATH: &str = "/api/personal_api_keys/{id}";
 const ROLL_PATH: &str = "/api/personal_api_keys/{id}/roll";
 
 pub fn routes(r: Routes) -> Routes {
-    r.caller(Method::GET, DETAIL_PATH, Access::AnyKey, retrieve)
-        .caller(Method::GET, LIST_PATH, Access::AnyKey, refuse)
-        .caller(Method::POST, LIST_PATH, Access::AnyKey, refuse)
-        .caller(Method::PATCH, DETAIL_PATH, Access::AnyKey, refuse)
-        .caller(Method::PUT, DETAIL_PATH, Access::AnyKey, refuse)
-        .caller(Method::DELETE, DETAIL_PATH, Access::AnyKey, refuse)
-        .caller(Method::POST, ROLL_PATH, Access::AnyKey, refuse)
+    use openapi as doc;
+    r.caller(doc::retrieve(), Access::AnyKey, retrieve)
+        .caller(doc::list(), Access::AnyKey, refuse)
+        .caller(doc::create(), Access::AnyKey, refuse)
+        .caller(doc::partial_update(), Access::AnyKey, refuse)
+        .caller(doc::update(), Access::AnyKey, refuse)
+        .caller(doc::destroy(), Access::AnyKey, refuse)
+        .caller(doc::roll(), Access::AnyKey, refuse)
 }
 
 async fn refuse(_: App, _: ApiRequest, _: Caller) -> ApiResult<Response> {

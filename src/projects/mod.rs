@@ -17,7 +17,6 @@ mod update;
 use std::future::Future;
 use std::pin::Pin;
 
-use axum::http::Method;
 use axum::response::Response;
 use serde_json::{Map, Value};
 
@@ -44,20 +43,15 @@ const DETAIL_PATH: &str = "/api/organizations/{organization_id}/projects/{id}";
 const ACTIVITY_PATH: &str = "/api/organizations/{organization_id}/projects/{id}/activity";
 
 pub fn routes(r: Routes) -> Routes {
+    use openapi as doc;
     use NonMember::{Decide, EmptyList};
-    r.organization(Method::GET, LIST_PATH, READ, EmptyList, list)
-        .organization(
-            Method::POST,
-            LIST_PATH,
-            WRITE,
-            Decide(non_member_create),
-            create,
-        )
-        .project(Method::GET, DETAIL_PATH, READ, retrieve)
-        .project(Method::PATCH, DETAIL_PATH, WRITE, partial_update)
-        .project(Method::PUT, DETAIL_PATH, WRITE, update)
-        .project(Method::DELETE, DETAIL_PATH, WRITE, destroy)
-        .project(Method::GET, ACTIVITY_PATH, ACTIVITY, activity_log)
+    r.organization(doc::list(), READ, EmptyList, list)
+        .organization(doc::create(), WRITE, Decide(non_member_create), create)
+        .project(doc::retrieve(), "id", READ, retrieve)
+        .project(doc::partial_update(), "id", WRITE, partial_update)
+        .project(doc::update(), "id", WRITE, update)
+        .project(doc::destroy(), "id", WRITE, destroy)
+        .project(doc::activity_log(), "id", ACTIVITY, activity_log)
 }
 
 /// What a non-member gets from a project create: PostHog's create looks the

@@ -12,7 +12,7 @@ use super::setup_tasks::SETUP_TASK_IDS;
 use super::timezones::TIMEZONES;
 use super::{ACTIVITY_PATH, DETAIL_PATH, LIST_PATH};
 use crate::openapi::schema::{self as s, Kind};
-use crate::openapi::{ApiDocs, Operation};
+use crate::openapi::Operation;
 
 const TAGS: &[&str] = &["core", "projects"];
 const DESCRIPTION: &str = "Projects for the current organization.";
@@ -23,8 +23,35 @@ pub const BASIC: &str = "ProjectBackwardCompatBasic";
 pub const PAGE: &str = "PaginatedProjectBackwardCompatBasicList";
 pub const ACTIVITY_PAGE: &str = "PaginatedActivityLogList";
 
-pub fn docs(d: ApiDocs) -> ApiDocs {
-    let detail = |method, id| {
+/// The components the project routes (both mounts) refer to.
+pub fn components(op: Operation) -> Operation {
+    op.component(DETAIL, detail_schema(true))
+        .component(PATCHED, detail_schema(false))
+        .component(BASIC, basic_schema())
+        .component(PAGE, crate::openapi::paginated(BASIC))
+        .component(ACTIVITY_PAGE, activity_page_schema())
+        .component(
+            "TimezoneEnum",
+            s::choice(Kind::String, TIMEZONES.iter().copied()),
+        )
+        .component("WeekStartDayEnum", s::choice(Kind::Integer, [0, 1]))
+        .component(
+            "BusinessModelEnum",
+            s::choice(Kind::String, ["b2b", "b2c", "other"]),
+        )
+        .component(
+            "SessionRecordingRetentionPeriodEnum",
+            s::choice(Kind::String, ["30d", "90d", "1y", "5y"]),
+        )
+        .component(
+            "AvailableSetupTaskIdsEnum",
+            s::choice(Kind::String, SETUP_TASK_IDS.iter().copied()),
+        )
+        .component("BlankEnum", s::choice(Kind::String, [""]))
+}
+
+fn detail(method: Method, id: &'static str) -> Operation {
+    components(
         Operation::new(method, DETAIL_PATH, id)
             .describe(DESCRIPTION)
             .tags(TAGS)
@@ -33,9 +60,12 @@ pub fn docs(d: ApiDocs) -> ApiDocs {
                 "id",
                 project_id(),
                 Some("A unique value identifying this project."),
-            )
-    };
-    d.operation(
+            ),
+    )
+}
+
+pub fn list() -> Operation {
+    components(
         Operation::new(Method::GET, LIST_PATH, "list_2")
             .describe(DESCRIPTION)
             .tags(TAGS)
@@ -44,7 +74,10 @@ pub fn docs(d: ApiDocs) -> ApiDocs {
             .query("search", s::string(), "A search term.")
             .returns(200, s::component(PAGE)),
     )
-    .operation(
+}
+
+pub fn create() -> Operation {
+    components(
         Operation::new(Method::POST, LIST_PATH, "create_2")
             .describe(DESCRIPTION)
             .tags(TAGS)
@@ -53,21 +86,32 @@ pub fn docs(d: ApiDocs) -> ApiDocs {
             .returns(201, s::component(DETAIL))
             .error(409),
     )
-    .operation(detail(Method::GET, "retrieve_2").returns(200, s::component(DETAIL)))
-    .operation(
-        detail(Method::PUT, "update_2")
-            .body(s::component(DETAIL))
-            .returns(200, s::component(DETAIL))
-            .error(409),
-    )
-    .operation(
-        detail(Method::PATCH, "partial_update_2")
-            .body(s::component(PATCHED))
-            .returns(200, s::component(DETAIL))
-            .error(409),
-    )
-    .operation(detail(Method::DELETE, "destroy_2").returns_nothing(204))
-    .operation(
+}
+
+pub fn retrieve() -> Operation {
+    detail(Method::GET, "retrieve_2").returns(200, s::component(DETAIL))
+}
+
+pub fn update() -> Operation {
+    detail(Method::PUT, "update_2")
+        .body(s::component(DETAIL))
+        .returns(200, s::component(DETAIL))
+        .error(409)
+}
+
+pub fn partial_update() -> Operation {
+    detail(Method::PATCH, "partial_update_2")
+        .body(s::component(PATCHED))
+        .returns(200, s::component(DETAIL))
+        .error(409)
+}
+
+pub fn destroy() -> Operation {
+    detail(Method::DELETE, "destroy_2").returns_nothing(204)
+}
+
+pub fn activity_log() -> Operation {
+    components(
         Operation::new(Method::GET, ACTIVITY_PATH, "activity_retrieve")
             .describe("The project's activity log, newest first.")
             .tags(TAGS)
@@ -89,29 +133,6 @@ pub fn docs(d: ApiDocs) -> ApiDocs {
             )
             .returns(200, s::component(ACTIVITY_PAGE)),
     )
-    .schema(DETAIL, detail_schema(true))
-    .schema(PATCHED, detail_schema(false))
-    .schema(BASIC, basic_schema())
-    .schema(PAGE, crate::openapi::paginated(BASIC))
-    .schema(ACTIVITY_PAGE, activity_page_schema())
-    .schema(
-        "TimezoneEnum",
-        s::choice(Kind::String, TIMEZONES.iter().copied()),
-    )
-    .schema("WeekStartDayEnum", s::choice(Kind::Integer, [0, 1]))
-    .schema(
-        "BusinessModelEnum",
-        s::choice(Kind::String, ["b2b", "b2c", "other"]),
-    )
-    .schema(
-        "SessionRecordingRetentionPeriodEnum",
-        s::choice(Kind::String, ["30d", "90d", "1y", "5y"]),
-    )
-    .schema(
-        "AvailableSetupTaskIdsEnum",
-        s::choice(Kind::String, SETUP_TASK_IDS.iter().copied()),
-    )
-    .schema("BlankEnum", s::choice(Kind::String, [""]))
 }
 
 /// A project id: PostHog documents an integer (prickle also takes `@current`).

@@ -5,7 +5,6 @@
 
 pub mod openapi;
 
-use axum::http::Method;
 use axum::response::Response;
 
 use super::{store, ACTIVITY, READ, WRITE};
@@ -19,18 +18,14 @@ const DETAIL_PATH: &str = "/api/projects/{id}";
 const ACTIVITY_PATH: &str = "/api/projects/{id}/activity";
 
 pub fn routes(r: Routes) -> Routes {
-    r.caller(Method::GET, LIST_PATH, Access::Organizations(READ), list)
-        .caller(
-            Method::POST,
-            LIST_PATH,
-            Access::Organizations(WRITE),
-            create,
-        )
-        .root_project(Method::GET, DETAIL_PATH, READ, super::retrieve)
-        .root_project(Method::PATCH, DETAIL_PATH, WRITE, super::partial_update)
-        .root_project(Method::PUT, DETAIL_PATH, WRITE, super::update)
-        .root_project(Method::DELETE, DETAIL_PATH, WRITE, super::destroy)
-        .root_project(Method::GET, ACTIVITY_PATH, ACTIVITY, super::activity_log)
+    use openapi as doc;
+    r.caller(doc::list(), Access::Organizations(READ), list)
+        .caller(doc::create(), Access::Organizations(WRITE), create)
+        .root_project(doc::retrieve(), "id", READ, super::retrieve)
+        .root_project(doc::partial_update(), "id", WRITE, super::partial_update)
+        .root_project(doc::update(), "id", WRITE, super::update)
+        .root_project(doc::destroy(), "id", WRITE, super::destroy)
+        .root_project(doc::activity_log(), "id", ACTIVITY, super::activity_log)
 }
 
 /// Every project of every organization the caller belongs to, narrowed by

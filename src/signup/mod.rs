@@ -21,7 +21,6 @@
 pub mod payload;
 pub mod rules;
 
-use axum::http::Method;
 use axum::response::Response;
 use serde_json::{json, Value};
 
@@ -40,9 +39,10 @@ use rules::{account_taken, not_valid, validate, Facts};
 pub(crate) const PATH: &str = "/api/signup/{invite_id}";
 
 pub fn routes(r: Routes) -> Routes {
-    r.public(Method::GET, PATH, preview)
+    use crate::invites::openapi as doc;
+    r.public(doc::signup_preview(), preview)
         // PostHog's SignupIPThrottle, when rate limits are on.
-        .public_throttled(Method::POST, PATH, Throttle::Signup, accept)
+        .public_throttled(doc::signup_accept(), Throttle::Signup, accept)
 }
 
 /// The key's user when the request carries one (401 for a bad one, as

@@ -13,7 +13,6 @@ pub mod payload;
 pub mod rules;
 pub mod store;
 
-use axum::http::Method;
 use axum::response::Response;
 use serde_json::Value;
 
@@ -33,10 +32,11 @@ const WRITE: &[Scope] = &[Scope::write("user")];
 pub(super) const PATH: &str = "/api/users/{uuid}";
 
 pub fn routes(r: Routes) -> Routes {
-    r.caller(Method::GET, PATH, Access::User(READ), retrieve)
-        .caller(Method::PATCH, PATH, Access::User(WRITE), update)
+    use self::openapi as doc;
+    r.caller(doc::retrieve(), Access::User(READ), retrieve)
+        .caller(doc::partial_update(), Access::User(WRITE), update)
         // Clients send partial bodies with PUT too.
-        .caller(Method::PUT, PATH, Access::User(WRITE), update)
+        .caller(doc::update(), Access::User(WRITE), update)
 }
 
 /// `UserSerializer`'s shape for the caller, read through the stores.

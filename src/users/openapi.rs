@@ -8,7 +8,7 @@ use utoipa::openapi::schema::{ObjectBuilder, SchemaType};
 use super::payload::ROLES;
 use super::PATH;
 use crate::openapi::schema::{self as s, Kind};
-use crate::openapi::{ApiDocs, Operation};
+use crate::openapi::Operation;
 use crate::organizations::openapi as organizations;
 
 const TAGS: &[&str] = &["core", "users"];
@@ -17,34 +17,36 @@ pub const DETAIL: &str = "User";
 pub const PATCHED: &str = "PatchedUser";
 pub const ORGANIZATION_BASIC: &str = "OrganizationBasic";
 
-pub fn docs(d: ApiDocs) -> ApiDocs {
-    let op = |method, id| {
-        Operation::new(method, PATH, id)
-            .tags(TAGS)
-            .path_param(
-                "uuid",
-                s::string(),
-                Some("`@me`: the caller, the only user a personal API key may address."),
-            )
-            .returns(200, s::component(DETAIL))
-    };
-    d.operation(
-        op(Method::GET, "users_retrieve")
-            .describe("Who the key belongs to, with their current organization and project."),
-    )
-    .operation(
-        op(Method::PUT, "users_update")
-            .describe("A partial body is accepted, as with PATCH.")
-            .body(s::component(PATCHED)),
-    )
-    .operation(
-        op(Method::PATCH, "users_partial_update")
-            .describe("The caller's profile, and their current organization and project.")
-            .body(s::component(PATCHED)),
-    )
-    .schema(DETAIL, user_schema(true))
-    .schema(PATCHED, user_schema(false))
-    .schema(ORGANIZATION_BASIC, organizations::basic_schema())
+fn op(method: Method, id: &'static str) -> Operation {
+    let op = Operation::new(method, PATH, id)
+        .tags(TAGS)
+        .path_param(
+            "uuid",
+            s::string(),
+            Some("`@me`: the caller, the only user a personal API key may address."),
+        )
+        .returns(200, s::component(DETAIL))
+        .component(DETAIL, user_schema(true))
+        .component(PATCHED, user_schema(false))
+        .component(ORGANIZATION_BASIC, organizations::basic_schema());
+    organizations::components(op)
+}
+
+pub fn retrieve() -> Operation {
+    op(Method::GET, "users_retrieve")
+        .describe("Who the key belongs to, with their current organization and project.")
+}
+
+pub fn update() -> Operation {
+    op(Method::PUT, "users_update")
+        .describe("A partial body is accepted, as with PATCH.")
+        .body(s::component(PATCHED))
+}
+
+pub fn partial_update() -> Operation {
+    op(Method::PATCH, "users_partial_update")
+        .describe("The caller's profile, and their current organization and project.")
+        .body(s::component(PATCHED))
 }
 
 /// What a response always holds (`model::me_json`).

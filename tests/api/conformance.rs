@@ -13,7 +13,7 @@ use serde_json::Value;
 pub fn document() -> &'static Value {
     static DOC: OnceLock<Value> = OnceLock::new();
     DOC.get_or_init(|| {
-        let doc = prickle::openapi::document(&prickle::api::endpoints(), &prickle::api::docs());
+        let doc = prickle::openapi::document(&prickle::api::endpoints());
         serde_json::from_str(&doc.to_json().expect("document renders")).expect("document is JSON")
     })
 }

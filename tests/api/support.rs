@@ -50,6 +50,16 @@ impl TestApp {
     }
 
     pub async fn with_config(config: Config) -> TestApp {
+        Self::migrated_through(i64::MAX, config).await
+    }
+
+    /// A fresh database migrated only up to `version`, as an older release
+    /// left it, and the router over it (tests of the migrations after it).
+    pub async fn at_version(version: i64) -> TestApp {
+        Self::migrated_through(version, Config::new(SITE, 2000, Some("test-secret"))).await
+    }
+
+    async fn migrated_through(version: i64, config: Config) -> TestApp {
         let (database_url, dir) = match postgres_url() {
             Some(url) => (fresh_postgres_schema(&url).await, None),
             None => {
@@ -61,7 +71,9 @@ impl TestApp {
             }
         };
         let db = Db::connect(&database_url).await.expect("connect");
-        db.migrate().await.expect("migrate");
+        prickle::storage::migrations::run_through(&db, prickle::time::now_micros, version)
+            .await
+            .expect("migrate");
         let router = router(App::new(db.clone(), config));
         TestApp {
             db,
@@ -153,6 +165,7 @@ impl TestApp {
                 .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
         };
         crate::conformance::check(&method, &path, status.as_u16(), &body);
+        record(&method, &path, status.as_u16(), &body);
         Response { status, body }
     }
 
@@ -276,4 +289,26 @@ impl World {
         assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
         r.body
     }
+}
+
+/// With `PRICKLE_RECORD_RESPONSES=<dir>`, every response the suite receives
+/// is appended to `<dir>/<test name>.jsonl`, so a refactoring can compare
+/// what clients see before and after (`scripts/compare_responses.py`).
+fn record(method: &str, path: &str, status: u16, body: &Value) {
+    use std::io::Write;
+    let Some(dir) = std::env::var_os("PRICKLE_RECORD_RESPONSES") else {
+        return;
+    };
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("unnamed")
+        .replace("::", ".");
+    let line = json!({"method": method, "path": path, "status": status, "body": body});
+    let file = std::path::Path::new(&dir).join(format!("{test}.jsonl"));
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(file)
+        .expect("record file");
+    writeln!(f, "{line}").expect("record");
 }

@@ -8,15 +8,15 @@ use utoipa::openapi::schema::ObjectBuilder;
 
 use super::{ACTIVITY_PATH, DETAIL_PATH, LIST_PATH};
 use crate::openapi::schema as s;
-use crate::openapi::{ApiDocs, Operation};
-use crate::projects::openapi::{ACTIVITY_PAGE, DETAIL, PAGE, PATCHED};
+use crate::openapi::Operation;
+use crate::projects::openapi::{components, ACTIVITY_PAGE, DETAIL, PAGE, PATCHED};
 
 const TAGS: &[&str] = &["core", "projects"];
 const DESCRIPTION: &str = "Projects of every organization of the caller; a project's own \
                            routes act on it in its organization.";
 
-pub fn docs(d: ApiDocs) -> ApiDocs {
-    let detail = |method, path, id| {
+fn detail(method: Method, path: &'static str, id: &'static str) -> Operation {
+    components(
         Operation::new(method, path, id)
             .describe(DESCRIPTION)
             .tags(TAGS)
@@ -24,9 +24,12 @@ pub fn docs(d: ApiDocs) -> ApiDocs {
                 "id",
                 project_id(),
                 Some("A unique value identifying this project (or `@current`)."),
-            )
-    };
-    d.operation(
+            ),
+    )
+}
+
+pub fn list() -> Operation {
+    components(
         Operation::new(Method::GET, LIST_PATH, "list")
             .describe(
                 "Every project of every organization of the caller, narrowed by the \
@@ -36,7 +39,10 @@ pub fn docs(d: ApiDocs) -> ApiDocs {
             .limit_offset()
             .returns(200, s::component(PAGE)),
     )
-    .operation(
+}
+
+pub fn create() -> Operation {
+    components(
         Operation::new(Method::POST, LIST_PATH, "create")
             .describe(
                 "A project in the caller's current organization (404 when they belong to none).",
@@ -47,35 +53,44 @@ pub fn docs(d: ApiDocs) -> ApiDocs {
             .error(404)
             .error(409),
     )
-    .operation(detail(Method::GET, DETAIL_PATH, "retrieve").returns(200, s::component(DETAIL)))
-    .operation(
-        detail(Method::PUT, DETAIL_PATH, "update")
-            .body(s::component(DETAIL))
-            .returns(200, s::component(DETAIL))
-            .error(409),
-    )
-    .operation(
-        detail(Method::PATCH, DETAIL_PATH, "partial_update")
-            .body(s::component(PATCHED))
-            .returns(200, s::component(DETAIL))
-            .error(409),
-    )
-    .operation(detail(Method::DELETE, DETAIL_PATH, "destroy").returns_nothing(204))
-    .operation(
-        detail(Method::GET, ACTIVITY_PATH, "activity_retrieve_2")
-            .describe("The project's activity log, newest first.")
-            .query(
-                "page",
-                s::integer().minimum(Some(1)),
-                "A page number within the paginated result set.",
-            )
-            .query(
-                "limit",
-                s::integer().minimum(Some(1)),
-                "Number of results to return per page.",
-            )
-            .returns(200, s::component(ACTIVITY_PAGE)),
-    )
+}
+
+pub fn retrieve() -> Operation {
+    detail(Method::GET, DETAIL_PATH, "retrieve").returns(200, s::component(DETAIL))
+}
+
+pub fn update() -> Operation {
+    detail(Method::PUT, DETAIL_PATH, "update")
+        .body(s::component(DETAIL))
+        .returns(200, s::component(DETAIL))
+        .error(409)
+}
+
+pub fn partial_update() -> Operation {
+    detail(Method::PATCH, DETAIL_PATH, "partial_update")
+        .body(s::component(PATCHED))
+        .returns(200, s::component(DETAIL))
+        .error(409)
+}
+
+pub fn destroy() -> Operation {
+    detail(Method::DELETE, DETAIL_PATH, "destroy").returns_nothing(204)
+}
+
+pub fn activity_log() -> Operation {
+    detail(Method::GET, ACTIVITY_PATH, "activity_retrieve_2")
+        .describe("The project's activity log, newest first.")
+        .query(
+            "page",
+            s::integer().minimum(Some(1)),
+            "A page number within the paginated result set.",
+        )
+        .query(
+            "limit",
+            s::integer().minimum(Some(1)),
+            "Number of results to return per page.",
+        )
+        .returns(200, s::component(ACTIVITY_PAGE))
 }
 
 /// A project id: PostHog documents an integer (prickle also takes `@current`).

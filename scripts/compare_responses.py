@@ -1,0 +1,64 @@
+#!/usr/bin/env python3
+"""Compares two recordings of the test suite's responses
+(PRICKLE_RECORD_RESPONSES=<dir> cargo test --test api): what clients saw
+before and after a change. Values that differ on every run (UUIDs, times,
+keys, tokens, signatures) are normalised; everything else must match.
+
+usage: compare_responses.py BEFORE_DIR AFTER_DIR
+"""
+import json, os, re, sys
+
+PATTERNS = [
+    (re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"), "<uuid>"),
+    (re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?"), "<time>"),
+    (re.compile(r"phx_[A-Za-z0-9]+"), "<key>"),
+    (re.compile(r"token=[A-Za-z0-9_\-]+"), "token=<token>"),
+    (re.compile(r"phs_[A-Za-z0-9]+"), "<secret>"),
+]
+
+
+def norm(v):
+    if isinstance(v, str):
+        for p, r in PATTERNS:
+            v = p.sub(r, v)
+        return v
+    if isinstance(v, list):
+        return [norm(x) for x in v]
+    if isinstance(v, dict):
+        return {k: norm(x) for k, x in v.items()}
+    return v
+
+
+def load(d):
+    out = {}
+    for f in sorted(os.listdir(d)):
+        if not f.endswith(".jsonl"):
+            continue
+        with open(os.path.join(d, f)) as fh:
+            out[f[:-6]] = [norm(json.loads(l)) for l in fh if l.strip()]
+    return out
+
+
+def main():
+    before, after = load(sys.argv[1]), load(sys.argv[2])
+    diffs = 0
+    for test in sorted(set(before) | set(after)):
+        a, b = before.get(test), after.get(test)
+        if a is None or b is None:
+            print(f"{test}: only {'after' if a is None else 'before'}")
+            diffs += 1
+            continue
+        if len(a) != len(b):
+            print(f"{test}: {len(a)} responses before, {len(b)} after")
+        for i, (x, y) in enumerate(zip(a, b)):
+            if x != y:
+                diffs += 1
+                print(f"{test} #{i}: {x['method']} {x['path']}")
+                print(f"  before: {x['status']} {json.dumps(x['body'])[:400]}")
+                print(f"  after:  {y['status']} {json.dumps(y['body'])[:400]}")
+    total = sum(len(v) for v in before.values())
+    print(f"{len(before)} tests, {total} responses before; {diffs} differences")
+
+
+if __name__ == "__main__":
+    main()
