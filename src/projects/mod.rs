@@ -140,9 +140,9 @@ async fn list(app: App, req: ApiRequest, ctx: Member) -> ApiResult<Response> {
     let projects = store::list(&mut tx, &ctx.org.id, search, page.limit, page.offset).await?;
     tx.commit().await?;
     let results = model::basic_list(&projects);
-    http::ok_json(pagination::envelope_json(
+    http::ok_json(pagination::envelope_of(
         &base, &query, page, count, &results,
-    ))
+    )?)
 }
 
 pub(crate) async fn retrieve(app: App, _: ApiRequest, ctx: ProjectMember) -> ApiResult<Response> {
