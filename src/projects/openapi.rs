@@ -29,7 +29,7 @@ pub fn components(op: Operation) -> Operation {
         .component(PATCHED, detail_schema(false))
         .component_of::<Basic>()
         .component(PAGE, crate::openapi::paginated(BASIC))
-        .component(ACTIVITY_PAGE, activity_page_schema())
+        .component_of::<crate::activity::LogPage>()
         .component(
             "TimezoneEnum",
             s::choice(Kind::String, TIMEZONES.iter().copied()),
@@ -202,37 +202,4 @@ pub fn detail_schema(full: bool) -> ObjectBuilder {
         }
     }
     b
-}
-
-/// An entry of the activity log, and PostHog's page of them.
-fn activity_page_schema() -> ObjectBuilder {
-    let user = s::of(Kind::Object)
-        .property("first_name", s::string())
-        .property("email", s::nullable(Kind::String))
-        .property("is_system", s::boolean())
-        .required("first_name")
-        .required("email");
-    let detail = s::of(Kind::Object)
-        .property("changes", s::nullable_array(s::free_object()))
-        .property("trigger", s::any())
-        .property("name", s::nullable(Kind::String))
-        .property("short_id", s::nullable(Kind::String))
-        .property("type", s::nullable(Kind::String));
-    let entry = s::of(Kind::Object)
-        .property("id", s::string())
-        .property("user", user)
-        .property("activity", s::string())
-        .property("scope", s::string())
-        .property("item_id", s::nullable(Kind::String))
-        .property("detail", detail)
-        .property("created_at", s::date_time());
-    s::of(Kind::Object)
-        .property("results", s::array(entry))
-        .property("next", s::nullable_uri())
-        .property("previous", s::nullable_uri())
-        .property("total_count", s::integer())
-        .required("results")
-        .required("next")
-        .required("previous")
-        .required("total_count")
 }
