@@ -3,7 +3,7 @@
 //! enforcement, ...), the full organization shape and the short one
 //! `/api/users/@me/` lists.
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use crate::projects::model::Project;
 use crate::time;
@@ -117,18 +117,7 @@ pub fn slugify(name: &str) -> String {
 
 /// PostHog's `TeamBasic`: the project list item with its `project_id`.
 pub fn team_basic(p: &Project) -> Value {
-    let mut text = String::new();
-    p.write_basic(&mut text);
-    let item: Map<String, Value> = serde_json::from_str(&text).unwrap_or_default();
-    let mut out = Map::new();
-    for (k, v) in item {
-        let after_organization = k == "organization";
-        out.insert(k, v);
-        if after_organization {
-            out.insert("project_id".into(), json!(p.id));
-        }
-    }
-    Value::Object(out)
+    serde_json::to_value(crate::projects::model::TeamBasic(p)).unwrap_or_default()
 }
 
 /// The slug shown for an organization made before slugs existed.

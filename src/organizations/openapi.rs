@@ -22,7 +22,7 @@ pub fn components(op: Operation) -> Operation {
     op.component(DETAIL, organization_schema(true))
         .component(PATCHED, organization_schema(false))
         .component(PAGE, crate::openapi::paginated(DETAIL))
-        .component(TEAM_BASIC, team_basic_schema())
+        .component_of::<crate::projects::model::TeamBasic>()
 }
 
 fn detail(method: Method, id: &'static str) -> Operation {
@@ -87,13 +87,6 @@ pub fn membership_level() -> ObjectBuilder {
             "* `1` - member\n* `8` - administrator\n* `15` - owner",
         ))
         .read_only(Some(true))
-}
-
-/// A project in `teams` and in `/api/users/@me/`'s `team`.
-pub fn team_basic_schema() -> ObjectBuilder {
-    crate::projects::openapi::basic_schema()
-        .property("project_id", s::integer().read_only(Some(true)))
-        .required("project_id")
 }
 
 /// The fields the server sets: read-only, always present in a response.
