@@ -2,11 +2,13 @@
 //! in the same transaction as the change they describe.
 
 use sea_query::{Alias, Expr, ExprTrait, JoinType, Order, Query};
+use serde::Serialize;
 use serde_json::{json, Value};
+use utoipa::ToSchema;
 
 use crate::storage::schema::{ActivityLog as A, Users as U};
 use crate::storage::{DbError, DbResult, Tx};
-use crate::time;
+use crate::time::Timestamp;
 
 /// One field's change, PostHog's `{type, action, field, before, after}`.
 pub fn change(kind: &str, field: &str, before: &Value, after: &Value) -> Option<Value> {
@@ -66,6 +68,71 @@ pub async fn record(tx: &mut Tx, e: Entry<'_>, now: i64) -> DbResult<()> {
     Ok(())
 }
 
+// Who made a change, as the log shows them.
+#[derive(Serialize, ToSchema)]
+pub struct Actor {
+    first_name: String,
+    #[schema(required = true)]
+    email: Option<String>,
+    // Only on the system's own entries.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = bool, required = false)]
+    is_system: Option<bool>,
+}
+
+// What an entry says of its change (the stored detail, but its `context`).
+#[derive(Serialize, ToSchema)]
+pub struct EntryDetail {
+    #[schema(schema_with = changes_schema, required = false)]
+    changes: Value,
+    #[schema(value_type = Value, required = false)]
+    trigger: Value,
+    #[schema(value_type = Option<String>, required = false)]
+    name: Value,
+    #[schema(value_type = Option<String>, required = false)]
+    short_id: Value,
+    #[serde(rename = "type")]
+    #[schema(value_type = Option<String>, required = false)]
+    kind: Value,
+}
+
+// One entry of the log.
+#[derive(Serialize, ToSchema)]
+pub struct LogEntry {
+    #[schema(required = false)]
+    id: String,
+    #[schema(inline, required = false)]
+    user: Actor,
+    #[schema(required = false)]
+    activity: String,
+    #[schema(required = false)]
+    scope: String,
+    #[schema(required = false)]
+    item_id: Option<String>,
+    #[schema(inline, required = false)]
+    detail: EntryDetail,
+    #[schema(value_type = String, format = DateTime, required = false)]
+    created_at: Timestamp,
+}
+
+// PostHog's page of the log (page numbers, not offsets).
+#[derive(Serialize, ToSchema)]
+#[schema(as = PaginatedActivityLogList)]
+pub struct LogPage {
+    #[schema(inline)]
+    pub results: Vec<LogEntry>,
+    #[schema(format = "uri", required = true)]
+    pub next: Option<String>,
+    #[schema(format = "uri", required = true)]
+    pub previous: Option<String>,
+    #[schema(schema_with = crate::openapi::schema::integer)]
+    pub total_count: i64,
+}
+
+fn changes_schema() -> utoipa::openapi::schema::ArrayBuilder {
+    crate::openapi::schema::nullable_array(crate::openapi::schema::free_object())
+}
+
 /// A page of one item's entries, newest first, and how many there are.
 pub async fn page(
     tx: &mut Tx,
@@ -75,7 +142,7 @@ pub async fn page(
     item_id: &str,
     limit: i64,
     offset: i64,
-) -> DbResult<(Vec<Value>, i64)> {
+) -> DbResult<(Vec<LogEntry>, i64)> {
     let filter = Expr::col((A::Table, A::OrganizationId))
         .eq(organization_id)
         .and(Expr::col((A::Table, A::TeamId)).eq(team_id))
@@ -117,40 +184,38 @@ pub async fn page(
         .query(&rows, |r| {
             let system = r.opt_bool(6)?.unwrap_or(false);
             let user = if system {
-                json!({"first_name": "System", "email": null, "is_system": true})
+                Actor {
+                    first_name: "System".into(),
+                    email: None,
+                    is_system: Some(true),
+                }
             } else {
-                json!({"first_name": r.opt_string(7)?.unwrap_or_default(), "email": r.opt_string(8)?})
+                Actor {
+                    first_name: r.opt_string(7)?.unwrap_or_default(),
+                    email: r.opt_string(8)?,
+                    is_system: None,
+                }
             };
             let stored = r.json(4)?;
             let pick = |k: &str| stored.get(k).cloned().unwrap_or(Value::Null);
-            Ok(json!({
-                "id": r.string(0)?,
-                "user": user,
-                "activity": r.string(1)?,
-                "scope": r.string(2)?,
-                "item_id": r.opt_string(3)?,
-                "detail": {
-                    "changes": pick("changes"),
-                    "trigger": pick("trigger"),
-                    "name": pick("name"),
-                    "short_id": pick("short_id"),
-                    "type": pick("type"),
+            Ok(LogEntry {
+                id: r.string(0)?,
+                user,
+                activity: r.string(1)?,
+                scope: r.string(2)?,
+                item_id: r.opt_string(3)?,
+                detail: EntryDetail {
+                    changes: pick("changes"),
+                    trigger: pick("trigger"),
+                    name: pick("name"),
+                    short_id: pick("short_id"),
+                    kind: pick("type"),
                 },
-                "created_at": time::format(r.i64(5)?),
-            }))
+                created_at: Timestamp(r.i64(5)?),
+            })
         })
         .await?;
     Ok((entries, total))
-}
-
-/// The organization is being deleted: its log goes with it.
-pub async fn delete_for_organization(tx: &mut Tx, organization_id: &str) -> DbResult<()> {
-    let stmt = Query::delete()
-        .from_table(A::Table)
-        .and_where(Expr::col(A::OrganizationId).eq(organization_id))
-        .to_owned();
-    tx.execute(&stmt).await?;
-    Ok(())
 }
 
 #[cfg(test)]

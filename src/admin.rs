@@ -1,22 +1,21 @@
 //! `prickle admin ...`: operator commands against the same database as the
 //! server (safe while it runs: each command is one write transaction).
 //! Each returns the JSON object to print, or a one-line error.
+//!
+//! Commands check their arguments, then go through the resources' rules and
+//! stores, as the API does: no SQL of their own.
 
-use sea_query::{Expr, ExprTrait, Query};
 use serde_json::{json, Value};
 
 use crate::auth::{keys, scopes};
-use crate::organizations::{self, Level, Organization};
+use crate::organizations::{self, store as org_store, Level, Organization};
 use crate::passwords;
-use crate::personal_api_keys::store as key_store;
-use crate::storage::schema::{OrganizationMemberships as M, PersonalApiKeys as K, Projects as P};
+use crate::personal_api_keys::{model::PersonalApiKey, rules as key_rules, store as key_store};
 use crate::storage::{Db, DbError, Tx};
 use crate::time;
-use crate::users::{self, NewUser, User};
+use crate::users::{store as user_store, NewUser, User};
 
 pub type AdminResult = Result<Value, String>;
-
-const MAX_KEYS_PER_USER: i64 = 10;
 
 fn db_err(e: DbError) -> String {
     format!("database error: {e}")
@@ -25,14 +24,14 @@ fn db_err(e: DbError) -> String {
 /// The organization an admin command names: a well-formed id of one that exists.
 async fn existing_organization(tx: &mut Tx, id: &str) -> Result<Organization, String> {
     let org_id = organizations::parse_uuid(id).ok_or_else(|| format!("no organization {id}"))?;
-    organizations::find(tx, &org_id)
+    org_store::find(tx, &org_id)
         .await
         .map_err(db_err)?
         .ok_or_else(|| format!("no organization {org_id}"))
 }
 
 async fn user_by_email(tx: &mut Tx, email: &str) -> Result<User, String> {
-    users::find_by_email(tx, email)
+    user_store::find_by_email(tx, email)
         .await
         .map_err(db_err)?
         .ok_or_else(|| format!("no user with email {email}"))
@@ -65,7 +64,7 @@ pub async fn create_user(
         None => None,
     };
     let mut tx = db.write().await.map_err(db_err)?;
-    if users::find_by_email(&mut tx, email)
+    if user_store::find_by_email(&mut tx, email)
         .await
         .map_err(db_err)?
         .is_some()
@@ -78,14 +77,14 @@ pub async fn create_user(
         last_name,
         password_hash,
     };
-    let user = users::insert(&mut tx, new, time::now_micros())
+    let user = user_store::insert(&mut tx, new, time::now_micros())
         .await
         .map_err(|e| match e {
             DbError::Unique => format!("a user with email {email} already exists"),
             e => db_err(e),
         })?;
     tx.commit().await.map_err(db_err)?;
-    serde_json::to_value(crate::members::model::UserBasic::of(&user)).map_err(|e| e.to_string())
+    serde_json::to_value(crate::users::model::UserBasic::of(&user)).map_err(|e| e.to_string())
 }
 
 pub async fn create_organization(db: &Db, name: &str, owner_email: &str) -> AdminResult {
@@ -96,10 +95,10 @@ pub async fn create_organization(db: &Db, name: &str, owner_email: &str) -> Admi
     let now = time::now_micros();
     let mut tx = db.write().await.map_err(db_err)?;
     let owner = user_by_email(&mut tx, owner_email).await?;
-    let org = organizations::insert(&mut tx, name, now)
+    let org = org_store::insert(&mut tx, name, now)
         .await
         .map_err(db_err)?;
-    organizations::add_member(&mut tx, &org.id, &owner, Level::Owner, now)
+    org_store::add_member(&mut tx, &org.id, &owner, Level::Owner, now)
         .await
         .map_err(db_err)?;
     tx.commit().await.map_err(db_err)?;
@@ -113,7 +112,7 @@ pub async fn add_member(db: &Db, organization_id: &str, email: &str, level: i64)
     let mut tx = db.write().await.map_err(db_err)?;
     let org_id = existing_organization(&mut tx, organization_id).await?.id;
     let user = user_by_email(&mut tx, email).await?;
-    let membership = organizations::add_member(&mut tx, &org_id, &user, level, now)
+    let membership = org_store::add_member(&mut tx, &org_id, &user, level, now)
         .await
         .map_err(|e| match e {
             DbError::Unique => format!("{email} is already a member of {org_id}"),
@@ -132,14 +131,6 @@ pub struct NewKey<'a> {
     pub scoped_teams: Option<Vec<i64>>,
 }
 
-async fn count(tx: &mut Tx, stmt: &sea_query::SelectStatement) -> Result<i64, String> {
-    Ok(tx
-        .query_opt(stmt, |r| r.i64(0))
-        .await
-        .map_err(db_err)?
-        .unwrap_or(0))
-}
-
 pub async fn create_personal_api_key(db: &Db, new: NewKey<'_>) -> AdminResult {
     let label = new.label.trim();
     if label.is_empty() || label.chars().count() > 40 {
@@ -156,80 +147,41 @@ pub async fn create_personal_api_key(db: &Db, new: NewKey<'_>) -> AdminResult {
     let mut orgs = Vec::new();
     for raw in new.scoped_organizations.iter().flatten() {
         let id = organizations::parse_uuid(raw).ok_or_else(|| format!("no organization {raw}"))?;
-        let stmt = Query::select()
-            .expr(Expr::col(M::Id).count())
-            .from(M::Table)
-            .and_where(Expr::col(M::OrganizationId).eq(id.clone()))
-            .and_where(Expr::col(M::UserId).eq(user.id))
-            .to_owned();
-        if count(&mut tx, &stmt).await? == 0 {
-            return Err(
-                "You must be a member of all organizations that you are scoping the key to.".into(),
-            );
-        }
+        let member = org_store::is_member(&mut tx, &id, user.id)
+            .await
+            .map_err(db_err)?;
+        key_rules::may_scope_to_organization(member)?;
         orgs.push(id);
     }
     for team in new.scoped_teams.iter().flatten() {
-        let stmt = Query::select()
-            .expr(Expr::col((P::Table, P::Id)).count())
-            .from(P::Table)
-            .inner_join(
-                M::Table,
-                Expr::col((M::Table, M::OrganizationId)).equals((P::Table, P::OrganizationId)),
-            )
-            .and_where(Expr::col((P::Table, P::Id)).eq(*team))
-            .and_where(Expr::col((M::Table, M::UserId)).eq(user.id))
-            .to_owned();
-        if count(&mut tx, &stmt).await? == 0 {
-            return Err(
-                "You must be a member of all teams that you are scoping the key to.".into(),
-            );
-        }
+        let member = org_store::is_member_of_project(&mut tx, *team, user.id)
+            .await
+            .map_err(db_err)?;
+        key_rules::may_scope_to_project(member)?;
     }
-    let existing = Query::select()
-        .expr(Expr::col(K::Id).count())
-        .from(K::Table)
-        .and_where(Expr::col(K::UserId).eq(user.id))
-        .to_owned();
-    if count(&mut tx, &existing).await? >= MAX_KEYS_PER_USER {
-        return Err("You can only have 10 personal API keys. Remove an existing key before creating a new one.".into());
-    }
+    let existing = key_store::count_of_user(&mut tx, user.id)
+        .await
+        .map_err(db_err)?;
+    key_rules::may_add_key(existing)?;
     let value = keys::new_personal_api_key();
     let id = keys::random_token(43);
     let scoped_organizations = new.scoped_organizations.map(|_| orgs);
     let now = time::now_micros();
-    let stmt = Query::insert()
-        .into_table(K::Table)
-        .columns([
-            K::Id,
-            K::UserId,
-            K::Label,
-            K::MaskValue,
-            K::SecureValue,
-            K::CreatedAt,
-            K::Scopes,
-            K::ScopedOrganizations,
-            K::ScopedTeams,
-        ])
-        .values_panic([
-            id.clone().into(),
-            user.id.into(),
-            label.into(),
-            keys::mask(&value).into(),
-            keys::secure_value(&value).into(),
-            now.into(),
-            json!(new.scopes).to_string().into(),
-            scoped_organizations
-                .as_ref()
-                .map(|o| json!(o).to_string())
-                .into(),
-            new.scoped_teams
-                .as_ref()
-                .map(|t| json!(t).to_string())
-                .into(),
-        ])
-        .to_owned();
-    tx.execute(&stmt).await.map_err(db_err)?;
+    let key = PersonalApiKey {
+        id: id.clone(),
+        user_id: user.id,
+        label: label.to_string(),
+        mask_value: Some(keys::mask(&value)),
+        created_at: now,
+        last_used_at: None,
+        last_rolled_at: None,
+        scopes: Some(json!(new.scopes).to_string()),
+        scoped_organizations: scoped_organizations.as_ref().map(|o| json!(o).to_string()),
+        scoped_teams: new.scoped_teams.as_ref().map(|t| json!(t).to_string()),
+    };
+    key_store::insert(&mut tx, &key, &keys::secure_value(&value))
+        .await
+        .map_err(db_err)?;
     tx.commit().await.map_err(db_err)?;
     Ok(json!({
         "id": id,
@@ -251,21 +203,18 @@ pub async fn update_organization(
     members_can_create_projects: Option<bool>,
     members_can_invite: Option<bool>,
 ) -> AdminResult {
-    use crate::storage::schema::Organizations as O;
     let mut tx = db.write().await.map_err(db_err)?;
     let org_id = existing_organization(&mut tx, organization_id).await?.id;
-    let mut stmt = Query::update();
-    stmt.table(O::Table)
-        .value(O::UpdatedAt, time::now_micros())
-        .and_where(Expr::col(O::Id).eq(org_id.clone()));
-    if let Some(v) = members_can_create_projects {
-        stmt.value(O::MembersCanCreateProjects, v);
-    }
-    if let Some(v) = members_can_invite {
-        stmt.value(O::MembersCanInvite, v);
-    }
-    tx.execute(&stmt).await.map_err(db_err)?;
-    let org = organizations::find(&mut tx, &org_id)
+    org_store::set_member_switches(
+        &mut tx,
+        &org_id,
+        members_can_create_projects,
+        members_can_invite,
+        time::now_micros(),
+    )
+    .await
+    .map_err(db_err)?;
+    let org = org_store::find(&mut tx, &org_id)
         .await
         .map_err(db_err)?
         .ok_or_else(|| format!("no organization {org_id}"))?;
@@ -282,9 +231,9 @@ pub async fn create_oauth_application(
     redirect_uris: &[String],
     is_verified: bool,
 ) -> AdminResult {
-    use crate::oauth_applications::{model::OAuthApplication, rules, store};
-    let name = rules::validate_name(name)?;
-    let redirect_uris = rules::validate_redirect_uris(redirect_uris)?;
+    use crate::oauth_applications::{model::OAuthApplication, payload, store};
+    let name = payload::validate_name(name)?;
+    let redirect_uris = payload::validate_redirect_uris(redirect_uris)?;
     let now = time::now_micros();
     let mut tx = db.write().await.map_err(db_err)?;
     let org_id = existing_organization(&mut tx, organization_id).await?.id;
@@ -370,7 +319,7 @@ pub async fn list_personal_api_keys(db: &Db, email: &str) -> AdminResult {
     Ok(json!({ "results": results }))
 }
 
-async fn key_by_id(tx: &mut Tx, id: &str) -> Result<key_store::PersonalApiKey, String> {
+async fn key_by_id(tx: &mut Tx, id: &str) -> Result<PersonalApiKey, String> {
     key_store::find_any(tx, id)
         .await
         .map_err(db_err)?

@@ -18,8 +18,8 @@ pub fn routes() -> Routes {
     let r = crate::openapi::routes(r);
     let r = crate::projects::routes(r);
     let r = crate::projects::root::routes(r);
-    let r = crate::users::api::routes(r);
-    let r = crate::organizations::api::routes(r);
+    let r = crate::users::routes(r);
+    let r = crate::organizations::routes(r);
     let r = crate::personal_api_keys::routes(r);
     let r = crate::legal_documents::routes(r);
     let r = crate::oauth_applications::routes(r);

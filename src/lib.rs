@@ -22,6 +22,7 @@ pub mod personal_api_keys;
 pub mod projects;
 pub mod rate_limit;
 pub mod server;
+pub mod signup;
 pub mod storage;
 pub mod time;
 pub mod users;

@@ -1,5 +1,5 @@
 //! `/api/organizations/:organization_id/invites/...`: list, create, bulk
-//! create and delete invites; `signup` turns one into a membership.
+//! create and delete invites; `crate::signup` turns one into a membership.
 //!
 //! Handlers are thin: validation in [`payload`], who may do what in
 //! [`rules`], queries in [`store`], rendering in [`model`], and the email in
@@ -10,7 +10,6 @@ pub mod model;
 pub mod openapi;
 pub mod payload;
 pub mod rules;
-pub mod signup;
 pub mod store;
 pub mod token;
 
@@ -46,7 +45,7 @@ pub fn routes(r: Routes) -> Routes {
         .organization_gated(openapi::create(), WRITE, may_invite, create)
         .organization_gated(openapi::bulk(), WRITE, may_invite, bulk)
         .organization_gated(openapi::destroy(), WRITE, may_delete, destroy);
-    signup::routes(r)
+    crate::signup::routes(r)
 }
 
 fn may_invite(m: &Member) -> ApiResult<()> {

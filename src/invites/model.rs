@@ -6,9 +6,9 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::members::model::UserBasic;
 use crate::organizations::Level;
 use crate::time::{self, Timestamp};
+use crate::users::model::UserBasic;
 use crate::users::User;
 
 /// PostHog's `INVITE_DAYS_VALIDITY`.
@@ -160,27 +160,6 @@ pub struct OrganizationInvite<'a> {
 /// Invites as PostHog shows them, as of `now`.
 pub fn shown(invites: &[Invite], now: i64) -> Vec<OrganizationInvite<'_>> {
     invites.iter().map(|i| i.shown(now)).collect()
-}
-
-// What a sign-up link shows before joining (`GET /api/signup/{invite_id}/`):
-// who is invited, to which organization.
-#[derive(Serialize, ToSchema)]
-#[schema(as = InviteSignupPreview)]
-pub struct InviteSignupPreview<'a> {
-    #[schema(format = "uuid")]
-    pub id: &'a str,
-    pub target_email: &'a str,
-    pub first_name: &'a str,
-    pub organization_name: &'a str,
-}
-
-// The user who joined through an invite and where the app goes next.
-#[derive(Serialize, ToSchema)]
-#[schema(as = InviteSignupResponse)]
-pub struct InviteSignupResponse<'a> {
-    #[serde(flatten)]
-    pub user: UserBasic<'a>,
-    pub redirect_url: &'a str,
 }
 
 #[cfg(test)]

@@ -9,13 +9,14 @@ use utoipa::openapi::schema::{ObjectBuilder, Schema};
 use utoipa::openapi::RefOr;
 use utoipa::ToSchema;
 
-use super::model::{InviteSignupPreview, InviteSignupResponse, OrganizationInvite};
-use super::signup::PATH as SIGNUP_PATH;
+use super::model::OrganizationInvite;
 use super::{BULK_PATH, DETAIL_PATH, LIST_PATH, MAX_BULK};
-use crate::members::model::UserBasic;
 use crate::openapi::schema::{self as s, Kind};
 use crate::openapi::Operation;
 use crate::organizations::Level;
+use crate::signup::model::{InviteSignupPreview, InviteSignupResponse};
+use crate::signup::PATH as SIGNUP_PATH;
+use crate::users::model::UserBasic;
 
 const TAGS: &[&str] = &["core", "invites"];
 const SIGNUP_TAGS: &[&str] = &["signup"];

@@ -12,6 +12,7 @@
 
 pub mod model;
 pub mod openapi;
+pub mod payload;
 pub mod rules;
 pub mod store;
 
@@ -114,7 +115,7 @@ async fn log(
 async fn create(app: App, mut req: ApiRequest, ctx: Member) -> ApiResult<Response> {
     organizations::require_admin(ctx.level)?;
     let body = req.body_object()?;
-    let new = rules::validate_create(&body)?;
+    let new = payload::validate_create(&body)?;
     let now = time::now_micros();
     let user = &ctx.caller.user;
     let doc = LegalDocument {
@@ -141,13 +142,13 @@ async fn create(app: App, mut req: ApiRequest, ctx: Member) -> ApiResult<Respons
     let (_, digest) = new_secret();
     let mut tx = app.db.write().await?;
     if store::has_type(&mut tx, &ctx.org.id, &doc.document_type).await? {
-        return Err(rules::duplicate(&doc.document_type));
+        return Err(payload::duplicate(&doc.document_type));
     }
     // A concurrent create that passed the check above is stopped here.
     store::insert(&mut tx, &doc, &digest, user.id)
         .await
         .map_err(|e| match e {
-            DbError::Unique => rules::duplicate(&doc.document_type),
+            DbError::Unique => payload::duplicate(&doc.document_type),
             e => e.into(),
         })?;
     log(&mut tx, &ctx.org, &doc, Some(user.id), "created", None, now).await?;
@@ -161,7 +162,7 @@ async fn create(app: App, mut req: ApiRequest, ctx: Member) -> ApiResult<Respons
 /// newer webhook answers a replay so), and nothing is re-applied or logged.
 async fn signed(app: App, mut req: ApiRequest) -> ApiResult<Response> {
     let body = req.body_object()?;
-    let signed = rules::validate_signed(&body)?;
+    let signed = payload::validate_signed(&body)?;
     let digest = keys::secure_value(&signed.secret);
     let now = time::now_micros();
     let mut tx = app.db.write().await?;

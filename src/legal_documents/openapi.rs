@@ -7,7 +7,7 @@ use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder};
 use utoipa::{PartialSchema, ToSchema};
 
 use super::model::{LegalDocumentDto, WebhookAnswer};
-use super::rules::DOCUMENT_TYPES;
+use super::payload::DOCUMENT_TYPES;
 use super::{DETAIL_PATH, LIST_PATH, SIGNED_PATH};
 use crate::openapi::schema::{self as s, Kind};
 use crate::openapi::Operation;
@@ -72,7 +72,7 @@ pub fn signed() -> Operation {
         .error(404)
 }
 
-/// The request body (`rules::validate_create`): the fields it requires and
+/// The request body (`payload::validate_create`): the fields it requires and
 /// the two it defaults to blank.
 fn create_schema() -> ObjectBuilder {
     let text = |max: usize| s::string().max_length(Some(max));
@@ -110,7 +110,7 @@ fn create_schema() -> ObjectBuilder {
         .required("representative_email")
 }
 
-/// The webhook's body (`rules::validate_signed`).
+/// The webhook's body (`payload::validate_signed`).
 fn signed_schema() -> ObjectBuilder {
     s::of(Kind::Object)
         .property("secret", s::string().max_length(Some(128)))

@@ -195,12 +195,17 @@ pub async fn set_secret_digest(
     Ok(tx.execute(&stmt).await? > 0)
 }
 
-/// Removes the organization's documents, as its deletion does.
-pub async fn delete_for_organization(tx: &mut Tx, org_id: &str) -> DbResult<()> {
-    let stmt = Query::delete()
-        .from_table(L::Table)
+/// Locks every document of the organization until the transaction ends
+/// (PostgreSQL), in id order: its deletion waits here for a signing that
+/// holds one (see `organizations::deletion`).
+pub async fn lock_all(tx: &mut Tx, org_id: &str) -> DbResult<()> {
+    let stmt = Query::select()
+        .column(L::Id)
+        .from(L::Table)
         .and_where(Expr::col(L::OrganizationId).eq(org_id))
+        .order_by(L::Id, Order::Asc)
+        .lock(LockType::Update)
         .to_owned();
-    tx.execute(&stmt).await?;
+    tx.query(&stmt, |r| r.string(0)).await?;
     Ok(())
 }

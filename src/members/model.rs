@@ -1,22 +1,22 @@
-//! A membership as PostHog's API shows it (`OrganizationMember`), the user
-//! behind it (`UserBasic`, also an invite's creator and a new sign-up), the
-//! level (`OrganizationMembershipLevel`) and a member's keys
-//! (`scoped_api_keys`). Each shape is one type: the response bytes and the
-//! API document's component both come from it. The list is a hot path: a
-//! member borrows every field from its `Membership` row.
+//! A membership as PostHog's API shows it (`OrganizationMember`, with its
+//! user as `users::model::UserBasic`), the level
+//! (`OrganizationMembershipLevel`) and a member's keys (`scoped_api_keys`).
+//! Each shape is one type: the response bytes and the API document's
+//! component both come from it. The list is a hot path: a member borrows
+//! every field from its `Membership` row.
 
 use std::borrow::Cow;
 
 use serde::{Serialize, Serializer};
-use serde_json::{json, Value};
-use utoipa::openapi::schema::{ObjectBuilder, Schema};
+use serde_json::Value;
+use utoipa::openapi::schema::Schema;
 use utoipa::openapi::RefOr;
 use utoipa::ToSchema;
 
 use crate::openapi::schema::{self as s, Kind};
 use crate::organizations::{Level, Membership};
 use crate::time::Timestamp;
-use crate::users::User;
+use crate::users::model::UserBasic;
 
 /// How the member matched `search`; present only in a list searched with it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
@@ -86,78 +86,6 @@ impl Serialize for Listed<'_> {
 /// The member as a JSON value (the admin CLI prints exactly what the API shows).
 pub fn member_json(m: &Membership) -> Value {
     serde_json::to_value(OrganizationMember::of(m, None)).unwrap_or(Value::Null)
-}
-
-// PostHog's `UserBasic`. `role_at_organization` is a free string: the
-// sign-up body stores any (as PostHog's sign-up serializer does), not only
-// the roles the profile accepts; `email` carries no format, as addresses are
-// checked by Django's `EmailValidator` (`drf::is_valid_email`).
-#[derive(Serialize, ToSchema)]
-#[schema(as = UserBasic)]
-pub struct UserBasic<'a> {
-    #[schema(read_only)]
-    pub id: i64,
-    #[schema(read_only, format = "uuid")]
-    pub uuid: &'a str,
-    #[schema(max_length = 200)]
-    pub distinct_id: Option<&'a str>,
-    #[schema(max_length = 150, required = false)]
-    pub first_name: &'a str,
-    #[schema(max_length = 150, required = false)]
-    pub last_name: &'a str,
-    #[schema(max_length = 254)]
-    pub email: &'a str,
-    pub is_email_verified: Option<bool>,
-    #[schema(schema_with = hedgehog_config_schema)]
-    pub hedgehog_config: Value,
-    pub role_at_organization: Option<&'a str>,
-}
-
-impl<'a> UserBasic<'a> {
-    pub fn of(u: &'a User) -> UserBasic<'a> {
-        UserBasic {
-            id: u.id,
-            uuid: &u.uuid,
-            distinct_id: u.distinct_id.as_deref(),
-            first_name: &u.first_name,
-            last_name: &u.last_name,
-            email: &u.email,
-            is_email_verified: u.is_email_verified,
-            hedgehog_config: hedgehog_profile(&u.hedgehog_config),
-            role_at_organization: u.role_at_organization.as_deref(),
-        }
-    }
-}
-
-/// Only a non-empty config is shown, reduced to the keys a profile needs
-/// (`Value::Null` otherwise, which costs no allocation on the list).
-fn hedgehog_profile(config: &Value) -> Value {
-    match config {
-        Value::Object(m) if !m.is_empty() => {
-            let actor = m.get("actor_options").and_then(Value::as_object);
-            let pick = |k: &str| {
-                actor
-                    .and_then(|a| a.get(k))
-                    .or_else(|| m.get(k))
-                    .cloned()
-                    .unwrap_or(Value::Null)
-            };
-            json!({
-                "use_as_profile": m.get("use_as_profile").cloned().unwrap_or(Value::Null),
-                "color": pick("color"),
-                "accessories": pick("accessories"),
-                "skin": pick("skin"),
-            })
-        }
-        _ => Value::Null,
-    }
-}
-
-/// PostHog's JSONField: any object, or null; set by the server.
-fn hedgehog_config_schema() -> ObjectBuilder {
-    s::nullable(Kind::Object)
-        .additional_properties(Some(s::any()))
-        .read_only(Some(true))
 }
 
 /// The levels with PostHog's labels, in order.

@@ -7,11 +7,12 @@ use axum::http::Method;
 use utoipa::openapi::schema::ObjectBuilder;
 use utoipa::ToSchema;
 
-use super::model::{OrganizationMember, ScopedApiKeys, UserBasic};
+use super::model::{OrganizationMember, ScopedApiKeys};
 use super::{DETAIL_PATH, KEYS_PATH, LIST_PATH, MAX_SEARCH_CHARS};
 use crate::openapi::schema::{self as s, Kind};
 use crate::openapi::Operation;
 use crate::organizations::Level;
+use crate::users::model::UserBasic;
 
 const TAGS: &[&str] = &["core", "members"];
 

@@ -4,10 +4,13 @@
 //! Applications are registered by operators with
 //! `prickle admin create-oauth-application`. prickle serves no OAuth token
 //! endpoint, so applications are given no client secret to keep.
+//!
+//! The registration fields are checked in [`payload`]; any member may list
+//! applications, so there are no permission rules beyond membership.
 
 pub mod model;
 pub mod openapi;
-pub mod rules;
+pub mod payload;
 pub mod store;
 
 use axum::response::Response;

@@ -78,14 +78,3 @@ pub async fn insert(tx: &mut Tx, app: &OAuthApplication) -> DbResult<()> {
     tx.execute(&stmt).await?;
     Ok(())
 }
-
-/// Removes the organization's applications (its deletion takes them along,
-/// rather than leaving them ownerless as PostHog's SET NULL would).
-pub async fn delete_for_organization(tx: &mut Tx, org_id: &str) -> DbResult<()> {
-    let stmt = Query::delete()
-        .from_table(A::Table)
-        .and_where(Expr::col(A::OrganizationId).eq(org_id))
-        .to_owned();
-    tx.execute(&stmt).await?;
-    Ok(())
-}

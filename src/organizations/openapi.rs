@@ -1,11 +1,11 @@
 //! What the API document says about `/api/organizations/`: PostHog's
-//! operation ids and component names, with the shapes `details::full_json`
+//! operation ids and component names, with the shapes `model::full_json`
 //! renders (the organization) and the project list item it embeds.
 
 use axum::http::Method;
 use utoipa::openapi::schema::ObjectBuilder;
 
-use super::api::{DETAIL_PATH, LIST_PATH};
+use super::{DETAIL_PATH, LIST_PATH};
 use crate::openapi::schema::{self as s, Kind};
 use crate::openapi::Operation;
 
@@ -14,7 +14,7 @@ const TAGS: &[&str] = &["core", "organizations"];
 pub const DETAIL: &str = "Organization";
 pub const PATCHED: &str = "PatchedOrganization";
 pub const PAGE: &str = "PaginatedOrganizationList";
-/// PostHog's `TeamBasic`: a project of the organization (`details::team_basic`).
+/// PostHog's `TeamBasic`: a project of the organization (`model::team_basic`).
 pub const TEAM_BASIC: &str = "TeamBasic";
 
 /// The components the organization routes refer to (the users' too).
@@ -22,7 +22,7 @@ pub fn components(op: Operation) -> Operation {
     op.component(DETAIL, organization_schema(true))
         .component(PATCHED, organization_schema(false))
         .component(PAGE, crate::openapi::paginated(DETAIL))
-        .component(TEAM_BASIC, team_basic_schema())
+        .component_of::<crate::projects::model::TeamBasic>()
 }
 
 fn detail(method: Method, id: &'static str) -> Operation {
@@ -89,13 +89,6 @@ pub fn membership_level() -> ObjectBuilder {
         .read_only(Some(true))
 }
 
-/// A project in `teams` and in `/api/users/@me/`'s `team`.
-pub fn team_basic_schema() -> ObjectBuilder {
-    crate::projects::openapi::basic_schema()
-        .property("project_id", s::integer().read_only(Some(true)))
-        .required("project_id")
-}
-
 /// The fields the server sets: read-only, always present in a response.
 const READ_ONLY: [&str; 17] = [
     "id",
@@ -117,7 +110,7 @@ const READ_ONLY: [&str; 17] = [
     "is_pending_deletion",
 ];
 
-/// The organization (`details::full_json`), also the POST body (`full`: the
+/// The organization (`model::full_json`), also the POST body (`full`: the
 /// read-only fields and `name` required, as PostHog's schema has them) or
 /// the PATCH/PUT body (nothing required).
 pub fn organization_schema(full: bool) -> ObjectBuilder {
@@ -204,7 +197,7 @@ pub fn organization_schema(full: bool) -> ObjectBuilder {
 }
 
 /// PostHog's `OrganizationBasic`: `/api/users/@me/`'s `organizations`
-/// (`details::basic_json`).
+/// (`model::basic_json`).
 pub fn basic_schema() -> ObjectBuilder {
     use Kind::String;
     let mut b = s::of(Kind::Object)

@@ -1,8 +1,13 @@
 //! `/api/personal_api_keys/`: a key may read itself (by `@current` or its own
 //! id), and nothing else here. Keys are created, listed, revoked and rolled
 //! by the operator (`prickle admin ...`), as PostHog only allows from its app.
+//!
+//! Handlers are thin: who may read what in [`rules`], queries in [`store`],
+//! the shape in [`model`]. No route takes a body.
 
+pub mod model;
 pub mod openapi;
+pub mod rules;
 pub mod store;
 
 use axum::response::Response;
@@ -26,13 +31,8 @@ pub fn routes(r: Routes) -> Routes {
         .caller(doc::roll(), Access::AnyKey, refuse)
 }
 
-/// PostHog's PersonalApiKeySelfAccessPermission (its capitalisation).
-fn key_refused() -> ApiError {
-    ApiError::permission_denied("This action does not support Personal API Key access")
-}
-
 async fn refuse(_: App, _: ApiRequest, _: Caller) -> ApiResult<Response> {
-    Err(key_refused())
+    Err(rules::key_refused())
 }
 
 /// The calling key itself. Another key of the same user exists but is
@@ -46,8 +46,6 @@ async fn retrieve(app: App, req: ApiRequest, caller: Caller) -> ApiResult<Respon
     let key = store::find(&mut tx, caller.user.id, id).await?;
     tx.commit().await?;
     let key = key.ok_or_else(ApiError::not_found)?;
-    if key.id != caller.key_id {
-        return Err(key_refused());
-    }
+    rules::may_read(&key.id, &caller.key_id)?;
     http::ok(key.to_json(None))
 }

@@ -1,5 +1,5 @@
 //! What the API document says about `/api/personal_api_keys/`: PostHog's
-//! operation ids; a key reads itself (`store::PersonalApiKey::to_json`), and
+//! operation ids; a key reads itself (`model::PersonalApiKey::to_json`), and
 //! every other action answers 403 to a key, so it documents no success.
 
 use axum::http::Method;

@@ -1,30 +1,13 @@
-//! Personal API key rows, as the API shows them (never their secret), and
-//! the operator's revoke and roll. Authentication reads the stored digest on
-//! every request, so a revoked or rolled key fails from its next request on,
-//! on every process.
+//! Personal API key rows, and the operator's create, revoke and roll.
+//! Authentication reads the stored digest on every request, so a revoked or
+//! rolled key fails from its next request on, on every process.
 
 use sea_query::{Expr, ExprTrait, Order, Query};
-use serde_json::{json, Value};
 
+use super::model::PersonalApiKey;
 use crate::auth::keys;
 use crate::storage::schema::PersonalApiKeys as K;
 use crate::storage::{DbResult, RowRead, Tx};
-use crate::time;
-
-#[derive(Clone, Debug)]
-pub struct PersonalApiKey {
-    pub id: String,
-    pub user_id: i64,
-    pub label: String,
-    pub mask_value: Option<String>,
-    pub created_at: i64,
-    pub last_used_at: Option<i64>,
-    pub last_rolled_at: Option<i64>,
-    /// The stored JSON lists, as stored.
-    pub scopes: Option<String>,
-    pub scoped_organizations: Option<String>,
-    pub scoped_teams: Option<String>,
-}
 
 const COLUMNS: [K; 10] = [
     K::Id,
@@ -52,37 +35,6 @@ fn from_row(r: &dyn RowRead) -> DbResult<PersonalApiKey> {
         scoped_organizations: r.opt_string(8)?,
         scoped_teams: r.opt_string(9)?,
     })
-}
-
-/// A stored JSON list, or null when absent or unreadable.
-fn list(text: &Option<String>) -> Value {
-    text.as_deref()
-        .and_then(|s| serde_json::from_str::<Value>(s).ok())
-        .filter(Value::is_array)
-        .unwrap_or(Value::Null)
-}
-
-impl PersonalApiKey {
-    /// `PersonalAPIKeySerializer`'s shape; `value` only right after a roll.
-    pub fn to_json(&self, value: Option<&str>) -> Value {
-        let scopes = match list(&self.scopes) {
-            Value::Array(a) if !a.is_empty() => Value::Array(a),
-            _ => json!(["*"]),
-        };
-        json!({
-            "id": self.id,
-            "label": self.label,
-            "value": value,
-            "mask_value": self.mask_value,
-            "created_at": time::format(self.created_at),
-            "last_used_at": time::format_opt(self.last_used_at),
-            "user_id": self.user_id,
-            "scopes": scopes,
-            "scoped_teams": list(&self.scoped_teams),
-            "scoped_organizations": list(&self.scoped_organizations),
-            "last_rolled_at": time::format_opt(self.last_rolled_at),
-        })
-    }
 }
 
 /// One key of the user (the user filter is the tenant boundary).
@@ -142,4 +94,45 @@ pub async fn roll(tx: &mut Tx, key: &mut PersonalApiKey, now: i64) -> DbResult<S
     key.mask_value = Some(mask);
     key.last_rolled_at = Some(now);
     Ok(value)
+}
+
+/// How many keys the user has.
+pub async fn count_of_user(tx: &mut Tx, user_id: i64) -> DbResult<i64> {
+    let stmt = Query::select()
+        .expr(Expr::col(K::Id).count())
+        .from(K::Table)
+        .and_where(Expr::col(K::UserId).eq(user_id))
+        .to_owned();
+    Ok(tx.query_opt(&stmt, |r| r.i64(0)).await?.unwrap_or(0))
+}
+
+/// Stores a new key: its row and the digest of its secret (`secure_value`).
+pub async fn insert(tx: &mut Tx, key: &PersonalApiKey, secure_value: &str) -> DbResult<()> {
+    let stmt = Query::insert()
+        .into_table(K::Table)
+        .columns([
+            K::Id,
+            K::UserId,
+            K::Label,
+            K::MaskValue,
+            K::SecureValue,
+            K::CreatedAt,
+            K::Scopes,
+            K::ScopedOrganizations,
+            K::ScopedTeams,
+        ])
+        .values_panic([
+            key.id.clone().into(),
+            key.user_id.into(),
+            key.label.clone().into(),
+            key.mask_value.clone().into(),
+            secure_value.into(),
+            key.created_at.into(),
+            key.scopes.clone().into(),
+            key.scoped_organizations.clone().into(),
+            key.scoped_teams.clone().into(),
+        ])
+        .to_owned();
+    tx.execute(&stmt).await?;
+    Ok(())
 }

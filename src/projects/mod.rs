@@ -140,9 +140,9 @@ async fn list(app: App, req: ApiRequest, ctx: Member) -> ApiResult<Response> {
     let projects = store::list(&mut tx, &ctx.org.id, search, page.limit, page.offset).await?;
     tx.commit().await?;
     let results = model::basic_list(&projects);
-    http::ok_json(pagination::envelope_json(
+    http::ok_json(pagination::envelope_of(
         &base, &query, page, count, &results,
-    ))
+    )?)
 }
 
 pub(crate) async fn retrieve(app: App, _: ApiRequest, ctx: ProjectMember) -> ApiResult<Response> {
@@ -418,9 +418,12 @@ pub(crate) async fn activity_log(
     let link = |p: i64| set_query_param(&set_query_param(&url, "page", p), "limit", limit);
     let next = (offset.saturating_add(limit) < total).then(|| link(page + 1));
     let previous = (page > 1).then(|| link(page - 1));
-    http::ok(
-        serde_json::json!({"results": results, "next": next, "previous": previous, "total_count": total}),
-    )
+    http::ok_of(&activity::LogPage {
+        results,
+        next,
+        previous,
+        total_count: total,
+    })
 }
 
 /// Replaces every `name=<digits>` in the URL's query, or appends `name=value`.

@@ -4,16 +4,22 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use serde::de::{Deserializer as _, MapAccess, Visitor};
+use serde::ser::{SerializeMap, Serializer};
+use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 use sha2::Sha256;
-use std::fmt::Write as _;
+use std::borrow::Cow;
 use std::sync::OnceLock;
+use utoipa::openapi::schema::{ObjectBuilder, Schema};
+use utoipa::openapi::RefOr;
+use utoipa::{PartialSchema, ToSchema};
 
 use super::settings::{self, Shown};
 use super::setup_tasks::SETUP_TASK_IDS;
+use crate::openapi::schema::{self as s, Kind};
 use crate::organizations::Level;
-use crate::time;
+use crate::time::Timestamp;
 
 #[derive(Clone, Debug)]
 pub struct Project {
@@ -62,10 +68,10 @@ const ON_EVENTS_MODES: [&str; 2] = [
 
 /// HogQL modifier defaults as a self-hosted PostHog reports them (every key, unset ones null),
 /// rendered once.
-fn default_modifiers() -> &'static str {
-    static RENDERED: OnceLock<String> = OnceLock::new();
+fn default_modifiers() -> &'static RawValue {
+    static RENDERED: OnceLock<Box<RawValue>> = OnceLock::new();
     RENDERED.get_or_init(|| {
-        json!({
+        let value = json!({
         "bounceRateDurationSeconds": null,
         "bounceRatePageViewMode": "count_pageviews",
         "convertToProjectTimezone": true,
@@ -94,8 +100,8 @@ fn default_modifiers() -> &'static str {
         "usePreaggregatedIntermediateResults": null,
         "usePreaggregatedTableTransforms": null,
         "useWebAnalyticsPreAggregatedTables": null,
-        })
-        .to_string()
+        });
+        RawValue::from_string(value.to_string()).expect("a JSON object is a raw value")
     })
 }
 
@@ -130,99 +136,239 @@ enum Source {
     SecretApiToken,
     SecretApiTokenBackup,
     AvailableSetupTaskIds,
+    /// `TeamBasic`'s `project_id`: a project is its own project in prickle.
+    ProjectId,
 }
 
-/// The project detail's own fields (the ones that are not settings), in PostHog's order,
-/// each placed right after the setting it follows (`None`: before the first setting). The
-/// settings fill the places between, in `settings::SETTINGS` order.
-const DETAIL_OWN_FIELDS: &[(&str, Source, Option<&str>)] = &[
-    ("id", Source::Id, None),
-    ("organization", Source::Organization, None),
-    ("name", Source::Name, None),
-    ("product_description", Source::ProductDescription, None),
-    ("created_at", Source::CreatedAt, None),
-    (
+/// A field of the project detail that is not a setting: where its value comes
+/// from, its place, and its schema in the API document.
+pub struct OwnField {
+    pub name: &'static str,
+    source: Source,
+    /// The setting it follows (`None`: before the first setting).
+    after: Option<&'static str>,
+    pub schema: fn() -> RefOr<Schema>,
+    /// Set by the server: read-only, and required in the detail's schema.
+    pub read_only: bool,
+}
+
+const fn own(
+    name: &'static str,
+    source: Source,
+    after: Option<&'static str>,
+    schema: fn() -> RefOr<Schema>,
+    read_only: bool,
+) -> OwnField {
+    OwnField {
+        name,
+        source,
+        after,
+        schema,
+        read_only,
+    }
+}
+
+/// The project detail's own fields, in PostHog's order, each placed right
+/// after the setting it follows. The settings fill the places between, in
+/// `settings::SETTINGS` order. Their schemas are PostHog's.
+const DETAIL_OWN_FIELDS: &[OwnField] = &[
+    own("id", Source::Id, None, || ro(s::integer()), true),
+    own(
+        "organization",
+        Source::Organization,
+        None,
+        || ro(s::uuid()),
+        true,
+    ),
+    own(
+        "name",
+        Source::Name,
+        None,
+        || s::string().min_length(Some(1)).max_length(Some(200)).into(),
+        false,
+    ),
+    own(
+        "product_description",
+        Source::ProductDescription,
+        None,
+        || s::nullable(Kind::String).max_length(Some(1000)).into(),
+        false,
+    ),
+    own(
+        "created_at",
+        Source::CreatedAt,
+        None,
+        || ro(s::date_time()),
+        true,
+    ),
+    // PostHog: a nullable EffectiveMembershipLevelEnum (1, 8, 15); inline, to carry readOnly.
+    own(
         "effective_membership_level",
         Source::EffectiveMembershipLevel,
         None,
+        || {
+            ro(s::nullable(Kind::Integer)
+                .enum_values(Some([Some(1), Some(8), Some(15), None]))
+                .description(Some(
+                    "* `1` - member\n* `8` - administrator\n* `15` - owner",
+                )))
+        },
+        true,
     ),
     // No group types, product intents or (deprecated) access control in prickle.
-    ("has_group_types", Source::False, None),
-    ("group_types", Source::EmptyList, None),
-    ("live_events_token", Source::LiveEventsToken, None),
-    ("updated_at", Source::UpdatedAt, None),
-    ("uuid", Source::Uuid, None),
-    ("api_token", Source::ApiToken, None),
-    (
+    own(
+        "has_group_types",
+        Source::False,
+        None,
+        || ro(s::boolean()),
+        true,
+    ),
+    own(
+        "group_types",
+        Source::EmptyList,
+        None,
+        || s::read_only_array(s::array(s::free_object())),
+        true,
+    ),
+    own(
+        "live_events_token",
+        Source::LiveEventsToken,
+        None,
+        || ro(s::nullable(Kind::String)),
+        true,
+    ),
+    own(
+        "updated_at",
+        Source::UpdatedAt,
+        None,
+        || ro(s::date_time()),
+        true,
+    ),
+    own("uuid", Source::Uuid, None, || ro(s::uuid()), true),
+    own(
+        "api_token",
+        Source::ApiToken,
+        None,
+        || ro(s::string()),
+        true,
+    ),
+    own(
         "ingested_event",
         Source::IngestedEvent,
         Some("completed_snippet_onboarding"),
+        || ro(s::boolean()),
+        true,
     ),
-    ("is_demo", Source::IsDemo, Some("path_cleaning_filters")),
-    ("access_control", Source::False, Some("survey_config")),
-    (
+    own(
+        "is_demo",
+        Source::IsDemo,
+        Some("path_cleaning_filters"),
+        || s::boolean().into(),
+        false,
+    ),
+    own(
+        "access_control",
+        Source::False,
+        Some("survey_config"),
+        || s::boolean().into(),
+        false,
+    ),
+    own(
         "person_on_events_querying_enabled",
         Source::PersonOnEventsQueryingEnabled,
         Some("recording_domains"),
+        || ro(s::boolean()),
+        true,
     ),
-    (
+    own(
         "default_modifiers",
         Source::DefaultModifiers,
         Some("modifiers"),
+        || ro(s::of(Kind::Object).additional_properties(Some(s::any()))),
+        true,
     ),
-    (
+    own(
         "product_intents",
         Source::EmptyList,
         Some("heatmaps_opt_in"),
+        || s::read_only_array(s::array(s::any())),
+        true,
     ),
-    (
+    own(
         "secret_api_token",
         Source::SecretApiToken,
         Some("flags_persistence_default"),
+        || ro(s::nullable(Kind::String)),
+        true,
     ),
-    (
+    own(
         "secret_api_token_backup",
         Source::SecretApiTokenBackup,
         Some("flags_persistence_default"),
+        || ro(s::nullable(Kind::String)),
+        true,
     ),
-    (
+    own(
         "available_setup_task_ids",
         Source::AvailableSetupTaskIds,
         Some("proactive_tasks_enabled"),
+        || s::read_only_array(s::array(s::component(SETUP_TASK_IDS_ENUM))),
+        true,
     ),
 ];
 
-/// The list item's own fields, in PostHog's order; a setting shown in the list goes right
-/// after the field its `Shown::DetailAndList` names.
-const LIST_OWN_FIELDS: &[(&str, Source)] = &[
-    ("id", Source::Id),
-    ("uuid", Source::Uuid),
-    ("organization", Source::Organization),
-    ("api_token", Source::ApiToken),
-    ("name", Source::Name),
-    ("ingested_event", Source::IngestedEvent),
-    ("is_demo", Source::IsDemo),
-    ("access_control", Source::False),
+/// The component `available_setup_task_ids` refers to.
+pub const SETUP_TASK_IDS_ENUM: &str = "AvailableSetupTaskIdsEnum";
+
+fn ro(b: ObjectBuilder) -> RefOr<Schema> {
+    b.read_only(Some(true)).into()
+}
+
+/// The list item's own fields, in PostHog's order (their schemas are the
+/// detail's); a setting shown in the list goes right after the field its
+/// `Shown::DetailAndList` names.
+const LIST_OWN_FIELDS: &[&str] = &[
+    "id",
+    "uuid",
+    "organization",
+    "api_token",
+    "name",
+    "ingested_event",
+    "is_demo",
+    "access_control",
 ];
+
+fn own_field(name: &str) -> &'static OwnField {
+    DETAIL_OWN_FIELDS
+        .iter()
+        .find(|f| f.name == name)
+        .expect("list fields are detail fields")
+}
+
+/// What the API document says of a field of the detail or the list, from
+/// its declaration here or in `settings::SETTINGS`: its schema, and whether
+/// the server sets it.
+pub fn field_schema(name: &str) -> (RefOr<Schema>, bool) {
+    match DETAIL_OWN_FIELDS.iter().find(|f| f.name == name) {
+        Some(f) => ((f.schema)(), f.read_only),
+        None => match settings::find(name) {
+            Some(setting) => (super::openapi::setting_schema(setting), false),
+            None => (s::any().into(), false),
+        },
+    }
+}
 
 type Plan = Vec<(&'static str, Source)>;
 
 /// A response field in its place.
 struct Field {
     name: &'static str,
-    /// The JSON text that opens it: `{"id":` for the first field, `,"uuid":` after.
-    opening: String,
     source: Source,
 }
 
 fn fields(plan: Plan) -> Vec<Field> {
     plan.into_iter()
-        .enumerate()
-        .map(|(i, (name, source))| Field {
-            name,
-            opening: format!("{}\"{name}\":", if i == 0 { '{' } else { ',' }),
-            source,
-        })
+        .map(|(name, source)| Field { name, source })
         .collect()
 }
 
@@ -233,8 +379,8 @@ fn detail_plan() -> &'static [Field] {
         fn own_after(anchor: Option<&str>) -> impl Iterator<Item = (&'static str, Source)> + '_ {
             DETAIL_OWN_FIELDS
                 .iter()
-                .filter(move |(_, _, after)| *after == anchor)
-                .map(|(field, source, _)| (*field, *source))
+                .filter(move |f| f.after == anchor)
+                .map(|f| (f.name, f.source))
         }
         let mut plan: Plan = own_after(None).collect();
         for (i, setting) in settings::SETTINGS.iter().enumerate() {
@@ -258,17 +404,12 @@ fn list_plan() -> &'static [Field] {
     static PLAN: OnceLock<Vec<Field>> = OnceLock::new();
     PLAN.get_or_init(|| {
         let mut plan = Plan::new();
-        for (field, source) in LIST_OWN_FIELDS {
-            plan.push((field, *source));
+        for field in LIST_OWN_FIELDS {
+            plan.push((field, own_field(field).source));
             settings_after(field, &mut plan);
         }
         fields(plan)
     })
-}
-
-fn setup_task_ids() -> &'static str {
-    static RENDERED: OnceLock<String> = OnceLock::new();
-    RENDERED.get_or_init(|| json!(SETUP_TASK_IDS).to_string())
 }
 
 /// The stored settings document, borrowed: each setting's raw JSON text,
@@ -289,12 +430,12 @@ impl<'a> RawSettings<'a> {
 
     /// The setting's JSON text (`null` when absent).
     fn get(&self, index: usize) -> &'a str {
-        self.0
-            .get(index)
-            .copied()
-            .flatten()
-            .map(RawValue::get)
-            .unwrap_or("null")
+        self.raw(index).map(RawValue::get).unwrap_or("null")
+    }
+
+    /// The setting's JSON, as stored (`None` when absent).
+    fn raw(&self, index: usize) -> Option<&'a RawValue> {
+        self.0.get(index).copied().flatten()
     }
 }
 
@@ -326,43 +467,6 @@ impl<'de> Visitor<'de> for RawSettingsVisitor {
     }
 }
 
-/// Appends `s` as a JSON string.
-fn push_str(out: &mut String, s: &str) {
-    out.push('"');
-    let mut start = 0;
-    for (i, c) in s.char_indices() {
-        let escape = match c {
-            '"' => "\\\"",
-            '\\' => "\\\\",
-            '\n' => "\\n",
-            '\r' => "\\r",
-            '\t' => "\\t",
-            c if (c as u32) < 0x20 => "",
-            _ => continue,
-        };
-        out.push_str(&s[start..i]);
-        if escape.is_empty() {
-            let _ = write!(out, "\\u{:04x}", c as u32);
-        } else {
-            out.push_str(escape);
-        }
-        start = i + c.len_utf8();
-    }
-    out.push_str(&s[start..]);
-    out.push('"');
-}
-
-fn push_int(out: &mut String, n: i64) {
-    let _ = write!(out, "{n}");
-}
-
-fn push_opt_str(out: &mut String, s: Option<&str>) {
-    match s {
-        Some(s) => push_str(out, s),
-        None => out.push_str("null"),
-    }
-}
-
 impl Project {
     /// Whether two versions hold the same writable state.
     pub fn same_content(&self, other: &Project) -> bool {
@@ -385,73 +489,72 @@ impl Project {
         self.settings_json = serde_json::to_string(settings).unwrap_or_else(|_| "{}".into());
     }
 
-    /// The full project detail (ProjectBackwardCompat), as JSON text written
-    /// field by field: this is the hot path of `GET projects/:id/`.
+    /// The full project detail (ProjectBackwardCompat) as JSON text: the hot
+    /// path of `GET projects/:id/`.
     pub fn detail(&self, viewer: &Viewer<'_>) -> String {
-        let raw = RawSettings::parse(&self.settings_json);
-        let mut out = String::with_capacity(self.settings_json.len() + 4096);
-        self.write_fields(&mut out, detail_plan(), &raw, Some(viewer));
-        out
+        let mut out = Vec::with_capacity(self.settings_json.len() + 4096);
+        let shape = Detail {
+            project: self,
+            viewer,
+        };
+        // Serialising to memory fails only on a non-string map key; there is none.
+        let _ = serde_json::to_writer(&mut out, &shape);
+        String::from_utf8(out).unwrap_or_default()
     }
 
-    /// Appends the list item (ProjectBackwardCompatBasic).
-    pub fn write_basic(&self, out: &mut String) {
-        let raw = RawSettings::parse(&self.settings_json);
-        self.write_fields(out, list_plan(), &raw, None);
-    }
-
-    /// Appends the fields of `plan` as a JSON object. The fields that depend on the viewer
-    /// are only in the detail, which always has one.
-    fn write_fields(
+    /// Serialises the fields of `plan` as a JSON object. The fields that
+    /// depend on the viewer are only in the detail, which always has one.
+    fn serialize_fields<S: Serializer>(
         &self,
-        out: &mut String,
+        serializer: S,
         plan: &[Field],
-        raw: &RawSettings<'_>,
         viewer: Option<&Viewer<'_>>,
-    ) {
-        if plan.is_empty() {
-            out.push('{');
-        }
+    ) -> Result<S::Ok, S::Error> {
+        let raw = RawSettings::parse(&self.settings_json);
+        let mut map = serializer.serialize_map(Some(plan.len()))?;
         for field in plan {
-            out.push_str(&field.opening);
+            let key = field.name;
             match (field.source, viewer) {
-                (Source::Setting(index), _) => out.push_str(raw.get(index)),
-                (Source::Id, _) => push_int(out, self.id),
-                (Source::Organization, _) => push_str(out, &self.organization_id),
-                (Source::Name, _) => push_str(out, &self.name),
+                (Source::Setting(index), _) => match raw.raw(index) {
+                    Some(value) => map.serialize_entry(key, value)?,
+                    None => map.serialize_entry(key, &())?,
+                },
+                (Source::Id | Source::ProjectId, _) => map.serialize_entry(key, &self.id)?,
+                (Source::Organization, _) => map.serialize_entry(key, &self.organization_id)?,
+                (Source::Name, _) => map.serialize_entry(key, &self.name)?,
                 (Source::ProductDescription, _) => {
-                    push_opt_str(out, self.product_description.as_deref())
+                    map.serialize_entry(key, &self.product_description)?
                 }
-                (Source::CreatedAt, _) => push_str(out, &time::format(self.created_at)),
+                (Source::CreatedAt, _) => map.serialize_entry(key, &Timestamp(self.created_at))?,
                 // Without PostHog's access-control feature, project access tops out at admin.
                 (Source::EffectiveMembershipLevel, Some(viewer)) => {
-                    push_int(out, viewer.level.min(Level::Admin).as_i64())
+                    map.serialize_entry(key, &viewer.level.min(Level::Admin).as_i64())?
                 }
-                (Source::False, _) => out.push_str("false"),
-                (Source::EmptyList, _) => out.push_str("[]"),
+                (Source::False, _) => map.serialize_entry(key, &false)?,
+                (Source::EmptyList, _) => map.serialize_entry(key, &[(); 0])?,
                 (Source::LiveEventsToken, Some(viewer)) => {
-                    push_str(out, &self.live_events_token(viewer))
+                    map.serialize_entry(key, &self.live_events_token(viewer))?
                 }
-                (Source::UpdatedAt, _) => push_str(out, &time::format(self.updated_at)),
-                (Source::Uuid, _) => push_str(out, &self.uuid),
-                (Source::ApiToken, _) => push_str(out, &self.api_token),
-                (Source::IngestedEvent, _) => out.push_str(bool_text(self.ingested_event)),
-                (Source::IsDemo, _) => out.push_str(bool_text(self.is_demo)),
+                (Source::UpdatedAt, _) => map.serialize_entry(key, &Timestamp(self.updated_at))?,
+                (Source::Uuid, _) => map.serialize_entry(key, &self.uuid)?,
+                (Source::ApiToken, _) => map.serialize_entry(key, &self.api_token)?,
+                (Source::IngestedEvent, _) => map.serialize_entry(key, &self.ingested_event)?,
+                (Source::IsDemo, _) => map.serialize_entry(key, &self.is_demo)?,
                 (Source::PersonOnEventsQueryingEnabled, _) => {
-                    out.push_str(bool_text(persons_on_events(raw)))
+                    map.serialize_entry(key, &persons_on_events(&raw))?
                 }
-                (Source::DefaultModifiers, _) => out.push_str(default_modifiers()),
-                (Source::SecretApiToken, _) => push_opt_str(out, self.secret_api_token.as_deref()),
+                (Source::DefaultModifiers, _) => map.serialize_entry(key, default_modifiers())?,
+                (Source::SecretApiToken, _) => map.serialize_entry(key, &self.secret_api_token)?,
                 (Source::SecretApiTokenBackup, _) => {
-                    push_opt_str(out, self.secret_api_token_backup.as_deref())
+                    map.serialize_entry(key, &self.secret_api_token_backup)?
                 }
-                (Source::AvailableSetupTaskIds, _) => out.push_str(setup_task_ids()),
+                (Source::AvailableSetupTaskIds, _) => map.serialize_entry(key, &SETUP_TASK_IDS)?,
                 (Source::EffectiveMembershipLevel | Source::LiveEventsToken, None) => {
-                    out.push_str("null")
+                    map.serialize_entry(key, &())?
                 }
             }
         }
-        out.push('}');
+        map.end()
     }
 
     /// PostHog's livestream JWT (HS256, audience `posthog:livestream`, 7 days).
@@ -478,14 +581,6 @@ impl Project {
     }
 }
 
-fn bool_text(b: bool) -> &'static str {
-    if b {
-        "true"
-    } else {
-        "false"
-    }
-}
-
 /// Whether the project's own modifiers put person properties on events.
 fn persons_on_events(raw: &RawSettings<'_>) -> bool {
     static MODIFIERS: OnceLock<Option<usize>> = OnceLock::new();
@@ -504,18 +599,113 @@ fn persons_on_events(raw: &RawSettings<'_>) -> bool {
         .is_some_and(|m| ON_EVENTS_MODES.contains(&m))
 }
 
-/// Projects as a JSON array of list items, written directly (the list routes' hot path).
-pub fn basic_list(projects: &[Project]) -> String {
-    let mut out = String::with_capacity(projects.len() * 400 + 2);
-    out.push('[');
-    for (i, p) in projects.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        p.write_basic(&mut out);
+/// PostHog's `ProjectBackwardCompat`: a project's detail, as this viewer
+/// sees it. Its fields and their schemas are declared once, above
+/// (`DETAIL_OWN_FIELDS`) and in `settings::SETTINGS`; the response and the
+/// API document's component both come from them.
+pub struct Detail<'a> {
+    pub project: &'a Project,
+    pub viewer: &'a Viewer<'a>,
+}
+
+impl Serialize for Detail<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.project
+            .serialize_fields(serializer, detail_plan(), Some(self.viewer))
     }
-    out.push(']');
-    out
+}
+
+impl PartialSchema for Detail<'_> {
+    fn schema() -> RefOr<Schema> {
+        super::openapi::detail_schema(true).into()
+    }
+}
+
+impl ToSchema for Detail<'_> {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed(super::openapi::DETAIL)
+    }
+
+    fn schemas(out: &mut Vec<(String, RefOr<Schema>)>) {
+        out.push((SETUP_TASK_IDS_ENUM.into(), setup_task_ids_enum()));
+    }
+}
+
+/// PostHog's `ProjectBackwardCompatBasic`: a project in a list.
+pub struct Basic<'a>(pub &'a Project);
+
+impl Serialize for Basic<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize_fields(serializer, list_plan(), None)
+    }
+}
+
+impl PartialSchema for Basic<'_> {
+    fn schema() -> RefOr<Schema> {
+        let mut b = s::of(Kind::Object);
+        for name in list_fields() {
+            b = b.property(name, field_schema(name).0).required(name);
+        }
+        b.into()
+    }
+}
+
+impl ToSchema for Basic<'_> {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed(super::openapi::BASIC)
+    }
+}
+
+/// PostHog's `TeamBasic` (an organization's `teams`, `@me`'s `team`): the
+/// list item with its `project_id` after `organization`.
+pub struct TeamBasic<'a>(pub &'a Project);
+
+fn team_plan() -> &'static [Field] {
+    static PLAN: OnceLock<Vec<Field>> = OnceLock::new();
+    PLAN.get_or_init(|| {
+        let mut plan = Plan::new();
+        for f in list_plan() {
+            plan.push((f.name, f.source));
+            if f.name == "organization" {
+                plan.push(("project_id", Source::ProjectId));
+            }
+        }
+        fields(plan)
+    })
+}
+
+impl Serialize for TeamBasic<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize_fields(serializer, team_plan(), None)
+    }
+}
+
+impl PartialSchema for TeamBasic<'_> {
+    fn schema() -> RefOr<Schema> {
+        // The document lists `project_id` last, as PostHog's does.
+        let mut b = s::of(Kind::Object);
+        for name in list_fields() {
+            b = b.property(name, field_schema(name).0).required(name);
+        }
+        b.property("project_id", ro(s::integer()))
+            .required("project_id")
+            .into()
+    }
+}
+
+impl ToSchema for TeamBasic<'_> {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("TeamBasic")
+    }
+}
+
+fn setup_task_ids_enum() -> RefOr<Schema> {
+    s::choice(Kind::String, SETUP_TASK_IDS.iter().copied()).into()
+}
+
+/// Projects as list items.
+pub fn basic_list(projects: &[Project]) -> Vec<Basic<'_>> {
+    projects.iter().map(Basic).collect()
 }
 
 #[cfg(test)]
@@ -530,8 +720,9 @@ mod tests {
             detail.len(),
             DETAIL_OWN_FIELDS.len() + settings::SETTINGS.len()
         );
-        for (field, _, _) in DETAIL_OWN_FIELDS {
-            assert_eq!(detail.iter().filter(|f| *f == field).count(), 1, "{field}");
+        for own in DETAIL_OWN_FIELDS {
+            let field = own.name;
+            assert_eq!(detail.iter().filter(|f| **f == field).count(), 1, "{field}");
         }
         for setting in settings::SETTINGS {
             assert_eq!(
@@ -571,27 +762,18 @@ mod tests {
             created_at: 0,
             updated_at: 0,
         };
-        let mut out = String::new();
-        project.write_basic(&mut out);
+        let out = serde_json::to_string(&Basic(&project)).unwrap();
         assert_eq!(
             out,
             r#"{"id":7,"uuid":"u","organization":"o","api_token":"phc_x","name":"N","completed_snippet_onboarding":false,"has_completed_onboarding_for":null,"ingested_event":true,"is_demo":false,"timezone":"UTC","access_control":false}"#
         );
-    }
-
-    #[test]
-    fn strings_are_escaped_as_json() {
-        for s in [
-            "plain",
-            "quote \" back \\ slash",
-            "line\nbreak\ttab\r",
-            "\u{0}\u{1f}",
-            "é🦔\u{2028}",
-        ] {
-            let mut out = String::new();
-            push_str(&mut out, s);
-            assert_eq!(serde_json::from_str::<String>(&out).unwrap(), s, "{out}");
-        }
+        let team = serde_json::to_string(&TeamBasic(&project)).unwrap();
+        assert!(
+            team.starts_with(
+                r#"{"id":7,"uuid":"u","organization":"o","project_id":7,"api_token":"phc_x","#
+            ),
+            "{team}"
+        );
     }
 
     #[test]

@@ -7,8 +7,8 @@ use axum::http::Method;
 use utoipa::openapi::schema::{ObjectBuilder, Schema};
 use utoipa::openapi::RefOr;
 
+use super::model::{Basic, Detail};
 use super::settings::{self, Setting};
-use super::setup_tasks::SETUP_TASK_IDS;
 use super::timezones::TIMEZONES;
 use super::{ACTIVITY_PATH, DETAIL_PATH, LIST_PATH};
 use crate::openapi::schema::{self as s, Kind};
@@ -25,11 +25,11 @@ pub const ACTIVITY_PAGE: &str = "PaginatedActivityLogList";
 
 /// The components the project routes (both mounts) refer to.
 pub fn components(op: Operation) -> Operation {
-    op.component(DETAIL, detail_schema(true))
+    op.component_of::<Detail>()
         .component(PATCHED, detail_schema(false))
-        .component(BASIC, basic_schema())
+        .component_of::<Basic>()
         .component(PAGE, crate::openapi::paginated(BASIC))
-        .component(ACTIVITY_PAGE, activity_page_schema())
+        .component_of::<crate::activity::LogPage>()
         .component(
             "TimezoneEnum",
             s::choice(Kind::String, TIMEZONES.iter().copied()),
@@ -42,10 +42,6 @@ pub fn components(op: Operation) -> Operation {
         .component(
             "SessionRecordingRetentionPeriodEnum",
             s::choice(Kind::String, ["30d", "90d", "1y", "5y"]),
-        )
-        .component(
-            "AvailableSetupTaskIdsEnum",
-            s::choice(Kind::String, SETUP_TASK_IDS.iter().copied()),
         )
         .component("BlankEnum", s::choice(Kind::String, [""]))
 }
@@ -193,136 +189,17 @@ fn declared(schema: &settings::schema::Schema, description: Option<&str>) -> Ref
     value.description(description).into()
 }
 
-/// The schema of a field of the detail that is not a setting; `None` for settings.
-fn field_schema(name: &str) -> Option<RefOr<Schema>> {
-    use Kind::{Object, String};
-    let read_only = |b: ObjectBuilder| b.read_only(Some(true)).into();
-    Some(match name {
-        "id" => read_only(s::integer()),
-        "organization" | "uuid" => read_only(s::uuid()),
-        "name" => s::string().min_length(Some(1)).max_length(Some(200)).into(),
-        "product_description" => s::nullable(String).max_length(Some(1000)).into(),
-        "created_at" | "updated_at" => read_only(s::date_time()),
-        // PostHog: a nullable EffectiveMembershipLevelEnum (1, 8, 15); inline, to carry readOnly.
-        "effective_membership_level" => read_only(
-            s::nullable(Kind::Integer)
-                .enum_values(Some([Some(1), Some(8), Some(15), None]))
-                .description(Some(
-                    "* `1` - member\n* `8` - administrator\n* `15` - owner",
-                )),
-        ),
-        "has_group_types" | "ingested_event" | "person_on_events_querying_enabled" => {
-            read_only(s::boolean())
-        }
-        "group_types" => s::read_only_array(s::array(s::free_object())),
-        "product_intents" => s::read_only_array(s::array(s::any())),
-        "live_events_token" | "secret_api_token" | "secret_api_token_backup" => {
-            read_only(s::nullable(String))
-        }
-        "api_token" => read_only(s::string()),
-        "is_demo" | "access_control" => s::boolean().into(),
-        "default_modifiers" => read_only(s::of(Object).additional_properties(Some(s::any()))),
-        "available_setup_task_ids" => {
-            s::read_only_array(s::array(s::component("AvailableSetupTaskIdsEnum")))
-        }
-        _ => return None,
-    })
-}
-
-/// The fields the server sets, which PostHog's schema lists as required
-/// (read-only, so clients never send them; the others are optional in a body).
-pub const READ_ONLY: [&str; 17] = [
-    "api_token",
-    "available_setup_task_ids",
-    "created_at",
-    "default_modifiers",
-    "effective_membership_level",
-    "group_types",
-    "has_group_types",
-    "id",
-    "ingested_event",
-    "live_events_token",
-    "organization",
-    "person_on_events_querying_enabled",
-    "product_intents",
-    "secret_api_token",
-    "secret_api_token_backup",
-    "updated_at",
-    "uuid",
-];
-
-/// The project detail, also the POST/PUT body (`full`: the read-only fields
-/// required, as PostHog's schema has them) or the PATCH body (nothing required).
+/// The project detail (`model::Detail`), also the POST/PUT body (`full`: the
+/// fields the server sets required, as PostHog's schema has them) or the
+/// PATCH body (nothing required), from the fields' declarations.
 pub fn detail_schema(full: bool) -> ObjectBuilder {
     let mut b = s::of(Kind::Object);
     for name in super::model::detail_fields() {
-        let schema = match (field_schema(name), settings::find(name)) {
-            (Some(schema), _) => schema,
-            (None, Some(setting)) => setting_schema(setting),
-            (None, None) => s::any().into(),
-        };
+        let (schema, read_only) = super::model::field_schema(name);
         b = b.property(name, schema);
-        if full && READ_ONLY.contains(&name) {
+        if full && read_only {
             b = b.required(name);
         }
     }
     b
-}
-
-/// A project in a list.
-pub fn basic_schema() -> ObjectBuilder {
-    let detail = |name: &str| match settings::find(name) {
-        Some(setting) => setting_schema(setting),
-        None => field_schema(name).unwrap_or_else(|| s::any().into()),
-    };
-    let mut b = s::of(Kind::Object);
-    for name in [
-        "id",
-        "uuid",
-        "organization",
-        "api_token",
-        "name",
-        "completed_snippet_onboarding",
-        "has_completed_onboarding_for",
-        "ingested_event",
-        "is_demo",
-        "timezone",
-        "access_control",
-    ] {
-        b = b.property(name, detail(name)).required(name);
-    }
-    b
-}
-
-/// An entry of the activity log, and PostHog's page of them.
-fn activity_page_schema() -> ObjectBuilder {
-    let user = s::of(Kind::Object)
-        .property("first_name", s::string())
-        .property("email", s::nullable(Kind::String))
-        .property("is_system", s::boolean())
-        .required("first_name")
-        .required("email");
-    let detail = s::of(Kind::Object)
-        .property("changes", s::nullable_array(s::free_object()))
-        .property("trigger", s::any())
-        .property("name", s::nullable(Kind::String))
-        .property("short_id", s::nullable(Kind::String))
-        .property("type", s::nullable(Kind::String));
-    let entry = s::of(Kind::Object)
-        .property("id", s::string())
-        .property("user", user)
-        .property("activity", s::string())
-        .property("scope", s::string())
-        .property("item_id", s::nullable(Kind::String))
-        .property("detail", detail)
-        .property("created_at", s::date_time());
-    s::of(Kind::Object)
-        .property("results", s::array(entry))
-        .property("next", s::nullable_uri())
-        .property("previous", s::nullable_uri())
-        .property("total_count", s::integer())
-        .required("results")
-        .required("next")
-        .required("previous")
-        .required("total_count")
 }

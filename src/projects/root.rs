@@ -51,9 +51,9 @@ async fn list(app: App, req: ApiRequest, caller: Caller) -> ApiResult<Response> 
     .await?;
     tx.commit().await?;
     let results = super::model::basic_list(&projects);
-    http::ok_json(pagination::envelope_json(
+    http::ok_json(pagination::envelope_of(
         &base, &query, page, count, &results,
-    ))
+    )?)
 }
 
 const NO_ORGANIZATION: &str = "You need to belong to an organization.";

@@ -281,22 +281,20 @@ pub async fn all(tx: &mut Tx, org_id: &str) -> DbResult<Vec<Project>> {
     tx.query(&stmt, from_row).await
 }
 
-/// The organization is being deleted: its projects go, and nobody's current
-/// project may point at one of them. Returns the deleted ids.
-pub async fn delete_for_organization(tx: &mut Tx, org_id: &str) -> DbResult<Vec<i64>> {
-    let mut ids = in_org(org_id);
-    ids.column(P::Id);
-    let deleted = tx.query(&ids, |r| r.i64(0)).await?;
-    let stmt = Query::update()
-        .table(Users::Table)
-        .value(Users::CurrentTeamId, Option::<i64>::None)
-        .and_where(Expr::col(Users::CurrentTeamId).in_subquery(ids))
-        .to_owned();
-    tx.execute(&stmt).await?;
-    let stmt = Query::delete()
-        .from_table(P::Table)
-        .and_where(Expr::col(P::OrganizationId).eq(org_id))
-        .to_owned();
-    tx.execute(&stmt).await?;
-    Ok(deleted)
+/// Locks every project of the organization until the transaction ends
+/// (PostgreSQL), in id order; returns their ids. Its deletion waits here for
+/// the writers that hold one (see `organizations::deletion`).
+pub async fn lock_all(tx: &mut Tx, org_id: &str) -> DbResult<Vec<i64>> {
+    let mut stmt = in_org(org_id);
+    stmt.column(P::Id)
+        .order_by(P::Id, Order::Asc)
+        .lock_exclusive();
+    tx.query(&stmt, |r| r.i64(0)).await
+}
+
+/// The organization's project ids, as a subquery.
+pub fn ids_of(org_id: &str) -> SelectStatement {
+    let mut stmt = in_org(org_id);
+    stmt.column(P::Id);
+    stmt
 }

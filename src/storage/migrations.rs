@@ -5,9 +5,10 @@
 //! or none. Applied versions are never edited: change the schema by appending.
 
 use sea_query::{
-    ColumnDef, Expr, ExprTrait, ForeignKey, ForeignKeyAction, Index, IndexCreateStatement,
-    PostgresQueryBuilder, Query, SqliteQueryBuilder, Table, TableAlterStatement,
-    TableCreateStatement,
+    ColumnDef, DeleteStatement, Expr, ExprTrait, ForeignKey, ForeignKeyAction,
+    ForeignKeyCreateStatement, ForeignKeyDropStatement, Index, IndexCreateStatement,
+    InsertStatement, PostgresQueryBuilder, Query, SqliteQueryBuilder, Table, TableAlterStatement,
+    TableCreateStatement, TableDropStatement, TableRenameStatement,
 };
 
 use super::schema::*;
@@ -18,18 +19,52 @@ pub enum Step {
     Index(Box<IndexCreateStatement>),
     /// One column added to a table (SQLite alters one column per statement).
     Alter(Box<TableAlterStatement>),
+    Drop(Box<TableDropStatement>),
+    Rename(Box<TableRenameStatement>),
+    /// Rows copied into a table (`INSERT ... SELECT`).
+    Copy(Box<InsertStatement>),
+    /// Rows removed (e.g. ones a constraint about to be added would refuse).
+    Delete(Box<DeleteStatement>),
+    /// A constraint added to (or dropped from) an existing table: PostgreSQL
+    /// only, nothing on SQLite, which cannot alter a constraint and rebuilds
+    /// the table instead (in a [`Step::Sqlite`]). Kept inside a
+    /// [`Step::Postgres`] so a migration reads as what each database runs.
+    AddForeignKey(Box<ForeignKeyCreateStatement>),
+    DropForeignKey(Box<ForeignKeyDropStatement>),
+    /// Steps for one database only: the other renders nothing.
+    Postgres(Vec<Step>),
+    Sqlite(Vec<Step>),
 }
 
 impl Step {
-    fn sql(&self, postgres: bool) -> String {
-        match (self, postgres) {
+    /// The statements this step runs on one database (one, except for the
+    /// per-database steps).
+    fn sql(&self, postgres: bool) -> Vec<String> {
+        let one = match (self, postgres) {
+            (Step::Postgres(steps), true) | (Step::Sqlite(steps), false) => {
+                return steps.iter().flat_map(|s| s.sql(postgres)).collect()
+            }
+            (Step::Postgres(_), false) | (Step::Sqlite(_), true) => return Vec::new(),
             (Step::Table(t), true) => t.build(PostgresQueryBuilder),
             (Step::Table(t), false) => t.build(SqliteQueryBuilder),
             (Step::Index(i), true) => i.build(PostgresQueryBuilder),
             (Step::Index(i), false) => i.build(SqliteQueryBuilder),
             (Step::Alter(a), true) => a.build(PostgresQueryBuilder),
             (Step::Alter(a), false) => a.build(SqliteQueryBuilder),
-        }
+            (Step::Drop(d), true) => d.build(PostgresQueryBuilder),
+            (Step::Drop(d), false) => d.build(SqliteQueryBuilder),
+            (Step::Rename(r), true) => r.build(PostgresQueryBuilder),
+            (Step::Rename(r), false) => r.build(SqliteQueryBuilder),
+            (Step::Copy(c), true) => c.to_string(PostgresQueryBuilder),
+            (Step::Copy(c), false) => c.to_string(SqliteQueryBuilder),
+            (Step::Delete(d), true) => d.to_string(PostgresQueryBuilder),
+            (Step::Delete(d), false) => d.to_string(SqliteQueryBuilder),
+            (Step::AddForeignKey(f), true) => f.build(PostgresQueryBuilder),
+            (Step::DropForeignKey(f), true) => f.build(PostgresQueryBuilder),
+            // sea-query cannot render them for SQLite (it would panic).
+            (Step::AddForeignKey(_) | Step::DropForeignKey(_), false) => return Vec::new(),
+        };
+        vec![one]
     }
 }
 
@@ -80,12 +115,23 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "invite_signup_tokens",
         steps: invite_signup_tokens,
     },
+    Migration {
+        version: 9,
+        name: "organization_data_cascades",
+        steps: organization_data_cascades,
+    },
 ];
 
 /// Applies pending migrations; returns how many ran. `now` stamps each
 /// applied version: the clock is the caller's, so this file names nothing
 /// outside `storage` (see `history_names_no_application_item`).
 pub async fn run(db: &Db, now: fn() -> i64) -> DbResult<usize> {
+    run_through(db, now, i64::MAX).await
+}
+
+/// Applies pending migrations up to version `last` included: a database as
+/// an older release left it (tests migrate such a database, rows and all).
+pub async fn run_through(db: &Db, now: fn() -> i64, last: i64) -> DbResult<usize> {
     {
         let mut tx = db.write().await?;
         let create = Table::create()
@@ -104,13 +150,14 @@ pub async fn run(db: &Db, now: fn() -> i64) -> DbResult<usize> {
                     .not_null(),
             )
             .to_owned();
-        let sql = Step::Table(Box::new(create)).sql(tx.is_postgres());
         serialise_migrators(&mut tx).await?;
-        tx.batch(&sql).await?;
+        for sql in Step::Table(Box::new(create)).sql(tx.is_postgres()) {
+            tx.batch(&sql).await?;
+        }
         tx.commit().await?;
     }
     let mut applied = 0;
-    for m in MIGRATIONS {
+    for m in MIGRATIONS.iter().take_while(|m| m.version <= last) {
         let mut tx = db.write().await?;
         serialise_migrators(&mut tx).await?;
         let done = tx
@@ -127,8 +174,8 @@ pub async fn run(db: &Db, now: fn() -> i64) -> DbResult<usize> {
             continue;
         }
         let postgres = tx.is_postgres();
-        for step in (m.steps)() {
-            tx.batch(&step.sql(postgres)).await?;
+        for sql in (m.steps)().iter().flat_map(|s| s.sql(postgres)) {
+            tx.batch(&sql).await?;
         }
         tx.execute(
             Query::insert()
@@ -793,6 +840,205 @@ fn members_by_organization() -> Vec<Step> {
     ]
 }
 
+/// Everything an organization holds goes with its row, by foreign key: the
+/// activity log had no key to the organization (its entries were deleted by
+/// hand), and OAuth applications had PostHog's SET NULL (they were deleted by
+/// hand too). Entries of organizations that no longer exist could not be
+/// kept under the new key; deletion removed them already, so any left are
+/// removed here. Applications already without an organization are kept.
+///
+/// PostgreSQL drops and adds the constraints. SQLite cannot alter a
+/// constraint, so both tables are rebuilt as its documentation describes
+/// (create the new table, copy the rows, drop the old one, rename the new
+/// one, create the indexes again), in this migration's one transaction and
+/// with foreign keys on: no table references these two, so dropping them
+/// cascades nowhere, and every copied row is checked against its keys.
+fn organization_data_cascades() -> Vec<Step> {
+    use sea_query::Alias;
+    use ActivityLog as A;
+    use ForeignKeyAction::{Cascade, SetNull};
+    use OauthApplications as O;
+    // PostgreSQL's names for the keys declared inline by migrations 1 and 6.
+    const OAUTH_ORGANIZATION_FKEY: &str = "oauth_applications_organization_id_fkey";
+    const ACTIVITY_ORGANIZATION_FKEY: &str = "activity_log_organization_id_fkey";
+    const ACTIVITY_REBUILT: &str = "activity_log_v9";
+    const OAUTH_REBUILT: &str = "oauth_applications_v9";
+
+    let orphans = Query::delete()
+        .from_table(A::Table)
+        .and_where(Expr::col(A::OrganizationId).is_not_null())
+        .and_where(
+            Expr::col(A::OrganizationId).not_in_subquery(
+                Query::select()
+                    .column(Organizations::Id)
+                    .from(Organizations::Table)
+                    .to_owned(),
+            ),
+        )
+        .to_owned();
+    let by_organization = Index::create()
+        .name("activity_log_org")
+        .table(A::Table)
+        .col(A::OrganizationId)
+        .to_owned();
+
+    // SQLite: the two tables as migrations 1 and 6 made them, with the new keys.
+    let activity = Table::create()
+        .table(Alias::new(ACTIVITY_REBUILT))
+        .col(ColumnDef::new(A::Id).text().not_null().primary_key())
+        .col(ColumnDef::new(A::OrganizationId).text())
+        .col(ColumnDef::new(A::TeamId).big_integer())
+        .col(ColumnDef::new(A::UserId).big_integer())
+        .col(ColumnDef::new(A::IsSystem).boolean())
+        .col(ColumnDef::new(A::Activity).text().not_null())
+        .col(ColumnDef::new(A::ItemId).text())
+        .col(ColumnDef::new(A::Scope).text().not_null())
+        .col(ColumnDef::new(A::Detail).text().not_null())
+        .col(ColumnDef::new(A::CreatedAt).big_integer().not_null())
+        .foreign_key(&mut fk(
+            (Alias::new(ACTIVITY_REBUILT), A::OrganizationId),
+            (Organizations::Table, Organizations::Id),
+            Cascade,
+        ))
+        .foreign_key(&mut fk(
+            (Alias::new(ACTIVITY_REBUILT), A::UserId),
+            (Users::Table, Users::Id),
+            SetNull,
+        ))
+        .to_owned();
+    let activity_columns = [
+        A::Id,
+        A::OrganizationId,
+        A::TeamId,
+        A::UserId,
+        A::IsSystem,
+        A::Activity,
+        A::ItemId,
+        A::Scope,
+        A::Detail,
+        A::CreatedAt,
+    ];
+    let activity_item = Index::create()
+        .name("activity_log_team_scope_item")
+        .table(A::Table)
+        .col(A::TeamId)
+        .col(A::Scope)
+        .col(A::ItemId)
+        .col(A::CreatedAt)
+        .to_owned();
+    let oauth = Table::create()
+        .table(Alias::new(OAUTH_REBUILT))
+        .col(ColumnDef::new(O::Id).text().not_null().primary_key())
+        .col(ColumnDef::new(O::OrganizationId).text())
+        .col(ColumnDef::new(O::Name).text().not_null())
+        .col(ColumnDef::new(O::ClientId).text().not_null().unique_key())
+        .col(ColumnDef::new(O::RedirectUris).text().not_null())
+        .col(ColumnDef::new(O::IsVerified).boolean().not_null())
+        .col(ColumnDef::new(O::Created).big_integer().not_null())
+        .col(ColumnDef::new(O::Updated).big_integer().not_null())
+        .foreign_key(&mut fk(
+            (Alias::new(OAUTH_REBUILT), O::OrganizationId),
+            (Organizations::Table, Organizations::Id),
+            Cascade,
+        ))
+        .to_owned();
+    let oauth_columns = [
+        O::Id,
+        O::OrganizationId,
+        O::Name,
+        O::ClientId,
+        O::RedirectUris,
+        O::IsVerified,
+        O::Created,
+        O::Updated,
+    ];
+    let oauth_by_org = Index::create()
+        .name("oauth_applications_org_created")
+        .table(O::Table)
+        .col(O::OrganizationId)
+        .col(O::Created)
+        .col(O::Id)
+        .to_owned();
+    let rebuild = |new: TableCreateStatement,
+                   name: &str,
+                   old: sea_query::DynIden,
+                   columns: Vec<sea_query::DynIden>,
+                   indexes: Vec<IndexCreateStatement>| {
+        let copy = Query::insert()
+            .into_table(Alias::new(name))
+            .columns(columns.clone())
+            .select_from(
+                Query::select()
+                    .columns(columns)
+                    .from(old.clone())
+                    .to_owned(),
+            )
+            .expect("as many columns selected as inserted")
+            .to_owned();
+        let mut steps = vec![
+            Step::Table(Box::new(new)),
+            Step::Copy(Box::new(copy)),
+            Step::Drop(Box::new(Table::drop().table(old.clone()).to_owned())),
+            Step::Rename(Box::new(
+                Table::rename().table(Alias::new(name), old).to_owned(),
+            )),
+        ];
+        steps.extend(indexes.into_iter().map(|i| Step::Index(Box::new(i))));
+        steps
+    };
+    use sea_query::IntoIden;
+    let mut sqlite = rebuild(
+        activity,
+        ACTIVITY_REBUILT,
+        A::Table.into_iden(),
+        activity_columns.map(IntoIden::into_iden).to_vec(),
+        vec![activity_item, by_organization.clone()],
+    );
+    sqlite.extend(rebuild(
+        oauth,
+        OAUTH_REBUILT,
+        O::Table.into_iden(),
+        oauth_columns.map(IntoIden::into_iden).to_vec(),
+        vec![oauth_by_org],
+    ));
+
+    let named_fk = |name: &str, table, column, on_delete| {
+        let mut key = fk(
+            (table, column),
+            (Organizations::Table, Organizations::Id),
+            on_delete,
+        );
+        key.name(name);
+        Step::AddForeignKey(Box::new(key))
+    };
+    let postgres = vec![
+        named_fk(
+            ACTIVITY_ORGANIZATION_FKEY,
+            A::Table.into_iden(),
+            A::OrganizationId.into_iden(),
+            Cascade,
+        ),
+        Step::Index(Box::new(by_organization)),
+        Step::DropForeignKey(Box::new(
+            ForeignKey::drop()
+                .name(OAUTH_ORGANIZATION_FKEY)
+                .table(O::Table)
+                .to_owned(),
+        )),
+        named_fk(
+            OAUTH_ORGANIZATION_FKEY,
+            O::Table.into_iden(),
+            O::OrganizationId.into_iden(),
+            Cascade,
+        ),
+    ];
+    vec![
+        Step::Delete(Box::new(orphans)),
+        Step::Sqlite(sqlite),
+        Step::Postgres(postgres),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -802,8 +1048,8 @@ mod tests {
         let mut out = String::new();
         for (backend, postgres) in [("sqlite", false), ("postgres", true)] {
             out.push_str(&format!("-- {} {} ({backend})\n", m.version, m.name));
-            for step in (m.steps)() {
-                out.push_str(&step.sql(postgres));
+            for sql in (m.steps)().iter().flat_map(|s| s.sql(postgres)) {
+                out.push_str(&sql);
                 out.push_str(";\n");
             }
         }
@@ -876,7 +1122,7 @@ mod tests {
 
     #[test]
     fn auto_increment_ids_are_rowid_aliases_on_sqlite() {
-        let sql: Vec<String> = core().iter().map(|s| s.sql(false)).collect();
+        let sql: Vec<String> = core().iter().flat_map(|s| s.sql(false)).collect();
         let users = sql
             .iter()
             .find(|s| s.contains("CREATE TABLE \"users\""))
@@ -885,7 +1131,7 @@ mod tests {
             users.contains("\"id\" integer NOT NULL PRIMARY KEY AUTOINCREMENT"),
             "{users}"
         );
-        let pg: Vec<String> = core().iter().map(|s| s.sql(true)).collect();
+        let pg: Vec<String> = core().iter().flat_map(|s| s.sql(true)).collect();
         assert!(
             pg.iter()
                 .any(|s| s.contains("bigint GENERATED BY DEFAULT AS IDENTITY")),

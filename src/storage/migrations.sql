@@ -92,3 +92,22 @@ CREATE UNIQUE INDEX "organizations_slug" ON "organizations" ("slug");
 ALTER TABLE "organization_invites" ADD COLUMN "signup_token_digest" text;
 -- 8 invite_signup_tokens (postgres)
 ALTER TABLE "organization_invites" ADD COLUMN "signup_token_digest" text;
+-- 9 organization_data_cascades (sqlite)
+DELETE FROM "activity_log" WHERE "organization_id" IS NOT NULL AND "organization_id" NOT IN (SELECT "id" FROM "organizations");
+CREATE TABLE "activity_log_v9" ( "id" text NOT NULL PRIMARY KEY, "organization_id" text, "team_id" integer, "user_id" integer, "is_system" boolean, "activity" text NOT NULL, "item_id" text, "scope" text NOT NULL, "detail" text NOT NULL, "created_at" integer NOT NULL, FOREIGN KEY ("organization_id") REFERENCES "organizations" ("id") ON DELETE CASCADE, FOREIGN KEY ("user_id") REFERENCES "users" ("id") ON DELETE SET NULL );
+INSERT INTO "activity_log_v9" ("id", "organization_id", "team_id", "user_id", "is_system", "activity", "item_id", "scope", "detail", "created_at") SELECT "id", "organization_id", "team_id", "user_id", "is_system", "activity", "item_id", "scope", "detail", "created_at" FROM "activity_log";
+DROP TABLE "activity_log";
+ALTER TABLE "activity_log_v9" RENAME TO "activity_log";
+CREATE INDEX "activity_log_team_scope_item" ON "activity_log" ("team_id", "scope", "item_id", "created_at");
+CREATE INDEX "activity_log_org" ON "activity_log" ("organization_id");
+CREATE TABLE "oauth_applications_v9" ( "id" text NOT NULL PRIMARY KEY, "organization_id" text, "name" text NOT NULL, "client_id" text NOT NULL UNIQUE, "redirect_uris" text NOT NULL, "is_verified" boolean NOT NULL, "created" integer NOT NULL, "updated" integer NOT NULL, FOREIGN KEY ("organization_id") REFERENCES "organizations" ("id") ON DELETE CASCADE );
+INSERT INTO "oauth_applications_v9" ("id", "organization_id", "name", "client_id", "redirect_uris", "is_verified", "created", "updated") SELECT "id", "organization_id", "name", "client_id", "redirect_uris", "is_verified", "created", "updated" FROM "oauth_applications";
+DROP TABLE "oauth_applications";
+ALTER TABLE "oauth_applications_v9" RENAME TO "oauth_applications";
+CREATE INDEX "oauth_applications_org_created" ON "oauth_applications" ("organization_id", "created", "id");
+-- 9 organization_data_cascades (postgres)
+DELETE FROM "activity_log" WHERE "organization_id" IS NOT NULL AND "organization_id" NOT IN (SELECT "id" FROM "organizations");
+ALTER TABLE "activity_log" ADD CONSTRAINT "activity_log_organization_id_fkey" FOREIGN KEY ("organization_id") REFERENCES "organizations" ("id") ON DELETE CASCADE;
+CREATE INDEX "activity_log_org" ON "activity_log" ("organization_id");
+ALTER TABLE "oauth_applications" DROP CONSTRAINT "oauth_applications_organization_id_fkey";
+ALTER TABLE "oauth_applications" ADD CONSTRAINT "oauth_applications_organization_id_fkey" FOREIGN KEY ("organization_id") REFERENCES "organizations" ("id") ON DELETE CASCADE;

@@ -120,6 +120,8 @@ pub enum Projects {
 pub enum ActivityLog {
     Table,
     Id,
+    /// `ON DELETE CASCADE` since migration 9. `TeamId` has no key: entries
+    /// about a deleted project stay (PostHog keeps them).
     OrganizationId,
     TeamId,
     UserId,
@@ -159,7 +161,8 @@ pub enum LegalDocuments {
 pub enum OauthApplications {
     Table,
     Id,
-    /// NULL once the organization is gone (PostHog: SET NULL).
+    /// `ON DELETE CASCADE` since migration 9 (PostHog: SET NULL, which
+    /// leaves the application without an organization).
     OrganizationId,
     Name,
     ClientId,

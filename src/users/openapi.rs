@@ -1,12 +1,12 @@
 //! What the API document says about `/api/users/@me/`: PostHog's operation
-//! ids and `User` component, with the shape `api::render` gives and the
-//! fields `profile::validate` and the switches read.
+//! ids and `User` component, with the shape `model::me_json` gives and the
+//! fields `payload::validate` and the switches read.
 
 use axum::http::Method;
 use utoipa::openapi::schema::{ObjectBuilder, SchemaType};
 
-use super::api::PATH;
-use super::profile::ROLES;
+use super::payload::ROLES;
+use super::PATH;
 use crate::openapi::schema::{self as s, Kind};
 use crate::openapi::Operation;
 use crate::organizations::openapi as organizations;
@@ -49,7 +49,7 @@ pub fn partial_update() -> Operation {
         .body(s::component(PATCHED))
 }
 
-/// What a response always holds (`api::render`).
+/// What a response always holds (`model::me_json`).
 const SHOWN: [&str; 31] = [
     "date_joined",
     "uuid",

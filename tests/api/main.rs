@@ -19,6 +19,7 @@ mod oauth_applications;
 mod openapi;
 mod openapi_companions;
 mod openapi_members;
+mod organization_deletion;
 mod organizations;
 mod personal_api_keys;
 mod processes;

@@ -242,8 +242,10 @@ async fn keys_need_organization_read() {
     );
 }
 
+/// The key itself, not only the API's deletion, takes the applications
+/// along (PostHog's SET NULL would leave them without an organization).
 #[tokio::test]
-async fn deleting_the_organization_keeps_the_application_unlisted() {
+async fn deleting_the_organization_row_deletes_its_applications() {
     use prickle::storage::schema::Organizations as O;
     let w = World::new().await;
     let app = register(&w, &w.other_org, "Orphan", &["https://a.com/cb"]).await;
@@ -264,7 +266,7 @@ async fn deleting_the_organization_keeps_the_application_unlisted() {
     let mut tx = w.app.db.read().await.unwrap();
     let org = tx.query_opt(&stmt, |r| r.opt_string(0)).await.unwrap();
     tx.commit().await.unwrap();
-    assert_eq!(org, Some(None), "kept, with its organization set to NULL");
+    assert_eq!(org, None, "deleted with its organization");
 }
 
 // ------------------------------------------------------------ the operator command

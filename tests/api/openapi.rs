@@ -182,7 +182,27 @@ async fn operations_are_named_as_posthog_names_them() {
         .map(|v| v.as_str().unwrap())
         .collect();
     required.sort_unstable();
-    assert_eq!(required, prickle::projects::openapi::READ_ONLY);
+    // PostHog's list (the project model declares each field's read-only-ness).
+    let posthog = [
+        "api_token",
+        "available_setup_task_ids",
+        "created_at",
+        "default_modifiers",
+        "effective_membership_level",
+        "group_types",
+        "has_group_types",
+        "id",
+        "ingested_event",
+        "live_events_token",
+        "organization",
+        "person_on_events_querying_enabled",
+        "product_intents",
+        "secret_api_token",
+        "secret_api_token_backup",
+        "updated_at",
+        "uuid",
+    ];
+    assert_eq!(required, posthog);
     for name in required {
         assert_eq!(detail[name]["readOnly"], true, "{name}");
     }

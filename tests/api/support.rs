@@ -50,6 +50,16 @@ impl TestApp {
     }
 
     pub async fn with_config(config: Config) -> TestApp {
+        Self::migrated_through(i64::MAX, config).await
+    }
+
+    /// A fresh database migrated only up to `version`, as an older release
+    /// left it, and the router over it (tests of the migrations after it).
+    pub async fn at_version(version: i64) -> TestApp {
+        Self::migrated_through(version, Config::new(SITE, 2000, Some("test-secret"))).await
+    }
+
+    async fn migrated_through(version: i64, config: Config) -> TestApp {
         let (database_url, dir) = match postgres_url() {
             Some(url) => (fresh_postgres_schema(&url).await, None),
             None => {
@@ -61,7 +71,9 @@ impl TestApp {
             }
         };
         let db = Db::connect(&database_url).await.expect("connect");
-        db.migrate().await.expect("migrate");
+        prickle::storage::migrations::run_through(&db, prickle::time::now_micros, version)
+            .await
+            .expect("migrate");
         let router = router(App::new(db.clone(), config));
         TestApp {
             db,

@@ -1,15 +1,22 @@
 //! Deleting an organization removes everything it holds, in the caller's
-//! one transaction: its projects (and everyone's pointers to them), its
-//! activity log, its memberships, the keys' restrictions to it, and the
-//! organization row, whose foreign keys cascade to the tables of the
-//! resources that hang off it (invites, legal documents, OAuth applications).
+//! one transaction, by one mechanism: every table of data that belongs to an
+//! organization references it, or one of its projects or memberships, with
+//! `ON DELETE CASCADE` (migration 9 made the activity log's and the OAuth
+//! applications' keys so), and deleting the organization row takes its
+//! projects, their member access, its memberships, invites, legal documents,
+//! OAuth applications and activity log along.
+//!
+//! Users' current organization goes NULL by its `SET NULL` key. Done here
+//! first, because no foreign key does it: keys' restrictions lose the
+//! organization and its projects (JSON lists; restrictions never widen), and
+//! users' current project pointers into it are cleared.
+//! `tests/api/organization_deletion.rs` proves that no row of the
+//! organization is left in any table of the database.
 
-use sea_query::{Expr, ExprTrait, Query};
+use sea_query::{Expr, ExprTrait, LockType, Query};
 use serde_json::json;
 
-use crate::storage::schema::{
-    OrganizationMemberships as M, Organizations as O, PersonalApiKeys as K, Users as U,
-};
+use crate::storage::schema::{Organizations as O, PersonalApiKeys as K, Users as U};
 use crate::storage::{DbResult, Tx};
 
 /// What becomes of a key's restriction list when some of its targets are gone.
@@ -37,31 +44,53 @@ pub fn after_removal<T: PartialEq + Clone>(list: &[T], gone: &[T]) -> Restrictio
 }
 
 /// Deletes the organization and all it holds. The caller has locked nothing
-/// yet: this locks the organization row first (PostgreSQL).
+/// yet. On PostgreSQL the organization row is locked first, as every writer
+/// of an organization locks it, but `FOR NO KEY UPDATE`: a writer already
+/// holding one of its projects or documents (a project update, the signing
+/// webhook) may still insert its activity entry, whose foreign-key check
+/// takes `KEY SHARE` on the row, and commit. Then its projects and
+/// documents are locked, which waits for those writers; only then is the
+/// row deleted, which takes its full lock, so the cascade never waits for a
+/// project or document while holding what their writers need.
 pub async fn delete(tx: &mut Tx, org_id: &str) -> DbResult<()> {
-    super::lock(tx, org_id).await?;
-    let projects = crate::projects::store::delete_for_organization(tx, org_id).await?;
-    crate::activity::delete_for_organization(tx, org_id).await?;
-    crate::legal_documents::store::delete_for_organization(tx, org_id).await?;
-    crate::oauth_applications::store::delete_for_organization(tx, org_id).await?;
+    lock(tx, org_id).await?;
+    let projects = crate::projects::store::lock_all(tx, org_id).await?;
+    crate::legal_documents::store::lock_all(tx, org_id).await?;
     narrow_keys(tx, org_id, &projects).await?;
-    let stmt = Query::update()
-        .table(U::Table)
-        .value(U::CurrentOrganizationId, Option::<String>::None)
-        .value(U::CurrentTeamId, Option::<i64>::None)
-        .and_where(Expr::col(U::CurrentOrganizationId).eq(org_id))
-        .to_owned();
-    tx.execute(&stmt).await?;
-    let stmt = Query::delete()
-        .from_table(M::Table)
-        .and_where(Expr::col(M::OrganizationId).eq(org_id))
-        .to_owned();
+    // The current project has no foreign key (one would mean rebuilding
+    // `users`, which six tables reference, on SQLite): users whose current
+    // project or organization is here lose it, as they always have. The
+    // current organization goes NULL by its SET NULL key.
+    let stmt =
+        Query::update()
+            .table(U::Table)
+            .value(U::CurrentTeamId, Option::<i64>::None)
+            .and_where(Expr::col(U::CurrentOrganizationId).eq(org_id).or(
+                Expr::col(U::CurrentTeamId).in_subquery(crate::projects::store::ids_of(org_id)),
+            ))
+            .to_owned();
     tx.execute(&stmt).await?;
     let stmt = Query::delete()
         .from_table(O::Table)
         .and_where(Expr::col(O::Id).eq(org_id))
         .to_owned();
     tx.execute(&stmt).await?;
+    Ok(())
+}
+
+/// The organization row, `FOR NO KEY UPDATE` (PostgreSQL; SQLite's write
+/// transactions already exclude each other): other writers' `FOR UPDATE`
+/// waits, their foreign-key checks do not.
+async fn lock(tx: &mut Tx, org_id: &str) -> DbResult<()> {
+    if tx.is_postgres() {
+        let stmt = Query::select()
+            .column(O::Id)
+            .from(O::Table)
+            .and_where(Expr::col(O::Id).eq(org_id))
+            .lock(LockType::NoKeyUpdate)
+            .to_owned();
+        tx.query(&stmt, |r| r.string(0)).await?;
+    }
     Ok(())
 }
 

@@ -1,6 +1,8 @@
-//! What an OAuth application may be registered with: PostHog's redirect-URI
-//! rules (https, plain http only on loopback hosts, no fragments, never a
-//! script or data scheme; native apps may use their reverse-DNS scheme).
+//! The fields an OAuth application is registered with (by the operator:
+//! `prickle admin create-oauth-application`; no route takes a body): its
+//! name, and PostHog's redirect-URI rules (https, plain http only on
+//! loopback hosts, no fragments, never a script or data scheme; native apps
+//! may use their reverse-DNS scheme).
 //! An http(s) URI must first pass django-oauth-toolkit's `URIValidator`
 //! (Django's `URLValidator`, dotless hosts allowed: `drf::url::valid_uri`).
 

@@ -1,16 +1,18 @@
-//! The parts of a user only `/api/users/@me/` shows and changes: preferences
-//! and notification settings, read and written apart from the columns every
-//! request's authentication reads.
+//! The body of `PATCH /api/users/@me/`: the profile fields PostHog's
+//! `UserSerializer` takes, in its order, the fields a key may not change,
+//! and the `set_current_organization` / `set_current_team` switches (checked
+//! against the user's memberships).
 
 use std::borrow::Cow;
 
-use sea_query::{Expr, ExprTrait, Query};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
+use super::model::{notification_defaults, Profile, User};
+use super::store;
 use crate::drf::{self, Attr, CharOpts};
 use crate::error::{ApiError, ApiResult};
-use crate::storage::schema::Users as U;
-use crate::storage::{DbResult, RowRead, Tx};
+use crate::organizations;
+use crate::storage::Tx;
 
 /// PostHog's `ROLE_CHOICES`.
 pub const ROLES: &[&str] = &[
@@ -37,77 +39,6 @@ pub const MAX_DIGEST_PROJECTS: usize = 1000;
 /// The longest key of `project_weekly_digest_disabled`: a project id
 /// (`i64::MIN` is 20 characters).
 pub const MAX_DIGEST_KEY_CHARS: usize = 20;
-
-#[derive(Clone, Debug, Default)]
-pub struct Profile {
-    pub anonymize_data: Option<bool>,
-    pub toolbar_mode: Option<String>,
-    pub theme_mode: Option<String>,
-    /// What the user changed; shown over [`notification_defaults`].
-    pub notification_settings: Map<String, Value>,
-    pub pending_email: Option<String>,
-    pub has_password: bool,
-    pub date_joined: i64,
-}
-
-pub async fn find(tx: &mut Tx, user_id: i64) -> DbResult<Profile> {
-    let stmt = Query::select()
-        .columns([
-            U::AnonymizeData,
-            U::ToolbarMode,
-            U::ThemeMode,
-            U::NotificationSettings,
-            U::PendingEmail,
-            U::Password,
-            U::DateJoined,
-        ])
-        .from(U::Table)
-        .and_where(Expr::col(U::Id).eq(user_id))
-        .to_owned();
-    let found = tx
-        .query_opt(&stmt, |r: &dyn RowRead| {
-            let notifications = match r.json(3) {
-                Ok(Value::Object(m)) => m,
-                _ => Map::new(),
-            };
-            Ok(Profile {
-                anonymize_data: r.opt_bool(0)?,
-                toolbar_mode: r.opt_string(1)?,
-                theme_mode: r.opt_string(2)?,
-                notification_settings: notifications,
-                pending_email: r.opt_string(4)?,
-                has_password: r
-                    .opt_string(5)?
-                    .is_some_and(|p| !p.is_empty() && !p.starts_with('!')),
-                date_joined: r.i64(6)?,
-            })
-        })
-        .await?;
-    Ok(found.unwrap_or_default())
-}
-
-/// PostHog's `NOTIFICATION_DEFAULTS`.
-pub fn notification_defaults() -> Map<String, Value> {
-    match json!({
-        "plugin_disabled": true,
-        "error_tracking_issue_assigned": true,
-        "discussions_mentioned": true,
-        "project_weekly_digest_disabled": {},
-        "all_weekly_digest_disabled": false,
-    }) {
-        Value::Object(m) => m,
-        _ => Map::new(),
-    }
-}
-
-/// The settings as shown: the defaults, overridden by what the user set.
-pub fn notifications_shown(p: &Profile) -> Value {
-    let mut all = notification_defaults();
-    for (k, v) in &p.notification_settings {
-        all.insert(k.clone(), v.clone());
-    }
-    Value::Object(all)
-}
 
 /// PostHog's `validate_notification_settings`: known keys, booleans, and a
 /// per-project map of booleans merged into the stored one.
@@ -269,49 +200,102 @@ fn hedgehog_config(v: &Value) -> ApiResult<Value> {
     Ok(v.clone())
 }
 
-/// Writes the change; nothing when it changes nothing.
-pub async fn save(tx: &mut Tx, user_id: i64, c: Change) -> DbResult<()> {
-    let mut stmt = Query::update();
-    stmt.table(U::Table).and_where(Expr::col(U::Id).eq(user_id));
-    let mut any = false;
-    let mut set = |col: U, v: sea_query::Value| {
-        stmt.value(col, v);
-        any = true;
-    };
-    if let Some(v) = c.first_name {
-        set(U::FirstName, v.into());
+const KEY_CANNOT_CHANGE: &str =
+    "You can only change your email or password from the PostHog app, not with an API key or token.";
+
+/// Email, password and staff status are not a key's to change (PostHog
+/// refuses them with 403 before validating anything else).
+pub fn refuse_key_changes(body: &Map<String, Value>, user: &User) -> ApiResult<()> {
+    let new_email = body
+        .get("email")
+        .and_then(Value::as_str)
+        .is_some_and(|e| !e.trim().eq_ignore_ascii_case(&user.email));
+    if new_email || body.contains_key("password") {
+        return Err(ApiError::permission_denied(KEY_CANNOT_CHANGE));
     }
-    if let Some(v) = c.last_name {
-        set(U::LastName, v.into());
-    }
-    if let Some(v) = c.notification_settings {
-        set(U::NotificationSettings, Value::Object(v).to_string().into());
-    }
-    if let Some(v) = c.anonymize_data {
-        set(U::AnonymizeData, v.into());
-    }
-    if let Some(v) = c.toolbar_mode {
-        set(U::ToolbarMode, v.into());
-    }
-    if let Some(v) = c.theme_mode {
-        set(U::ThemeMode, v.into());
-    }
-    if let Some(v) = c.hedgehog_config {
-        let text = (!v.is_null()).then(|| v.to_string());
-        set(U::HedgehogConfig, text.into());
-    }
-    if let Some(v) = c.role_at_organization {
-        set(U::RoleAtOrganization, v.into());
-    }
-    if any {
-        tx.execute(&stmt).await?;
+    if body.contains_key("is_staff") {
+        return Err(ApiError::permission_denied(
+            "You are not a staff user, contact your instance admin.",
+        ));
     }
     Ok(())
+}
+
+/// `set_current_organization` / `set_current_team`: CharFields naming one of
+/// the user's organizations / projects.
+fn does_not_exist(v: &Value, field: &'static str) -> ApiError {
+    ApiError::validation(
+        "does_not_exist",
+        format!("Object with id={} does not exist.", crate::drf::py_str(v)),
+    )
+    .at(field)
+}
+
+/// The organization (and its project) the body switches to, if any.
+pub async fn switch_target(
+    tx: &mut Tx,
+    user: &User,
+    body: &Map<String, Value>,
+) -> ApiResult<Option<(String, Option<i64>)>> {
+    let org = match body.get("set_current_organization") {
+        None => None,
+        Some(v) => {
+            let id = match v {
+                Value::String(s) => organizations::parse_uuid(s.trim()),
+                _ => None,
+            };
+            let found = match id {
+                Some(id) => store::membership(tx, &id, user).await?,
+                None => None,
+            };
+            Some(
+                found
+                    .ok_or_else(|| does_not_exist(v, "set_current_organization"))?
+                    .0
+                    .id,
+            )
+        }
+    };
+    let team = match body.get("set_current_team") {
+        None => None,
+        Some(v) => {
+            let id = match v {
+                Value::String(s) => s.trim().parse::<i64>().ok(),
+                Value::Number(n) => n.as_i64(),
+                _ => None,
+            };
+            let mut found = None;
+            if let Some(id) = id {
+                if let Some(team_org) = organizations::of_project(tx, id).await? {
+                    if store::membership(tx, &team_org, user).await?.is_some() {
+                        found = Some((id, team_org));
+                    }
+                }
+            }
+            Some(found.ok_or_else(|| does_not_exist(v, "set_current_team"))?)
+        }
+    };
+    Ok(match (org, team) {
+        (Some(org), Some((_, team_org))) if team_org != org => {
+            return Err(ApiError::invalid_input(
+                "Team must belong to the same organization in set_current_organization.",
+            )
+            .at("set_current_team"))
+        }
+        (Some(org), Some((team, _))) => Some((org, Some(team))),
+        (Some(org), None) => {
+            let first = organizations::first_project(tx, &org).await?;
+            Some((org, first))
+        }
+        (None, Some((team, team_org))) => Some((team_org, Some(team))),
+        (None, None) => None,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn body(v: Value) -> Map<String, Value> {
         v.as_object().cloned().unwrap()

@@ -1,0 +1,116 @@
+//! `/api/users/@me/`: who the key belongs to, their current organization and
+//! project (chosen, and saved, as PostHog chooses them), and the profile
+//! fields a key may change.
+//!
+//! Handlers are thin: the body in [`payload`], which user may be addressed
+//! in [`rules`], queries in [`store`], shapes in [`model`]. What the other
+//! resources use (the user row, its columns, the account lookups) is
+//! re-exported here.
+
+pub mod model;
+pub mod openapi;
+pub mod payload;
+pub mod rules;
+pub mod store;
+
+use axum::response::Response;
+use serde_json::Value;
+
+use crate::auth::{Caller, Scope};
+use crate::error::{ApiError, ApiResult};
+use crate::http::{self, Access, ApiRequest, App, Routes};
+use crate::organizations;
+use crate::storage::{DbResult, Tx};
+use crate::time;
+use model::Current;
+
+pub use model::{email_key, NewUser, User};
+pub use store::{find_by_email, insert, set_current, COLUMNS};
+
+const READ: &[Scope] = &[Scope::read("user")];
+const WRITE: &[Scope] = &[Scope::write("user")];
+pub(super) const PATH: &str = "/api/users/{uuid}";
+
+pub fn routes(r: Routes) -> Routes {
+    use self::openapi as doc;
+    r.caller(doc::retrieve(), Access::User(READ), retrieve)
+        .caller(doc::partial_update(), Access::User(WRITE), update)
+        // Clients send partial bodies with PUT too.
+        .caller(doc::update(), Access::User(WRITE), update)
+}
+
+/// `UserSerializer`'s shape for the caller, read through the stores.
+async fn render(tx: &mut Tx, user: &User, current: &Current) -> DbResult<Value> {
+    let p = store::profile(tx, user.id).await?;
+    let organization = match &current.org {
+        Some((org, level)) => organizations::full_json(tx, org, Some(*level)).await?,
+        None => Value::Null,
+    };
+    let first_user = match &current.org {
+        Some((org, _)) => store::is_first_member(tx, &org.id, user.id).await?,
+        None => false,
+    };
+    let pending_invites =
+        crate::invites::store::pending_for_user(tx, user, time::now_micros()).await?;
+    let (orgs, _) = organizations::store::of_user(tx, user.id, None, i64::MAX, 0).await?;
+    let mut shown = Vec::with_capacity(orgs.len());
+    for (org, level) in &orgs {
+        shown.push(organizations::basic_json(tx, org, Some(*level)).await?);
+    }
+    Ok(model::me_json(
+        user,
+        &p,
+        current.team.as_ref(),
+        organization,
+        shown,
+        first_user,
+        pending_invites,
+    ))
+}
+
+/// Renders the user, first saving the current organization and project
+/// PostHog would have picked when none (or a stale one) is set.
+async fn show(app: &App, user: &User) -> ApiResult<Value> {
+    let mut tx = app.db.read().await?;
+    let current = store::choose(&mut tx, user).await?;
+    let (org, team) = current.ids();
+    let stale = org != user.current_organization_id.as_deref() || team != user.current_team_id;
+    if !stale {
+        let body = render(&mut tx, user, &current).await?;
+        tx.commit().await?;
+        return Ok(body);
+    }
+    drop(tx);
+    let mut tx = app.db.write().await?;
+    let current = store::choose(&mut tx, user).await?;
+    let (org, team) = current.ids();
+    store::set_current(&mut tx, user.id, org, team).await?;
+    let body = render(&mut tx, user, &current).await?;
+    tx.commit().await?;
+    Ok(body)
+}
+
+async fn retrieve(app: App, req: ApiRequest, caller: Caller) -> ApiResult<Response> {
+    rules::only_me(req.param("uuid"))?;
+    http::ok(show(&app, &caller.user).await?)
+}
+
+async fn update(app: App, mut req: ApiRequest, caller: Caller) -> ApiResult<Response> {
+    rules::only_me(req.param("uuid"))?;
+    let body = req.body_object()?;
+    let user = &caller.user;
+    payload::refuse_key_changes(&body, user)?;
+    let mut tx = app.db.write().await?;
+    let current = store::profile(&mut tx, user.id).await?;
+    let change = payload::validate(&current, &body)?;
+    let switch = payload::switch_target(&mut tx, user, &body).await?;
+    store::save_profile(&mut tx, user.id, change).await?;
+    if let Some((org, team)) = &switch {
+        store::set_current(&mut tx, user.id, Some(org), *team).await?;
+    }
+    let user = store::find_by_email(&mut tx, &user.email)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    tx.commit().await?;
+    http::ok(show(&app, &user).await?)
+}
