@@ -14,7 +14,6 @@ pub mod rules;
 pub mod store;
 
 use axum::response::Response;
-use serde_json::Value;
 
 use crate::activity;
 use crate::auth::{Caller, Scope};
@@ -77,7 +76,7 @@ async fn list(app: App, req: ApiRequest, caller: Caller) -> ApiResult<Response> 
         results.push(full_json(&mut tx, org, Some(*level)).await?);
     }
     tx.commit().await?;
-    let results = Value::Array(results).to_string();
+    let results = format!("[{}]", results.join(","));
     http::ok_json(pagination::envelope_json(
         &base, &query, page, count, &results,
     ))
@@ -114,14 +113,14 @@ async fn create(app: App, mut req: ApiRequest, caller: Caller) -> ApiResult<Resp
     users::set_current(&mut tx, caller.user.id, Some(&org.id), Some(project.id)).await?;
     let body = full_json(&mut tx, &org, Some(Level::Owner)).await?;
     tx.commit().await?;
-    http::created_json(body.to_string())
+    http::created_json(body)
 }
 
 async fn retrieve(app: App, _: ApiRequest, ctx: Member) -> ApiResult<Response> {
     let mut tx = app.db.read().await?;
     let body = full_json(&mut tx, &ctx.org, Some(ctx.level)).await?;
     tx.commit().await?;
-    http::ok(body)
+    http::ok_json(body)
 }
 
 async fn update(app: App, mut req: ApiRequest, ctx: Member) -> ApiResult<Response> {
@@ -140,7 +139,7 @@ async fn update(app: App, mut req: ApiRequest, ctx: Member) -> ApiResult<Respons
     store::save(&mut tx, &org, &d).await?;
     let body = full_json(&mut tx, &org, Some(ctx.level)).await?;
     tx.commit().await?;
-    http::ok(body)
+    http::ok_json(body)
 }
 
 async fn destroy(app: App, _: ApiRequest, ctx: Member) -> ApiResult<Response> {
@@ -159,15 +158,17 @@ pub fn parse_uuid(s: &str) -> Option<String> {
 }
 
 /// The full organization shape (`OrganizationSerializer`), as `level` sees it.
-pub async fn full_json(tx: &mut Tx, org: &Organization, level: Option<Level>) -> DbResult<Value> {
+pub async fn full_json(tx: &mut Tx, org: &Organization, level: Option<Level>) -> DbResult<String> {
     let d = store::details(tx, &org.id).await?;
     let projects = projects::store::all(tx, &org.id).await?;
     let member_count = store::member_count(tx, &org.id).await?;
-    Ok(model::full_json(org, level, &d, &projects, member_count))
+    let shape = model::full(org, level, &d, &projects, member_count);
+    serde_json::to_string(&shape).map_err(|e| crate::storage::DbError::Other(e.to_string()))
 }
 
 /// The short shape (`OrganizationBasicSerializer`) of `/api/users/@me/`'s `organizations`.
-pub async fn basic_json(tx: &mut Tx, org: &Organization, level: Option<Level>) -> DbResult<Value> {
+pub async fn basic_json(tx: &mut Tx, org: &Organization, level: Option<Level>) -> DbResult<String> {
     let d = store::details(tx, &org.id).await?;
-    Ok(model::basic_json(org, level, &d))
+    let shape = model::basic(org, level, &d);
+    serde_json::to_string(&shape).map_err(|e| crate::storage::DbError::Other(e.to_string()))
 }

@@ -3,10 +3,15 @@
 //! enforcement, ...), the full organization shape and the short one
 //! `/api/users/@me/` lists.
 
+use serde::Serialize;
 use serde_json::{json, Value};
+use utoipa::openapi::schema::{ObjectBuilder, Schema};
+use utoipa::openapi::RefOr;
+use utoipa::ToSchema;
 
-use crate::projects::model::Project;
-use crate::time;
+use crate::openapi::schema::{self as s, Kind};
+use crate::projects::model::{Project, TeamBasic};
+use crate::time::{self, Timestamp};
 use crate::users::User;
 
 /// Membership levels, PostHog's numbers.
@@ -117,7 +122,7 @@ pub fn slugify(name: &str) -> String {
 
 /// PostHog's `TeamBasic`: the project list item with its `project_id`.
 pub fn team_basic(p: &Project) -> Value {
-    serde_json::to_value(crate::projects::model::TeamBasic(p)).unwrap_or_default()
+    serde_json::to_value(TeamBasic(p)).unwrap_or_default()
 }
 
 /// The slug shown for an organization made before slugs existed.
@@ -125,66 +130,228 @@ fn shown_slug(org: &Organization, d: &Details) -> String {
     d.slug.clone().unwrap_or_else(|| slugify(&org.name))
 }
 
-/// The full organization shape (`OrganizationSerializer`), as `level` sees
-/// it, with its details, projects and active member count.
-pub fn full_json(
-    org: &Organization,
-    level: Option<Level>,
-    d: &Details,
-    projects: &[Project],
+// PostHog's `OrganizationSerializer`: the organization as `membership_level`
+// sees it, with its details, projects and active member count. Also the
+// create body's component (PostHog's schema uses one for both).
+#[derive(Serialize, ToSchema)]
+#[schema(as = Organization)]
+pub struct Full<'a> {
+    #[schema(value_type = String, format = "uuid", read_only)]
+    id: &'a str,
+    #[schema(min_length = 1, max_length = 64)]
+    name: &'a str,
+    #[schema(read_only)]
+    slug: String,
+    #[schema(value_type = Option<String>, format = "uuid")]
+    logo_media_id: Option<&'a str>,
+    #[schema(value_type = String, format = DateTime, read_only)]
+    created_at: Timestamp,
+    #[schema(value_type = String, format = DateTime, read_only)]
+    updated_at: Timestamp,
+    #[schema(schema_with = membership_level, required = true)]
+    membership_level: Option<i64>,
+    #[schema(schema_with = plugins_access_level)]
+    plugins_access_level: i64,
+    #[schema(schema_with = teams)]
+    teams: Vec<TeamBasic<'a>>,
+    #[schema(schema_with = project_items)]
+    projects: Vec<ProjectItem<'a>>,
+    #[schema(schema_with = any_list)]
+    available_product_features: [(); 0],
+    #[schema(required = false)]
+    is_member_join_email_enabled: bool,
+    #[schema(schema_with = metadata)]
+    metadata: Metadata,
+    #[schema(value_type = Option<String>, read_only, required = true)]
+    customer_id: Option<&'a str>,
+    enforce_2fa: Option<bool>,
+    members_can_invite: Option<bool>,
+    #[schema(required = false)]
+    members_can_create_projects: bool,
+    #[schema(required = false)]
+    members_can_use_personal_api_keys: bool,
+    #[schema(required = false)]
+    allow_publicly_shared_resources: bool,
+    #[schema(schema_with = read_only_integer)]
     member_count: i64,
-) -> Value {
-    let teams: Vec<Value> = projects.iter().map(team_basic).collect();
-    let project_items: Vec<Value> = projects
-        .iter()
-        .map(|p| json!({"id": p.id, "organization_id": p.organization_id, "name": p.name}))
-        .collect();
-    json!({
-        "id": org.id,
-        "name": org.name,
-        "slug": shown_slug(org, d),
-        "logo_media_id": d.logo_media_id,
-        "created_at": time::format(org.created_at),
-        "updated_at": time::format(org.updated_at),
-        "membership_level": level.map(Level::as_i64),
-        "plugins_access_level": PLUGINS_ACCESS_LEVEL,
-        "teams": teams,
-        "projects": project_items,
-        "available_product_features": [],
-        "is_member_join_email_enabled": org.is_member_join_email_enabled,
-        "metadata": {"instance_tag": INSTANCE_TAG},
-        "customer_id": null,
-        "enforce_2fa": d.enforce_2fa,
-        "members_can_invite": org.members_can_invite,
-        "members_can_create_projects": org.members_can_create_projects,
-        "members_can_use_personal_api_keys": org.members_can_use_personal_api_keys,
-        "allow_publicly_shared_resources": d.allow_publicly_shared_resources,
-        "member_count": member_count,
-        "is_ai_data_processing_approved": d.is_ai_data_processing_approved,
-        "default_experiment_stats_method": d.default_experiment_stats_method,
-        "default_anonymize_ips": org.default_anonymize_ips,
-        "default_role_id": d.default_role_id,
-        "is_ai_training_locked": false,
-        "is_hipaa": false,
-        "is_active": true,
-        "is_not_active_reason": null,
-        "is_pending_deletion": false,
-    })
+    is_ai_data_processing_approved: Option<bool>,
+    #[schema(schema_with = stats_method)]
+    default_experiment_stats_method: Option<&'a str>,
+    #[schema(required = false)]
+    default_anonymize_ips: bool,
+    /// ID of the role to automatically assign to new members joining the organization
+    default_role_id: Option<&'a str>,
+    #[schema(read_only)]
+    is_ai_training_locked: bool,
+    #[schema(read_only)]
+    is_hipaa: bool,
+    #[schema(read_only)]
+    is_active: bool,
+    #[schema(value_type = Option<String>, read_only, required = true)]
+    is_not_active_reason: Option<&'a str>,
+    #[schema(read_only)]
+    is_pending_deletion: bool,
 }
 
-/// The short shape (`OrganizationBasicSerializer`) of `/api/users/@me/`'s `organizations`.
-pub fn basic_json(org: &Organization, level: Option<Level>, d: &Details) -> Value {
-    json!({
-        "id": org.id,
-        "name": org.name,
-        "slug": shown_slug(org, d),
-        "logo_media_id": d.logo_media_id,
-        "membership_level": level.map(Level::as_i64),
-        "members_can_use_personal_api_keys": org.members_can_use_personal_api_keys,
-        "is_active": true,
-        "is_not_active_reason": null,
-        "is_pending_deletion": false,
-    })
+// A project in the organization's `projects`.
+#[derive(Serialize)]
+struct ProjectItem<'a> {
+    id: i64,
+    organization_id: &'a str,
+    name: &'a str,
+}
+
+#[derive(Serialize)]
+struct Metadata {
+    instance_tag: &'static str,
+}
+
+fn membership_level() -> ObjectBuilder {
+    s::nullable(Kind::Integer)
+        .enum_values(Some([Some(1), Some(8), Some(15), None]))
+        .description(Some(
+            "* `1` - member\n* `8` - administrator\n* `15` - owner",
+        ))
+        .read_only(Some(true))
+}
+
+fn plugins_access_level() -> ObjectBuilder {
+    s::choice(Kind::Integer, [0, 3, 6, 9])
+        .description(Some(
+            "* `0` - none\n* `3` - config\n* `6` - install\n* `9` - root",
+        ))
+        .read_only(Some(true))
+}
+
+fn teams() -> RefOr<Schema> {
+    s::read_only_array(s::array(s::component("TeamBasic")))
+}
+
+fn project_items() -> RefOr<Schema> {
+    let project = s::of(Kind::Object)
+        .property("id", s::integer())
+        .property("organization_id", s::uuid())
+        .property("name", s::string())
+        .required("id")
+        .required("organization_id")
+        .required("name");
+    s::read_only_array(s::array(project))
+}
+
+fn any_list() -> RefOr<Schema> {
+    s::read_only_array(s::array(s::any()))
+}
+
+fn metadata() -> ObjectBuilder {
+    s::of(Kind::Object)
+        .property("instance_tag", s::string())
+        .additional_properties(Some(s::any()))
+        .read_only(Some(true))
+}
+
+fn read_only_integer() -> ObjectBuilder {
+    s::integer().read_only(Some(true))
+}
+
+fn stats_method() -> ObjectBuilder {
+    s::nullable(Kind::String)
+        .enum_values(Some([
+            Some("bayesian"),
+            Some("frequentist"),
+            Some(""),
+            None,
+        ]))
+        .description(Some(
+            "* `bayesian` - Bayesian\n* `frequentist` - Frequentist",
+        ))
+}
+
+/// The full organization shape.
+pub fn full<'a>(
+    org: &'a Organization,
+    level: Option<Level>,
+    d: &'a Details,
+    projects: &'a [Project],
+    member_count: i64,
+) -> Full<'a> {
+    Full {
+        id: &org.id,
+        name: &org.name,
+        slug: shown_slug(org, d),
+        logo_media_id: d.logo_media_id.as_deref(),
+        created_at: Timestamp(org.created_at),
+        updated_at: Timestamp(org.updated_at),
+        membership_level: level.map(Level::as_i64),
+        plugins_access_level: PLUGINS_ACCESS_LEVEL,
+        teams: projects.iter().map(TeamBasic).collect(),
+        projects: projects
+            .iter()
+            .map(|p| ProjectItem {
+                id: p.id,
+                organization_id: &p.organization_id,
+                name: &p.name,
+            })
+            .collect(),
+        available_product_features: [],
+        metadata: Metadata {
+            instance_tag: INSTANCE_TAG,
+        },
+        customer_id: None,
+        enforce_2fa: d.enforce_2fa,
+        members_can_invite: org.members_can_invite,
+        is_member_join_email_enabled: org.is_member_join_email_enabled,
+        members_can_create_projects: org.members_can_create_projects,
+        members_can_use_personal_api_keys: org.members_can_use_personal_api_keys,
+        allow_publicly_shared_resources: d.allow_publicly_shared_resources,
+        member_count,
+        is_ai_data_processing_approved: d.is_ai_data_processing_approved,
+        default_experiment_stats_method: d.default_experiment_stats_method.as_deref(),
+        default_anonymize_ips: org.default_anonymize_ips,
+        default_role_id: d.default_role_id.as_deref(),
+        is_ai_training_locked: false,
+        is_hipaa: false,
+        is_active: true,
+        is_not_active_reason: None,
+        is_pending_deletion: false,
+    }
+}
+
+// PostHog's `OrganizationBasic`: `/api/users/@me/`'s `organizations`.
+#[derive(Serialize, ToSchema)]
+#[schema(as = OrganizationBasic)]
+pub struct Basic<'a> {
+    #[schema(value_type = String, format = "uuid", read_only)]
+    id: &'a str,
+    #[schema(max_length = 64)]
+    name: &'a str,
+    #[schema(read_only)]
+    slug: String,
+    #[schema(value_type = Option<String>, format = "uuid", required = true)]
+    logo_media_id: Option<&'a str>,
+    #[schema(schema_with = membership_level, required = true)]
+    membership_level: Option<i64>,
+    members_can_use_personal_api_keys: bool,
+    #[schema(read_only)]
+    is_active: bool,
+    #[schema(value_type = Option<String>, read_only, required = true)]
+    is_not_active_reason: Option<&'a str>,
+    #[schema(read_only)]
+    is_pending_deletion: bool,
+}
+
+/// The short shape.
+pub fn basic<'a>(org: &'a Organization, level: Option<Level>, d: &'a Details) -> Basic<'a> {
+    Basic {
+        id: &org.id,
+        name: &org.name,
+        slug: shown_slug(org, d),
+        logo_media_id: d.logo_media_id.as_deref(),
+        membership_level: level.map(Level::as_i64),
+        members_can_use_personal_api_keys: org.members_can_use_personal_api_keys,
+        is_active: true,
+        is_not_active_reason: None,
+        is_pending_deletion: false,
+    }
 }
 
 #[cfg(test)]

@@ -19,8 +19,8 @@ pub const TEAM_BASIC: &str = "TeamBasic";
 
 /// The components the organization routes refer to (the users' too).
 pub fn components(op: Operation) -> Operation {
-    op.component(DETAIL, organization_schema(true))
-        .component(PATCHED, organization_schema(false))
+    op.component_of::<super::model::Full>()
+        .component(PATCHED, patched_schema())
         .component(PAGE, crate::openapi::paginated(DETAIL))
         .component_of::<crate::projects::model::TeamBasic>()
 }
@@ -89,31 +89,9 @@ pub fn membership_level() -> ObjectBuilder {
         .read_only(Some(true))
 }
 
-/// The fields the server sets: read-only, always present in a response.
-const READ_ONLY: [&str; 17] = [
-    "id",
-    "slug",
-    "created_at",
-    "updated_at",
-    "membership_level",
-    "plugins_access_level",
-    "teams",
-    "projects",
-    "available_product_features",
-    "metadata",
-    "customer_id",
-    "member_count",
-    "is_ai_training_locked",
-    "is_hipaa",
-    "is_active",
-    "is_not_active_reason",
-    "is_pending_deletion",
-];
-
-/// The organization (`model::full_json`), also the POST body (`full`: the
-/// read-only fields and `name` required, as PostHog's schema has them) or
-/// the PATCH/PUT body (nothing required).
-pub fn organization_schema(full: bool) -> ObjectBuilder {
+/// The PATCH/PUT body (`PatchedOrganization`: nothing required). The
+/// organization itself, also the POST body, is `model::Full`.
+pub fn patched_schema() -> ObjectBuilder {
     use Kind::{Boolean, String};
     let read_only = |b: ObjectBuilder| b.read_only(Some(true));
     let project = s::of(Kind::Object)
@@ -126,7 +104,7 @@ pub fn organization_schema(full: bool) -> ObjectBuilder {
     let metadata = s::of(Kind::Object)
         .property("instance_tag", s::string())
         .additional_properties(Some(s::any()));
-    let mut b = s::of(Kind::Object)
+    s::of(Kind::Object)
         .property("id", read_only(s::uuid()))
         .property("name", s::string().min_length(Some(1)).max_length(Some(64)))
         .property("slug", read_only(s::string()))
@@ -186,48 +164,5 @@ pub fn organization_schema(full: bool) -> ObjectBuilder {
         .property("is_hipaa", read_only(s::boolean()))
         .property("is_active", read_only(s::boolean()))
         .property("is_not_active_reason", read_only(s::nullable(String)))
-        .property("is_pending_deletion", read_only(s::boolean()));
-    if full {
-        b = b.required("name");
-        for name in READ_ONLY {
-            b = b.required(name);
-        }
-    }
-    b
-}
-
-/// PostHog's `OrganizationBasic`: `/api/users/@me/`'s `organizations`
-/// (`model::basic_json`).
-pub fn basic_schema() -> ObjectBuilder {
-    use Kind::String;
-    let mut b = s::of(Kind::Object)
-        .property("id", s::uuid().read_only(Some(true)))
-        .property("name", s::string().max_length(Some(64)))
-        .property("slug", s::string().read_only(Some(true)))
-        .property(
-            "logo_media_id",
-            s::nullable(String).format(Some(s::format("uuid"))),
-        )
-        .property("membership_level", membership_level())
-        .property("members_can_use_personal_api_keys", s::boolean())
-        .property("is_active", s::boolean().read_only(Some(true)))
-        .property(
-            "is_not_active_reason",
-            s::nullable(String).read_only(Some(true)),
-        )
-        .property("is_pending_deletion", s::boolean().read_only(Some(true)));
-    for name in [
-        "id",
-        "name",
-        "slug",
-        "logo_media_id",
-        "membership_level",
-        "members_can_use_personal_api_keys",
-        "is_active",
-        "is_not_active_reason",
-        "is_pending_deletion",
-    ] {
-        b = b.required(name);
-    }
-    b
+        .property("is_pending_deletion", read_only(s::boolean()))
 }

@@ -14,13 +14,13 @@ pub mod rules;
 pub mod store;
 
 use axum::response::Response;
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::auth::{Caller, Scope};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{self, Access, ApiRequest, App, Routes};
 use crate::organizations;
-use crate::storage::{DbResult, Tx};
+use crate::storage::{DbError, DbResult, Tx};
 use crate::time;
 use model::Current;
 
@@ -40,11 +40,11 @@ pub fn routes(r: Routes) -> Routes {
 }
 
 /// `UserSerializer`'s shape for the caller, read through the stores.
-async fn render(tx: &mut Tx, user: &User, current: &Current) -> DbResult<Value> {
+async fn render(tx: &mut Tx, user: &User, current: &Current) -> DbResult<String> {
     let p = store::profile(tx, user.id).await?;
     let organization = match &current.org {
-        Some((org, level)) => organizations::full_json(tx, org, Some(*level)).await?,
-        None => Value::Null,
+        Some((org, level)) => Some(raw(organizations::full_json(tx, org, Some(*level)).await?)?),
+        None => None,
     };
     let first_user = match &current.org {
         Some((org, _)) => store::is_first_member(tx, &org.id, user.id).await?,
@@ -55,9 +55,9 @@ async fn render(tx: &mut Tx, user: &User, current: &Current) -> DbResult<Value> 
     let (orgs, _) = organizations::store::of_user(tx, user.id, None, i64::MAX, 0).await?;
     let mut shown = Vec::with_capacity(orgs.len());
     for (org, level) in &orgs {
-        shown.push(organizations::basic_json(tx, org, Some(*level)).await?);
+        shown.push(raw(organizations::basic_json(tx, org, Some(*level)).await?)?);
     }
-    Ok(model::me_json(
+    let me = model::me(
         user,
         &p,
         current.team.as_ref(),
@@ -65,12 +65,18 @@ async fn render(tx: &mut Tx, user: &User, current: &Current) -> DbResult<Value> 
         shown,
         first_user,
         pending_invites,
-    ))
+    );
+    serde_json::to_string(&me).map_err(|e| DbError::Other(e.to_string()))
+}
+
+/// A shape already rendered, embedded as it is.
+fn raw(json: String) -> DbResult<Box<RawValue>> {
+    RawValue::from_string(json).map_err(|e| DbError::Other(e.to_string()))
 }
 
 /// Renders the user, first saving the current organization and project
 /// PostHog would have picked when none (or a stale one) is set.
-async fn show(app: &App, user: &User) -> ApiResult<Value> {
+async fn show(app: &App, user: &User) -> ApiResult<String> {
     let mut tx = app.db.read().await?;
     let current = store::choose(&mut tx, user).await?;
     let (org, team) = current.ids();
@@ -92,7 +98,7 @@ async fn show(app: &App, user: &User) -> ApiResult<Value> {
 
 async fn retrieve(app: App, req: ApiRequest, caller: Caller) -> ApiResult<Response> {
     rules::only_me(req.param("uuid"))?;
-    http::ok(show(&app, &caller.user).await?)
+    http::ok_json(show(&app, &caller.user).await?)
 }
 
 async fn update(app: App, mut req: ApiRequest, caller: Caller) -> ApiResult<Response> {
@@ -112,5 +118,5 @@ async fn update(app: App, mut req: ApiRequest, caller: Caller) -> ApiResult<Resp
         .await?
         .ok_or_else(ApiError::not_found)?;
     tx.commit().await?;
-    http::ok(show(&app, &user).await?)
+    http::ok_json(show(&app, &user).await?)
 }

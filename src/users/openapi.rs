@@ -26,9 +26,9 @@ fn op(method: Method, id: &'static str) -> Operation {
             Some("`@me`: the caller, the only user a personal API key may address."),
         )
         .returns(200, s::component(DETAIL))
-        .component(DETAIL, user_schema(true))
-        .component(PATCHED, user_schema(false))
-        .component(ORGANIZATION_BASIC, organizations::basic_schema());
+        .component_of::<super::model::Me>()
+        .component(PATCHED, patched_schema())
+        .component_of::<crate::organizations::model::Basic>();
     organizations::components(op)
 }
 
@@ -49,43 +49,8 @@ pub fn partial_update() -> Operation {
         .body(s::component(PATCHED))
 }
 
-/// What a response always holds (`model::me_json`).
-const SHOWN: [&str; 31] = [
-    "date_joined",
-    "uuid",
-    "distinct_id",
-    "first_name",
-    "last_name",
-    "email",
-    "pending_email",
-    "is_email_verified",
-    "notification_settings",
-    "anonymize_data",
-    "toolbar_mode",
-    "has_password",
-    "id",
-    "is_staff",
-    "is_impersonated",
-    "is_impersonated_until",
-    "sensitive_session_expires_at",
-    "team",
-    "organization",
-    "organizations",
-    "events_column_config",
-    "is_2fa_enabled",
-    "has_social_auth",
-    "has_sso_enforcement",
-    "has_seen_product_intro_for",
-    "scene_personalisation",
-    "theme_mode",
-    "hedgehog_config",
-    "role_at_organization",
-    "is_organization_first_user",
-    "pending_invites",
-];
-
-/// The user (`full`: as a response has it) or a PATCH/PUT body (nothing required).
-pub fn user_schema(full: bool) -> ObjectBuilder {
+/// The PATCH/PUT body (`PatchedUser`: nothing required). The user itself is `model::Me`.
+pub fn patched_schema() -> ObjectBuilder {
     use Kind::{Boolean, Object, String};
     let read_only = |b: ObjectBuilder| b.read_only(Some(true));
     let write_only = |b: ObjectBuilder| b.write_only(Some(true));
@@ -109,7 +74,7 @@ pub fn user_schema(full: bool) -> ObjectBuilder {
         .description(Some(
             "Only these keys; a PATCH merges the given ones into the stored settings.",
         ));
-    let mut b = s::of(Object)
+    let b = s::of(Object)
         .property("date_joined", read_only(s::date_time()))
         .property("uuid", read_only(s::uuid()))
         .property("distinct_id", read_only(s::nullable(String)))
@@ -210,10 +175,5 @@ pub fn user_schema(full: bool) -> ObjectBuilder {
                 "Not changeable with a personal API key (403).",
             ))),
         );
-    if full {
-        for name in SHOWN {
-            b = b.required(name);
-        }
-    }
     b
 }
