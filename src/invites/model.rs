@@ -6,6 +6,7 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use crate::openapi::schema as s;
 use crate::organizations::Level;
 use crate::time::{self, Timestamp};
 use crate::users::model::UserBasic;
@@ -49,6 +50,8 @@ impl AccessLevel {
 // One `private_project_access` entry, as stored and as shown.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
 pub struct ProjectAccess {
+    // An integer without a `format`, as PostHog documents project ids.
+    #[schema(schema_with = s::integer)]
     pub id: i64,
     #[schema(inline)]
     pub level: AccessLevel,
@@ -134,7 +137,7 @@ pub struct OrganizationInvite<'a> {
     #[schema(read_only)]
     pub is_expired: bool,
     // Null once the inviter's account is gone.
-    #[schema(required = true)]
+    #[schema(schema_with = s::nullable_ref::<UserBasic>, required = true)]
     pub created_by: Option<UserBasic<'a>>,
     #[schema(read_only, value_type = String, format = DateTime)]
     pub created_at: Timestamp,

@@ -81,7 +81,7 @@ pub struct LegalDocumentDto<'a> {
     pub status: &'a str,
     /// '' until signed
     pub signed_document_url: &'a str,
-    #[schema(required = true)]
+    #[schema(schema_with = s::nullable_ref::<Creator>, required = true)]
     pub created_by: Option<&'a Creator>,
     #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,

@@ -6,7 +6,7 @@ use axum::http::Method;
 use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder};
 use utoipa::{PartialSchema, ToSchema};
 
-use super::model::{LegalDocumentDto, WebhookAnswer};
+use super::model::{Creator, LegalDocumentDto, WebhookAnswer};
 use super::payload::DOCUMENT_TYPES;
 use super::{DETAIL_PATH, LIST_PATH, SIGNED_PATH};
 use crate::openapi::schema::{self as s, Kind};
@@ -23,6 +23,7 @@ pub const SIGNED: &str = "LegalDocumentSignedWebhook";
 fn answers_document(op: Operation, status: u16) -> Operation {
     op.returns(status, s::component(&LegalDocumentDto::name()))
         .component_of::<LegalDocumentDto>()
+        .component_of::<Creator>()
 }
 
 pub fn list() -> Operation {
@@ -33,6 +34,7 @@ pub fn list() -> Operation {
         .returns(200, s::component(PAGE))
         .component(PAGE, crate::openapi::paginated(&LegalDocumentDto::name()));
     op.component_of::<LegalDocumentDto>()
+        .component_of::<Creator>()
 }
 
 pub fn create() -> Operation {

@@ -6,7 +6,7 @@ use utoipa::openapi::schema::{
     ArrayBuilder, ObjectBuilder, OneOfBuilder, Ref, Schema, SchemaFormat, SchemaType, Type,
 };
 use utoipa::openapi::RefOr;
-use utoipa::PartialSchema;
+use utoipa::{PartialSchema, ToSchema};
 
 pub use utoipa::openapi::schema::Type as Kind;
 
@@ -80,6 +80,14 @@ pub fn nullable_component(name: &str) -> RefOr<Schema> {
         .item(component(name))
         .item(of(Type::Null))
         .into()
+}
+
+/// A reference to `T`'s component, or null, for a derived type's field
+/// (`#[schema(schema_with = nullable_ref::<T>)]`): as `nullable_component`
+/// writes it, where utoipa's derive would list the null first. The field's
+/// operations register `T`'s component themselves.
+pub fn nullable_ref<T: ToSchema>() -> RefOr<Schema> {
+    nullable_component(&T::name())
 }
 
 /// One of the listed values.

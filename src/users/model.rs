@@ -38,7 +38,7 @@ pub struct User {
 #[derive(Serialize, ToSchema)]
 #[schema(as = UserBasic)]
 pub struct UserBasic<'a> {
-    #[schema(read_only)]
+    #[schema(schema_with = read_only_integer)]
     pub id: i64,
     #[schema(read_only, format = "uuid")]
     pub uuid: &'a str,
