@@ -382,8 +382,10 @@ fn the_schema_comes_from_the_declaration() {
 /// what is only ever shown is read-only.
 #[test]
 fn every_declaration_is_sound() {
-    let bodies: [&'static Body; 2] = [
+    let bodies: [&'static Body; 4] = [
         &crate::invites::payload::INVITE,
+        &crate::legal_documents::payload::CREATE,
+        &crate::legal_documents::payload::SIGNED,
         &crate::members::payload::MEMBER,
     ];
     for body in bodies {
