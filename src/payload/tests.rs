@@ -382,11 +382,12 @@ fn the_schema_comes_from_the_declaration() {
 /// what is only ever shown is read-only.
 #[test]
 fn every_declaration_is_sound() {
-    let bodies: [&'static Body; 4] = [
+    let bodies: [&'static Body; 5] = [
         &crate::invites::payload::INVITE,
         &crate::legal_documents::payload::CREATE,
         &crate::legal_documents::payload::SIGNED,
         &crate::members::payload::MEMBER,
+        &crate::projects::payload::PROJECT,
     ];
     for body in bodies {
         let mut names = std::collections::HashSet::new();

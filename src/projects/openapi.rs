@@ -175,12 +175,14 @@ fn declared(schema: &settings::schema::Schema, description: Option<&str>) -> Ref
 /// The schema of a field of the detail that is not a setting; `None` for settings.
 fn field_schema(name: &str) -> Option<RefOr<Schema>> {
     use Kind::{Object, String};
+    // The writable fields, from their declaration.
+    if let Some(schema) = super::payload::PROJECT.property(name) {
+        return Some(schema);
+    }
     let read_only = |b: ObjectBuilder| b.read_only(Some(true)).into();
     Some(match name {
         "id" => read_only(s::integer()),
         "organization" | "uuid" => read_only(s::uuid()),
-        "name" => s::string().min_length(Some(1)).max_length(Some(200)).into(),
-        "product_description" => s::nullable(String).max_length(Some(1000)).into(),
         "created_at" | "updated_at" => read_only(s::date_time()),
         // PostHog: a nullable EffectiveMembershipLevelEnum (1, 8, 15); inline, to carry readOnly.
         "effective_membership_level" => read_only(
@@ -199,7 +201,6 @@ fn field_schema(name: &str) -> Option<RefOr<Schema>> {
             read_only(s::nullable(String))
         }
         "api_token" => read_only(s::string()),
-        "is_demo" | "access_control" => s::boolean().into(),
         "default_modifiers" => read_only(s::of(Object).additional_properties(Some(s::any()))),
         "available_setup_task_ids" => {
             s::read_only_array(s::array(s::component("AvailableSetupTaskIdsEnum")))
