@@ -4,7 +4,6 @@
 //! the array, decisions.md).
 
 use axum::http::Method;
-use serde_json::json;
 use utoipa::openapi::schema::ObjectBuilder;
 
 use super::{BULK_PATH, DETAIL_PATH, LIST_PATH, MAX_BULK};
@@ -126,70 +125,7 @@ pub fn signup_accept() -> Operation {
 /// server sets are read-only and required, as PostHog lists them; the two
 /// flags are read from the body and never shown.
 fn invite_schema() -> ObjectBuilder {
-    let read_only = |b: ObjectBuilder| b.read_only(Some(true));
-    let access = s::of(Kind::Object)
-        .property("id", s::integer())
-        .property("level", s::choice(Kind::String, ["member", "admin"]))
-        .required("id")
-        .required("level");
-    let mut b = s::of(Kind::Object)
-        .property("id", read_only(s::uuid()))
-        // No `format`: the server checks addresses by its own rules.
-        .property("target_email", s::string().max_length(Some(254)))
-        .property("first_name", s::string().max_length(Some(30)))
-        .property("emailing_attempt_made", read_only(s::boolean()))
-        .property("level", s::component(LEVEL))
-        .property(
-            "is_expired",
-            read_only(s::boolean().description(Some("Older than the 3 days an invite is valid."))),
-        )
-        // Null once the inviter's account is gone.
-        .property("created_by", s::nullable_component(USER_BASIC))
-        .property("created_at", read_only(s::date_time()))
-        .property("updated_at", read_only(s::date_time()))
-        .property(
-            "message",
-            s::nullable(Kind::String).max_length(Some(super::payload::MESSAGE_MAX)),
-        )
-        .property(
-            "private_project_access",
-            s::nullable_array(access).description(Some(
-                "Projects of the organization and the access the invite grants to each; \
-                 sent empty or null, it is stored as null.",
-            )),
-        )
-        .property(
-            "signup_url",
-            read_only(s::string().description(Some(
-                "The sign-up link with the invite's token, SITE_URL/signup/<id>?token=<token>. \
-                 Shown once, in the create response (single and bulk), never in a list; \
-                 `prickle admin invite-link` makes a new one. Not in PostHog.",
-            ))),
-        )
-        .property(
-            "send_email",
-            s::boolean()
-                .write_only(Some(true))
-                .default(Some(json!(true))),
-        )
-        .property(
-            "combine_pending_invites",
-            s::boolean()
-                .write_only(Some(true))
-                .default(Some(json!(false))),
-        );
-    for name in [
-        "created_at",
-        "created_by",
-        "emailing_attempt_made",
-        "id",
-        "is_expired",
-        "target_email",
-        "updated_at",
-    ] {
-        b = b.required(name);
-    }
-    b
+    super::payload::INVITE.schema(false)
 }
 
 /// `GET /api/signup/{invite_id}/`: who is invited, to which organization.

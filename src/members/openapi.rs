@@ -151,42 +151,7 @@ pub fn user_basic_schema() -> ObjectBuilder {
 /// are required, as PostHog lists them (the PUT body and every response),
 /// else nothing is (the PATCH body). Only `level` is writable.
 fn member_schema(full: bool) -> ObjectBuilder {
-    let read_only = |b: ObjectBuilder| b.read_only(Some(true));
-    let mut b = s::of(Kind::Object)
-        .property("id", read_only(s::uuid()))
-        .property("user", s::component(USER_BASIC))
-        .property("level", s::component(LEVEL))
-        .property("joined_at", read_only(s::date_time()))
-        .property("updated_at", read_only(s::date_time()))
-        .property("is_2fa_enabled", read_only(s::boolean()))
-        .property("has_social_auth", read_only(s::boolean()))
-        // Null until the user first logs in (PostHog's schema omits the null).
-        .property(
-            "last_login",
-            read_only(s::nullable(Kind::String).format(Some(s::format("date-time")))),
-        )
-        .property(
-            "search_match_type",
-            read_only(
-                s::choice(Kind::String, ["exact", "similar"]).description(Some(
-                    "How the member matched `search`; present only in a list searched with it.",
-                )),
-            ),
-        );
-    if full {
-        for name in [
-            "has_social_auth",
-            "id",
-            "is_2fa_enabled",
-            "joined_at",
-            "last_login",
-            "updated_at",
-            "user",
-        ] {
-            b = b.required(name);
-        }
-    }
-    b
+    super::payload::MEMBER.schema(!full)
 }
 
 /// The real `scoped_api_keys` answer (PostHog's schema names the member here).

@@ -180,18 +180,12 @@ const DETAIL_OWN_FIELDS: &[OwnField] = &[
         || ro(s::uuid()),
         true,
     ),
-    own(
-        "name",
-        Source::Name,
-        None,
-        || s::string().min_length(Some(1)).max_length(Some(200)).into(),
-        false,
-    ),
+    own("name", Source::Name, None, || writable("name"), false),
     own(
         "product_description",
         Source::ProductDescription,
         None,
-        || s::nullable(Kind::String).max_length(Some(1000)).into(),
+        || writable("product_description"),
         false,
     ),
     own(
@@ -263,14 +257,14 @@ const DETAIL_OWN_FIELDS: &[OwnField] = &[
         "is_demo",
         Source::IsDemo,
         Some("path_cleaning_filters"),
-        || s::boolean().into(),
+        || writable("is_demo"),
         false,
     ),
     own(
         "access_control",
         Source::False,
         Some("survey_config"),
-        || s::boolean().into(),
+        || writable("access_control"),
         false,
     ),
     own(
@@ -319,6 +313,14 @@ const DETAIL_OWN_FIELDS: &[OwnField] = &[
 
 /// The component `available_setup_task_ids` refers to.
 pub const SETUP_TASK_IDS_ENUM: &str = "AvailableSetupTaskIdsEnum";
+
+/// A field clients write: its schema is its request declaration's
+/// (`payload::PROJECT`).
+fn writable(name: &str) -> RefOr<Schema> {
+    super::payload::PROJECT
+        .property(name)
+        .unwrap_or_else(|| s::any().into())
+}
 
 fn ro(b: ObjectBuilder) -> RefOr<Schema> {
     b.read_only(Some(true)).into()
