@@ -128,6 +128,15 @@ fn http_only(url: &Value) -> ApiResult<Value> {
     }
 }
 
+/// The organization already has a document of this type (one of each per
+/// organization, also a unique index).
+pub fn duplicate(document_type: &str) -> crate::error::ApiError {
+    crate::error::ApiError::invalid_input(format!(
+        "Your organization already has a {document_type}. Contact support if you need a new one."
+    ))
+    .at("document_type")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -296,13 +305,4 @@ mod tests {
             assert_eq!(detail(bad), "Enter a valid URL.", "{bad}");
         }
     }
-}
-
-/// The organization already has a document of this type (one of each per
-/// organization, also a unique index).
-pub fn duplicate(document_type: &str) -> crate::error::ApiError {
-    crate::error::ApiError::invalid_input(format!(
-        "Your organization already has a {document_type}. Contact support if you need a new one."
-    ))
-    .at("document_type")
 }
