@@ -218,7 +218,7 @@ pub(crate) async fn create(app: App, mut req: ApiRequest, ctx: Member) -> ApiRes
     changes.apply_to(&mut project);
     if project.name.is_empty() {
         let taken = store::default_name_keys(&mut tx, &ctx.org.id).await?;
-        project.name = rules::next_default_name(&taken);
+        project.name = model::next_default_name(&taken);
     }
     project.id = store::insert(&mut tx, &project)
         .await
