@@ -18,6 +18,7 @@ pub mod oauth_applications;
 pub mod openapi;
 pub mod organizations;
 pub mod passwords;
+pub mod payload;
 pub mod personal_api_keys;
 pub mod projects;
 pub mod rate_limit;

@@ -18,6 +18,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::client::ClientAddr;
 use crate::http::App;
 use crate::organizations::{self, Level, Organization};
+use crate::payload::{self, Data};
 
 /// Bodies above this are refused with 413 before they are read.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -52,7 +53,7 @@ pub struct ApiRequest {
     query: Vec<(String, String)>,
     body: Bytes,
     /// The body, parsed on first use.
-    parsed: Option<Value>,
+    parsed: Option<Data>,
 }
 
 impl<S: Send + Sync> FromRequest<S> for ApiRequest {
@@ -133,54 +134,23 @@ impl ApiRequest {
         self.query.clone()
     }
 
-    /// The body as JSON. An empty body is `{}`; form bodies become string
-    /// fields (as DRF's form parser gives); other media types are 415.
-    pub fn body(&mut self) -> ApiResult<&Value> {
+    /// The body, parsed on first use by the one body parser
+    /// (`payload::parse`, DRF's rules).
+    pub fn data(&mut self) -> ApiResult<&Data> {
         if self.parsed.is_none() {
-            self.parsed = Some(self.parse_body()?);
+            let content_type = self
+                .headers
+                .get(header::CONTENT_TYPE)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()));
+            self.parsed = Some(payload::parse(content_type.as_deref(), &self.body)?);
         }
         Ok(self.parsed.as_ref().expect("parsed above"))
     }
 
-    fn parse_body(&self) -> ApiResult<Value> {
-        if self.body.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Value::Object(Map::new()));
-        }
-        let content_type = self
-            .headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_ascii_lowercase();
-        let media = content_type.split(';').next().unwrap_or("").trim();
-        let looks_like_json = matches!(
-            self.body.iter().find(|b| !b.is_ascii_whitespace()),
-            Some(b'{' | b'[')
-        );
-        match media {
-            m if m == "application/json" || m.ends_with("+json") => parse_json(&self.body),
-            // curl -d sends JSON labelled as a form: read it as the JSON it is.
-            "application/x-www-form-urlencoded" | "" if looks_like_json => parse_json(&self.body),
-            "application/x-www-form-urlencoded" => Ok(Value::Object(
-                form_urlencoded::parse(&self.body)
-                    .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
-                    .collect(),
-            )),
-            "" => parse_json(&self.body),
-            other => Err(ApiError::unsupported_media_type(other)),
-        }
-    }
-
-    /// The body as a JSON object, with DRF's errors for anything else.
+    /// The body as a JSON object (a form's fields with their last values),
+    /// for bodies not yet declared; DRF's errors for anything else.
     pub fn body_object(&mut self) -> ApiResult<Map<String, Value>> {
-        match self.body()? {
-            Value::Object(m) => Ok(m.clone()),
-            Value::Null => Err(ApiError::validation("null", "This field may not be null.")),
-            other => Err(ApiError::invalid_input(format!(
-                "Invalid data. Expected a dictionary, but got {}.",
-                crate::drf::py_type_name(other)
-            ))),
-        }
+        self.data()?.object()
     }
 
     /// Authenticates the caller (401 on failure), looking up the organization
@@ -302,10 +272,9 @@ impl ApiRequest {
         }
         let query_key = self.query().remove("personal_api_key");
         let body_key = self
-            .body()
+            .data()
             .ok()
-            .and_then(|b| b.get("personal_api_key"))
-            .and_then(Value::as_str)
+            .and_then(|d| d.text("personal_api_key"))
             .map(str::to_owned);
         auth::find_credential(None, body_key.as_deref(), query_key.as_deref())
     }
@@ -346,11 +315,6 @@ fn bounded_query(query: Option<&str>) -> ApiResult<Vec<(String, String)>> {
         crate::drf::max_length(value, MAX_QUERY_CHARS, &Cow::Owned(name.clone()))?;
     }
     Ok(pairs)
-}
-
-fn parse_json(bytes: &[u8]) -> ApiResult<Value> {
-    serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::parse_error(format!("JSON parse error - {e}")))
 }
 
 /// The caller within the organization named by the path.

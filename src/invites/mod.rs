@@ -86,13 +86,13 @@ async fn projects_for(app: &App, ctx: &Member, needed: bool) -> ApiResult<HashSe
 }
 
 async fn create(app: App, mut req: ApiRequest, ctx: Member) -> ApiResult<Response> {
-    let body = req.body_object()?;
-    let projects = projects_for(&app, &ctx, payload::names_projects(&body)).await?;
+    let checked = payload::check(req.data()?)?;
+    let projects = projects_for(&app, &ctx, payload::names_projects(&checked)).await?;
     let check = payload::Context {
         level: ctx.level,
         projects: &projects,
     };
-    let new = payload::parse(&body, &check, "")?;
+    let new = payload::accept(checked, &check)?;
     let now = time::now_micros();
     let mut tx = app.db.write().await?;
     organizations::lock(&mut tx, &ctx.org.id).await?;
@@ -105,8 +105,7 @@ async fn create(app: App, mut req: ApiRequest, ctx: Member) -> ApiResult<Respons
 /// All or nothing (decisions.md): every element is validated first, then
 /// all are written in one transaction; any failure writes and sends nothing.
 async fn bulk(app: App, mut req: ApiRequest, ctx: Member) -> ApiResult<Response> {
-    let body = req.body()?.clone();
-    let Value::Array(items) = &body else {
+    let Some(Value::Array(items)) = req.data()?.json() else {
         return Err(ApiError::invalid_input(
             "This endpoint needs an array of data for bulk invite creation.",
         ));
@@ -117,27 +116,33 @@ async fn bulk(app: App, mut req: ApiRequest, ctx: Member) -> ApiResult<Response>
             "A maximum of 20 invites can be sent in a single request.",
         ));
     }
-    let needed = items
+    let checked: Vec<ApiResult<crate::payload::Checked>> = items
         .iter()
-        .any(|i| i.as_object().is_some_and(payload::names_projects));
+        .enumerate()
+        .map(|(i, item)| {
+            let prefix = format!("__{i}__");
+            match item {
+                Value::Object(o) => Ok(payload::INVITE.check_object(o, false, &prefix)),
+                other => Err(ApiError::invalid_input(format!(
+                    "Invalid data. Expected a dictionary, but got {}.",
+                    crate::drf::py_type_name(other)
+                ))
+                .at(format!("{prefix}non_field_errors"))),
+            }
+        })
+        .collect();
+    let needed = checked
+        .iter()
+        .any(|c| c.as_ref().is_ok_and(payload::names_projects));
     let projects = projects_for(&app, &ctx, needed).await?;
     let check = payload::Context {
         level: ctx.level,
         projects: &projects,
     };
-    let mut parsed: Vec<NewInvite> = Vec::with_capacity(items.len());
+    let mut parsed: Vec<NewInvite> = Vec::with_capacity(checked.len());
     let mut first_error: Option<ApiError> = None;
-    for (i, item) in items.iter().enumerate() {
-        let prefix = format!("__{i}__");
-        let result = match item {
-            Value::Object(o) => payload::parse(o, &check, &prefix),
-            other => Err(ApiError::invalid_input(format!(
-                "Invalid data. Expected a dictionary, but got {}.",
-                crate::drf::py_type_name(other)
-            ))
-            .at(format!("{prefix}non_field_errors"))),
-        };
-        match result {
+    for item in checked {
+        match item.and_then(|c| payload::accept(c, &check)) {
             Ok(new) => parsed.push(new),
             // A level escalation escapes validation at once, beating the 400s.
             Err(e) if e.status == axum::http::StatusCode::FORBIDDEN => return Err(e),

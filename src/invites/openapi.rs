@@ -4,7 +4,6 @@
 //! with the array, decisions.md).
 
 use axum::http::Method;
-use serde_json::json;
 use utoipa::openapi::schema::{ObjectBuilder, Schema};
 use utoipa::openapi::RefOr;
 use utoipa::ToSchema;
@@ -129,22 +128,18 @@ pub fn signup_accept() -> Operation {
 }
 
 /// The invite as every response shows it (`model::OrganizationInvite`), also
-/// the create body: the two flags only a request carries are added, read
-/// from the body and never shown.
+/// the create body: the fields only a request carries (its declaration's
+/// write-only ones, `payload::INVITE`) are added, read from the body and
+/// never shown.
 fn invite_schema() -> RefOr<Schema> {
-    s::object_of::<OrganizationInvite>()
-        .property(
-            "send_email",
-            s::boolean()
-                .write_only(Some(true))
-                .default(Some(json!(true))),
-        )
-        .property(
-            "combine_pending_invites",
-            s::boolean()
-                .write_only(Some(true))
-                .default(Some(json!(false))),
-        )
+    let body = &super::payload::INVITE;
+    body.fields
+        .iter()
+        .filter(|f| f.write_only)
+        .filter_map(|f| Some((f.name, body.property(f.name)?)))
+        .fold(s::object_of::<OrganizationInvite>(), |b, (name, schema)| {
+            b.property(name, schema)
+        })
         .into()
 }
 

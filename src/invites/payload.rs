@@ -1,17 +1,21 @@
-//! A create payload, validated as PostHog's invite serializer validates it:
-//! fields in its order, the first field error reported, except that asking
-//! for a level above the caller's own is a 403 that beats every field error.
+//! The invite, declared as PostHog's `OrganizationInviteSerializer`
+//! declares it: the create body (single, and each element of a bulk body)
+//! and the `OrganizationInvite` component in the API document. Fields are
+//! checked in its order and the first field error is reported, except that
+//! asking for a level above the caller's own is a 403 that beats every
+//! field error (PostHog raises it inside `validate_level`).
 
-use std::borrow::Cow;
 use std::collections::HashSet;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::model::{AccessLevel, ProjectAccess};
 use super::rules;
-use crate::drf::{self, Attr, CharOpts};
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiResult};
+use crate::members::openapi::{LEVEL, USER_BASIC};
+use crate::members::payload::LEVELS;
 use crate::organizations::Level;
+use crate::payload::{Body, Checked, Choices, Data, Field, Kind, Text};
 
 /// PostHog's email field limit.
 const EMAIL_MAX: usize = 254;
@@ -19,6 +23,75 @@ const FIRST_NAME_MAX: usize = 30;
 /// PostHog's `message` is an unbounded text field; it is stored and emailed,
 /// so prickle caps it (README, "Input bounds").
 pub const MESSAGE_MAX: usize = 2000;
+
+/// One entry of `private_project_access`, as documented (the model's own
+/// validator checks it: `project_access`).
+const PROJECT_ACCESS: Field = Field::new(
+    "",
+    Kind::Object(&[
+        Field::new("id", Kind::INTEGER).required(),
+        Field::new(
+            "level",
+            Kind::Choice(Choices::Strings(&["member", "admin"])),
+        )
+        .required(),
+    ]),
+);
+
+/// The invite: the create body, and the component the API document shows
+/// for both the body and the answer (`Invite::write_json`). The fields the
+/// server sets are read-only and required, as PostHog lists them; the two
+/// flags are read from the body and never shown.
+pub static INVITE: Body = Body::new(&[
+    Field::new("id", Kind::Uuid).read_only().required(),
+    Field::new("target_email", Kind::Email(Text::max(EMAIL_MAX))).required(),
+    Field::new("first_name", Kind::Text(Text::max(FIRST_NAME_MAX))).blank(),
+    Field::new("emailing_attempt_made", Kind::Boolean)
+        .read_only()
+        .required(),
+    Field::new("level", Kind::Choice(LEVELS)).component(LEVEL),
+    Field::new("is_expired", Kind::Boolean)
+        .read_only()
+        .required()
+        .describe("Older than the 3 days an invite is valid."),
+    // Null once the inviter's account is gone.
+    Field::new("created_by", Kind::Object(&[]))
+        .component(USER_BASIC)
+        .nullable()
+        .read_only()
+        .required(),
+    Field::new("created_at", Kind::DateTime)
+        .read_only()
+        .required(),
+    Field::new("updated_at", Kind::DateTime)
+        .read_only()
+        .required(),
+    Field::new("message", Kind::Text(Text::max(MESSAGE_MAX)))
+        .nullable()
+        .blank(),
+    Field::new(
+        "private_project_access",
+        Kind::Json(Some(&Kind::List(&PROJECT_ACCESS))),
+    )
+    .nullable()
+    .describe(
+        "Projects of the organization and the access the invite grants to each; \
+             sent empty or null, it is stored as null.",
+    ),
+    Field::new("signup_url", Kind::Text(Text::ANY))
+        .read_only()
+        .describe(
+            "The sign-up link with the invite's token, SITE_URL/signup/<id>?token=<token>. \
+             Shown once, in the create response (single and bulk), never in a list; \
+             `prickle admin invite-link` makes a new one. Not in PostHog.",
+        ),
+    Field::new("send_email", Kind::Boolean)
+        .write_only()
+        .default("true"),
+    Field::new("combine_pending_invites", Kind::Boolean)
+        .write_only()
+        .default("false"),
+]);
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct NewInvite {
@@ -42,142 +115,53 @@ pub struct Context<'a> {
     pub projects: &'a HashSet<i64>,
 }
 
+/// The declared checks of a single create body.
+pub fn check(data: &Data) -> ApiResult<Checked> {
+    INVITE.check(data, false)
+}
+
 /// Does the payload name projects (so the organization's projects must be loaded)?
-pub fn names_projects(body: &Map<String, Value>) -> bool {
-    body.get("private_project_access")
+pub fn names_projects(checked: &Checked) -> bool {
+    checked
+        .value("private_project_access")
         .and_then(Value::as_array)
         .is_some_and(|a| !a.is_empty())
 }
 
-/// Validates one payload; `prefix` is prepended to every attr (bulk: `__3__`).
-pub fn parse(
-    body: &Map<String, Value>,
-    ctx: &Context,
-    prefix: &str,
-) -> Result<NewInvite, ApiError> {
-    let attr = |name: &'static str| -> Attr {
-        if prefix.is_empty() {
-            Cow::Borrowed(name)
-        } else {
-            Cow::Owned(format!("{prefix}{name}"))
-        }
-    };
-    let mut first: Option<ApiError> = None;
-    let mut keep = |e: ApiError| {
-        if first.is_none() {
-            first = Some(e);
-        }
-    };
-
-    let target_email = match body.get("target_email") {
-        None => {
-            keep(ApiError::required(attr("target_email")));
-            String::new()
-        }
-        Some(v) => match email(v, &attr("target_email")) {
-            Ok(e) => e,
-            Err(e) => {
-                keep(e);
-                String::new()
-            }
-        },
-    };
-
-    let first_name = match body.get("first_name") {
-        None => String::new(),
-        Some(v) => {
-            let opts = CharOpts {
-                allow_null: false,
-                allow_blank: true,
-                max_length: Some(FIRST_NAME_MAX),
-            };
-            match drf::char_field(v, &attr("first_name"), &opts) {
-                Ok(s) => s.unwrap_or_default(),
-                Err(e) => {
-                    keep(e);
-                    String::new()
-                }
-            }
-        }
-    };
-
-    let level = match body.get("level") {
-        None => Level::Member,
-        Some(v) => match drf::choice_field(v, &attr("level"), &["1", "8", "15"], false, false) {
-            Ok(Some(s)) => {
-                let level = s
-                    .parse::<i64>()
-                    .ok()
-                    .and_then(Level::from_i64)
-                    .unwrap_or(Level::Member);
-                // Raised as a PermissionDenied inside validation: it escapes at once.
-                rules::may_grant(level, ctx.level)?;
-                level
-            }
-            Ok(None) => Level::Member,
-            Err(e) => {
-                keep(e);
-                Level::Member
-            }
-        },
-    };
-
-    let message = match body.get("message") {
-        None => None,
-        Some(v) => {
-            let opts = CharOpts {
-                allow_null: true,
-                allow_blank: true,
-                max_length: Some(MESSAGE_MAX),
-            };
-            drf::char_field(v, &attr("message"), &opts).unwrap_or_else(|e| {
-                keep(e);
-                None
-            })
-        }
-    };
-
-    let private_project_access = match body.get("private_project_access") {
-        None => None,
-        Some(v) => match project_access(v, ctx) {
-            Ok(list) => Some(list),
-            Err(msg) => {
-                keep(ApiError::invalid_input(msg).at(attr("private_project_access")));
-                None
-            }
-        },
-    };
-
-    let mut flag = |name: &'static str, default: bool| match body.get(name) {
-        None => default,
-        Some(v) => match drf::bool_field(v, &attr(name), false) {
-            Ok(b) => b.unwrap_or(default),
-            Err(e) => {
-                keep(e);
-                default
-            }
-        },
-    };
-    let send_email = flag("send_email", true);
-    let combine_pending_invites = flag("combine_pending_invites", false);
-
-    if let Some(e) = first {
-        return Err(e);
-    }
+/// PostHog's `validate_level` and the project-access rules on the checked
+/// fields, then the invite.
+pub fn accept(mut checked: Checked, ctx: &Context) -> ApiResult<NewInvite> {
+    // Raised as a PermissionDenied inside validation: it escapes at once.
+    checked.refine("level", |v| {
+        rules::may_grant(level_of(v), ctx.level)?;
+        Ok(v.clone())
+    });
+    let mut access = None;
+    checked.refine("private_project_access", |v| {
+        access = Some(project_access(v, ctx).map_err(ApiError::invalid_input)?);
+        Ok(v.clone())
+    });
+    let valid = checked.finish()?;
+    let text = |name| valid.text(name).flatten();
     Ok(NewInvite {
-        target_email,
-        first_name,
-        level,
-        message,
-        private_project_access,
-        send_email,
-        combine_pending_invites,
+        // PostHog lower-cases the whole address.
+        target_email: text("target_email").unwrap_or_default().to_lowercase(),
+        first_name: text("first_name").unwrap_or_default(),
+        level: valid.get("level").map(level_of).unwrap_or(Level::Member),
+        message: text("message"),
+        private_project_access: access,
+        send_email: valid.flag("send_email").flatten().unwrap_or(true),
+        combine_pending_invites: valid
+            .flag("combine_pending_invites")
+            .flatten()
+            .unwrap_or(false),
     })
 }
 
-/// DRF's `EmailField` (`drf::email_field`); then PostHog lower-cases all of it.
-fn email(v: &Value, attr: &Attr) -> Result<String, ApiError> {
-    Ok(drf::email_field(v, attr, EMAIL_MAX)?.to_lowercase())
+fn level_of(v: &Value) -> Level {
+    v.as_i64()
+        .and_then(Level::from_i64)
+        .unwrap_or(Level::Member)
 }
 
 const TEAM_ERROR: &str =
@@ -237,7 +221,20 @@ mod tests {
             level,
             projects: &projects,
         };
-        parse(body.as_object().unwrap(), &ctx, "")
+        accept(check(&Data::Json(body))?, &ctx)
+    }
+
+    fn form(pairs: &[(&str, &str)]) -> Result<NewInvite, ApiError> {
+        let projects: HashSet<i64> = [7].into_iter().collect();
+        let ctx = Context {
+            level: Level::Admin,
+            projects: &projects,
+        };
+        let pairs = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        accept(check(&Data::Form(crate::payload::Form::new(pairs)))?, &ctx)
     }
 
     fn err(body: Value) -> (u16, String, String, Option<String>) {
@@ -366,6 +363,47 @@ mod tests {
                 id: 7,
                 level: AccessLevel::Admin
             }]))
+        );
+    }
+
+    #[test]
+    fn forms_are_read_as_drf_reads_them() {
+        let i = form(&[
+            ("target_email", " A@B.co "),
+            ("level", ""),
+            ("send_email", ""),
+            ("message", ""),
+            (
+                "private_project_access",
+                r#"[{"id": 7, "level": "member"}]"#,
+            ),
+        ])
+        .unwrap();
+        assert_eq!(i.target_email, "a@b.co");
+        // Blank optional fields are left out (their defaults apply); a
+        // nullable text field that allows blanks keeps the blank.
+        assert_eq!(i.level, Level::Member);
+        assert!(i.send_email);
+        assert_eq!(i.message.as_deref(), Some(""));
+        assert_eq!(
+            i.private_project_access,
+            Some(Some(vec![ProjectAccess {
+                id: 7,
+                level: AccessLevel::Member
+            }]))
+        );
+        let i = form(&[("target_email", "a@b.co"), ("level", "1"), ("level", "8")]).unwrap();
+        assert_eq!(i.level, Level::Admin, "the last value wins");
+        let e = form(&[("target_email", "a@b.co"), ("private_project_access", "[")]).unwrap_err();
+        assert_eq!(
+            (e.detail.as_ref(), e.attr.as_deref()),
+            ("Value must be valid JSON.", Some("private_project_access"))
+        );
+        // JSON sent as a form is one field named by the whole text.
+        let e = form(&[(r#"{"target_email": "a@b.co"}"#, "")]).unwrap_err();
+        assert_eq!(
+            (e.code.as_ref(), e.attr.as_deref()),
+            ("required", Some("target_email"))
         );
     }
 }

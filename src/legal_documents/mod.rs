@@ -114,8 +114,7 @@ async fn log(
 
 async fn create(app: App, mut req: ApiRequest, ctx: Member) -> ApiResult<Response> {
     organizations::require_admin(ctx.level)?;
-    let body = req.body_object()?;
-    let new = payload::validate_create(&body)?;
+    let new = payload::validate_create(req.data()?)?;
     let now = time::now_micros();
     let user = &ctx.caller.user;
     let doc = LegalDocument {
@@ -161,8 +160,7 @@ async fn create(app: App, mut req: ApiRequest, ctx: Member) -> ApiResult<Respons
 /// document already signed the answer is its state as it stands (PostHog's
 /// newer webhook answers a replay so), and nothing is re-applied or logged.
 async fn signed(app: App, mut req: ApiRequest) -> ApiResult<Response> {
-    let body = req.body_object()?;
-    let signed = payload::validate_signed(&body)?;
+    let signed = payload::validate_signed(req.data()?)?;
     let digest = keys::secure_value(&signed.secret);
     let now = time::now_micros();
     let mut tx = app.db.write().await?;

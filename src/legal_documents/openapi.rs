@@ -3,7 +3,7 @@
 //! `LegalDocumentDTO`), and the signing webhook as PostHog names it.
 
 use axum::http::Method;
-use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder};
+use utoipa::openapi::schema::ObjectBuilder;
 use utoipa::{PartialSchema, ToSchema};
 
 use super::model::{Creator, LegalDocumentDto, WebhookAnswer};
@@ -74,54 +74,13 @@ pub fn signed() -> Operation {
         .error(404)
 }
 
-/// The request body (`payload::validate_create`): the fields it requires and
+/// The request body (`payload::CREATE`): the fields it requires and
 /// the two it defaults to blank.
 fn create_schema() -> ObjectBuilder {
-    let text = |max: usize| s::string().max_length(Some(max));
-    s::of(Kind::Object)
-        .property(
-            "document_type",
-            AllOfBuilder::new()
-                .item(s::component(DOCUMENT_TYPE))
-                .description(Some("Either 'BAA' or 'DPA'.")),
-        )
-        .property("company_name", text(255))
-        .property(
-            "company_address",
-            text(512)
-                .default(Some("".into()))
-                .description(Some("Required (non-empty) for a DPA; blanked for a BAA.")),
-        )
-        .property("representative_name", text(255))
-        .property("representative_title", text(255))
-        .property(
-            "representative_email",
-            text(254).format(Some(s::format("email"))),
-        )
-        .property(
-            "dpa_mode",
-            text(16).default(Some("".into())).description(Some(
-                "For a DPA: 'pretty' or 'lawyer' ('fairytale' and 'tswift' are \
-                 preview-only and refused). Blanked for a BAA.",
-            )),
-        )
-        .required("document_type")
-        .required("company_name")
-        .required("representative_name")
-        .required("representative_title")
-        .required("representative_email")
+    super::payload::CREATE.schema(false)
 }
 
-/// The webhook's body (`payload::validate_signed`).
+/// The webhook's body (`payload::SIGNED`).
 fn signed_schema() -> ObjectBuilder {
-    s::of(Kind::Object)
-        .property("secret", s::string().max_length(Some(128)))
-        .property(
-            "signed_document_url",
-            s::string()
-                .max_length(Some(2048))
-                .format(Some(s::format("uri"))),
-        )
-        .required("secret")
-        .required("signed_document_url")
+    super::payload::SIGNED.schema(false)
 }

@@ -1,17 +1,55 @@
-//! What a legal-document request must hold: the field rules of PostHog's
-//! early legal-documents serializer, in its order (each field in turn, then
-//! the cross-field rules), and the signing webhook's body.
+//! The legal documents' request bodies, declared as PostHog's early
+//! legal-documents serializer declares them (the create body,
+//! `CreateLegalDocument`) and as the signing service posts back (the
+//! webhook's body): fields in order, the first failure reported, then the
+//! cross-field rules as plain functions.
 
-use std::borrow::Cow;
+use serde_json::Value;
 
-use serde_json::{Map, Value};
-
-use crate::drf::{self, Attr, CharOpts};
+use super::openapi::DOCUMENT_TYPE;
+use crate::drf;
 use crate::error::{ApiError, ApiResult};
+use crate::payload::{Body, Choices, Data, Field, Kind, Text};
 
 pub const DOCUMENT_TYPES: &[&str] = &["BAA", "DPA"];
 /// `fairytale` and `tswift` exist only as previews on posthog.com.
 pub const SUBMITTABLE_DPA_MODES: &[&str] = &["pretty", "lawyer"];
+
+/// The create body, in the reference page's order (which also lists its
+/// required fields in that order).
+pub static CREATE: Body = Body::new(&[
+    Field::new(
+        "document_type",
+        Kind::Choice(Choices::Strings(DOCUMENT_TYPES)),
+    )
+    .required()
+    .component(DOCUMENT_TYPE)
+    .describe("Either 'BAA' or 'DPA'."),
+    Field::new("company_name", Kind::Text(Text::max(255))).required(),
+    Field::new("company_address", Kind::Text(Text::max(512)))
+        .blank()
+        .default(r#""""#)
+        .describe("Required (non-empty) for a DPA; blanked for a BAA."),
+    Field::new("representative_name", Kind::Text(Text::max(255))).required(),
+    Field::new("representative_title", Kind::Text(Text::max(255))).required(),
+    Field::new("representative_email", Kind::Email(Text::max(254))).required(),
+    Field::new("dpa_mode", Kind::Text(Text::max(16)))
+        .blank()
+        .default(r#""""#)
+        .describe(
+            "For a DPA: 'pretty' or 'lawyer' ('fairytale' and 'tswift' are \
+             preview-only and refused). Blanked for a BAA.",
+        ),
+])
+.required_in_field_order();
+
+/// The signing webhook's body: DRF's `URLField` for the link (Django's
+/// `URLValidator`, which also takes ftp and ftps), then PostHog's own rule
+/// on top: the link must be http(s).
+pub static SIGNED: Body = Body::new(&[
+    Field::new("secret", Kind::Text(Text::max(128))).required(),
+    Field::new("signed_document_url", Kind::Url(Text::max(2048))).required(),
+]);
 
 /// A request that passed every field rule.
 #[derive(Debug, PartialEq)]
@@ -25,54 +63,18 @@ pub struct NewDocument {
     pub dpa_mode: String,
 }
 
-fn text(
-    body: &Map<String, Value>,
-    field: &'static str,
-    max: usize,
-    required: bool,
-) -> ApiResult<String> {
-    let attr: Attr = Cow::Borrowed(field);
-    match body.get(field) {
-        None if required => Err(ApiError::required(field)),
-        None => Ok(String::new()),
-        Some(v) => {
-            let opts = CharOpts {
-                allow_null: false,
-                allow_blank: !required,
-                max_length: Some(max),
-            };
-            Ok(drf::char_field(v, &attr, &opts)?.unwrap_or_default())
-        }
-    }
-}
-
-/// DRF's `EmailField`: a trimmed string, then Django's address check.
-fn email(body: &Map<String, Value>, field: &'static str) -> ApiResult<String> {
-    let value = text(body, field, 254, true)?;
-    drf::check_email(&value, &Cow::Borrowed(field))?;
-    Ok(value)
-}
-
-pub fn validate_create(body: &Map<String, Value>) -> ApiResult<NewDocument> {
-    let document_type = match body.get("document_type") {
-        None => return Err(ApiError::required("document_type")),
-        Some(v) => drf::choice_field(
-            v,
-            &Cow::Borrowed("document_type"),
-            DOCUMENT_TYPES,
-            false,
-            false,
-        )?
-        .unwrap_or_default(),
-    };
+/// The create body's fields, then its cross-field rules.
+pub fn validate_create(data: &Data) -> ApiResult<NewDocument> {
+    let valid = CREATE.check(data, false)?.finish()?;
+    let text = |name| valid.text(name).flatten().unwrap_or_default();
     let mut doc = NewDocument {
-        document_type,
-        company_name: text(body, "company_name", 255, true)?,
-        company_address: text(body, "company_address", 512, false)?,
-        representative_name: text(body, "representative_name", 255, true)?,
-        representative_title: text(body, "representative_title", 255, true)?,
-        representative_email: email(body, "representative_email")?,
-        dpa_mode: text(body, "dpa_mode", 16, false)?,
+        document_type: text("document_type"),
+        company_name: text("company_name"),
+        company_address: text("company_address"),
+        representative_name: text("representative_name"),
+        representative_title: text("representative_title"),
+        representative_email: text("representative_email"),
+        dpa_mode: text("dpa_mode"),
     };
     if doc.document_type == "BAA" {
         // No billing here, so no add-on check (decisions.md); a BAA keeps
@@ -96,14 +98,6 @@ pub fn validate_create(body: &Map<String, Value>) -> ApiResult<NewDocument> {
     Ok(doc)
 }
 
-/// The organization already has a document of this type.
-pub fn duplicate(document_type: &str) -> ApiError {
-    ApiError::invalid_input(format!(
-        "Your organization already has a {document_type}. Contact support if you need a new one."
-    ))
-    .at("document_type")
-}
-
 /// What the signing service sends back.
 #[derive(Debug, PartialEq)]
 pub struct Signed {
@@ -111,27 +105,36 @@ pub struct Signed {
     pub signed_document_url: String,
 }
 
-pub fn validate_signed(body: &Map<String, Value>) -> ApiResult<Signed> {
-    let secret = text(body, "secret", 128, true)?;
-    let url = text(body, "signed_document_url", 2048, true)?;
-    signed_document_url(&url)?;
+pub fn validate_signed(data: &Data) -> ApiResult<Signed> {
+    let mut checked = SIGNED.check(data, false)?;
+    checked.refine("signed_document_url", http_only);
+    let valid = checked.finish()?;
+    let text = |name| valid.text(name).flatten().unwrap_or_default();
     Ok(Signed {
-        secret,
-        signed_document_url: url,
+        secret: text("secret"),
+        signed_document_url: text("signed_document_url"),
     })
 }
 
-/// DRF's `URLField` (Django's `URLValidator`, which also takes ftp and
-/// ftps), then PostHog's own rule on top: the link must be http(s).
-fn signed_document_url(url: &str) -> ApiResult<()> {
-    let attr = "signed_document_url";
-    let valid = drf::valid_url(url, drf::URL_FIELD_SCHEMES)
-        .ok_or_else(|| ApiError::invalid_input(drf::url::INVALID).at(attr))?;
-    if valid.scheme == "http" || valid.scheme == "https" {
-        Ok(())
-    } else {
-        Err(ApiError::invalid_input("Must be an absolute URL.").at(attr))
+/// PostHog's rule on a URL Django's validator took: http(s) only.
+fn http_only(url: &Value) -> ApiResult<Value> {
+    let scheme = url
+        .as_str()
+        .and_then(|u| drf::valid_url(u, drf::URL_FIELD_SCHEMES))
+        .map(|v| v.scheme);
+    match scheme.as_deref() {
+        Some("http" | "https") => Ok(url.clone()),
+        _ => Err(ApiError::invalid_input("Must be an absolute URL.")),
     }
+}
+
+/// The organization already has a document of this type (one of each per
+/// organization, also a unique index).
+pub fn duplicate(document_type: &str) -> crate::error::ApiError {
+    crate::error::ApiError::invalid_input(format!(
+        "Your organization already has a {document_type}. Contact support if you need a new one."
+    ))
+    .at("document_type")
 }
 
 #[cfg(test)]
@@ -139,8 +142,13 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn obj(v: Value) -> Map<String, Value> {
-        v.as_object().unwrap().clone()
+    fn obj(v: Value) -> Data {
+        Data::Json(v)
+    }
+
+    /// The webhook's answer to a URL.
+    fn signed_document_url(url: &str) -> ApiResult<Signed> {
+        validate_signed(&obj(json!({"secret": "s", "signed_document_url": url})))
     }
 
     fn dpa() -> Value {

@@ -10,18 +10,18 @@
 mod cache;
 pub mod model;
 pub mod openapi;
+pub mod payload;
 pub mod rules;
 pub mod store;
 
 use axum::response::Response;
 use chrono::{NaiveDate, NaiveDateTime};
-use serde_json::{Map, Value};
 
 use crate::auth::Scope;
 use crate::drf;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{self, pagination, ApiRequest, App, Member, NonMember, Routes};
-use crate::organizations::{self, Level};
+use crate::organizations;
 use crate::time;
 use rules::Action;
 use store::{ListQuery, Who};
@@ -155,22 +155,10 @@ async fn list(app: App, req: ApiRequest, ctx: Member) -> ApiResult<Response> {
     ))
 }
 
-/// The only writable field; everything else in the body is read-only and ignored.
-fn requested_level(body: &Map<String, Value>) -> ApiResult<Option<Level>> {
-    let Some(v) = body.get("level") else {
-        return Ok(None);
-    };
-    let attr: drf::Attr = "level".into();
-    let choice = drf::choice_field(v, &attr, &["1", "8", "15"], false, false)?;
-    Ok(choice
-        .and_then(|c| c.parse::<i64>().ok())
-        .and_then(Level::from_i64))
-}
-
 /// PATCH, and PUT (clients send partial bodies with PUT; decisions.md).
 async fn update(app: App, mut req: ApiRequest, ctx: Member) -> ApiResult<Response> {
     // Parsed now, reported after the permission check, as DRF does.
-    let body = req.body_object();
+    let level = req.data().and_then(payload::requested_level);
     let who = target(&req, &ctx)?;
     let now = time::now_micros();
     let mut tx = app.db.write().await?;
@@ -183,7 +171,7 @@ async fn update(app: App, mut req: ApiRequest, ctx: Member) -> ApiResult<Respons
         .ok_or_else(ApiError::not_found)?;
     let is_self = member.user.id == ctx.caller.user.id;
     rules::check(actor, member.level, Action::Update(None), is_self)?;
-    let level = requested_level(&body?)?;
+    let level = level?;
     rules::check(actor, member.level, Action::Update(level), is_self)?;
     member.level = level.unwrap_or(member.level);
     member.updated_at = now;

@@ -118,7 +118,7 @@ impl utoipa::PartialSchema for Level {
 
 impl ToSchema for Level {
     fn name() -> Cow<'static, str> {
-        Cow::Borrowed("OrganizationMembershipLevel")
+        Cow::Borrowed(super::openapi::LEVEL)
     }
 }
 

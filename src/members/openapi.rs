@@ -9,15 +9,17 @@ use utoipa::ToSchema;
 
 use super::model::{OrganizationMember, ScopedApiKeys};
 use super::{DETAIL_PATH, KEYS_PATH, LIST_PATH, MAX_SEARCH_CHARS};
-use crate::openapi::schema::{self as s, Kind};
+use crate::openapi::schema as s;
 use crate::openapi::Operation;
-use crate::organizations::Level;
-use crate::users::model::UserBasic;
 
 const TAGS: &[&str] = &["core", "members"];
 
 pub const PATCHED: &str = "PatchedOrganizationMember";
 pub const PAGE: &str = "PaginatedOrganizationMemberList";
+/// The components of `UserBasic` and `Level`, by name, for the request
+/// declarations that refer to them (`payload::Field::component`).
+pub const USER_BASIC: &str = "UserBasic";
+pub const LEVEL: &str = "OrganizationMembershipLevel";
 
 /// The components the members routes refer to.
 fn components(op: Operation) -> Operation {
@@ -109,28 +111,20 @@ pub fn scoped_api_keys() -> Operation {
     )
 }
 
-/// The PATCH body: the member's fields, none required; only `level` is
-/// writable.
+/// The PATCH body, from the request's declaration: the member's fields,
+/// none required; only `level` is writable.
 fn patched_schema() -> ObjectBuilder {
-    let read_only = |b: ObjectBuilder| b.read_only(Some(true));
-    s::of(Kind::Object)
-        .property("id", read_only(s::uuid()))
-        .property("user", s::component(&UserBasic::name()))
-        .property("level", s::component(&Level::name()))
-        .property("joined_at", read_only(s::date_time()))
-        .property("updated_at", read_only(s::date_time()))
-        .property("is_2fa_enabled", read_only(s::boolean()))
-        .property("has_social_auth", read_only(s::boolean()))
-        .property(
-            "last_login",
-            read_only(s::nullable(Kind::String).format(Some(s::format("date-time")))),
-        )
-        .property(
-            "search_match_type",
-            read_only(
-                s::choice(Kind::String, ["exact", "similar"]).description(Some(
-                    "How the member matched `search`; present only in a list searched with it.",
-                )),
-            ),
-        )
+    super::payload::MEMBER.schema(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use utoipa::ToSchema;
+
+    /// The request declarations name the components the types declare.
+    #[test]
+    fn names_are_the_types_names() {
+        assert_eq!(crate::users::model::UserBasic::name(), super::USER_BASIC);
+        assert_eq!(crate::organizations::Level::name(), super::LEVEL);
+    }
 }

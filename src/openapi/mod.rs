@@ -33,9 +33,9 @@ pub use operation::{Operation, Reply};
 pub const SCHEMA_PATH: &str = "/api/schema";
 /// PostHog's name for the personal API key scheme.
 pub const SECURITY_SCHEME: &str = "PersonalAPIKeyAuth";
-/// The request bodies the server parses (`ApiRequest::body`). PostHog's
-/// schema also lists `multipart/form-data`, which prickle answers with 415.
-pub const BODY_TYPES: [&str; 2] = ["application/json", "application/x-www-form-urlencoded"];
+/// The request bodies the server parses (`payload::parse`), as PostHog's
+/// schema lists them.
+pub use crate::payload::BODY_TYPES;
 
 /// The document and its interactive docs: public, as PostHog serves them,
 /// and left out of the document (`is_documentation`).

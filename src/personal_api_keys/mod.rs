@@ -47,5 +47,5 @@ async fn retrieve(app: App, req: ApiRequest, caller: Caller) -> ApiResult<Respon
     tx.commit().await?;
     let key = key.ok_or_else(ApiError::not_found)?;
     rules::may_read(&key.id, &caller.key_id)?;
-    http::ok(key.to_json(None))
+    http::ok_of(&key.shown(None))
 }

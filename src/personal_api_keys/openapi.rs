@@ -6,7 +6,7 @@ use axum::http::Method;
 use utoipa::openapi::schema::ObjectBuilder;
 
 use super::{DETAIL_PATH, LIST_PATH, ROLL_PATH};
-use crate::openapi::schema::{self as s, Kind};
+use crate::openapi::schema as s;
 use crate::openapi::Operation;
 
 const TAGS: &[&str] = &["core", "personal_api_keys"];
@@ -31,7 +31,7 @@ pub fn retrieve() -> Operation {
     detail(Method::GET, "personal_api_keys_retrieve")
         .describe("The calling key itself (never its secret).")
         .returns(200, s::component(DETAIL))
-        .component(DETAIL, key_schema())
+        .component_of::<super::model::Shown>()
 }
 
 pub fn list() -> Operation {
@@ -63,52 +63,4 @@ pub fn roll() -> Operation {
         .describe(REFUSED)
         .tags(TAGS)
         .path_param("id", id(), None)
-}
-
-/// PostHog's `PersonalAPIKey`, as `store::PersonalApiKey::to_json` renders it.
-fn key_schema() -> ObjectBuilder {
-    use Kind::String;
-    let read_only = |b: ObjectBuilder| b.read_only(Some(true));
-    let mut b = s::of(Kind::Object)
-        .property("id", read_only(s::string()))
-        .property("label", s::string().max_length(Some(40)))
-        .property(
-            "value",
-            read_only(s::nullable(String).description(Some(
-                "The secret: shown once when the key is made or rolled, null here.",
-            ))),
-        )
-        .property("mask_value", read_only(s::nullable(String)))
-        .property("created_at", read_only(s::date_time()))
-        .property(
-            "last_used_at",
-            read_only(s::nullable(String).format(Some(s::format("date-time")))),
-        )
-        .property("user_id", read_only(s::integer()))
-        .property(
-            "scopes",
-            s::array(s::string()).description(Some("`[\"*\"]`: every scope.")),
-        )
-        .property("scoped_teams", s::nullable_array(s::integer()))
-        .property("scoped_organizations", s::nullable_array(s::string()))
-        .property(
-            "last_rolled_at",
-            read_only(s::nullable(String).format(Some(s::format("date-time")))),
-        );
-    for name in [
-        "id",
-        "label",
-        "value",
-        "mask_value",
-        "created_at",
-        "last_used_at",
-        "user_id",
-        "scopes",
-        "scoped_teams",
-        "scoped_organizations",
-        "last_rolled_at",
-    ] {
-        b = b.required(name);
-    }
-    b
 }

@@ -6,6 +6,7 @@
 
 pub mod model;
 pub mod openapi;
+pub mod payload;
 pub mod root;
 pub mod rules;
 pub mod settings;
@@ -62,7 +63,10 @@ fn non_member_create<'a>(
     req: &'a mut ApiRequest,
     _: &'a Organization,
 ) -> BoxFuture<'a, ApiError> {
-    let is_demo = req.body_object().is_ok_and(|b| wants_demo(&b));
+    let is_demo = req
+        .data()
+        .and_then(payload::read)
+        .is_ok_and(|sent| wants_demo(&sent.fields));
     Box::pin(async move {
         if is_demo {
             ApiError::forbidden()
@@ -185,8 +189,8 @@ fn wants_demo(body: &Map<String, Value>) -> bool {
 }
 
 pub(crate) async fn create(app: App, mut req: ApiRequest, ctx: Member) -> ApiResult<Response> {
-    let body = req.body_object()?;
-    let is_demo = wants_demo(&body);
+    let sent = payload::read(req.data()?)?;
+    let is_demo = wants_demo(&sent.fields);
     let now = time::now_micros();
     let mut tx = app.db.write().await?;
     organizations::lock(&mut tx, &ctx.org.id).await?;
@@ -202,9 +206,9 @@ pub(crate) async fn create(app: App, mut req: ApiRequest, ctx: Member) -> ApiRes
     let level = ctx.level;
 
     let mut project = blank(&ctx.org, now);
-    let mut changes = update::validate(&mut tx, &project, &body, level, false, now).await?;
+    let mut changes = update::validate(&mut tx, &project, &sent, level, false, now).await?;
     rules::may_create_with_fields(level, &changes.admin_fields)?;
-    if body.contains_key("primary_dashboard") {
+    if sent.fields.contains_key("primary_dashboard") {
         return Err(ApiError::invalid_input(
             "Primary dashboard cannot be set on project creation.",
         )
@@ -214,7 +218,7 @@ pub(crate) async fn create(app: App, mut req: ApiRequest, ctx: Member) -> ApiRes
     changes.apply_to(&mut project);
     if project.name.is_empty() {
         let taken = store::default_name_keys(&mut tx, &ctx.org.id).await?;
-        project.name = rules::next_default_name(&taken);
+        project.name = model::next_default_name(&taken);
     }
     project.id = store::insert(&mut tx, &project)
         .await
@@ -271,11 +275,11 @@ impl Plan {
 async fn plan(
     tx: &mut Tx,
     current: Project,
-    body: &Map<String, Value>,
+    sent: &payload::Sent,
     level: Level,
     now: i64,
 ) -> ApiResult<Plan> {
-    let mut changes = update::validate(tx, &current, body, level, true, now).await?;
+    let mut changes = update::validate(tx, &current, sent, level, true, now).await?;
     rules::may_update_fields(level.min(Level::Admin), &changes.admin_fields)?;
     changes.check_deferred()?;
     let mut project = current.clone();
@@ -297,20 +301,20 @@ async fn change(
     ctx: ProjectMember,
     put: bool,
 ) -> ApiResult<Response> {
-    let body = req.body_object()?;
+    let sent = payload::read(req.data()?)?;
     let id = ctx.project_id;
     let now = time::now_micros();
     // Validation, the diff and the JSON work happen against a snapshot,
     // outside the write lock; under it, the plan is reused when the project is
     // still that snapshot and worked out again otherwise, so concurrent
     // updates never lose one another.
-    if put && wants_demo(&body) {
+    if put && wants_demo(&sent.fields) {
         demo_plan_check(&app, &ctx.org.id, Some(id)).await?;
     }
     let mut tx = app.db.read().await?;
     let level = ctx.level;
     let snapshot = load(&mut tx, &ctx, false).await?;
-    let mut draft = plan(&mut tx, snapshot, &body, level, now).await?;
+    let mut draft = plan(&mut tx, snapshot, &sent, level, now).await?;
     tx.commit().await?;
     if draft.changes_nothing() {
         return http::ok_json(draft.base.detail(&viewer(&app, &ctx)));
@@ -321,7 +325,7 @@ async fn change(
     if !locked.same_content(&draft.base) {
         #[cfg(debug_assertions)]
         REPLANS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        draft = plan(&mut tx, locked, &body, level, now).await?;
+        draft = plan(&mut tx, locked, &sent, level, now).await?;
     }
     let Plan {
         base,

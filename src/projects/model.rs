@@ -180,18 +180,12 @@ const DETAIL_OWN_FIELDS: &[OwnField] = &[
         || ro(s::uuid()),
         true,
     ),
-    own(
-        "name",
-        Source::Name,
-        None,
-        || s::string().min_length(Some(1)).max_length(Some(200)).into(),
-        false,
-    ),
+    own("name", Source::Name, None, || writable("name"), false),
     own(
         "product_description",
         Source::ProductDescription,
         None,
-        || s::nullable(Kind::String).max_length(Some(1000)).into(),
+        || writable("product_description"),
         false,
     ),
     own(
@@ -263,14 +257,14 @@ const DETAIL_OWN_FIELDS: &[OwnField] = &[
         "is_demo",
         Source::IsDemo,
         Some("path_cleaning_filters"),
-        || s::boolean().into(),
+        || writable("is_demo"),
         false,
     ),
     own(
         "access_control",
         Source::False,
         Some("survey_config"),
-        || s::boolean().into(),
+        || writable("access_control"),
         false,
     ),
     own(
@@ -319,6 +313,14 @@ const DETAIL_OWN_FIELDS: &[OwnField] = &[
 
 /// The component `available_setup_task_ids` refers to.
 pub const SETUP_TASK_IDS_ENUM: &str = "AvailableSetupTaskIdsEnum";
+
+/// A field clients write: its schema is its request declaration's
+/// (`payload::PROJECT`).
+fn writable(name: &str) -> RefOr<Schema> {
+    super::payload::PROJECT
+        .property(name)
+        .unwrap_or_else(|| s::any().into())
+}
 
 fn ro(b: ObjectBuilder) -> RefOr<Schema> {
     b.read_only(Some(true)).into()
@@ -708,6 +710,25 @@ pub fn basic_list(projects: &[Project]) -> Vec<Basic<'_>> {
     projects.iter().map(Basic).collect()
 }
 
+/// "Default project", then "Default project 2", 3, ...: the first free one.
+/// `taken` holds the organization's trimmed, lower-cased names.
+pub fn next_default_name(taken: &[String]) -> String {
+    let free = |n: u64| {
+        let key = if n == 1 {
+            "default project".to_string()
+        } else {
+            format!("default project {n}")
+        };
+        !taken.contains(&key)
+    };
+    let n = (1..).find(|n| free(*n)).unwrap_or(1);
+    if n == 1 {
+        "Default project".into()
+    } else {
+        format!("Default project {n}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -782,5 +803,22 @@ mod tests {
         assert_eq!(raw.get(settings::index("app_urls").unwrap()), r#"["a"]"#);
         assert_eq!(raw.get(settings::index("timezone").unwrap()), r#""UTC""#);
         assert_eq!(raw.get(settings::index("survey_config").unwrap()), "null");
+    }
+
+    #[test]
+    fn default_names() {
+        assert_eq!(next_default_name(&[]), "Default project");
+        assert_eq!(
+            next_default_name(&["default project".into()]),
+            "Default project 2"
+        );
+        assert_eq!(
+            next_default_name(&[
+                "default project".into(),
+                "default project 2".into(),
+                "default project 4".into()
+            ]),
+            "Default project 3"
+        );
     }
 }

@@ -96,25 +96,6 @@ pub fn may_set_org_level_activity(level: Level) -> ApiResult<()> {
     }
 }
 
-/// "Default project", then "Default project 2", 3, ...: the first free one.
-/// `taken` holds the organization's trimmed, lower-cased names.
-pub fn next_default_name(taken: &[String]) -> String {
-    let free = |n: u64| {
-        let key = if n == 1 {
-            "default project".to_string()
-        } else {
-            format!("default project {n}")
-        };
-        !taken.contains(&key)
-    };
-    let n = (1..).find(|n| free(*n)).unwrap_or(1);
-    if n == 1 {
-        "Default project".into()
-    } else {
-        format!("Default project {n}")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,22 +181,5 @@ mod tests {
             "403 You don't have sufficient permissions in the project."
         );
         assert_eq!(outcome(may_delete(Level::Owner)), "ok");
-    }
-
-    #[test]
-    fn default_names() {
-        assert_eq!(next_default_name(&[]), "Default project");
-        assert_eq!(
-            next_default_name(&["default project".into()]),
-            "Default project 2"
-        );
-        assert_eq!(
-            next_default_name(&[
-                "default project".into(),
-                "default project 2".into(),
-                "default project 4".into()
-            ]),
-            "Default project 3"
-        );
     }
 }

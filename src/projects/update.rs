@@ -4,6 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::model::{field_position, Project};
+use super::payload::{Sent, PROJECT};
 use super::{settings, store};
 use crate::activity;
 use crate::error::{ApiError, ApiResult};
@@ -21,11 +22,6 @@ pub fn name_conflict(e: DbError, name: &str) -> ApiError {
         other => other.into(),
     }
 }
-
-const ACCESS_CONTROL_DEPRECATED: &str =
-    "The 'access_control' field has been deprecated and is no longer supported. \
-Please use the new access control system instead. For more information, visit: \
-https://posthog.com/docs/settings/access-control";
 
 /// A validated body, ready to apply.
 pub struct Changes {
@@ -68,55 +64,42 @@ impl Changes {
     }
 }
 
-/// Validates `body` as DRF would: fields in the serializer's order, field
+/// Validates a body as DRF would: fields in the serializer's order, field
 /// errors collected and the first reported, while a duplicate name (409) and
 /// permission errors (403) stop at once.
 pub async fn validate(
     tx: &mut Tx,
     current: &Project,
-    body: &Map<String, Value>,
+    sent: &Sent,
     org_level: Level,
     is_update: bool,
     now: i64,
 ) -> ApiResult<Changes> {
-    let mut errors: Vec<(usize, ApiError)> = Vec::new();
-    let mut collect = |field: &str, e: ApiError| errors.push((field_position(field), e));
-
-    let mut name = None;
-    if let Some(v) = body.get("name") {
-        match settings::validate_name(v) {
-            Ok(n) => {
-                let unchanged = is_update && n == current.name;
-                let except = is_update.then_some(current.id);
-                if !unchanged && store::name_taken(tx, &current.organization_id, &n, except).await?
-                {
-                    return Err(Conflict(n).into());
-                }
-                name = Some(n);
-            }
-            Err(e) => collect("name", e),
+    let body = &sent.fields;
+    let mut errors: Vec<(usize, ApiError)> = sent
+        .unreadable
+        .iter()
+        .map(|(field, e)| (field_position(field), e.clone()))
+        .collect();
+    let checked = PROJECT.check_object(body, is_update, "");
+    let name = checked
+        .value("name")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    if let Some(n) = &name {
+        let unchanged = is_update && *n == current.name;
+        let except = is_update.then_some(current.id);
+        if !unchanged && store::name_taken(tx, &current.organization_id, n, except).await? {
+            return Err(Conflict(n.clone()).into());
         }
     }
-    let mut product_description = None;
-    if let Some(v) = body.get("product_description") {
-        match settings::validate_product_description(v) {
-            Ok(d) => product_description = Some(d),
-            Err(e) => collect("product_description", e),
-        }
+    for (field, e) in checked.errors() {
+        errors.push((field_position(field), e.clone()));
     }
-    let mut is_demo = None;
-    if let Some(v) = body.get("is_demo") {
-        match settings::parse_bool(v, "is_demo") {
-            Ok(d) => is_demo = Some(d),
-            Err(e) => collect("is_demo", e),
-        }
-    }
-    if body.get("access_control").is_some_and(|v| !v.is_null()) {
-        collect(
-            "access_control",
-            ApiError::invalid_input(ACCESS_CONTROL_DEPRECATED).at("access_control"),
-        );
-    }
+    let product_description = checked
+        .value("product_description")
+        .map(|v| v.as_str().map(str::to_owned));
+    let is_demo = checked.value("is_demo").and_then(Value::as_bool);
     let mut deferred = None;
     let before_settings = current.settings();
     let updater = is_update.then_some(org_level);

@@ -1179,6 +1179,13 @@ fn request_properties(method: &str, pattern: &str) -> Vec<(String, Value)> {
     }
 }
 
+/// Does the document give the operation a request body?
+fn takes_body(method: &str, pattern: &str) -> bool {
+    let doc = crate::conformance::document();
+    let op = &doc["paths"][format!("{pattern}/")][method.to_ascii_lowercase()];
+    op.get("requestBody").is_some()
+}
+
 /// A value of another JSON type than the property's.
 fn wrong_type(schema: &Value) -> Value {
     match schema["type"].as_str() {
@@ -1241,6 +1248,23 @@ async fn every_declared_write_endpoint_refuses_bad_bodies() {
             let status = r.status.as_u16();
             assert!((400..500).contains(&status), "{what}: {status} {}", r.body);
             assert_posthog_error(&r, status, &what);
+            checked += 1;
+        }
+        if takes_body(method, e.path) {
+            // DRF parses no body without a Content-Type: 415, naming none.
+            let req = axum::http::Request::builder()
+                .method(method)
+                .uri(&path)
+                .header("authorization", format!("Bearer {}", w.owner))
+                .body(axum::body::Body::from(r#"{"name": "x"}"#))
+                .unwrap();
+            let r = w.app.send(req).await;
+            let what = format!("{method} {} without a Content-Type", e.path);
+            assert_posthog_error(&r, 415, &what);
+            assert_eq!(
+                r.body["detail"], "Unsupported media type \"\" in request.",
+                "{what}"
+            );
             checked += 1;
         }
         for (field, schema) in request_properties(method, e.path) {

@@ -7,6 +7,7 @@ mod common;
 mod support;
 
 mod bad_input;
+mod bodies;
 mod conformance;
 mod fuzz_regressions;
 mod hostile;

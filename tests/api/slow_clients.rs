@@ -319,7 +319,9 @@ async fn beyond_the_in_flight_bound_the_answer_is_503_with_retry_after() {
     // its in-flight slot.
     let mut config = Config::new(SITE, 2000, Some("test-secret"));
     config.max_concurrent_password_hashes = 0;
-    config.password_hash_wait = Duration::from_secs(6);
+    // Long enough for the sign-up to be in flight on a loaded machine
+    // before the deadline below.
+    config.password_hash_wait = Duration::from_secs(12);
     let w = World::with_app(TestApp::with_config(config).await).await;
     let invite = w
         .app
@@ -357,7 +359,7 @@ async fn beyond_the_in_flight_bound_the_answer_is_503_with_retry_after() {
     stuck_out.write_all(request.as_bytes()).await.unwrap();
 
     // ...so another is refused.
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + Duration::from_secs(10);
     let refused = loop {
         let (mut r, mut out) = served.connect().await.into_split();
         out.write_all(HEALTH).await.unwrap();

@@ -32,7 +32,7 @@ mod table_tests;
 #[cfg(test)]
 mod tests;
 
-use rules::{Attr, CharOpts};
+use rules::Attr;
 use schema::{Schema, Type};
 pub use table::SETTINGS;
 
@@ -268,26 +268,6 @@ pub fn admin_fields_in(body: &Map<String, Value>) -> Vec<&'static str> {
 }
 
 // The project's own writable fields, which are not settings.
-
-/// `name`: string, trimmed, 1..=200 chars, not null/blank.
-pub fn validate_name(v: &Value) -> ApiResult<String> {
-    let opts = CharOpts {
-        allow_null: false,
-        allow_blank: false,
-        max_length: Some(200),
-    };
-    Ok(rules::char_field(v, &Cow::Borrowed("name"), &opts)?.unwrap_or_default())
-}
-
-/// `product_description`: nullable, blank allowed, at most 1000 characters.
-pub fn validate_product_description(v: &Value) -> ApiResult<Option<String>> {
-    let opts = CharOpts {
-        allow_null: true,
-        allow_blank: true,
-        max_length: Some(1000),
-    };
-    rules::char_field(v, &Cow::Borrowed("product_description"), &opts)
-}
 
 /// DRF `BooleanField` semantics; null is rejected ("This field may not be null.").
 pub fn parse_bool(v: &Value, attr: &'static str) -> ApiResult<bool> {

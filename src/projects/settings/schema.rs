@@ -38,33 +38,9 @@ pub enum Type {
     Array(&'static Schema),
 }
 
-/// An enum's values (a blank string is one of them when `""` is listed).
-#[derive(Clone, Copy, Debug)]
-pub enum Choices {
-    Strings(&'static [&'static str]),
-    Integers(&'static [i64]),
-}
-
-impl Choices {
-    /// The choice whose Python `str()` is `key`, as its JSON value (DRF looks choices up by
-    /// `str(value)`).
-    pub fn find(&self, key: &str) -> Option<Value> {
-        match self {
-            Choices::Strings(values) => values.iter().find(|v| **v == key).map(|v| Value::from(*v)),
-            Choices::Integers(values) => values
-                .iter()
-                .find(|v| v.to_string() == key)
-                .map(|v| Value::from(*v)),
-        }
-    }
-
-    fn to_json(self) -> Vec<Value> {
-        match self {
-            Choices::Strings(values) => values.iter().map(|v| Value::from(*v)).collect(),
-            Choices::Integers(values) => values.iter().map(|v| Value::from(*v)).collect(),
-        }
-    }
-}
+/// An enum's values (a blank string is one of them when `""` is listed): the
+/// request bodies' choices (`payload::Choices`).
+pub use crate::payload::Choices;
 
 impl Schema {
     pub const fn of(ty: Type) -> Schema {
