@@ -6,17 +6,13 @@
 
 pub mod keys;
 pub mod scopes;
-
-use sea_query::{Expr, ExprTrait, JoinType, Query};
+mod store;
 
 use crate::error::{ApiError, ApiResult};
-use crate::organizations::{self, Level, Organization};
-use crate::storage::schema::{
-    OrganizationMemberships as M, Organizations as O, PersonalApiKeys as K, Users as U,
-};
-use crate::storage::{Db, DbError, Tx};
+use crate::organizations::{Level, Organization};
+use crate::storage::Db;
 use crate::time;
-use crate::users::{self, User};
+use crate::users::User;
 pub use scopes::{KeyGrant, Named, Scope, Target};
 
 /// An authenticated request's principal: the key's owner and what the key grants.
@@ -96,7 +92,11 @@ fn json_list<T: serde::de::DeserializeOwned>(v: Option<String>) -> Result<Option
 /// What a key was granted, read from its stored columns. Restrictions that
 /// cannot be read refuse the key instead of lifting the restriction; scopes
 /// that cannot be read grant nothing.
-fn grant(scopes: Option<String>, orgs: Option<String>, teams: Option<String>) -> KeyGrant {
+pub(super) fn grant(
+    scopes: Option<String>,
+    orgs: Option<String>,
+    teams: Option<String>,
+) -> KeyGrant {
     let scoped_organizations = json_list(orgs);
     let scoped_teams = json_list(teams);
     let restrictions_unreadable = scoped_organizations.is_err() || scoped_teams.is_err();
@@ -147,7 +147,7 @@ pub async fn authenticate(
     };
     let digest = keys::secure_value(&key);
     let mut tx = db.read().await?;
-    let found = lookup(&mut tx, &digest, org).await?;
+    let found = store::lookup(&mut tx, &digest, org).await?;
     drop(tx);
     let Some(found) = found else {
         return Err(ApiError::authentication_failed(
@@ -166,95 +166,9 @@ pub async fn authenticate(
         .last_used_at
         .is_none_or(|t| now - t > time::HOUR_MICROS)
     {
-        touch(db, &found.auth.caller.key_id, now).await?;
+        store::touch(db, &found.auth.caller.key_id, now).await?;
     }
     Ok(found.auth)
-}
-
-struct Found {
-    stored_digest: String,
-    last_used_at: Option<i64>,
-    auth: Authenticated,
-}
-
-async fn lookup(tx: &mut Tx, digest: &str, org: Option<&OrgRef>) -> Result<Option<Found>, DbError> {
-    // Built in place: this runs on every request, and `.to_owned()` would copy it.
-    let mut stmt = Query::select();
-    stmt.columns([
-        (K::Table, K::Id),
-        (K::Table, K::SecureValue),
-        (K::Table, K::LastUsedAt),
-        (K::Table, K::Scopes),
-        (K::Table, K::ScopedOrganizations),
-        (K::Table, K::ScopedTeams),
-    ])
-    .columns(users::COLUMNS.map(|c| (U::Table, c)))
-    .from(K::Table)
-    .inner_join(
-        U::Table,
-        Expr::col((U::Table, U::Id)).equals((K::Table, K::UserId)),
-    )
-    .and_where(Expr::col((K::Table, K::SecureValue)).eq(digest));
-    const USER_AT: usize = 6;
-    const ORG_AT: usize = USER_AT + users::COLUMNS.len();
-    if let Some(org) = org {
-        let on = match org {
-            OrgRef::Id(id) => Expr::col((O::Table, O::Id)).eq(id.as_str()),
-            OrgRef::Current => {
-                Expr::col((O::Table, O::Id)).equals((U::Table, U::CurrentOrganizationId))
-            }
-        };
-        stmt.columns(organizations::COLUMNS.map(|c| (O::Table, c)))
-            .column((M::Table, M::Level))
-            .join(JoinType::LeftJoin, O::Table, on)
-            .join(
-                JoinType::LeftJoin,
-                M::Table,
-                Expr::col((M::Table, M::OrganizationId))
-                    .equals((O::Table, O::Id))
-                    .and(Expr::col((M::Table, M::UserId)).equals((U::Table, U::Id))),
-            );
-    }
-    let with_org = org.is_some();
-    tx.query_opt(&stmt, |r| {
-        let caller = Caller {
-            key_id: r.string(0)?,
-            grant: grant(r.opt_string(3)?, r.opt_string(4)?, r.opt_string(5)?),
-            user: User::from_row(r, USER_AT)?,
-        };
-        // An organization's id is never NULL: a NULL id means the join found none.
-        let organization = if with_org && r.opt_string(ORG_AT)?.is_some() {
-            let org = Organization::from_row(r, ORG_AT)?;
-            let level = r
-                .opt_i64(ORG_AT + organizations::COLUMNS.len())?
-                .and_then(Level::from_i64);
-            Some((org, level))
-        } else {
-            None
-        };
-        Ok(Found {
-            stored_digest: r.string(1)?,
-            last_used_at: r.opt_i64(2)?,
-            auth: Authenticated {
-                caller,
-                organization,
-            },
-        })
-    })
-    .await
-}
-
-/// `last_used_at` is bumped at most once an hour, so reads stay reads.
-async fn touch(db: &Db, key_id: &str, now: i64) -> ApiResult<()> {
-    let mut tx = db.write().await?;
-    let stmt = Query::update()
-        .table(K::Table)
-        .value(K::LastUsedAt, now)
-        .and_where(Expr::col(K::Id).eq(key_id))
-        .to_owned();
-    tx.execute(&stmt).await?;
-    tx.commit().await?;
-    Ok(())
 }
 
 #[cfg(test)]

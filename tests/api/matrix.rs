@@ -775,6 +775,52 @@ fn routes_are_only_served_through_declarations() {
     }
 }
 
+/// Every statement lives in a store (`<resource>/store.rs`, or `store/`
+/// beneath it) or in `storage/` itself: handlers, rules, payloads and the
+/// admin commands call stores, never SQL of their own.
+#[test]
+fn statements_are_only_built_in_stores() {
+    fn visit(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                visit(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    visit(&root, &mut files);
+    for file in files {
+        let rel = file
+            .strip_prefix(&root)
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        let in_store =
+            rel.ends_with("/store.rs") || rel.contains("/store/") || rel.starts_with("storage/");
+        if in_store {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).unwrap();
+        for needle in [
+            "Query::select",
+            "Query::insert",
+            "Query::update",
+            "Query::delete",
+            "tx.execute(",
+            "tx.query(",
+        ] {
+            assert!(
+                !text.contains(needle),
+                "src/{rel} builds or runs SQL (`{needle}`): it belongs in a store.rs"
+            );
+        }
+    }
+}
+
 /// The actors' keys and the fixtures the placeholders name.
 struct Fixture {
     w: World,
