@@ -531,6 +531,15 @@ mod tests {
     }
 
     #[test]
+    fn the_roles_are_described_as_they_are_checked() {
+        let role = USER.field("role_at_organization").unwrap();
+        assert_eq!(
+            role.description.unwrap(),
+            format!("A PATCH takes one of: {}.", ROLES.join(", "))
+        );
+    }
+
+    #[test]
     fn forms_are_read_as_drf_reads_them() {
         let p = Profile::default();
         let c = validate(
