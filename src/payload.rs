@@ -16,6 +16,8 @@
 use std::borrow::Cow;
 
 use serde_json::{Map, Value};
+use utoipa::openapi::schema::Schema;
+use utoipa::openapi::RefOr;
 
 use crate::drf::{self, Attr};
 use crate::error::{ApiError, ApiResult};
@@ -47,9 +49,10 @@ impl Default for Data {
 }
 
 impl Data {
-    /// The body as a JSON object, for the bodies not yet declared: a form's
-    /// fields with their last values as strings (`QueryDict.get`); a JSON
-    /// body that is no object fails as DRF's serializers fail it.
+    /// The body as a JSON object, for the project body, whose settings are
+    /// read one by one (`projects::payload::read`): a form's fields with
+    /// their last values as strings (`QueryDict.get`); a JSON body that is
+    /// no object fails as DRF's serializers fail it.
     pub fn object(&self) -> ApiResult<Map<String, Value>> {
         match self {
             Data::Json(Value::Object(m)) => Ok(m.clone()),
@@ -179,6 +182,8 @@ pub enum Kind {
     Choice(Choices),
     /// `ListField` of the child field.
     List(&'static Field),
+    /// `DictField`: an object whose values are each the child field.
+    Map(&'static Field),
     /// A nested serializer.
     Object(&'static [Field]),
     /// `JSONField`: any JSON (a form's value is read as JSON text); checked
@@ -227,6 +232,10 @@ pub struct Field {
     pub component: Option<&'static str>,
     /// See [`Check`].
     pub check: Option<Check>,
+    /// The schema the document shows in place of the kind's: a shape the
+    /// response type already declares (utoipa's `schema_with`), or one no
+    /// kind describes.
+    pub schema: Option<fn() -> RefOr<Schema>>,
 }
 
 impl Field {
@@ -243,6 +252,7 @@ impl Field {
             description: None,
             component: None,
             check: None,
+            schema: None,
         }
     }
 
@@ -305,6 +315,13 @@ impl Field {
     pub const fn check(self, check: Check) -> Field {
         Field {
             check: Some(check),
+            ..self
+        }
+    }
+
+    pub const fn schema_with(self, schema: fn() -> RefOr<Schema>) -> Field {
+        Field {
+            schema: Some(schema),
             ..self
         }
     }

@@ -11,7 +11,6 @@ use axum::body::{to_bytes, Body};
 use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
 use axum::http::{header, HeaderMap, Method, Uri};
 use bytes::Bytes;
-use serde_json::{Map, Value};
 
 use crate::auth::{self, Authenticated, Caller, Credential, Named, OrgRef, Scope, Target};
 use crate::error::{ApiError, ApiResult};
@@ -145,12 +144,6 @@ impl ApiRequest {
             self.parsed = Some(payload::parse(content_type.as_deref(), &self.body)?);
         }
         Ok(self.parsed.as_ref().expect("parsed above"))
-    }
-
-    /// The body as a JSON object (a form's fields with their last values),
-    /// for bodies not yet declared; DRF's errors for anything else.
-    pub fn body_object(&mut self) -> ApiResult<Map<String, Value>> {
-        self.data()?.object()
     }
 
     /// Authenticates the caller (401 on failure), looking up the organization

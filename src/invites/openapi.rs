@@ -143,19 +143,8 @@ fn invite_schema() -> RefOr<Schema> {
         .into()
 }
 
-/// The sign-up body: `first_name` and `password` are required without a key.
+/// The sign-up body (`signup::payload::SIGNUP`): `first_name` and
+/// `password` are required without a key, so the schema requires neither.
 fn signup_schema() -> ObjectBuilder {
-    s::of(Kind::Object)
-        .property(
-            "token",
-            s::string().write_only(Some(true)).description(Some(
-                "The sign-up token, when not sent as `?token=` (the query wins).",
-            )),
-        )
-        .property("first_name", s::string().max_length(Some(128)))
-        .property(
-            "password",
-            s::string().max_length(Some(72)).write_only(Some(true)),
-        )
-        .property("role_at_organization", s::string().max_length(Some(128)))
+    crate::signup::payload::SIGNUP.schema(false)
 }

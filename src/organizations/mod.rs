@@ -85,8 +85,7 @@ async fn list(app: App, req: ApiRequest, caller: Caller) -> ApiResult<Response> 
 /// PostHog's `Organization.objects.bootstrap`: the organization, its first
 /// project, the caller as owner, and both become the caller's current ones.
 async fn create(app: App, mut req: ApiRequest, caller: Caller) -> ApiResult<Response> {
-    let body = req.body_object()?;
-    let change = payload::validate(&body, true)?;
+    let change = payload::validate(req.data()?, true)?;
     let now = time::now_micros();
     let name = change.name.clone().unwrap_or_default();
     let mut tx = app.db.write().await?;
@@ -126,8 +125,7 @@ async fn retrieve(app: App, _: ApiRequest, ctx: Member) -> ApiResult<Response> {
 async fn update(app: App, mut req: ApiRequest, ctx: Member) -> ApiResult<Response> {
     // PostHog's OrganizationAdminWritePermissions: admins change settings.
     require_admin(ctx.level)?;
-    let body = req.body_object()?;
-    let change = payload::validate(&body, false)?;
+    let change = payload::validate(req.data()?, false)?;
     let mut tx = app.db.write().await?;
     store::lock(&mut tx, &ctx.org.id).await?;
     let mut org = store::find(&mut tx, &ctx.org.id)

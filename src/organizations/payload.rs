@@ -1,15 +1,141 @@
-//! The organization body of POST and PATCH/PUT: PostHog's
-//! `OrganizationSerializer` fields, checked in its order, and how a checked
-//! change lands on the organization and its details.
+//! The organization body of POST and PATCH/PUT, declared as PostHog's
+//! `OrganizationSerializer` declares it ([`ORGANIZATION`], also the
+//! `PatchedOrganization` component): its writable fields checked in its
+//! order, and how a checked change lands on the organization and its
+//! details.
 
-use std::borrow::Cow;
+use serde_json::Value;
+use utoipa::openapi::schema::Schema;
+use utoipa::openapi::RefOr;
+use utoipa::PartialSchema;
 
-use serde_json::{Map, Value};
-
-use super::model::Details;
+use super::model::{Details, Full};
+use super::openapi::TEAM_BASIC;
 use super::Organization;
-use crate::drf::{self, Attr, CharOpts};
+use crate::drf::{self, Attr};
 use crate::error::{ApiError, ApiResult};
+use crate::members::payload::LEVELS;
+use crate::openapi::schema as s;
+use crate::payload::{Body, Choices, Data, Field, Kind, Text, Valid};
+
+const ANY: Field = Field::new("", Kind::Json(None));
+const TEAM: Field = Field::new("", Kind::Object(&[])).component(TEAM_BASIC);
+
+/// The organization: the create body (`name` required) and, nothing
+/// required, the PATCH/PUT body and its `PatchedOrganization` component.
+/// The fields the server sets are read-only; the two shapes no kind
+/// describes are shown as the `Organization` response type shows them.
+pub static ORGANIZATION: Body = Body::new(&[
+    Field::new("id", Kind::Uuid).read_only(),
+    Field::new("name", Kind::Text(Text::max(64).min(1))).required(),
+    Field::new("slug", Kind::Text(Text::ANY)).read_only(),
+    // No uploaded media exist here, so only null names one.
+    Field::new("logo_media_id", Kind::Uuid)
+        .nullable()
+        .check(no_media),
+    Field::new("created_at", Kind::DateTime).read_only(),
+    Field::new("updated_at", Kind::DateTime).read_only(),
+    Field::new("membership_level", Kind::Choice(LEVELS))
+        .nullable()
+        .read_only()
+        .describe("* `1` - member\n* `8` - administrator\n* `15` - owner"),
+    Field::new(
+        "plugins_access_level",
+        Kind::Choice(Choices::Integers(&[0, 3, 6, 9])),
+    )
+    .read_only()
+    .describe("* `0` - none\n* `3` - config\n* `6` - install\n* `9` - root"),
+    Field::new("teams", Kind::List(&TEAM)).read_only(),
+    Field::new("projects", Kind::Json(None))
+        .read_only()
+        .schema_with(shown_projects),
+    Field::new("available_product_features", Kind::List(&ANY)).read_only(),
+    Field::new("is_member_join_email_enabled", Kind::Boolean),
+    Field::new("metadata", Kind::Json(None))
+        .read_only()
+        .schema_with(shown_metadata),
+    Field::new("customer_id", Kind::Text(Text::ANY))
+        .nullable()
+        .read_only(),
+    Field::new("enforce_2fa", Kind::Boolean).nullable(),
+    Field::new("members_can_invite", Kind::Boolean).nullable(),
+    Field::new("members_can_create_projects", Kind::Boolean),
+    Field::new("members_can_use_personal_api_keys", Kind::Boolean),
+    Field::new("allow_publicly_shared_resources", Kind::Boolean),
+    Field::new("member_count", Kind::INTEGER).read_only(),
+    Field::new("is_ai_data_processing_approved", Kind::Boolean).nullable(),
+    Field::new(
+        "default_experiment_stats_method",
+        Kind::Choice(Choices::Strings(&["bayesian", "frequentist"])),
+    )
+    .nullable()
+    .blank()
+    .describe("* `bayesian` - Bayesian\n* `frequentist` - Frequentist"),
+    Field::new("default_anonymize_ips", Kind::Boolean),
+    // No roles exist here: only null (no default role) can be set.
+    Field::new("default_role_id", Kind::Text(Text::ANY))
+        .nullable()
+        .check(no_role)
+        .describe("ID of the role to automatically assign to new members joining the organization"),
+    Field::new("is_ai_training_locked", Kind::Boolean).read_only(),
+    Field::new("is_hipaa", Kind::Boolean).read_only(),
+    Field::new("is_active", Kind::Boolean).read_only(),
+    Field::new("is_not_active_reason", Kind::Text(Text::ANY))
+        .nullable()
+        .read_only(),
+    Field::new("is_pending_deletion", Kind::Boolean).read_only(),
+]);
+
+/// `logo_media_id`, a primary key of uploaded media (DRF's
+/// `PrimaryKeyRelatedField`): none exist, so only null passes.
+fn no_media(v: &Value, attr: &Attr) -> ApiResult<Value> {
+    match v {
+        Value::Null => Ok(Value::Null),
+        Value::String(s) => Err(ApiError::validation(
+            "does_not_exist",
+            format!("Invalid pk \"{s}\" - object does not exist."),
+        )
+        .at(attr.clone())),
+        other => Err(ApiError::validation(
+            "incorrect_type",
+            format!(
+                "Incorrect type. Expected pk value, received {}.",
+                drf::py_type_name(other)
+            ),
+        )
+        .at(attr.clone())),
+    }
+}
+
+/// `default_role_id`, a role's id: none exist, so only null passes.
+fn no_role(v: &Value, attr: &Attr) -> ApiResult<Value> {
+    match v {
+        Value::Null => Ok(Value::Null),
+        other => Err(ApiError::validation(
+            "does_not_exist",
+            format!("Object with id={} does not exist.", drf::py_str(other)),
+        )
+        .at(attr.clone())),
+    }
+}
+
+/// A read-only field as the `Organization` response type
+/// (`model::Full`) documents it.
+fn shown(name: &str) -> RefOr<Schema> {
+    let shown = match <Full<'static> as PartialSchema>::schema() {
+        RefOr::T(Schema::Object(o)) => o.properties.get(name).cloned(),
+        _ => None,
+    };
+    shown.unwrap_or_else(|| s::any().into())
+}
+
+fn shown_projects() -> RefOr<Schema> {
+    shown("projects")
+}
+
+fn shown_metadata() -> RefOr<Schema> {
+    shown("metadata")
+}
 
 /// A validated change to an organization's writable fields.
 #[derive(Default, Debug)]
@@ -28,97 +154,30 @@ pub struct Change {
     default_role_id: Option<Option<String>>,
 }
 
-fn boolean(v: &Value, field: &'static str) -> ApiResult<bool> {
-    Ok(drf::bool_field(v, &Cow::Borrowed(field), false)?.unwrap_or(false))
+/// The declared checks, in the serializer's field order (the first error
+/// wins): `creating`, a POST (`name` required), else a PATCH or PUT.
+pub fn validate(data: &Data, creating: bool) -> ApiResult<Change> {
+    let valid = ORGANIZATION.check(data, !creating)?.finish()?;
+    Ok(change_of(&valid))
 }
 
-fn nullable_boolean(v: &Value, field: &'static str) -> ApiResult<Option<bool>> {
-    drf::bool_field(v, &Cow::Borrowed(field), true)
-}
-
-/// PostHog's field rules, in its serializer's field order (the first error wins).
-pub fn validate(body: &Map<String, Value>, creating: bool) -> ApiResult<Change> {
-    let mut c = Change::default();
-    match body.get("name") {
-        Some(v) => {
-            let opts = CharOpts {
-                allow_null: false,
-                allow_blank: false,
-                max_length: Some(64),
-            };
-            c.name = drf::char_field(v, &Cow::Borrowed("name"), &opts)?;
-        }
-        None if creating => return Err(ApiError::required("name")),
-        None => {}
+fn change_of(valid: &Valid) -> Change {
+    // Fields that are not nullable are never null once accepted.
+    let flag = |name| valid.flag(name).flatten();
+    Change {
+        name: valid.text("name").flatten(),
+        is_member_join_email_enabled: flag("is_member_join_email_enabled"),
+        members_can_invite: valid.flag("members_can_invite"),
+        members_can_create_projects: flag("members_can_create_projects"),
+        members_can_use_personal_api_keys: flag("members_can_use_personal_api_keys"),
+        default_anonymize_ips: flag("default_anonymize_ips"),
+        logo_media_id: valid.text("logo_media_id"),
+        enforce_2fa: valid.flag("enforce_2fa"),
+        allow_publicly_shared_resources: flag("allow_publicly_shared_resources"),
+        is_ai_data_processing_approved: valid.flag("is_ai_data_processing_approved"),
+        default_experiment_stats_method: valid.text("default_experiment_stats_method"),
+        default_role_id: valid.text("default_role_id"),
     }
-    if let Some(v) = body.get("logo_media_id") {
-        // No uploaded media exist here, so only null names one.
-        c.logo_media_id = Some(match v {
-            Value::Null => None,
-            Value::String(s) => {
-                return Err(ApiError::validation(
-                    "does_not_exist",
-                    format!("Invalid pk \"{s}\" - object does not exist."),
-                )
-                .at("logo_media_id"))
-            }
-            other => {
-                return Err(ApiError::validation(
-                    "incorrect_type",
-                    format!(
-                        "Incorrect type. Expected pk value, received {}.",
-                        drf::py_type_name(other)
-                    ),
-                )
-                .at("logo_media_id"))
-            }
-        });
-    }
-    if let Some(v) = body.get("is_member_join_email_enabled") {
-        c.is_member_join_email_enabled = Some(boolean(v, "is_member_join_email_enabled")?);
-    }
-    if let Some(v) = body.get("enforce_2fa") {
-        c.enforce_2fa = Some(nullable_boolean(v, "enforce_2fa")?);
-    }
-    if let Some(v) = body.get("members_can_invite") {
-        c.members_can_invite = Some(nullable_boolean(v, "members_can_invite")?);
-    }
-    if let Some(v) = body.get("members_can_create_projects") {
-        c.members_can_create_projects = Some(boolean(v, "members_can_create_projects")?);
-    }
-    if let Some(v) = body.get("members_can_use_personal_api_keys") {
-        c.members_can_use_personal_api_keys =
-            Some(boolean(v, "members_can_use_personal_api_keys")?);
-    }
-    if let Some(v) = body.get("allow_publicly_shared_resources") {
-        c.allow_publicly_shared_resources = Some(boolean(v, "allow_publicly_shared_resources")?);
-    }
-    if let Some(v) = body.get("is_ai_data_processing_approved") {
-        c.is_ai_data_processing_approved =
-            Some(nullable_boolean(v, "is_ai_data_processing_approved")?);
-    }
-    if let Some(v) = body.get("default_experiment_stats_method") {
-        let attr: Attr = Cow::Borrowed("default_experiment_stats_method");
-        let choice = drf::choice_field(v, &attr, &["bayesian", "frequentist"], true, true)?;
-        c.default_experiment_stats_method = Some(choice);
-    }
-    if let Some(v) = body.get("default_anonymize_ips") {
-        c.default_anonymize_ips = Some(boolean(v, "default_anonymize_ips")?);
-    }
-    if let Some(v) = body.get("default_role_id") {
-        // No roles exist here: only null (no default role) can be set.
-        c.default_role_id = Some(match v {
-            Value::Null => None,
-            other => {
-                return Err(ApiError::validation(
-                    "does_not_exist",
-                    format!("Object with id={} does not exist.", drf::py_str(other)),
-                )
-                .at("default_role_id"))
-            }
-        });
-    }
-    Ok(c)
 }
 
 impl Change {
@@ -165,26 +224,86 @@ impl Change {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    fn run(v: Value, creating: bool) -> ApiResult<Change> {
+        validate(&Data::Json(v), creating)
+    }
 
     #[test]
     fn fields_are_checked_in_posthogs_order() {
-        let body = serde_json::json!({"name": "", "enforce_2fa": "x"});
-        let e = validate(body.as_object().unwrap(), false).unwrap_err();
+        let e = run(json!({"name": "", "enforce_2fa": "x"}), false).unwrap_err();
         assert_eq!(e.attr.as_deref(), Some("name"));
-        let e = validate(&Map::new(), true).unwrap_err();
+        let e = run(json!({}), true).unwrap_err();
         assert_eq!(
             (e.code.as_ref(), e.attr.as_deref()),
             ("required", Some("name"))
         );
-        let ok = validate(&Map::new(), false).unwrap();
+        let ok = run(json!({}), false).unwrap();
         assert!(ok.name.is_none());
-        let e = validate(
-            serde_json::json!({"default_experiment_stats_method": "magic"})
-                .as_object()
-                .unwrap(),
+        let e = run(json!({"default_experiment_stats_method": "magic"}), false).unwrap_err();
+        assert_eq!(e.code, "invalid_choice");
+        let e = run(json!({"enforce_2fa": "x", "default_role_id": 3}), false).unwrap_err();
+        assert_eq!(e.attr.as_deref(), Some("enforce_2fa"));
+    }
+
+    #[test]
+    fn only_null_names_media_or_a_role() {
+        let c = run(
+            json!({"logo_media_id": null, "default_role_id": null}),
             false,
         )
-        .unwrap_err();
-        assert_eq!(e.code, "invalid_choice");
+        .unwrap();
+        assert_eq!(c.logo_media_id, Some(None));
+        assert_eq!(c.default_role_id, Some(None));
+        let error = |v: Value| {
+            let e = run(v, false).unwrap_err();
+            (e.code.into_owned(), e.detail.into_owned(), e.attr.unwrap())
+        };
+        assert_eq!(
+            error(json!({"logo_media_id": "abc"})),
+            (
+                "does_not_exist".into(),
+                "Invalid pk \"abc\" - object does not exist.".into(),
+                "logo_media_id".into()
+            )
+        );
+        assert_eq!(
+            error(json!({"logo_media_id": 5})).1,
+            "Incorrect type. Expected pk value, received int."
+        );
+        assert_eq!(
+            error(json!({"default_role_id": true})).1,
+            "Object with id=True does not exist."
+        );
+    }
+
+    #[test]
+    fn the_changes_are_what_was_accepted() {
+        let c = run(
+            json!({
+                "name": " Acme ",
+                "enforce_2fa": null,
+                "members_can_invite": "false",
+                "default_anonymize_ips": 1,
+                "default_experiment_stats_method": "",
+            }),
+            false,
+        )
+        .unwrap();
+        assert_eq!(c.name.as_deref(), Some("Acme"));
+        assert_eq!(c.enforce_2fa, Some(None));
+        assert_eq!(c.members_can_invite, Some(Some(false)));
+        assert_eq!(c.default_anonymize_ips, Some(true));
+        assert_eq!(c.default_experiment_stats_method, Some(Some(String::new())));
+        assert_eq!(c.members_can_create_projects, None);
+    }
+
+    #[test]
+    fn the_shapes_the_response_type_shows_are_found() {
+        for shown in [shown_projects(), shown_metadata()] {
+            let v = serde_json::to_value(shown).unwrap();
+            assert_eq!(v["readOnly"], true, "{v}");
+        }
     }
 }

@@ -95,7 +95,8 @@ fn kind(f: &Field, v: &Value, attr: &Attr) -> ApiResult<Value> {
             }
             Ok(Value::String(s))
         }
-        Kind::Boolean => Ok(drf::bool_field(v, attr, false)?.map_or(Value::Null, Value::Bool)),
+        // A nullable field also takes DRF's null strings ("null", "", ...).
+        Kind::Boolean => Ok(drf::bool_field(v, attr, f.nullable)?.map_or(Value::Null, Value::Bool)),
         Kind::Integer { min, max } => {
             let n = drf::int_field(
                 v,
@@ -117,6 +118,23 @@ fn kind(f: &Field, v: &Value, attr: &Attr) -> ApiResult<Value> {
         }
         Kind::List(child) => {
             drf::list_field(v, attr, false, |item, attr| present(child, item, attr))
+        }
+        Kind::Map(child) => {
+            let Value::Object(map) = v else {
+                return Err(ApiError::validation(
+                    "not_a_dict",
+                    format!(
+                        "Expected a dictionary of items but got type \"{}\".",
+                        drf::py_type_name(v)
+                    ),
+                )
+                .at(attr.clone()));
+            };
+            let mut out = Map::with_capacity(map.len());
+            for (key, item) in map {
+                out.insert(key.clone(), present(child, item, &drf::nested(attr, key))?);
+            }
+            Ok(Value::Object(out))
         }
         Kind::Object(fields) => {
             let Value::Object(map) = v else {

@@ -1,8 +1,8 @@
 //! A form body as Django's `QueryDict` holds it, and how DRF's fields read
 //! one (`get_value` on HTML input): a list field takes every value of its
-//! name, a JSON field parses its value as JSON text, a nested object
-//! gathers `name.key` fields, and an empty string is null or left out where
-//! the field allows it.
+//! name, a JSON field parses its value as JSON text, a nested object (or a
+//! dictionary) gathers `name.key` fields, and an empty string is null or
+//! left out where the field allows it.
 
 use serde_json::{Map, Value};
 
@@ -79,7 +79,7 @@ impl Form {
                         .map_err(|_| drf::invalid("Value must be valid JSON.", attr)),
                 )
             }
-            Kind::Object(_) => self.nested(f.name).map(Ok),
+            Kind::Object(_) | Kind::Map(_) => self.nested(f.name).map(Ok),
             _ => {
                 let raw = self.get(f.name)?;
                 if !raw.is_empty() {

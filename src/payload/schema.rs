@@ -1,6 +1,7 @@
 //! A declared body as the API document shows it: each field's schema from
-//! its kind, in field order, with `readOnly`, `writeOnly`, `default` and its
-//! description; a component's required fields unless it documents a PATCH.
+//! its kind (or the schema it names), in field order, with `readOnly`,
+//! `writeOnly`, `default` and its description; a component's required
+//! fields unless it documents a PATCH.
 
 use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder, Schema};
 use utoipa::openapi::RefOr;
@@ -47,6 +48,9 @@ fn object(fields: &[Field], order: RequiredOrder, partial: bool) -> ObjectBuilde
 /// (with its description beside it, in an `allOf`); references carry no
 /// `readOnly`.
 fn property(f: &Field) -> RefOr<Schema> {
+    if let Some(schema) = f.schema {
+        return named(f, schema());
+    }
     if let Some(name) = f.component {
         return match (f.nullable, f.description) {
             (true, _) => s::nullable_component(name),
@@ -72,7 +76,7 @@ fn property(f: &Field) -> RefOr<Schema> {
             b.into()
         };
     }
-    let mut b = shape(kind, f.nullable);
+    let mut b = shape(kind, f.nullable, f.allow_blank);
     if f.read_only {
         b = b.read_only(Some(true));
     }
@@ -85,6 +89,25 @@ fn property(f: &Field) -> RefOr<Schema> {
     b.description(f.description).into()
 }
 
+/// A schema the field names, with the field's own `readOnly`, `writeOnly`
+/// and description put on it when it is an object's (an array's or a
+/// reference's is shown as given).
+fn named(f: &Field, schema: RefOr<Schema>) -> RefOr<Schema> {
+    let RefOr::T(Schema::Object(mut o)) = schema else {
+        return schema;
+    };
+    if f.read_only {
+        o.read_only = Some(true);
+    }
+    if f.write_only {
+        o.write_only = Some(true);
+    }
+    if let Some(d) = f.description {
+        o.description = Some(d.to_string());
+    }
+    RefOr::T(Schema::Object(o))
+}
+
 /// The kind a JSON field is documented as.
 fn documented(kind: Kind) -> Kind {
     match kind {
@@ -93,8 +116,9 @@ fn documented(kind: Kind) -> Kind {
     }
 }
 
-/// The schema of a kind other than a list (`nullable`: null is a value too).
-fn shape(kind: Kind, nullable: bool) -> ObjectBuilder {
+/// The schema of a kind other than a list (`nullable`: null is a value
+/// too; `blank`: so is "" for a choice, drf-spectacular's `BlankEnum`).
+fn shape(kind: Kind, nullable: bool, blank: bool) -> ObjectBuilder {
     let of = |t: Type| if nullable { s::nullable(t) } else { s::of(t) };
     let text = |t: super::Text| {
         of(Type::String)
@@ -114,6 +138,9 @@ fn shape(kind: Kind, nullable: bool) -> ObjectBuilder {
                 super::Choices::Integers(_) => Type::Integer,
             };
             let mut values = choices.to_json();
+            if blank {
+                values.push(serde_json::Value::from(""));
+            }
             if nullable {
                 values.push(serde_json::Value::Null);
             }
@@ -130,7 +157,8 @@ fn shape(kind: Kind, nullable: bool) -> ObjectBuilder {
                 b
             }
         }
-        Kind::Json(Some(shown)) => shape(*shown, nullable),
+        Kind::Map(child) => of(Type::Object).additional_properties(Some(property(child))),
+        Kind::Json(Some(shown)) => shape(*shown, nullable, blank),
         Kind::Json(None) => s::any(),
         Kind::Uuid => of(Type::String).format(Some(s::format("uuid"))),
         Kind::DateTime => of(Type::String).format(Some(s::format("date-time"))),

@@ -286,7 +286,7 @@ fn forms_are_read_as_drf_reads_html_input() {
 }
 
 #[test]
-fn bodies_not_yet_declared_read_as_objects() {
+fn data_read_as_an_object_and_as_text() {
     let d = form(&[("a", "1"), ("a", "2"), ("personal_api_key", "phx_x")]);
     assert_eq!(
         Value::Object(d.object().unwrap()),
@@ -382,12 +382,15 @@ fn the_schema_comes_from_the_declaration() {
 /// what is only ever shown is read-only.
 #[test]
 fn every_declaration_is_sound() {
-    let bodies: [&'static Body; 5] = [
+    let bodies: [&'static Body; 8] = [
         &crate::invites::payload::INVITE,
         &crate::legal_documents::payload::CREATE,
         &crate::legal_documents::payload::SIGNED,
         &crate::members::payload::MEMBER,
+        &crate::organizations::payload::ORGANIZATION,
         &crate::projects::payload::PROJECT,
+        &crate::signup::payload::SIGNUP,
+        &crate::users::payload::USER,
     ];
     for body in bodies {
         let mut names = std::collections::HashSet::new();
@@ -413,4 +416,90 @@ fn every_declaration_is_sound() {
             assert!(!(f.read_only && f.write_only), "{}", f.name);
         }
     }
+}
+
+const FLAG: Field = Field::new("", Kind::Boolean);
+
+static MORE: Body = Body::new(&[
+    Field::new("opted_out", Kind::Map(&FLAG)),
+    Field::new("maybe", Kind::Boolean).nullable(),
+    Field::new("sure", Kind::Boolean),
+    Field::new("mode", Kind::Choice(Choices::Strings(&["a", "b"])))
+        .nullable()
+        .blank(),
+    Field::new("id", Kind::Text(Text::ANY))
+        .write_only()
+        .schema_with(text_or_integer)
+        .describe("An id."),
+]);
+
+fn text_or_integer() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::SchemaType::Array(vec![
+            utoipa::openapi::schema::Type::String,
+            utoipa::openapi::schema::Type::Integer,
+        ]))
+        .into()
+}
+
+#[test]
+fn dictionaries_nullable_booleans_and_blank_choices() {
+    let v = MORE
+        .check(
+            &Data::Json(json!({"opted_out": {"7": "true", "8": 0}, "maybe": "null", "mode": ""})),
+            false,
+        )
+        .unwrap()
+        .finish()
+        .unwrap();
+    assert_eq!(v.get("opted_out"), Some(&json!({"7": true, "8": false})));
+    assert_eq!(v.flag("maybe"), Some(None), "DRF's null strings");
+    assert_eq!(v.text("mode"), Some(Some(String::new())));
+    let error = |body: Value| {
+        let e = MORE
+            .check(&Data::Json(body), true)
+            .unwrap()
+            .finish()
+            .unwrap_err();
+        (
+            e.code.into_owned(),
+            e.detail.into_owned(),
+            e.attr.unwrap().into_owned(),
+        )
+    };
+    assert_eq!(
+        error(json!({"opted_out": [true]})),
+        (
+            "not_a_dict".into(),
+            "Expected a dictionary of items but got type \"list\".".into(),
+            "opted_out".into()
+        )
+    );
+    assert_eq!(error(json!({"opted_out": {"7": "x"}})).2, "opted_out__7");
+    assert_eq!(error(json!({"sure": "null"})).0, "invalid_input");
+    // A form's dictionary is its `name.key` fields.
+    let v = MORE
+        .check(&form(&[("opted_out.7", "false")]), true)
+        .unwrap()
+        .finish()
+        .unwrap();
+    assert_eq!(v.get("opted_out"), Some(&json!({"7": false})));
+
+    let schema = serde_json::to_value(utoipa::openapi::schema::Schema::Object(
+        MORE.schema(true).build(),
+    ))
+    .unwrap();
+    let props = &schema["properties"];
+    assert_eq!(
+        props["opted_out"],
+        json!({"type": "object", "additionalProperties": {"type": "boolean"}})
+    );
+    assert_eq!(
+        props["mode"],
+        json!({"type": ["string", "null"], "enum": ["a", "b", "", null]})
+    );
+    assert_eq!(
+        props["id"],
+        json!({"type": ["string", "integer"], "writeOnly": true, "description": "An id."})
+    );
 }

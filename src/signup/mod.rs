@@ -155,9 +155,8 @@ async fn check_joinable(
 /// user's current one.
 async fn accept(app: App, mut req: ApiRequest) -> ApiResult<Response> {
     let user = caller(&app, &mut req).await?;
-    let raw = req.body_object()?;
-    let body = payload::parse_body(&raw, user.is_none())?;
-    let presented = presented_token(&req, Some(&raw));
+    let body = payload::check(req.data()?, user.is_none())?;
+    let presented = presented_token(&req, body.token.clone());
     let mut tx = app.db.read().await?;
     let invite = open(&mut tx, &req, presented.as_deref()).await?;
     check_joinable(&mut tx, &invite, user.as_ref(), time::now_micros()).await?;

@@ -103,15 +103,15 @@ async fn retrieve(app: App, req: ApiRequest, caller: Caller) -> ApiResult<Respon
 
 async fn update(app: App, mut req: ApiRequest, caller: Caller) -> ApiResult<Response> {
     rules::only_me(req.param("uuid"))?;
-    let body = req.body_object()?;
     let user = &caller.user;
-    payload::refuse_key_changes(&body, user)?;
+    let data = req.data()?;
+    payload::refuse_key_changes(data, user)?;
+    let checked = payload::check(data)?;
     let mut tx = app.db.write().await?;
     let current = store::profile(&mut tx, user.id).await?;
-    let change = payload::validate(&current, &body)?;
-    let switch = payload::switch_target(&mut tx, user, &body).await?;
-    store::save_profile(&mut tx, user.id, change).await?;
-    if let Some((org, team)) = &switch {
+    let update = payload::accept(&mut tx, user, &current, checked).await?;
+    store::save_profile(&mut tx, user.id, update.change).await?;
+    if let Some((org, team)) = &update.switch {
         store::set_current(&mut tx, user.id, Some(org), *team).await?;
     }
     let user = store::find_by_email(&mut tx, &user.email)

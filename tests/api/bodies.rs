@@ -257,3 +257,84 @@ async fn multipart_forms_are_read() {
         })
     );
 }
+
+#[tokio::test]
+async fn the_account_bodies_are_forms_too() {
+    let w = World::new().await;
+    // @me: a blank name is kept, a nullable boolean's blank is null (shown
+    // as false), JSON fields take JSON text, a blank switch is left out.
+    let body = "first_name=&anonymize_data=&theme_mode=dark\
+                &notification_settings=%7B%22plugin_disabled%22%3A+false%7D\
+                &set_current_organization=";
+    let r = w
+        .app
+        .call_raw("PATCH", "/api/users/@me/", &w.owner, FORM, body.into())
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["first_name"], "");
+    assert_eq!(r.body["anonymize_data"], false);
+    assert_eq!(r.body["theme_mode"], "dark");
+    assert_eq!(r.body["notification_settings"]["plugin_disabled"], false);
+    let r = w
+        .app
+        .call_raw(
+            "PATCH",
+            "/api/users/@me/",
+            &w.owner,
+            FORM,
+            b"hedgehog_config=%7B".to_vec(),
+        )
+        .await;
+    assert_eq!(
+        (r.error().2, r.error().3),
+        ("Value must be valid JSON.", json!("hedgehog_config")),
+        "{}",
+        r.body
+    );
+
+    // The organization: DRF's null strings for nullable booleans.
+    let r = w
+        .app
+        .call_raw(
+            "PATCH",
+            &format!("/api/organizations/{}/", w.org),
+            &w.owner,
+            FORM,
+            b"name=Formed+org&enforce_2fa=&members_can_invite=null".to_vec(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["name"], "Formed org");
+    assert_eq!(r.body["enforce_2fa"], Value::Null);
+    assert_eq!(r.body["members_can_invite"], Value::Null);
+
+    // Sign-up, with the token as a form field.
+    let invite = w
+        .app
+        .call(
+            "POST",
+            &invites(&w),
+            Some(&w.owner),
+            Some(json!({"target_email": "formed@example.com"})),
+        )
+        .await;
+    assert_eq!(invite.status, StatusCode::CREATED, "{}", invite.body);
+    let link = crate::signup::link(&invite.body);
+    let (path, token) = link.split_once("?token=").unwrap();
+    let body: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("first_name", "Formed")
+        .append_pair("password", "correct horse")
+        .append_pair("role_at_organization", "")
+        .append_pair("token", token)
+        .finish();
+    let req = Request::builder()
+        .method("POST")
+        .uri(path)
+        .header("content-type", FORM)
+        .body(Body::from(body))
+        .unwrap();
+    let r = w.app.send(req).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["first_name"], "Formed");
+    assert_eq!(r.body["role_at_organization"], "");
+}
