@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 
 use super::model::OrganizationInvite;
 use super::{BULK_PATH, DETAIL_PATH, LIST_PATH, MAX_BULK};
-use crate::openapi::schema::{self as s, Kind};
+use crate::openapi::schema as s;
 use crate::openapi::Operation;
 use crate::organizations::Level;
 use crate::signup::model::{InviteSignupPreview, InviteSignupResponse};
