@@ -11,8 +11,6 @@ use std::sync::Arc;
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
-use serde_json::Value;
 
 use crate::config::Config;
 use crate::error::{ApiError, ApiResult};
@@ -65,10 +63,6 @@ pub fn created_of<T: serde::Serialize + ?Sized>(body: &T) -> ApiResult<Response>
 /// A typed shape's JSON text.
 pub fn to_json<T: serde::Serialize + ?Sized>(body: &T) -> ApiResult<String> {
     serde_json::to_string(body).map_err(ApiError::internal)
-}
-
-pub fn ok(body: Value) -> ApiResult<Response> {
-    Ok(Json(body).into_response())
 }
 
 /// A body already rendered as JSON text (the hot paths write it directly).
