@@ -6,7 +6,7 @@ keys, tokens, signatures) are normalised; everything else must match.
 
 usage: compare_responses.py BEFORE_DIR AFTER_DIR
 """
-import json, os, re, sys
+import difflib, json, os, re, sys
 
 PATTERNS = [
     (re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"), "<uuid>"),
@@ -68,13 +68,20 @@ def main():
             # Racing requests (concurrency tests) answer in any order.
             print(f"{test}: the same responses in another order")
             continue
-        if len(a) != len(b):
-            print(f"{test}: {len(a)} responses before, {len(b)} after")
-        for i, (x, y) in enumerate(zip(a, b)):
-            if x != y:
-                diffs += 1
-                print(f"{test} #{i}: {x['method']} {x['path']}")
+        # Aligned, so a request added or removed shifts nothing after it.
+        ka, kb = [key(r) for r in a], [key(r) for r in b]
+        ops = difflib.SequenceMatcher(None, ka, kb, autojunk=False).get_opcodes()
+        for tag, i1, i2, j1, j2 in ops:
+            if tag == "equal":
+                continue
+            diffs += max(i2 - i1, j2 - j1)
+            for i in range(i1, i2):
+                x = a[i]
+                print(f"{test} #{i} {tag} before: {x['method']} {x['path']}")
                 print(f"  before: {x['status']} {json.dumps(x['body'])[:400]}")
+            for j in range(j1, j2):
+                y = b[j]
+                print(f"{test} #{j} {tag} after: {y['method']} {y['path']}")
                 print(f"  after:  {y['status']} {json.dumps(y['body'])[:400]}")
     total = sum(len(v) for v in before.values())
     print(f"{len(before)} tests, {total} responses before; {diffs} differences")
