@@ -29,12 +29,14 @@ fn invite() -> RefOr<Schema> {
 
 /// The components the invite and sign-up routes refer to.
 fn components(op: Operation) -> Operation {
-    op.component(&OrganizationInvite::name(), invite_schema())
+    op.component(&OrganizationInvite::name(), invite_schema)
         .component_of::<Level>()
         .component_of::<UserBasic>()
-        .component(PAGE, crate::openapi::paginated(&OrganizationInvite::name()))
+        .component(PAGE, || {
+            crate::openapi::paginated(&OrganizationInvite::name())
+        })
         .component_of::<InviteSignupPreview>()
-        .component(SIGNUP, signup_schema())
+        .component(SIGNUP, signup_schema)
         .component_of::<InviteSignupResponse>()
 }
 

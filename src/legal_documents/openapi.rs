@@ -32,7 +32,10 @@ pub fn list() -> Operation {
         .param(crate::openapi::organization_id())
         .limit_offset()
         .returns(200, s::component(PAGE))
-        .component(PAGE, crate::openapi::paginated(&LegalDocumentDto::name()));
+        .component(
+            PAGE,
+            || crate::openapi::paginated(&LegalDocumentDto::name()),
+        );
     op.component_of::<LegalDocumentDto>()
         .component_of::<Creator>()
 }
@@ -43,12 +46,11 @@ pub fn create() -> Operation {
         .tags(TAGS)
         .param(crate::openapi::organization_id())
         .body(s::component(CREATE))
-        .component(CREATE, create_schema())
-        .component(
-            DOCUMENT_TYPE,
+        .component(CREATE, create_schema)
+        .component(DOCUMENT_TYPE, || {
             s::choice(Kind::String, DOCUMENT_TYPES.iter().copied())
-                .description(Some("* `BAA` - BAA\n* `DPA` - DPA")),
-        );
+                .description(Some("* `BAA` - BAA\n* `DPA` - DPA"))
+        });
     answers_document(op, 201)
 }
 
@@ -69,7 +71,7 @@ pub fn signed() -> Operation {
         )
         .tags(TAGS)
         .body(s::component(SIGNED))
-        .component(SIGNED, signed_schema())
+        .component(SIGNED, signed_schema)
         .returns(200, WebhookAnswer::schema())
         .error(404)
 }

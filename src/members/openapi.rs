@@ -24,8 +24,10 @@ pub const LEVEL: &str = "OrganizationMembershipLevel";
 /// The components the members routes refer to.
 fn components(op: Operation) -> Operation {
     op.component_of::<OrganizationMember>()
-        .component(PATCHED, patched_schema())
-        .component(PAGE, crate::openapi::paginated(&OrganizationMember::name()))
+        .component(PATCHED, patched_schema)
+        .component(PAGE, || {
+            crate::openapi::paginated(&OrganizationMember::name())
+        })
         .component_of::<ScopedApiKeys>()
 }
 

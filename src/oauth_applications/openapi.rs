@@ -20,8 +20,7 @@ pub fn list() -> Operation {
         .limit_offset()
         .returns(200, s::component(PAGE))
         .component_of::<OrganizationOAuthApplication>()
-        .component(
-            PAGE,
-            crate::openapi::paginated(&OrganizationOAuthApplication::name()),
-        )
+        .component(PAGE, || {
+            crate::openapi::paginated(&OrganizationOAuthApplication::name())
+        })
 }

@@ -104,16 +104,16 @@ pub fn document(endpoints: &[Endpoint]) -> OpenApi {
 
 /// The component schemas the described routes refer to, by name. Routes
 /// that share a component must say the same of it.
-fn components_of(endpoints: &[Endpoint]) -> BTreeMap<&str, RefOr<Schema>> {
-    let mut schemas: BTreeMap<&str, RefOr<Schema>> = BTreeMap::new();
+fn components_of(endpoints: &[Endpoint]) -> BTreeMap<String, RefOr<Schema>> {
+    let mut schemas: BTreeMap<String, RefOr<Schema>> = BTreeMap::new();
     for endpoint in described(endpoints) {
-        for (name, schema) in &endpoint.doc.components {
-            if let Some(known) = schemas.get(name.as_str()) {
-                let same = serde_json::to_value(known).ok() == serde_json::to_value(schema).ok();
+        for (name, schema) in endpoint.doc.built_components() {
+            if let Some(known) = schemas.get(&name) {
+                let same = serde_json::to_value(known).ok() == serde_json::to_value(&schema).ok();
                 assert!(same, "component {name} is declared twice, differently");
                 continue;
             }
-            schemas.insert(name, schema.clone());
+            schemas.insert(name, schema);
         }
     }
     schemas

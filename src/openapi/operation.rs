@@ -6,6 +6,8 @@
 //! the document reads it from the rest of the declaration, so it cannot drift
 //! from what the code enforces.
 
+use std::sync::Arc;
+
 use axum::http::Method;
 use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::schema::Schema;
@@ -27,9 +29,14 @@ pub struct Operation {
     pub responses: Vec<Reply>,
     /// Error statuses beyond those every route of its kind may answer.
     pub errors: Vec<u16>,
-    /// The component schemas this operation refers to, by name.
-    pub components: Vec<(String, RefOr<Schema>)>,
+    /// The component schemas this operation refers to, built only when the
+    /// document is (every route holds its operation for the life of the
+    /// process, and some components are large).
+    pub components: Vec<Components>,
 }
+
+/// Adds one or more named component schemas to a list.
+pub type Components = Arc<dyn Fn(&mut Vec<(String, RefOr<Schema>)>) + Send + Sync>;
 
 /// One success response.
 #[derive(Clone)]
@@ -153,19 +160,37 @@ impl Operation {
         self
     }
 
-    /// A component schema built by hand (from declarations such as the
-    /// project settings) that this operation refers to.
-    pub fn component(mut self, name: &str, schema: impl Into<RefOr<Schema>>) -> Operation {
-        self.components.push((name.to_string(), schema.into()));
+    /// A component schema built from a declaration (a request body, the
+    /// settings table, a generic page) that this operation refers to.
+    pub fn component<S: Into<RefOr<Schema>>>(
+        mut self,
+        name: &str,
+        build: impl Fn() -> S + Send + Sync + 'static,
+    ) -> Operation {
+        let name = name.to_string();
+        self.components.push(Arc::new(move |out| {
+            out.push((name.clone(), build().into()))
+        }));
         self
     }
 
     /// A component schema derived from a type (`#[derive(utoipa::ToSchema)]`),
     /// with the components it refers to.
-    pub fn component_of<T: ToSchema>(mut self) -> Operation {
-        T::schemas(&mut self.components);
-        self.components.push((T::name().into_owned(), T::schema()));
+    pub fn component_of<T: ToSchema + 'static>(mut self) -> Operation {
+        self.components.push(Arc::new(|out| {
+            T::schemas(out);
+            out.push((T::name().into_owned(), T::schema()));
+        }));
         self
+    }
+
+    /// The component schemas it refers to, built now.
+    pub fn built_components(&self) -> Vec<(String, RefOr<Schema>)> {
+        let mut out = Vec::new();
+        for add in &self.components {
+            add(&mut out);
+        }
+        out
     }
 }
 

@@ -20,8 +20,8 @@ pub const TEAM_BASIC: &str = "TeamBasic";
 /// The components the organization routes refer to (the users' too).
 pub fn components(op: Operation) -> Operation {
     op.component_of::<super::model::Full>()
-        .component(PATCHED, super::payload::ORGANIZATION.schema(true))
-        .component(PAGE, crate::openapi::paginated(DETAIL))
+        .component(PATCHED, || super::payload::ORGANIZATION.schema(true))
+        .component(PAGE, || crate::openapi::paginated(DETAIL))
         .component_of::<crate::projects::model::TeamBasic>()
 }
 

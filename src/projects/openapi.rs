@@ -26,24 +26,21 @@ pub const ACTIVITY_PAGE: &str = "PaginatedActivityLogList";
 /// The components the project routes (both mounts) refer to.
 pub fn components(op: Operation) -> Operation {
     op.component_of::<Detail>()
-        .component(PATCHED, detail_schema(false))
+        .component(PATCHED, || detail_schema(false))
         .component_of::<Basic>()
-        .component(PAGE, crate::openapi::paginated(BASIC))
+        .component(PAGE, || crate::openapi::paginated(BASIC))
         .component_of::<crate::activity::LogPage>()
-        .component(
-            "TimezoneEnum",
-            s::choice(Kind::String, TIMEZONES.iter().copied()),
-        )
-        .component("WeekStartDayEnum", s::choice(Kind::Integer, [0, 1]))
-        .component(
-            "BusinessModelEnum",
-            s::choice(Kind::String, ["b2b", "b2c", "other"]),
-        )
-        .component(
-            "SessionRecordingRetentionPeriodEnum",
-            s::choice(Kind::String, ["30d", "90d", "1y", "5y"]),
-        )
-        .component("BlankEnum", s::choice(Kind::String, [""]))
+        .component("TimezoneEnum", || {
+            s::choice(Kind::String, TIMEZONES.iter().copied())
+        })
+        .component("WeekStartDayEnum", || s::choice(Kind::Integer, [0, 1]))
+        .component("BusinessModelEnum", || {
+            s::choice(Kind::String, ["b2b", "b2c", "other"])
+        })
+        .component("SessionRecordingRetentionPeriodEnum", || {
+            s::choice(Kind::String, ["30d", "90d", "1y", "5y"])
+        })
+        .component("BlankEnum", || s::choice(Kind::String, [""]))
 }
 
 fn detail(method: Method, id: &'static str) -> Operation {

@@ -25,7 +25,7 @@ fn op(method: Method, id: &'static str) -> Operation {
         )
         .returns(200, s::component(DETAIL))
         .component_of::<super::model::Me>()
-        .component(PATCHED, super::payload::USER.schema(true))
+        .component(PATCHED, || super::payload::USER.schema(true))
         .component_of::<crate::organizations::model::Basic>();
     organizations::components(op)
 }
