@@ -49,6 +49,17 @@ impl Default for Data {
 }
 
 impl Data {
+    /// A form body of these fields, in order (for tests).
+    #[cfg(test)]
+    pub fn form(pairs: &[(&str, &str)]) -> Data {
+        Data::Form(Form::new(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        ))
+    }
+
     /// The body as a JSON object, for the project body, whose settings are
     /// read one by one (`projects::payload::read`): a form's fields with
     /// their last values as strings (`QueryDict.get`); a JSON body that is

@@ -249,15 +249,6 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn form(pairs: &[(&str, &str)]) -> Data {
-        Data::Form(Form::new(
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        ))
-    }
-
     #[test]
     fn media_types_as_drf_negotiates_them() {
         let body = br#"{"a": 1}"#;
@@ -276,7 +267,7 @@ mod tests {
         }
         // JSON labelled as a form is a form: one field named by the whole text.
         let labelled = parse(Some("application/x-www-form-urlencoded"), body).unwrap();
-        assert_eq!(labelled, form(&[(r#"{"a": 1}"#, "")]));
+        assert_eq!(labelled, Data::form(&[(r#"{"a": 1}"#, "")]));
         for ct in [
             None,
             Some(""),
@@ -324,7 +315,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             d,
-            form(&[
+            Data::form(&[
                 ("a", "1"),
                 ("b", "x y"),
                 ("a", "é"),
@@ -355,7 +346,7 @@ mod tests {
         let d = parse(Some("multipart/form-data; boundary=\"xyz\""), body).unwrap();
         assert_eq!(
             d,
-            form(&[("name", "Multi\r\nline"), ("tags", "a"), ("tags", "b")])
+            Data::form(&[("name", "Multi\r\nline"), ("tags", "a"), ("tags", "b")])
         );
         let detail = |ct: &str| parse(Some(ct), body).unwrap_err().detail.to_string();
         assert_eq!(

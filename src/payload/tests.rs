@@ -56,15 +56,6 @@ fn error(v: Value) -> (u16, String, String, Option<String>) {
     )
 }
 
-fn form(pairs: &[(&str, &str)]) -> Data {
-    Data::Form(Form::new(
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-    ))
-}
-
 #[test]
 fn values_are_checked_and_defaults_filled() {
     let v = check(json!({
@@ -233,7 +224,7 @@ fn refinements_run_on_accepted_values() {
 fn forms_are_read_as_drf_reads_html_input() {
     let v = SAMPLE
         .check(
-            &form(&[
+            &Data::form(&[
                 ("email", "a@b.co"),
                 ("name", ""),
                 ("level", ""),
@@ -262,14 +253,14 @@ fn forms_are_read_as_drf_reads_html_input() {
     assert_eq!(v.get("extra"), Some(&json!({"a": [1]})));
     assert_eq!(v.get("entry"), Some(&json!({"id": "4"})));
 
-    let indexed = form(&[("email", "a@b.co"), ("tags[1]", "b"), ("tags[0]", "a")]);
+    let indexed = Data::form(&[("email", "a@b.co"), ("tags[1]", "b"), ("tags[0]", "a")]);
     let v = SAMPLE.check(&indexed, false).unwrap().finish().unwrap();
     assert_eq!(v.get("tags"), Some(&json!(["a", "b"])));
 
-    let required_blank = SAMPLE.check(&form(&[("email", "")]), false).unwrap();
+    let required_blank = SAMPLE.check(&Data::form(&[("email", "")]), false).unwrap();
     assert_eq!(required_blank.first_error().unwrap().code, "blank");
     let bad_json = SAMPLE
-        .check(&form(&[("email", "a@b.co"), ("extra", "{")]), false)
+        .check(&Data::form(&[("email", "a@b.co"), ("extra", "{")]), false)
         .unwrap();
     let e = bad_json.first_error().unwrap();
     assert_eq!(
@@ -278,7 +269,7 @@ fn forms_are_read_as_drf_reads_html_input() {
     );
     // The last value of a repeated field counts.
     let v = SAMPLE
-        .check(&form(&[("email", "x"), ("email", "a@b.co")]), false)
+        .check(&Data::form(&[("email", "x"), ("email", "a@b.co")]), false)
         .unwrap()
         .finish()
         .unwrap();
@@ -287,7 +278,7 @@ fn forms_are_read_as_drf_reads_html_input() {
 
 #[test]
 fn data_read_as_an_object_and_as_text() {
-    let d = form(&[("a", "1"), ("a", "2"), ("personal_api_key", "phx_x")]);
+    let d = Data::form(&[("a", "1"), ("a", "2"), ("personal_api_key", "phx_x")]);
     assert_eq!(
         Value::Object(d.object().unwrap()),
         json!({"a": "2", "personal_api_key": "phx_x"})
@@ -479,7 +470,7 @@ fn dictionaries_nullable_booleans_and_blank_choices() {
     assert_eq!(error(json!({"sure": "null"})).0, "invalid_input");
     // A form's dictionary is its `name.key` fields.
     let v = MORE
-        .check(&form(&[("opted_out.7", "false")]), true)
+        .check(&Data::form(&[("opted_out.7", "false")]), true)
         .unwrap()
         .finish()
         .unwrap();

@@ -98,17 +98,7 @@ fn setting_field(name: &'static str, ty: Type) -> Field {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::payload::Form;
     use serde_json::json;
-
-    fn form(pairs: &[(&str, &str)]) -> Data {
-        Data::Form(Form::new(
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        ))
-    }
 
     #[test]
     fn the_own_fields_follow_the_detail_order() {
@@ -123,7 +113,7 @@ mod tests {
 
     #[test]
     fn forms_are_read_as_the_fields_read_them() {
-        let sent = read(&form(&[
+        let sent = read(&Data::form(&[
             ("name", "As form"),
             ("product_description", ""),
             ("app_urls", "https://a.io"),

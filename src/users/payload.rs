@@ -434,7 +434,6 @@ async fn project_named(tx: &mut Tx, user: &User, v: &Value) -> ApiResult<Option<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::payload::Form;
     use serde_json::json;
 
     /// The profile fields of a body, as `accept` takes them (no switches).
@@ -446,14 +445,6 @@ mod tests {
 
     fn body(v: Value) -> Data {
         Data::Json(v)
-    }
-
-    fn form(pairs: &[(&str, &str)]) -> Data {
-        let pairs = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Data::Form(Form::new(pairs))
     }
 
     #[test]
@@ -544,7 +535,7 @@ mod tests {
         let p = Profile::default();
         let c = validate(
             &p,
-            &form(&[
+            &Data::form(&[
                 ("first_name", ""),
                 ("anonymize_data", ""),
                 ("theme_mode", "dark"),
@@ -561,7 +552,7 @@ mod tests {
             json!(false)
         );
         assert_eq!(c.hedgehog_config, Some(json!({"color": "green"})));
-        let e = validate(&p, &form(&[("hedgehog_config", "{")])).unwrap_err();
+        let e = validate(&p, &Data::form(&[("hedgehog_config", "{")])).unwrap_err();
         assert_eq!(
             (e.detail.as_ref(), e.attr.as_deref()),
             ("Value must be valid JSON.", Some("hedgehog_config"))
@@ -599,7 +590,7 @@ mod tests {
             Some(KEY_CANNOT_CHANGE)
         );
         assert_eq!(
-            refused(form(&[("is_staff", "")])).as_deref(),
+            refused(Data::form(&[("is_staff", "")])).as_deref(),
             Some("You are not a staff user, contact your instance admin.")
         );
     }
