@@ -56,7 +56,10 @@ echo "== schemathesis: public operations, anonymous (a fresh invite per sign-up)
 SCHEMATHESIS_HOOKS=fuzz_hooks PYTHONPATH=scripts \
   run scripts/schemathesis-public.toml --include-path-regex "$public"
 echo "== schemathesis: every operation, with generated path parameters"
-run scripts/schemathesis-any-path.toml
+# schemathesis reuses ids it saw in responses (its resource pool), so an
+# organization DELETE here could take the fixtures' organization with it: it
+# runs in the DELETE phase below, on organizations of its own.
+run scripts/schemathesis-any-path.toml --exclude-operation-id organizations_destroy
 echo "== schemathesis: DELETE (each on an object of its own, scripts/fuzz_hooks.py)"
 SCHEMATHESIS_HOOKS=fuzz_hooks PYTHONPATH=scripts \
   run scripts/schemathesis.toml --include-method DELETE
