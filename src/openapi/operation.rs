@@ -114,6 +114,17 @@ impl Operation {
             )
     }
 
+    /// The activity log's page-number pagination parameters.
+    pub fn page_number(self) -> Operation {
+        let positive = || super::schema::integer().minimum(Some(1));
+        self.query(
+            "page",
+            positive(),
+            "A page number within the paginated result set.",
+        )
+        .query("limit", positive(), "Number of results to return per page.")
+    }
+
     pub fn body(mut self, schema: impl Into<RefOr<Schema>>) -> Operation {
         self.body = Some(schema.into());
         self

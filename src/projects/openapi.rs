@@ -114,18 +114,9 @@ pub fn activity_log() -> Operation {
                 project_id(),
                 Some("A unique value identifying this project."),
             )
-            .query(
-                "page",
-                s::integer().minimum(Some(1)),
-                "A page number within the paginated result set.",
-            )
-            .query(
-                "limit",
-                s::integer().minimum(Some(1)),
-                "Number of results to return per page.",
-            )
             .returns(200, s::component(ACTIVITY_PAGE)),
     )
+    .page_number()
 }
 
 /// A project id: PostHog documents an integer (prickle also takes `@current`).

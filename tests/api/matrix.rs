@@ -735,23 +735,25 @@ fn every_served_route_has_a_row() {
     }
 }
 
+/// Every `.rs` file below `dir`.
+fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
 /// Routes reach the router only through `http::Routes`: no other file
 /// builds an axum router or adds a route to one.
 #[test]
 fn routes_are_only_served_through_declarations() {
-    fn visit(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                visit(&path, out);
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                out.push(path);
-            }
-        }
-    }
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut files = Vec::new();
-    visit(&root.join("src"), &mut files);
+    rust_files(&root.join("src"), &mut files);
     assert!(files.len() > 10);
     let allowed = root.join("src/http/routes.rs");
     for file in files {
@@ -780,19 +782,9 @@ fn routes_are_only_served_through_declarations() {
 /// admin commands call stores, never SQL of their own.
 #[test]
 fn statements_are_only_built_in_stores() {
-    fn visit(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                visit(&path, out);
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                out.push(path);
-            }
-        }
-    }
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();
-    visit(&root, &mut files);
+    rust_files(&root, &mut files);
     for file in files {
         let rel = file
             .strip_prefix(&root)

@@ -80,16 +80,7 @@ pub fn destroy() -> Operation {
 pub fn activity_log() -> Operation {
     detail(Method::GET, ACTIVITY_PATH, "activity_retrieve_2")
         .describe("The project's activity log, newest first.")
-        .query(
-            "page",
-            s::integer().minimum(Some(1)),
-            "A page number within the paginated result set.",
-        )
-        .query(
-            "limit",
-            s::integer().minimum(Some(1)),
-            "Number of results to return per page.",
-        )
+        .page_number()
         .returns(200, s::component(ACTIVITY_PAGE))
 }
 
