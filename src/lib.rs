@@ -3,6 +3,7 @@
 //! `main.rs` only parses the command line; everything else lives here so the
 //! server, the admin commands, the tests and the benchmark share one code path.
 
+pub mod access;
 pub mod activity;
 pub mod admin;
 pub mod api;

@@ -10,8 +10,7 @@ use sea_query::{Alias, Expr, ExprTrait, JoinType, Order, Query};
 use super::model::{Details, Level, Membership, Organization};
 use crate::auth::keys;
 use crate::storage::schema::{
-    OrganizationMemberships as M, Organizations as O, ProjectMemberAccess as A, Projects as P,
-    Users as U,
+    OrganizationMemberships as M, Organizations as O, Projects as P, Users as U,
 };
 use crate::storage::{DbResult, RowRead, Tx};
 use crate::users::{self, User};
@@ -280,30 +279,6 @@ pub async fn set_invited_by(tx: &mut Tx, membership_id: &str, user_id: i64) -> D
         .table(M::Table)
         .value(M::InvitedById, user_id)
         .and_where(Expr::col(M::Id).eq(membership_id))
-        .to_owned();
-    tx.execute(&stmt).await?;
-    Ok(())
-}
-
-/// Gives the member access to a private project at `level` (`member` or
-/// `admin`), as an invite's `private_project_access` grants it.
-pub async fn grant_project_access(
-    tx: &mut Tx,
-    membership_id: &str,
-    project_id: i64,
-    level: &str,
-    now: i64,
-) -> DbResult<()> {
-    let stmt = Query::insert()
-        .into_table(A::Table)
-        .columns([A::Id, A::ProjectId, A::MembershipId, A::Level, A::CreatedAt])
-        .values_panic([
-            uuid::Uuid::now_v7().to_string().into(),
-            project_id.into(),
-            membership_id.into(),
-            level.into(),
-            now.into(),
-        ])
         .to_owned();
     tx.execute(&stmt).await?;
     Ok(())

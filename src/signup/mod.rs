@@ -24,9 +24,10 @@ pub mod rules;
 
 use axum::response::Response;
 
+use crate::access::{self, RuleLevel};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{self, ApiRequest, App, Routes};
-use crate::invites::model::Invite;
+use crate::invites::model::{AccessLevel, Invite};
 use crate::invites::{store, token};
 use crate::organizations;
 use crate::rate_limit::Throttle;
@@ -228,19 +229,30 @@ async fn join(tx: &mut Tx, invite: &Invite, user: &User, now: i64) -> ApiResult<
     if let Some(by) = &invite.created_by {
         organizations::store::set_invited_by(tx, &membership.id, by.id).await?;
     }
-    let access = invite.private_project_access.as_deref().unwrap_or_default();
-    if !access.is_empty() {
-        let projects = store::project_ids(tx, org_id).await?;
-        for a in access.iter().filter(|a| projects.contains(&a.id)) {
-            organizations::store::grant_project_access(
-                tx,
-                &membership.id,
-                a.id,
-                a.level.as_str(),
-                now,
-            )
-            .await?;
+    // One member rule per project still in the organization, at the highest
+    // level the invite lists for it.
+    let projects = store::project_ids(tx, org_id).await?;
+    let mut granted = std::collections::BTreeMap::new();
+    for a in invite.private_project_access.as_deref().unwrap_or_default() {
+        if projects.contains(&a.id) {
+            let level = granted.entry(a.id).or_insert(a.level);
+            *level = (*level).max(a.level);
         }
+    }
+    for (project_id, level) in granted {
+        let level = match level {
+            AccessLevel::Member => RuleLevel::Member,
+            AccessLevel::Admin => RuleLevel::Admin,
+        };
+        let rule = access::store::NewRule {
+            organization_id: org_id,
+            project_id,
+            membership_id: Some(&membership.id),
+            role_id: None,
+            level,
+            by: Some(user.id),
+        };
+        access::store::upsert(tx, &rule, now).await?;
     }
     store::delete_for(tx, org_id, &invite.target_email).await?;
     Ok(())

@@ -120,6 +120,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "organization_data_cascades",
         steps: organization_data_cascades,
     },
+    Migration {
+        version: 10,
+        name: "access_control",
+        steps: access_control,
+    },
 ];
 
 /// Applies pending migrations; returns how many ran. `now` stamps each
@@ -1036,6 +1041,256 @@ fn organization_data_cascades() -> Vec<Step> {
         Step::Delete(Box::new(orphans)),
         Step::Sqlite(sqlite),
         Step::Postgres(postgres),
+    ]
+}
+
+/// Roles, role memberships and project access rules; the never-enforced
+/// grants of accepted invites become member rules. An `admin` grant stays
+/// admin only where whoever invited the member is an admin or owner of the
+/// organization today: a plain member's invite could grant more than they
+/// hold, which the rules now refuse (README, "Project access control").
+fn access_control() -> Vec<Step> {
+    use sea_query::Alias;
+    use AccessControls as A;
+    use ForeignKeyAction::{Cascade, SetNull};
+    use OrganizationMemberships as M;
+    use RoleMemberships as RM;
+    use Roles as R;
+    // Frozen with this migration: the stored rule levels and the old table's.
+    const NONE: i64 = 0;
+    const MEMBER: i64 = 1;
+    const ADMIN: i64 = 8;
+    const ORGANIZATION_ADMIN: i64 = 8;
+
+    let roles = Table::create()
+        .table(R::Table)
+        .col(ColumnDef::new(R::Id).text().not_null().primary_key())
+        .col(ColumnDef::new(R::OrganizationId).text().not_null())
+        .col(ColumnDef::new(R::Name).text().not_null())
+        .col(ColumnDef::new(R::NameKey).text().not_null())
+        .col(ColumnDef::new(R::CreatedById).big_integer())
+        .col(ColumnDef::new(R::CreatedAt).big_integer().not_null())
+        .foreign_key(&mut fk(
+            (R::Table, R::OrganizationId),
+            (Organizations::Table, Organizations::Id),
+            Cascade,
+        ))
+        .foreign_key(&mut fk(
+            (R::Table, R::CreatedById),
+            (Users::Table, Users::Id),
+            SetNull,
+        ))
+        .to_owned();
+    let role_names = Index::create()
+        .name("roles_org_name_key")
+        .table(R::Table)
+        .col(R::OrganizationId)
+        .col(R::NameKey)
+        .unique()
+        .to_owned();
+    let roles_listed = Index::create()
+        .name("roles_org_created")
+        .table(R::Table)
+        .col(R::OrganizationId)
+        .col(R::CreatedAt)
+        .col(R::Id)
+        .to_owned();
+
+    let holders = Table::create()
+        .table(RM::Table)
+        .col(ColumnDef::new(RM::Id).text().not_null().primary_key())
+        .col(ColumnDef::new(RM::RoleId).text().not_null())
+        .col(ColumnDef::new(RM::UserId).big_integer().not_null())
+        .col(ColumnDef::new(RM::MembershipId).text().not_null())
+        .col(ColumnDef::new(RM::JoinedAt).big_integer().not_null())
+        .col(ColumnDef::new(RM::UpdatedAt).big_integer().not_null())
+        .foreign_key(&mut fk((RM::Table, RM::RoleId), (R::Table, R::Id), Cascade))
+        .foreign_key(&mut fk(
+            (RM::Table, RM::UserId),
+            (Users::Table, Users::Id),
+            Cascade,
+        ))
+        .foreign_key(&mut fk(
+            (RM::Table, RM::MembershipId),
+            (M::Table, M::Id),
+            Cascade,
+        ))
+        .to_owned();
+    let one_per_user = Index::create()
+        .name("role_memberships_role_user")
+        .table(RM::Table)
+        .col(RM::RoleId)
+        .col(RM::UserId)
+        .unique()
+        .to_owned();
+    let by_membership = Index::create()
+        .name("role_memberships_membership")
+        .table(RM::Table)
+        .col(RM::MembershipId)
+        .col(RM::RoleId)
+        .to_owned();
+    let holders_listed = Index::create()
+        .name("role_memberships_role_joined")
+        .table(RM::Table)
+        .col(RM::RoleId)
+        .col(RM::JoinedAt)
+        .col(RM::Id)
+        .to_owned();
+
+    let rules = Table::create()
+        .table(A::Table)
+        .col(ColumnDef::new(A::Id).text().not_null().primary_key())
+        .col(ColumnDef::new(A::OrganizationId).text().not_null())
+        .col(ColumnDef::new(A::ProjectId).big_integer().not_null())
+        .col(ColumnDef::new(A::SubjectKey).text().not_null())
+        .col(ColumnDef::new(A::MembershipId).text())
+        .col(ColumnDef::new(A::RoleId).text())
+        .col(ColumnDef::new(A::AccessLevel).big_integer().not_null())
+        .col(ColumnDef::new(A::CreatedById).big_integer())
+        .col(ColumnDef::new(A::CreatedAt).big_integer().not_null())
+        .col(ColumnDef::new(A::UpdatedAt).big_integer().not_null())
+        .check(
+            Expr::col(A::MembershipId)
+                .is_null()
+                .or(Expr::col(A::RoleId).is_null()),
+        )
+        .foreign_key(&mut fk(
+            (A::Table, A::OrganizationId),
+            (Organizations::Table, Organizations::Id),
+            Cascade,
+        ))
+        .foreign_key(&mut fk(
+            (A::Table, A::ProjectId),
+            (Projects::Table, Projects::Id),
+            Cascade,
+        ))
+        .foreign_key(&mut fk(
+            (A::Table, A::MembershipId),
+            (M::Table, M::Id),
+            Cascade,
+        ))
+        .foreign_key(&mut fk((A::Table, A::RoleId), (R::Table, R::Id), Cascade))
+        .foreign_key(&mut fk(
+            (A::Table, A::CreatedById),
+            (Users::Table, Users::Id),
+            SetNull,
+        ))
+        .to_owned();
+    let one_per_subject = Index::create()
+        .name("access_controls_subject")
+        .table(A::Table)
+        .col(A::ProjectId)
+        .col(A::SubjectKey)
+        .unique()
+        .to_owned();
+    let rules_by_membership = Index::create()
+        .name("access_controls_membership")
+        .table(A::Table)
+        .col(A::MembershipId)
+        .to_owned();
+    let rules_by_role = Index::create()
+        .name("access_controls_role")
+        .table(A::Table)
+        .col(A::RoleId)
+        .to_owned();
+    let rules_by_organization = Index::create()
+        .name("access_controls_org")
+        .table(A::Table)
+        .col(A::OrganizationId)
+        .to_owned();
+
+    // The old grants, as member rules.
+    let old = Alias::new("old");
+    let member = Alias::new("member");
+    let inviter = Alias::new("inviter");
+    let inviter_is_admin = Expr::exists(
+        Query::select()
+            .expr(Expr::val(1))
+            .from_as(M::Table, inviter.clone())
+            .and_where(
+                Expr::col((inviter.clone(), M::UserId)).equals((member.clone(), M::InvitedById)),
+            )
+            .and_where(
+                Expr::col((inviter.clone(), M::OrganizationId))
+                    .equals((member.clone(), M::OrganizationId)),
+            )
+            .and_where(Expr::col((inviter.clone(), M::Level)).gte(ORGANIZATION_ADMIN))
+            .to_owned(),
+    );
+    let level = Expr::case(
+        Expr::col((old.clone(), ProjectMemberAccess::Level))
+            .eq("admin")
+            .and(inviter_is_admin),
+        ADMIN,
+    )
+    .case(
+        Expr::col((old.clone(), ProjectMemberAccess::Level)).is_in(["admin", "member"]),
+        MEMBER,
+    )
+    .finally(NONE);
+    let copy = Query::insert()
+        .into_table(A::Table)
+        .columns([
+            A::Id,
+            A::OrganizationId,
+            A::ProjectId,
+            A::SubjectKey,
+            A::MembershipId,
+            A::AccessLevel,
+            A::CreatedAt,
+            A::UpdatedAt,
+        ])
+        .select_from(
+            Query::select()
+                .column((old.clone(), ProjectMemberAccess::Id))
+                .column((member.clone(), M::OrganizationId))
+                .column((old.clone(), ProjectMemberAccess::ProjectId))
+                .expr(Expr::cust(r#"'member:' || "old"."membership_id""#))
+                .column((old.clone(), ProjectMemberAccess::MembershipId))
+                .expr(level)
+                .column((old.clone(), ProjectMemberAccess::CreatedAt))
+                .column((old.clone(), ProjectMemberAccess::CreatedAt))
+                .from_as(ProjectMemberAccess::Table, old.clone())
+                .join_as(
+                    sea_query::JoinType::InnerJoin,
+                    M::Table,
+                    member.clone(),
+                    Expr::col((member.clone(), M::Id))
+                        .equals((old.clone(), ProjectMemberAccess::MembershipId)),
+                )
+                // A grant on another organization's project never applied.
+                .join(
+                    sea_query::JoinType::InnerJoin,
+                    Projects::Table,
+                    Expr::col((Projects::Table, Projects::Id))
+                        .equals((old.clone(), ProjectMemberAccess::ProjectId))
+                        .and(
+                            Expr::col((Projects::Table, Projects::OrganizationId))
+                                .equals((member.clone(), M::OrganizationId)),
+                        ),
+                )
+                .to_owned(),
+        )
+        .expect("as many columns selected as inserted")
+        .to_owned();
+
+    vec![
+        Step::Table(Box::new(roles)),
+        Step::Index(Box::new(role_names)),
+        Step::Index(Box::new(roles_listed)),
+        Step::Table(Box::new(holders)),
+        Step::Index(Box::new(one_per_user)),
+        Step::Index(Box::new(by_membership)),
+        Step::Index(Box::new(holders_listed)),
+        Step::Table(Box::new(rules)),
+        Step::Index(Box::new(one_per_subject)),
+        Step::Index(Box::new(rules_by_membership)),
+        Step::Index(Box::new(rules_by_role)),
+        Step::Index(Box::new(rules_by_organization)),
+        Step::Copy(Box::new(copy)),
+        Step::Drop(Box::new(
+            Table::drop().table(ProjectMemberAccess::Table).to_owned(),
+        )),
     ]
 }
 

@@ -195,7 +195,8 @@ pub enum OrganizationInvites {
 }
 
 /// A member's access level on one project, granted by an accepted invite's
-/// `private_project_access` (prickle enforces no project-level access yet).
+/// `private_project_access`. Migration 10 copied its rows into
+/// `access_controls` and dropped it; the name stays for migrations 4 and 10.
 #[derive(Iden, Clone, Copy)]
 pub enum ProjectMemberAccess {
     Table,
@@ -204,4 +205,48 @@ pub enum ProjectMemberAccess {
     MembershipId,
     Level,
     CreatedAt,
+}
+
+/// An organization's roles: named groups of members that project rules can name.
+#[derive(Iden, Clone, Copy)]
+pub enum Roles {
+    Table,
+    Id,
+    OrganizationId,
+    Name,
+    /// The trimmed, lower-cased name: unique per organization.
+    NameKey,
+    CreatedById,
+    CreatedAt,
+}
+
+/// Who holds a role: one row per (role, user), through their membership.
+#[derive(Iden, Clone, Copy)]
+pub enum RoleMemberships {
+    Table,
+    Id,
+    RoleId,
+    UserId,
+    MembershipId,
+    JoinedAt,
+    UpdatedAt,
+}
+
+/// Project access rules: the default rule, member rules and role rules.
+#[derive(Iden, Clone, Copy)]
+pub enum AccessControls {
+    Table,
+    Id,
+    OrganizationId,
+    ProjectId,
+    /// `default`, `member:<membership id>` or `role:<role id>`: one rule per
+    /// subject, whatever the nullable columns hold.
+    SubjectKey,
+    MembershipId,
+    RoleId,
+    /// 0 none, 1 member, 8 admin: `MAX()` ranks them.
+    AccessLevel,
+    CreatedById,
+    CreatedAt,
+    UpdatedAt,
 }

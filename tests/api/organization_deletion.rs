@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
-use prickle::storage::schema::{LegalDocuments, OauthApplications, Projects};
+use prickle::storage::schema::{LegalDocuments, OauthApplications, ProjectMemberAccess, Projects};
 use prickle::storage::Db;
 use sea_query::{Alias, Expr, ExprTrait, Func, LockType, Query};
 use serde_json::{json, Value};
@@ -95,6 +95,21 @@ const KNOWN: &[Known] = &[
         table: "project_member_access",
         pointers: &["project_id"],
         effects: &[Effect::Deletes],
+    },
+    Known {
+        table: "access_controls",
+        pointers: &["organization_id", "project_id"],
+        effects: &[Effect::Deletes],
+    },
+    Known {
+        table: "roles",
+        pointers: &["organization_id"],
+        effects: &[],
+    },
+    Known {
+        table: "role_memberships",
+        pointers: &[],
+        effects: &[],
     },
     Known {
         table: "legal_documents",
@@ -184,6 +199,18 @@ fn fate(table: &str, row: &Row, t: &Target) -> Fate {
         "project_member_access" => {
             gone_if(in_set("project_id", &t.projects) || in_set("membership_id", &t.memberships))
         }
+        "access_controls" => {
+            let here = col("organization_id") == Some(t.org.as_str());
+            assert_eq!(
+                here,
+                in_set("project_id", &t.projects),
+                "a rule filed under another organization than its project's: {row:?}"
+            );
+            gone_if(here)
+        }
+        "roles" => gone_if(col("organization_id") == Some(t.org.as_str())),
+        // A role membership is of one organization's membership.
+        "role_memberships" => gone_if(in_set("membership_id", &t.memberships)),
         "users" => {
             let mut after = row.clone();
             let org_here = col("current_organization_id") == Some(t.org.as_str());
@@ -259,7 +286,7 @@ async fn tables(db: &Db) -> Vec<String> {
         .filter(|n| !n.starts_with("sqlite_"))
         .collect();
     names.sort();
-    assert!(names.len() >= KNOWN.len(), "{names:?}");
+    assert!(names.iter().any(|n| n == "organizations"), "{names:?}");
     names
 }
 
@@ -377,7 +404,16 @@ struct Org {
     projects: Vec<i64>,
 }
 
-async fn organization(app: &TestApp, name: &str, tag: &str) -> Org {
+/// Schema versions the fixture writes for: today's, or a database still at
+/// version 8, whose accepted invites granted project access in
+/// `project_member_access` (copied into rules by migration 10).
+#[derive(Clone, Copy, PartialEq)]
+enum Schema {
+    Current,
+    Version8,
+}
+
+async fn organization(app: &TestApp, name: &str, tag: &str, schema: Schema) -> Org {
     let owner = format!("owner-{tag}@example.com");
     let id = app.organization(name, &owner).await;
     let owner_key = app.key(&owner, &["*"]).await;
@@ -434,6 +470,13 @@ async fn organization(app: &TestApp, name: &str, tag: &str) -> Org {
     // One invite pending, one accepted: the newcomer's membership carries
     // project access, and their current organization and project are here.
     for (who, project) in [("pending", projects[0]), ("joined", projects[1])] {
+        // A version-8 database has no rules for today's invite checks to
+        // read: its grant is written as version 8 stored it.
+        let legacy = schema == Schema::Version8;
+        let access = match legacy {
+            false => json!([{"id": project, "level": "admin"}]),
+            true => json!([]),
+        };
         let r = app
             .call(
                 "POST",
@@ -441,7 +484,7 @@ async fn organization(app: &TestApp, name: &str, tag: &str) -> Org {
                 Some(&owner_key),
                 Some(json!({
                     "target_email": format!("{who}-{tag}@example.com"),
-                    "private_project_access": [{"id": project, "level": "admin"}],
+                    "private_project_access": access,
                 })),
             )
             .await;
@@ -456,6 +499,29 @@ async fn organization(app: &TestApp, name: &str, tag: &str) -> Org {
                 )
                 .await;
             assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        }
+        if legacy && who == "joined" {
+            let membership = r_membership(app, &id, &format!("{who}-{tag}@example.com")).await;
+            let mut tx = app.db.write().await.unwrap();
+            let grant = Query::insert()
+                .into_table(ProjectMemberAccess::Table)
+                .columns([
+                    ProjectMemberAccess::Id,
+                    ProjectMemberAccess::ProjectId,
+                    ProjectMemberAccess::MembershipId,
+                    ProjectMemberAccess::Level,
+                    ProjectMemberAccess::CreatedAt,
+                ])
+                .values_panic([
+                    format!("grant-{tag}").into(),
+                    project.into(),
+                    membership.into(),
+                    "admin".into(),
+                    1i64.into(),
+                ])
+                .to_owned();
+            tx.execute(&grant).await.unwrap();
+            tx.commit().await.unwrap();
         }
     }
     // Keys restricted to the organization alone and to one of its projects.
@@ -473,9 +539,25 @@ async fn organization(app: &TestApp, name: &str, tag: &str) -> Org {
 /// Two organizations alike, and a user in both: their key restricted to
 /// both organizations, another to a project of each, their current project
 /// in the first.
-async fn two_organizations(app: &TestApp) -> (Org, Org) {
-    let doomed = organization(app, "Doomed", "a").await;
-    let kept = organization(app, "Kept", "b").await;
+/// The membership id of `email` in `org`.
+async fn r_membership(app: &TestApp, org: &str, email: &str) -> String {
+    use prickle::storage::schema::{OrganizationMemberships as M, Users as U};
+    let stmt = Query::select()
+        .column((M::Table, M::Id))
+        .from(M::Table)
+        .inner_join(
+            U::Table,
+            Expr::col((U::Table, U::Id)).equals((M::Table, M::UserId)),
+        )
+        .and_where(Expr::col((M::Table, M::OrganizationId)).eq(org))
+        .and_where(Expr::col((U::Table, U::Email)).eq(email))
+        .to_owned();
+    strings(&app.db, &stmt).await.remove(0)
+}
+
+async fn two_organizations(app: &TestApp, schema: Schema) -> (Org, Org) {
+    let doomed = organization(app, "Doomed", "a", schema).await;
+    let kept = organization(app, "Kept", "b", schema).await;
     let both = "both@example.com";
     app.add_member(&doomed.id, both, 1).await;
     prickle::admin::add_member(&app.db, &kept.id, both, 1)
@@ -558,7 +640,7 @@ async fn delete_and_check(app: &TestApp, doomed: &Org, kept: &Org) {
 #[tokio::test]
 async fn deleting_an_organization_leaves_no_row_of_it_in_any_table() {
     let app = TestApp::new().await;
-    let (doomed, kept) = two_organizations(&app).await;
+    let (doomed, kept) = two_organizations(&app, Schema::Current).await;
     delete_and_check(&app, &doomed, &kept).await;
 }
 
@@ -570,7 +652,7 @@ async fn deleting_an_organization_leaves_no_row_of_it_in_any_table() {
 #[tokio::test]
 async fn a_database_from_version_8_keeps_its_rows_and_then_deletes_by_cascade() {
     let app = TestApp::at_version(8).await;
-    let (doomed, kept) = two_organizations(&app).await;
+    let (doomed, kept) = two_organizations(&app, Schema::Version8).await;
     let orphan = prickle::activity::Entry {
         organization_id: "0190a5b2-0000-7000-8000-000000000000",
         team_id: Some(999_999),
@@ -611,13 +693,47 @@ async fn a_database_from_version_8_keeps_its_rows_and_then_deletes_by_cascade() 
     tx.commit().await.unwrap();
 
     let before = dump(&app.db).await;
-    assert_eq!(app.db.migrate().await.unwrap(), 1);
+    assert_eq!(app.db.migrate().await.unwrap(), 2);
     let after = dump(&app.db).await;
-    assert_eq!(
-        before.keys().collect::<Vec<_>>(),
-        after.keys().collect::<Vec<_>>()
-    );
+    // Migration 10: the grants became member rules (admin: the owner
+    // invited them), the old table is gone, roles are new and empty.
+    let mut tables: Vec<&String> = before.keys().collect();
+    tables.retain(|t| *t != "project_member_access");
+    let added = ["access_controls", "role_memberships", "roles"].map(String::from);
+    tables.extend(added.iter());
+    tables.sort();
+    assert_eq!(tables, after.keys().collect::<Vec<_>>());
+    assert!(after["roles"].is_empty() && after["role_memberships"].is_empty());
+    let grants: Vec<_> = before["project_member_access"]
+        .iter()
+        .map(|g| {
+            let m = g["membership_id"].clone().unwrap();
+            (
+                g["project_id"].clone(),
+                format!("member:{m}"),
+                Some(m),
+                Some("8".to_string()),
+            )
+        })
+        .collect();
+    let rules: Vec<_> = after["access_controls"]
+        .iter()
+        .map(|r| {
+            let s = r["subject_key"].clone().unwrap();
+            (
+                r["project_id"].clone(),
+                s,
+                r["membership_id"].clone(),
+                r["access_level"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(grants.len(), 2);
+    assert_eq!(rules, grants);
     for (table, rows) in &before {
+        if table == "project_member_access" {
+            continue;
+        }
         let mut expected = rows.clone();
         match table.as_str() {
             "prickle_migrations" => {
@@ -627,7 +743,7 @@ async fn a_database_from_version_8_keeps_its_rows_and_then_deletes_by_cascade() 
                     .collect::<BTreeSet<_>>()
                     .into_iter()
                     .collect();
-                assert_eq!(versions, (1..=9).collect::<Vec<_>>());
+                assert_eq!(versions, (1..=10).collect::<Vec<_>>());
                 continue;
             }
             "activity_log" => {
@@ -652,7 +768,7 @@ async fn a_database_from_version_8_keeps_its_rows_and_then_deletes_by_cascade() 
 async fn deletion_waits_for_a_writer_holding_a_project_or_a_document() {
     for held in ["project", "document"] {
         let app = TestApp::new().await;
-        let org = organization(&app, "Busy", held).await;
+        let org = organization(&app, "Busy", held, Schema::Current).await;
         let mut writer = app.db.write().await.unwrap();
         let lock = match held {
             "project" => Query::select()

@@ -8,9 +8,7 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use prickle::config::{Config, EmailSettings};
-use prickle::storage::schema::{
-    OrganizationMemberships as M, ProjectMemberAccess as A, Users as U,
-};
+use prickle::storage::schema::{AccessControls as A, OrganizationMemberships as M, Users as U};
 use sea_query::{Expr, ExprTrait, Query};
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -255,19 +253,20 @@ async fn new_account_joins_at_the_invited_level() {
     assert!(members(&w, &w.org)
         .await
         .contains(&("alice@x.com".into(), 8, Some(admin_id))));
-    // Item 104: the project access is recorded for the membership.
+    // Item 104: the project access becomes a member rule of the membership.
     let mut tx = w.app.db.read().await.unwrap();
     let rows = tx
         .query(
             &Query::select()
-                .columns([A::ProjectId, A::Level])
+                .columns([A::ProjectId, A::AccessLevel])
+                .expr(Expr::col(A::SubjectKey).like("member:%"))
                 .from(A::Table)
                 .to_owned(),
-            |r| Ok((r.i64(0)?, r.string(1)?)),
+            |r| Ok((r.i64(0)?, r.i64(1)?, r.bool(2)?)),
         )
         .await
         .unwrap();
-    assert_eq!(rows, vec![(project, "admin".to_string())]);
+    assert_eq!(rows, vec![(project, 8, true)]);
     drop(tx);
     // The invite is used up.
     assert!(stored(&w).await.is_empty());

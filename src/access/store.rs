@@ -1,0 +1,137 @@
+//! Every query of project access control: the rules that apply to a caller
+//! on a project, and writing rules.
+
+use sea_query::{Expr, ExprTrait, OnConflict, Query, SelectStatement};
+
+use super::rules::{RuleLevel, Rules};
+use crate::storage::schema::{AccessControls as A, RoleMemberships as RM};
+use crate::storage::{DbResult, Tx};
+
+/// The subject key of a project's default rule; member and role rules use
+/// [`member_key`] and [`role_key`]. One rule per (project, subject key).
+pub const DEFAULT_KEY: &str = "default";
+
+pub fn member_key(membership_id: &str) -> String {
+    format!("member:{membership_id}")
+}
+
+pub fn role_key(role_id: &str) -> String {
+    format!("role:{role_id}")
+}
+
+/// One rule's level, as a scalar subquery on the project `project`.
+fn rule_level(project: Expr, subject_key: String) -> SelectStatement {
+    Query::select()
+        .column(A::AccessLevel)
+        .from(A::Table)
+        .and_where(Expr::col((A::Table, A::ProjectId)).eq(project))
+        .and_where(Expr::col((A::Table, A::SubjectKey)).eq(subject_key))
+        .to_owned()
+}
+
+/// The three subqueries that give [`Rules`] for `membership_id` on the
+/// project `project` (a column of the enclosing statement, or a value):
+/// the member rule, the highest rule naming a role the membership holds (a
+/// membership belongs to one organization, so another organization's roles
+/// never apply), and the default rule.
+pub fn rules_columns(project: Expr, membership_id: &str) -> [SelectStatement; 3] {
+    let role = Query::select()
+        .expr(Expr::col((A::Table, A::AccessLevel)).max())
+        .from(A::Table)
+        .and_where(Expr::col((A::Table, A::ProjectId)).eq(project.clone()))
+        .and_where(
+            Expr::col((A::Table, A::RoleId)).in_subquery(
+                Query::select()
+                    .column(RM::RoleId)
+                    .from(RM::Table)
+                    .and_where(Expr::col(RM::MembershipId).eq(membership_id))
+                    .to_owned(),
+            ),
+        )
+        .to_owned();
+    [
+        rule_level(project.clone(), member_key(membership_id)),
+        role,
+        rule_level(project, DEFAULT_KEY.to_string()),
+    ]
+}
+
+/// Reads [`rules_columns`]'s three values starting at column `at`.
+pub fn rules_from_row(r: &dyn crate::storage::RowRead, at: usize) -> DbResult<Rules> {
+    let level = |i| Ok::<_, crate::storage::DbError>(r.opt_i64(i)?.map(RuleLevel::from_i64));
+    Ok(Rules {
+        member: level(at)?,
+        role: level(at + 1)?,
+        default: level(at + 2)?,
+    })
+}
+
+/// The rules that apply to `membership_id` on one project.
+pub async fn rules_for(tx: &mut Tx, project_id: i64, membership_id: &str) -> DbResult<Rules> {
+    let mut stmt = Query::select();
+    for q in rules_columns(Expr::val(project_id).into(), membership_id) {
+        stmt.expr(Expr::SubQuery(None, Box::new(q.into())));
+    }
+    let rules = tx.query_opt(&stmt, |r| rules_from_row(r, 0)).await?;
+    Ok(rules.unwrap_or_default())
+}
+
+/// A rule to write: who it names and who writes it.
+pub struct NewRule<'a> {
+    pub organization_id: &'a str,
+    pub project_id: i64,
+    pub membership_id: Option<&'a str>,
+    pub role_id: Option<&'a str>,
+    pub level: RuleLevel,
+    pub by: Option<i64>,
+}
+
+impl NewRule<'_> {
+    fn subject_key(&self) -> String {
+        match (self.membership_id, self.role_id) {
+            (Some(m), _) => member_key(m),
+            (None, Some(r)) => role_key(r),
+            (None, None) => DEFAULT_KEY.to_string(),
+        }
+    }
+}
+
+/// Creates the rule for its subject, or sets the level of the one there is
+/// (the unique subject key makes two writers racing leave one rule; the
+/// first writer stays its `created_by`).
+pub async fn upsert(tx: &mut Tx, rule: &NewRule<'_>, now: i64) -> DbResult<()> {
+    let stmt = Query::insert()
+        .into_table(A::Table)
+        .columns([
+            A::Id,
+            A::OrganizationId,
+            A::ProjectId,
+            A::SubjectKey,
+            A::MembershipId,
+            A::RoleId,
+            A::AccessLevel,
+            A::CreatedById,
+            A::CreatedAt,
+            A::UpdatedAt,
+        ])
+        .values_panic([
+            uuid::Uuid::now_v7().to_string().into(),
+            rule.organization_id.into(),
+            rule.project_id.into(),
+            rule.subject_key().into(),
+            rule.membership_id.map(str::to_string).into(),
+            rule.role_id.map(str::to_string).into(),
+            rule.level.as_i64().into(),
+            rule.by.into(),
+            now.into(),
+            now.into(),
+        ])
+        .on_conflict(
+            OnConflict::columns([A::ProjectId, A::SubjectKey])
+                .update_columns([A::AccessLevel, A::UpdatedAt])
+                .to_owned(),
+        )
+        .to_owned();
+    tx.execute(&stmt).await?;
+    Ok(())
+}
