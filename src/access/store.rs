@@ -339,7 +339,7 @@ pub async fn invite_facts(
 ) -> DbResult<HashMap<i64, Rules>> {
     let mut stmt = Query::select();
     stmt.column((P::Table, P::Id));
-    for q in rules_columns(Expr::col((P::Table, P::Id)).into(), membership_id) {
+    for q in rules_columns(Expr::col((P::Table, P::Id)), membership_id) {
         stmt.expr(Expr::SubQuery(None, Box::new(q.into())));
     }
     stmt.from(P::Table)
