@@ -24,6 +24,7 @@ pub fn routes() -> Routes {
     let r = crate::legal_documents::routes(r);
     let r = crate::oauth_applications::routes(r);
     let r = crate::invites::routes(r);
+    let r = crate::access::routes(r);
     crate::members::routes(r)
 }
 

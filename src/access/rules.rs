@@ -177,6 +177,56 @@ pub fn is_project_admin(resolved: &Resolved) -> bool {
     resolved.level == Some(ProjectLevel::Admin)
 }
 
+/// What an invite's checks know of one project of the organization, for
+/// the inviter: whether it is restricted (it has a default rule) and the
+/// inviter's resolved level on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InviteFacts {
+    pub restricted: bool,
+    pub resolved: Resolved,
+}
+
+impl InviteFacts {
+    pub fn of(org_level: Level, rules: &Rules) -> InviteFacts {
+        InviteFacts {
+            restricted: rules.default.is_some(),
+            resolved: resolve(Some(org_level), rules),
+        }
+    }
+}
+
+/// PostHog's text for a project the inviter may not name.
+pub const INVITE_NO_PROJECT: &str =
+    "Project does not exist on this organization, or it is private and you do not have access to it.";
+/// PostHog's (upstream) text for a level above the inviter's own.
+pub const INVITE_ABOVE_OWN: &str =
+    "You cannot invite to a private project with a higher level than your own.";
+
+/// May an inviter at `org_level` grant `requested` on a project of the
+/// organization (the spec's §10 steps 3-6, in the design's order)?
+/// Organization admins may grant anything; a project hidden from the
+/// inviter is "does not exist" (decisions 7 and 13, before anything else
+/// could reveal it); and nobody grants above their own level, on
+/// unrestricted projects too (design Q1, decided: with decision 5 a plain
+/// member is `member` there, and PostHog's "accepted" would let them make
+/// project admins).
+pub fn invite_check(
+    org_level: Level,
+    facts: &InviteFacts,
+    requested: ProjectLevel,
+) -> Result<(), &'static str> {
+    if org_level.is_admin() {
+        return Ok(());
+    }
+    let Some(own) = facts.resolved.level else {
+        return Err(INVITE_NO_PROJECT);
+    };
+    if requested > own {
+        return Err(INVITE_ABOVE_OWN);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -294,5 +344,68 @@ mod tests {
         }
         assert_eq!(RuleLevel::parse("Admin"), None);
         assert_eq!(RuleLevel::parse(" admin"), None);
+    }
+
+    /// The invite checks: every organization level × restricted or not ×
+    /// the inviter's resolved level × the level asked for.
+    #[test]
+    fn invite_check_table() {
+        let levels = [None, Some(P::Member), Some(P::Admin)];
+        let mut rows = 0;
+        for org in [Level::Member, Level::Admin, Level::Owner] {
+            for restricted in [false, true] {
+                for own in levels {
+                    for requested in [P::Member, P::Admin] {
+                        rows += 1;
+                        let facts = InviteFacts {
+                            restricted,
+                            resolved: Resolved {
+                                level: own,
+                                source: Source::Default,
+                            },
+                        };
+                        let want = match (org.is_admin(), own) {
+                            (true, _) => Ok(()),
+                            (false, None) => Err(INVITE_NO_PROJECT),
+                            (false, Some(own)) if requested > own => Err(INVITE_ABOVE_OWN),
+                            (false, Some(_)) => Ok(()),
+                        };
+                        let row = format!("{org:?} restricted={restricted} {own:?} {requested:?}");
+                        assert_eq!(invite_check(org, &facts, requested), want, "{row}");
+                    }
+                }
+            }
+        }
+        assert_eq!(rows, 36);
+        // Literal rows: a plain member on a project without rules is a
+        // member there, so may invite members but not admins (Q1).
+        let open = InviteFacts::of(Level::Member, &Rules::NONE);
+        assert!(!open.restricted);
+        assert_eq!(invite_check(Level::Member, &open, P::Member), Ok(()));
+        assert_eq!(
+            invite_check(Level::Member, &open, P::Admin),
+            Err(INVITE_ABOVE_OWN)
+        );
+        // Private, no rule of theirs: hidden, so "does not exist".
+        let private = Rules {
+            default: Some(R::None),
+            ..Rules::NONE
+        };
+        let facts = InviteFacts::of(Level::Member, &private);
+        assert!(facts.restricted);
+        assert_eq!(
+            invite_check(Level::Member, &facts, P::Member),
+            Err(INVITE_NO_PROJECT)
+        );
+        // An owner invites anywhere, at any level.
+        let facts = InviteFacts::of(Level::Owner, &private);
+        assert_eq!(invite_check(Level::Owner, &facts, P::Admin), Ok(()));
+        // A project admin by rule on a private project may invite admins.
+        let admin_rule = Rules {
+            member: Some(R::Admin),
+            ..private
+        };
+        let facts = InviteFacts::of(Level::Member, &admin_rule);
+        assert_eq!(invite_check(Level::Member, &facts, P::Admin), Ok(()));
     }
 }

@@ -1,11 +1,18 @@
 //! Every query of project access control: the rules that apply to a caller
 //! on a project, and writing rules.
 
-use sea_query::{Expr, ExprTrait, OnConflict, Query, SelectStatement};
+use std::collections::HashMap;
 
-use super::rules::{RuleLevel, Rules};
-use crate::storage::schema::{AccessControls as A, RoleMemberships as RM};
-use crate::storage::{DbResult, Tx};
+use sea_query::{Expr, ExprTrait, JoinType, LockType, OnConflict, Order, Query, SelectStatement};
+
+use super::model::{MemberAccess, Rule};
+use super::rules::{resolve, RuleLevel, Rules};
+use crate::organizations::Level;
+use crate::storage::schema::{
+    AccessControls as A, OrganizationMemberships as M, Organizations as O, Projects as P,
+    RoleMemberships as RM, Roles as R, Users as U,
+};
+use crate::storage::{DbResult, RowRead, Tx};
 
 /// The subject key of a project's default rule; member and role rules use
 /// [`member_key`] and [`role_key`]. One rule per (project, subject key).
@@ -133,5 +140,218 @@ pub async fn upsert(tx: &mut Tx, rule: &NewRule<'_>, now: i64) -> DbResult<()> {
         )
         .to_owned();
     tx.execute(&stmt).await?;
+    Ok(())
+}
+
+/// The caller's membership in the organization: its id and level (`None`:
+/// not a member, e.g. removed since the request was routed).
+pub async fn membership(
+    tx: &mut Tx,
+    org_id: &str,
+    user_id: i64,
+) -> DbResult<Option<(String, Level)>> {
+    let stmt = Query::select()
+        .columns([M::Id, M::Level])
+        .from(M::Table)
+        .and_where(Expr::col(M::OrganizationId).eq(org_id))
+        .and_where(Expr::col(M::UserId).eq(user_id))
+        .to_owned();
+    let row = tx
+        .query_opt(&stmt, |r| Ok((r.string(0)?, r.i64(1)?)))
+        .await?;
+    Ok(row.and_then(|(id, level)| Some((id, Level::from_i64(level)?))))
+}
+
+/// The lock order of every access-control write (design §6.3): the
+/// organization row `FOR NO KEY UPDATE` (member writes and organization
+/// deletion wait; foreign-key checks of a project writer do not), then the
+/// project `FOR UPDATE`. Returns the project's name, `None` when it is not
+/// (or no longer) one of the organization's. SQLite's write transactions
+/// already exclude each other.
+pub async fn lock_project(tx: &mut Tx, org_id: &str, project_id: i64) -> DbResult<Option<String>> {
+    let pg = tx.is_postgres();
+    if pg {
+        let stmt = Query::select()
+            .column(O::Id)
+            .from(O::Table)
+            .and_where(Expr::col(O::Id).eq(org_id))
+            .lock(LockType::NoKeyUpdate)
+            .to_owned();
+        tx.query(&stmt, |r| r.string(0)).await?;
+    }
+    let mut stmt = Query::select();
+    stmt.column(P::Name)
+        .from(P::Table)
+        .and_where(Expr::col(P::OrganizationId).eq(org_id))
+        .and_where(Expr::col(P::Id).eq(project_id));
+    if pg {
+        stmt.lock(LockType::Update);
+    }
+    tx.query_opt(&stmt, |r| r.string(0)).await
+}
+
+const RULE_COLUMNS: [A; 7] = [
+    A::ProjectId,
+    A::AccessLevel,
+    A::MembershipId,
+    A::RoleId,
+    A::CreatedById,
+    A::CreatedAt,
+    A::UpdatedAt,
+];
+
+fn rule_from_row(r: &dyn RowRead) -> DbResult<Rule> {
+    Ok(Rule {
+        project_id: r.i64(0)?,
+        level: RuleLevel::from_i64(r.i64(1)?),
+        membership_id: r.opt_string(2)?,
+        role_id: r.opt_string(3)?,
+        created_by: r.opt_i64(4)?,
+        created_at: r.i64(5)?,
+        updated_at: r.i64(6)?,
+    })
+}
+
+/// Every rule of a project, oldest first.
+pub async fn list(tx: &mut Tx, org_id: &str, project_id: i64) -> DbResult<Vec<Rule>> {
+    let stmt = Query::select()
+        .columns(RULE_COLUMNS)
+        .from(A::Table)
+        .and_where(Expr::col(A::OrganizationId).eq(org_id))
+        .and_where(Expr::col(A::ProjectId).eq(project_id))
+        .order_by(A::CreatedAt, Order::Asc)
+        .order_by(A::Id, Order::Asc)
+        .to_owned();
+    tx.query(&stmt, rule_from_row).await
+}
+
+/// The rule of one subject on a project, if there is one.
+pub async fn find(tx: &mut Tx, rule: &NewRule<'_>) -> DbResult<Option<Rule>> {
+    let stmt = Query::select()
+        .columns(RULE_COLUMNS)
+        .from(A::Table)
+        .and_where(Expr::col(A::OrganizationId).eq(rule.organization_id))
+        .and_where(Expr::col(A::ProjectId).eq(rule.project_id))
+        .and_where(Expr::col(A::SubjectKey).eq(rule.subject_key()))
+        .to_owned();
+    tx.query_opt(&stmt, rule_from_row).await
+}
+
+/// Deletes the rule of one subject on a project; how many went (0 or 1).
+pub async fn delete(tx: &mut Tx, rule: &NewRule<'_>) -> DbResult<u64> {
+    let stmt = Query::delete()
+        .from_table(A::Table)
+        .and_where(Expr::col(A::OrganizationId).eq(rule.organization_id))
+        .and_where(Expr::col(A::ProjectId).eq(rule.project_id))
+        .and_where(Expr::col(A::SubjectKey).eq(rule.subject_key()))
+        .to_owned();
+    tx.execute(&stmt).await
+}
+
+/// The organization of a membership, looked up by id in any organization:
+/// PostHog's PUT tells "no such member" from "another organization's".
+pub async fn membership_organization(tx: &mut Tx, membership_id: &str) -> DbResult<Option<String>> {
+    let stmt = Query::select()
+        .column(M::OrganizationId)
+        .from(M::Table)
+        .and_where(Expr::col(M::Id).eq(membership_id))
+        .to_owned();
+    tx.query_opt(&stmt, |r| r.string(0)).await
+}
+
+/// The organization of a role, looked up by id in any organization (as
+/// [`membership_organization`]).
+pub async fn role_organization(tx: &mut Tx, role_id: &str) -> DbResult<Option<String>> {
+    let stmt = Query::select()
+        .column(R::OrganizationId)
+        .from(R::Table)
+        .and_where(Expr::col(R::Id).eq(role_id))
+        .to_owned();
+    tx.query_opt(&stmt, |r| r.string(0)).await
+}
+
+/// Every active member of the organization with their level resolved on the
+/// project, in one statement: the memberships joined with their users, each
+/// with its member rule and the highest rule of its roles here, and the
+/// project's default rule.
+pub async fn members_on(tx: &mut Tx, org_id: &str, project_id: i64) -> DbResult<Vec<MemberAccess>> {
+    let member = Query::select()
+        .column((A::Table, A::AccessLevel))
+        .from(A::Table)
+        .and_where(Expr::col((A::Table, A::ProjectId)).eq(project_id))
+        .and_where(Expr::col((A::Table, A::MembershipId)).equals((M::Table, M::Id)))
+        .to_owned();
+    let role = Query::select()
+        .expr(Expr::col((A::Table, A::AccessLevel)).max())
+        .from(A::Table)
+        .and_where(Expr::col((A::Table, A::ProjectId)).eq(project_id))
+        .and_where(
+            Expr::col((A::Table, A::RoleId)).in_subquery(
+                Query::select()
+                    .column((RM::Table, RM::RoleId))
+                    .from(RM::Table)
+                    .and_where(Expr::col((RM::Table, RM::MembershipId)).equals((M::Table, M::Id)))
+                    .to_owned(),
+            ),
+        )
+        .to_owned();
+    let default = rule_level(Expr::val(project_id), DEFAULT_KEY.to_string());
+    let mut stmt = Query::select();
+    stmt.column((U::Table, U::Uuid))
+        .column((M::Table, M::Id))
+        .column((M::Table, M::Level));
+    for q in [member, role, default] {
+        stmt.expr(Expr::SubQuery(None, Box::new(q.into())));
+    }
+    stmt.from(M::Table)
+        .join(
+            JoinType::InnerJoin,
+            U::Table,
+            Expr::col((U::Table, U::Id)).equals((M::Table, M::UserId)),
+        )
+        .and_where(Expr::col((M::Table, M::OrganizationId)).eq(org_id))
+        .and_where(Expr::col((U::Table, U::IsActive)).eq(true));
+    let rows = tx
+        .query(&stmt, |r| {
+            Ok((r.string(0)?, r.string(1)?, r.i64(2)?, rules_from_row(r, 3)?))
+        })
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(user_uuid, membership_id, level, rules)| {
+            let level = Level::from_i64(level)?;
+            Some(MemberAccess {
+                user_uuid,
+                membership_id,
+                level,
+                resolved: resolve(Some(level), &rules),
+            })
+        })
+        .collect())
+}
+
+/// Every project of the organization with the rules that apply to the
+/// membership there (the invite checks, read in the invite's transaction).
+pub async fn invite_facts(
+    tx: &mut Tx,
+    org_id: &str,
+    membership_id: &str,
+) -> DbResult<HashMap<i64, Rules>> {
+    let mut stmt = Query::select();
+    stmt.column((P::Table, P::Id));
+    for q in rules_columns(Expr::col((P::Table, P::Id)), membership_id) {
+        stmt.expr(Expr::SubQuery(None, Box::new(q.into())));
+    }
+    stmt.from(P::Table)
+        .and_where(Expr::col((P::Table, P::OrganizationId)).eq(org_id));
+    let rows = tx
+        .query(&stmt, |r| Ok((r.i64(0)?, rules_from_row(r, 1)?)))
+        .await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// Called inside every transaction that changes who may see what (rule
+/// writes here; issue 16's authorization cache will listen). Does nothing yet.
+pub async fn grants_changed(_tx: &mut Tx, _org_id: &str) -> DbResult<()> {
     Ok(())
 }

@@ -13,11 +13,13 @@ pub mod rules;
 pub mod store;
 pub mod token;
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use axum::response::Response;
 use serde_json::Value;
 
+use crate::access;
+use crate::access::rules::InviteFacts;
 use crate::auth::Scope;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{self, pagination, ApiRequest, App, Member, NonMember, Routes};
@@ -74,28 +76,41 @@ async fn list(app: App, req: ApiRequest, ctx: Member) -> ApiResult<Response> {
     )?)
 }
 
-/// The organization's projects, read only when a payload names some.
-async fn projects_for(app: &App, ctx: &Member, needed: bool) -> ApiResult<HashSet<i64>> {
+/// The organization's projects and what the inviter is on each, read only
+/// when a payload names some, in the invite's transaction (organization
+/// locked), so the checks and the insert see one state of the rules.
+async fn project_facts(
+    tx: &mut Tx,
+    ctx: &Member,
+    needed: bool,
+) -> ApiResult<HashMap<i64, InviteFacts>> {
     if !needed {
-        return Ok(HashSet::new());
+        return Ok(HashMap::new());
     }
-    let mut tx = app.db.read().await?;
-    let ids = store::project_ids(&mut tx, &ctx.org.id).await?;
-    tx.commit().await?;
-    Ok(ids)
+    let Some((membership_id, level)) =
+        access::store::membership(tx, &ctx.org.id, ctx.caller.user.id).await?
+    else {
+        // Removed since the request was routed: no project is theirs to name.
+        return Ok(HashMap::new());
+    };
+    let rules = access::store::invite_facts(tx, &ctx.org.id, &membership_id).await?;
+    Ok(rules
+        .into_iter()
+        .map(|(id, rules)| (id, InviteFacts::of(level, &rules)))
+        .collect())
 }
 
 async fn create(app: App, mut req: ApiRequest, ctx: Member) -> ApiResult<Response> {
     let checked = payload::check(req.data()?)?;
-    let projects = projects_for(&app, &ctx, payload::names_projects(&checked)).await?;
+    let now = time::now_micros();
+    let mut tx = app.db.write().await?;
+    organizations::lock(&mut tx, &ctx.org.id).await?;
+    let projects = project_facts(&mut tx, &ctx, payload::names_projects(&checked)).await?;
     let check = payload::Context {
         level: ctx.level,
         projects: &projects,
     };
     let new = payload::accept(checked, &check)?;
-    let now = time::now_micros();
-    let mut tx = app.db.write().await?;
-    organizations::lock(&mut tx, &ctx.org.id).await?;
     let invite = write(&mut tx, &app, &ctx, new, now).await?;
     tx.commit().await?;
     send_emails(&app, &ctx, std::slice::from_ref(&invite));
@@ -134,7 +149,10 @@ async fn bulk(app: App, mut req: ApiRequest, ctx: Member) -> ApiResult<Response>
     let needed = checked
         .iter()
         .any(|c| c.as_ref().is_ok_and(payload::names_projects));
-    let projects = projects_for(&app, &ctx, needed).await?;
+    let now = time::now_micros();
+    let mut tx = app.db.write().await?;
+    organizations::lock(&mut tx, &ctx.org.id).await?;
+    let projects = project_facts(&mut tx, &ctx, needed).await?;
     let check = payload::Context {
         level: ctx.level,
         projects: &projects,
@@ -154,9 +172,6 @@ async fn bulk(app: App, mut req: ApiRequest, ctx: Member) -> ApiResult<Response>
     if let Some(e) = first_error {
         return Err(e);
     }
-    let now = time::now_micros();
-    let mut tx = app.db.write().await?;
-    organizations::lock(&mut tx, &ctx.org.id).await?;
     let mut created = Vec::with_capacity(parsed.len());
     for new in parsed {
         created.push(write(&mut tx, &app, &ctx, new, now).await?);

@@ -5,12 +5,13 @@
 //! asking for a level above the caller's own is a 403 that beats every
 //! field error (PostHog raises it inside `validate_level`).
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use serde_json::Value;
 
 use super::model::{AccessLevel, ProjectAccess};
 use super::rules;
+use crate::access::rules::{invite_check, InviteFacts, ProjectLevel, INVITE_NO_PROJECT};
 use crate::error::{ApiError, ApiResult};
 use crate::members::openapi::{LEVEL, USER_BASIC};
 use crate::members::payload::LEVELS;
@@ -111,8 +112,10 @@ pub struct NewInvite {
 pub struct Context<'a> {
     /// The inviter's level in the organization.
     pub level: Level,
-    /// The organization's project ids (needed only for `private_project_access`).
-    pub projects: &'a HashSet<i64>,
+    /// Every project of the organization and what the inviter is there
+    /// (read in the invite's transaction, and only when the payload names
+    /// projects: `private_project_access`).
+    pub projects: &'a HashMap<i64, InviteFacts>,
 }
 
 /// The declared checks of a single create body.
@@ -164,13 +167,13 @@ fn level_of(v: &Value) -> Level {
         .unwrap_or(Level::Member)
 }
 
-const TEAM_ERROR: &str =
-    "Project does not exist on this organization, or it is private and you do not have access to it.";
+const TEAM_ERROR: &str = INVITE_NO_PROJECT;
 
-/// The model's structural checks, then the serializer's: level `member` or
-/// `admin`, a project of this organization. Every project in prickle is open
-/// (no project-level access control), so membership of the organization is
-/// access enough. An empty list or null is stored as null.
+/// The model's structural checks, then the serializer's, element by element:
+/// level `member` or `admin`, a project of this organization, then what the
+/// inviter may grant there (`access::rules::invite_check`: hidden projects
+/// do not exist, nobody grants above their own level). An empty list or
+/// null is stored as null.
 fn project_access(v: &Value, ctx: &Context) -> Result<Option<Vec<ProjectAccess>>, &'static str> {
     let items = match v {
         Value::Null => return Ok(None),
@@ -202,9 +205,12 @@ fn project_access(v: &Value, ctx: &Context) -> Result<Option<Vec<ProjectAccess>>
             .and_then(AccessLevel::parse)
             .ok_or("The \"level\" field must be a valid access level.")?;
         let id = item["id"].as_i64().ok_or(TEAM_ERROR)?;
-        if !ctx.projects.contains(&id) {
-            return Err(TEAM_ERROR);
-        }
+        let facts = ctx.projects.get(&id).ok_or(TEAM_ERROR)?;
+        let requested = match level {
+            AccessLevel::Member => ProjectLevel::Member,
+            AccessLevel::Admin => ProjectLevel::Admin,
+        };
+        invite_check(ctx.level, facts, requested)?;
         out.push(ProjectAccess { id, level });
     }
     Ok(Some(out))
@@ -215,8 +221,13 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn open_project(level: Level) -> HashMap<i64, InviteFacts> {
+        let facts = InviteFacts::of(level, &crate::access::Rules::NONE);
+        [(7, facts)].into_iter().collect()
+    }
+
     fn run(body: Value, level: Level) -> Result<NewInvite, ApiError> {
-        let projects: HashSet<i64> = [7].into_iter().collect();
+        let projects = open_project(level);
         let ctx = Context {
             level,
             projects: &projects,
@@ -225,7 +236,7 @@ mod tests {
     }
 
     fn form(pairs: &[(&str, &str)]) -> Result<NewInvite, ApiError> {
-        let projects: HashSet<i64> = [7].into_iter().collect();
+        let projects = open_project(Level::Admin);
         let ctx = Context {
             level: Level::Admin,
             projects: &projects,
@@ -352,9 +363,14 @@ mod tests {
             "The \"level\" field must be a valid access level."
         );
         assert_eq!(msg(json!([{"id": 8, "level": "admin"}])), TEAM_ERROR);
+        // A plain member is `member` on a project without rules: not above it.
+        assert_eq!(
+            msg(json!([{"id": 7, "level": "admin"}])),
+            crate::access::rules::INVITE_ABOVE_OWN
+        );
         let ok = run(
             json!({"target_email": "a@b.co", "private_project_access": [{"id": 7, "level": "admin"}]}),
-            Level::Member,
+            Level::Admin,
         )
         .unwrap();
         assert_eq!(

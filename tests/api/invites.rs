@@ -760,20 +760,40 @@ async fn project_access() {
     let theirs = w.create_other_project("Theirs").await["id"]
         .as_i64()
         .unwrap();
-    // Items 9-10, 38-39, 41: every prickle project is open to its organization's members.
-    for (key, email) in [(&w.admin, "a@x.com"), (&w.member, "b@x.com")] {
+    // Items 9-10, 38-39, 41: a project without rules is open to every
+    // member, up to their own level on it (a plain member is `member` there:
+    // design Q1, so they cannot make project admins).
+    for (key, email, level) in [
+        (&w.admin, "a@x.com", "admin"),
+        (&w.member, "b@x.com", "member"),
+    ] {
         let r = post(
             &w,
             key,
-            json!({"target_email": email, "private_project_access": [{"id": mine, "level": "admin"}]}),
+            json!({"target_email": email, "private_project_access": [{"id": mine, "level": level}]}),
         )
         .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
         assert_eq!(
             r.body["private_project_access"],
-            json!([{"id": mine, "level": "admin"}])
+            json!([{"id": mine, "level": level}])
         );
     }
+    let r = post(
+        &w,
+        &w.member,
+        json!({"target_email": "e@x.com", "private_project_access": [{"id": mine, "level": "admin"}]}),
+    )
+    .await;
+    assert_eq!(
+        r.error(),
+        (
+            400,
+            "invalid_input",
+            "You cannot invite to a private project with a higher level than your own.",
+            json!("private_project_access")
+        )
+    );
     // Items 11-12, 40.
     for bad in [
         json!([{"id": theirs, "level": "member"}]),

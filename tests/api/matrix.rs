@@ -197,6 +197,45 @@ pub fn rows() -> Vec<Row> {
         },
         Row {
             method: "GET",
+            pattern: "/api/organizations/{organization_id}/projects/{id}/access_controls",
+            path: "/api/organizations/{org}/projects/{project}/access_controls/",
+            body: None,
+            scope: "access_control:read",
+            expect: |a| match a {
+                OtherOrgKey => ORG_KEY,
+                NonMember => NOT_FOUND,
+                _ => OK,
+            },
+        },
+        Row {
+            method: "PUT",
+            pattern: "/api/organizations/{organization_id}/projects/{id}/access_controls",
+            path: "/api/organizations/{org}/projects/{project}/access_controls/",
+            // The default rule at `member`: what a project without rules gives.
+            body: Some(|| json!({"access_level": "member"})),
+            scope: "access_control:write",
+            expect: |a| match a {
+                OtherOrgKey => ORG_KEY,
+                ReadOnly => (403, "API key missing required scope 'access_control:write'"),
+                NonMember => NOT_FOUND,
+                Member => (403, "Must be admin to modify project permissions."),
+                _ => OK,
+            },
+        },
+        Row {
+            method: "GET",
+            pattern: "/api/organizations/{organization_id}/projects/{id}/users_with_access",
+            path: "/api/organizations/{org}/projects/{project}/users_with_access/",
+            body: None,
+            scope: "access_control:read",
+            expect: |a| match a {
+                OtherOrgKey => ORG_KEY,
+                NonMember => NOT_FOUND,
+                _ => OK,
+            },
+        },
+        Row {
+            method: "GET",
             pattern: "/api/organizations/{organization_id}/legal_documents",
             path: "/api/organizations/{org}/legal_documents/",
             body: None,
@@ -332,6 +371,45 @@ pub fn rows() -> Vec<Row> {
             path: "/api/projects/{project}/activity/",
             body: None,
             scope: "project:read",
+            expect: |a| match a {
+                OtherOrgKey => ORG_KEY,
+                NonMember => NOT_FOUND,
+                _ => OK,
+            },
+        },
+        Row {
+            method: "GET",
+            pattern: "/api/projects/{id}/access_controls",
+            path: "/api/projects/{project}/access_controls/",
+            body: None,
+            scope: "access_control:read",
+            expect: |a| match a {
+                OtherOrgKey => ORG_KEY,
+                NonMember => NOT_FOUND,
+                _ => OK,
+            },
+        },
+        Row {
+            method: "PUT",
+            pattern: "/api/projects/{id}/access_controls",
+            path: "/api/projects/{project}/access_controls/",
+            // The default rule at `member`: what a project without rules gives.
+            body: Some(|| json!({"access_level": "member"})),
+            scope: "access_control:write",
+            expect: |a| match a {
+                OtherOrgKey => ORG_KEY,
+                ReadOnly => (403, "API key missing required scope 'access_control:write'"),
+                NonMember => NOT_FOUND,
+                Member => (403, "Must be admin to modify project permissions."),
+                _ => OK,
+            },
+        },
+        Row {
+            method: "GET",
+            pattern: "/api/projects/{id}/users_with_access",
+            path: "/api/projects/{project}/users_with_access/",
+            body: None,
+            scope: "access_control:read",
             expect: |a| match a {
                 OtherOrgKey => ORG_KEY,
                 NonMember => NOT_FOUND,
