@@ -24,7 +24,8 @@ pub fn routes() -> Routes {
     let r = crate::legal_documents::routes(r);
     let r = crate::oauth_applications::routes(r);
     let r = crate::invites::routes(r);
-    crate::members::routes(r)
+    let r = crate::members::routes(r);
+    crate::roles::routes(r)
 }
 
 /// Builds the whole application.
