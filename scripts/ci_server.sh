@@ -4,7 +4,8 @@
 # organization PRICKLE_ORG, a member PRICKLE_MEMBER (user uuid), a project
 # PRICKLE_PROJECT, a pending invite PRICKLE_INVITE (also the sign-up id, with
 # its sign-up token PRICKLE_INVITE_TOKEN), a
-# legal document PRICKLE_LEGAL_DOCUMENT and an OAuth application. Also sets
+# legal document PRICKLE_LEGAL_DOCUMENT, an OAuth application, and a role
+# PRICKLE_ROLE held by the member (PRICKLE_ROLE_MEMBERSHIP). Also sets
 # PRICKLE_URL, PRICKLE_DB and SERVER_PID; `stop_server` ends the server and
 # removes the data. Needs PRICKLE_BIN (the binary) and python3.
 # PRICKLE_CI_DATABASE_URL: an empty PostgreSQL database to use instead.
@@ -59,5 +60,8 @@ PRICKLE_LEGAL_DOCUMENT="$(api_post "/api/organizations/${PRICKLE_ORG}/legal_docu
   '{"document_type": "DPA", "company_name": "Fuzzers", "company_address": "1 Main St",
     "representative_name": "Fuzz", "representative_title": "CEO",
     "representative_email": "fuzz@example.com", "dpa_mode": "pretty"}' | json_field id)"
+PRICKLE_ROLE="$(api_post "/api/organizations/${PRICKLE_ORG}/roles/" '{"name": "Fixture"}' | json_field id)"
+PRICKLE_ROLE_MEMBERSHIP="$(api_post "/api/organizations/${PRICKLE_ORG}/roles/${PRICKLE_ROLE}/role_memberships/" \
+  "{\"user_uuid\": \"${PRICKLE_MEMBER}\"}" | json_field id)"
 export PRICKLE_URL PRICKLE_KEY PRICKLE_KEY_ID PRICKLE_ORG PRICKLE_MEMBER PRICKLE_PROJECT \
-  PRICKLE_INVITE PRICKLE_INVITE_TOKEN PRICKLE_LEGAL_DOCUMENT PRICKLE_DB
+  PRICKLE_INVITE PRICKLE_INVITE_TOKEN PRICKLE_LEGAL_DOCUMENT PRICKLE_ROLE PRICKLE_ROLE_MEMBERSHIP PRICKLE_DB

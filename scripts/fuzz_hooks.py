@@ -2,7 +2,7 @@
 fixture up gets an object of its own, made just before the call, so it acts
 on a real object and the fixture survives for the operations after it:
 
-- DELETE of a project, member, invite or organization;
+- DELETE of a project, member, invite, role, role membership or organization;
 - POST /api/signup/{invite_id}/ (a sign-up consumes its invite; the fresh
   one comes with its sign-up token in the query).
 """
@@ -62,6 +62,17 @@ def fresh_signup(case):
     case.query = {**(case.query or {}), "token": token}
 
 
+def new_role():
+    return call("POST", org_path("roles/"), {"name": f"Doomed {uuid.uuid4()}"})["id"]
+
+
+def new_role_membership():
+    """A fresh member added to the fixture role (the path keeps PRICKLE_ROLE)."""
+    user = new_member()
+    path = org_path(f"roles/{os.environ['PRICKLE_ROLE']}/role_memberships/")
+    return call("POST", path, {"user_uuid": user})["id"]
+
+
 def new_organization():
     return call("POST", "/api/organizations/", {"name": f"Doomed {uuid.uuid4()}"})["id"]
 
@@ -78,6 +89,14 @@ FRESH = [
         new_member,
     ),
     ("DELETE", "/api/organizations/{organization_id}/invites/{id}/", "id", "PRICKLE_INVITE", new_invite),
+    ("DELETE", "/api/organizations/{organization_id}/roles/{id}/", "id", "PRICKLE_ROLE", new_role),
+    (
+        "DELETE",
+        "/api/organizations/{organization_id}/roles/{role_id}/role_memberships/{id}/",
+        "id",
+        "PRICKLE_ROLE_MEMBERSHIP",
+        new_role_membership,
+    ),
     ("DELETE", "/api/organizations/{organization_id}/", "organization_id", "PRICKLE_ORG", new_organization),
 ]
 

@@ -25,7 +25,8 @@ pub fn routes() -> Routes {
     let r = crate::oauth_applications::routes(r);
     let r = crate::invites::routes(r);
     let r = crate::access::routes(r);
-    crate::members::routes(r)
+    let r = crate::members::routes(r);
+    crate::roles::routes(r)
 }
 
 /// Builds the whole application.

@@ -23,6 +23,7 @@ pub mod payload;
 pub mod personal_api_keys;
 pub mod projects;
 pub mod rate_limit;
+pub mod roles;
 pub mod server;
 pub mod signup;
 pub mod storage;

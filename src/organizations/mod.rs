@@ -26,6 +26,7 @@ use crate::users;
 
 pub use model::{Level, Membership, Organization};
 pub use rules::{require_admin, INSUFFICIENT};
+pub use store::deletion::lock as lock_no_key;
 pub use store::{
     add_member, current_organization, current_project, find, find_with_level, first_joined,
     first_project, has_project, lock, of_project, COLUMNS,
@@ -125,9 +126,18 @@ async fn retrieve(app: App, _: ApiRequest, ctx: Member) -> ApiResult<Response> {
 async fn update(app: App, mut req: ApiRequest, ctx: Member) -> ApiResult<Response> {
     // PostHog's OrganizationAdminWritePermissions: admins change settings.
     require_admin(ctx.level)?;
-    let change = payload::validate(req.data()?, false)?;
+    let checked = payload::check(req.data()?, false)?;
     let mut tx = app.db.write().await?;
     store::lock(&mut tx, &ctx.org.id).await?;
+    // `default_role_id` names a role of this organization, read under the
+    // lock (a role delete clears it in its own transaction).
+    let role = match payload::named_role(&checked).and_then(parse_uuid) {
+        Some(id) => crate::roles::store::find(&mut tx, &ctx.org.id, &id)
+            .await?
+            .map(|r| r.id),
+        None => None,
+    };
+    let change = payload::finish(checked, role)?;
     let mut org = store::find(&mut tx, &ctx.org.id)
         .await?
         .ok_or_else(ApiError::not_found)?;

@@ -16,7 +16,7 @@ use crate::drf::{self, Attr};
 use crate::error::{ApiError, ApiResult};
 use crate::members::payload::LEVELS;
 use crate::openapi::schema as s;
-use crate::payload::{Body, Choices, Data, Field, Kind, Text, Valid};
+use crate::payload::{Body, Checked, Choices, Data, Field, Kind, Text, Valid};
 
 const ANY: Field = Field::new("", Kind::Json(None));
 const TEAM: Field = Field::new("", Kind::Object(&[])).component(TEAM_BASIC);
@@ -72,10 +72,10 @@ pub static ORGANIZATION: Body = Body::new(&[
     .blank()
     .describe("* `bayesian` - Bayesian\n* `frequentist` - Frequentist"),
     Field::new("default_anonymize_ips", Kind::Boolean),
-    // No roles exist here: only null (no default role) can be set.
+    // Null, or a role of the organization ([`finish`] looks it up).
     Field::new("default_role_id", Kind::Text(Text::ANY))
         .nullable()
-        .check(no_role)
+        .check(role_ref)
         .describe("ID of the role to automatically assign to new members joining the organization"),
     Field::new("is_ai_training_locked", Kind::Boolean).read_only(),
     Field::new("is_hipaa", Kind::Boolean).read_only(),
@@ -107,16 +107,20 @@ fn no_media(v: &Value, attr: &Attr) -> ApiResult<Value> {
     }
 }
 
-/// `default_role_id`, a role's id: none exist, so only null passes.
-fn no_role(v: &Value, attr: &Attr) -> ApiResult<Value> {
+/// `default_role_id`: null, or a string that [`finish`] looks up among the
+/// organization's roles; any other value names no role.
+fn role_ref(v: &Value, attr: &Attr) -> ApiResult<Value> {
     match v {
-        Value::Null => Ok(Value::Null),
-        other => Err(ApiError::validation(
-            "does_not_exist",
-            format!("Object with id={} does not exist.", drf::py_str(other)),
-        )
-        .at(attr.clone())),
+        Value::Null | Value::String(_) => Ok(v.clone()),
+        other => Err(no_such_role(other).at(attr.clone())),
     }
+}
+
+fn no_such_role(v: &Value) -> ApiError {
+    ApiError::validation(
+        "does_not_exist",
+        format!("Object with id={} does not exist.", drf::py_str(v)),
+    )
 }
 
 /// A read-only field as the `Organization` response type
@@ -155,10 +159,30 @@ pub struct Change {
 }
 
 /// The declared checks, in the serializer's field order (the first error
-/// wins): `creating`, a POST (`name` required), else a PATCH or PUT.
+/// wins): `creating`, a POST (`name` required), else a PATCH or PUT. A new
+/// organization has no roles, so no `default_role_id` but null passes.
 pub fn validate(data: &Data, creating: bool) -> ApiResult<Change> {
-    let valid = ORGANIZATION.check(data, !creating)?.finish()?;
-    Ok(change_of(&valid))
+    finish(ORGANIZATION.check(data, !creating)?, None)
+}
+
+/// The fields checked, before `default_role_id` is looked up.
+pub fn check(data: &Data, creating: bool) -> ApiResult<Checked> {
+    ORGANIZATION.check(data, !creating)
+}
+
+/// The role id the body names for `default_role_id`, if any, to look up.
+pub fn named_role(checked: &Checked) -> Option<&str> {
+    checked.value("default_role_id").and_then(Value::as_str)
+}
+
+/// The change, once [`named_role`] was looked up: `role`, the id of the
+/// organization's role it names (None: no such role, the 400).
+pub fn finish(mut checked: Checked, role: Option<String>) -> ApiResult<Change> {
+    checked.refine("default_role_id", |v| match v {
+        Value::String(_) => role.map(Value::String).ok_or_else(|| no_such_role(v)),
+        other => Ok(other.clone()),
+    });
+    Ok(change_of(&checked.finish()?))
 }
 
 fn change_of(valid: &Valid) -> Change {

@@ -1292,3 +1292,163 @@ async fn every_declared_write_endpoint_refuses_bad_bodies() {
     }
     assert!(checked > 500, "{checked} requests");
 }
+
+/// What a refused role write must leave as it was: the roles with their
+/// holders, and the organization's activity.
+async fn roles_snapshot(w: &World) -> Value {
+    use sea_query::ExprTrait;
+    let path = format!("/api/organizations/{}/roles/?limit=1000", w.org);
+    let r = w.app.call("GET", &path, Some(&w.owner), None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let stmt = sea_query::Query::select()
+        .expr(sea_query::Expr::col(prickle::storage::schema::ActivityLog::Id).count())
+        .from(prickle::storage::schema::ActivityLog::Table)
+        .to_owned();
+    let mut tx = w.app.db.read().await.unwrap();
+    let entries = tx.query_opt(&stmt, |r| r.i64(0)).await.unwrap();
+    tx.commit().await.unwrap();
+    json!({"roles": r.body, "activity": entries})
+}
+
+#[tokio::test]
+async fn role_writes_refuse_bad_input_and_write_nothing() {
+    let w = World::new().await;
+    let roles = format!("/api/organizations/{}/roles/", w.org);
+    let made = w
+        .app
+        .call(
+            "POST",
+            &roles,
+            Some(&w.owner),
+            Some(json!({"name": "Marketing"})),
+        )
+        .await;
+    assert_eq!(made.status, 201, "{}", made.body);
+    let role = format!("{roles}{}/", made.body["id"].as_str().unwrap());
+    let holders = format!("{role}role_memberships/");
+    let before = roles_snapshot(&w).await;
+    let name_cases: Vec<(&str, Value, &str)> = vec![
+        ("name null", json!({"name": null}), "null"),
+        ("name empty", json!({"name": ""}), "blank"),
+        ("name blank", json!({"name": "  "}), "blank"),
+        ("name 201", json!({"name": "x".repeat(201)}), "max_length"),
+        ("name boolean", json!({"name": true}), "invalid_input"),
+        ("name list", json!({"name": ["x"]}), "invalid_input"),
+        ("name object", json!({"name": {"a": 1}}), "invalid_input"),
+        (
+            "name NUL",
+            json!({"name": "a\u{0}b"}),
+            "null_characters_not_allowed",
+        ),
+        ("name taken", json!({"name": " marketing "}), "unique"),
+    ];
+    let mut checked = 0;
+    for (method, path) in [("POST", &roles), ("PATCH", &role), ("PUT", &role)] {
+        for (what, body, status, attr) in raw_cases() {
+            let r = w
+                .app
+                .call_raw(method, path, &w.owner, "application/json", body)
+                .await;
+            let what = format!("{method} {what}");
+            assert_posthog_error(&r, status, &what);
+            assert_eq!(r.body["attr"], attr, "{what}");
+            checked += 1;
+        }
+        for (what, body, code) in &name_cases {
+            if *what == "name taken" && method != "POST" {
+                continue;
+            }
+            let r = w
+                .app
+                .call(method, path, Some(&w.owner), Some(body.clone()))
+                .await;
+            let what = format!("{method} {what}");
+            assert_posthog_error(&r, 400, &what);
+            assert_eq!(
+                (r.body["code"].as_str(), r.body["attr"].as_str()),
+                (Some(*code), Some("name")),
+                "{what}"
+            );
+            checked += 1;
+        }
+    }
+    for method in ["POST", "PUT"] {
+        let path = if method == "POST" { &roles } else { &role };
+        let r = w
+            .app
+            .call(method, path, Some(&w.owner), Some(json!({})))
+            .await;
+        assert_eq!(
+            r.error(),
+            (400, "required", "This field is required.", json!("name"))
+        );
+    }
+    let user_cases: Vec<(&str, Value, &str, Value)> = vec![
+        ("absent", json!({}), "required", json!("user_uuid")),
+        (
+            "null",
+            json!({"user_uuid": null}),
+            "null",
+            json!("user_uuid"),
+        ),
+        (
+            "not a uuid",
+            json!({"user_uuid": "nope"}),
+            "invalid_input",
+            json!("user_uuid"),
+        ),
+        (
+            "float",
+            json!({"user_uuid": 1.5}),
+            "invalid_input",
+            json!("user_uuid"),
+        ),
+        (
+            "list",
+            json!({"user_uuid": []}),
+            "invalid_input",
+            json!("user_uuid"),
+        ),
+        (
+            "nobody",
+            json!({"user_uuid": "0190c0de-0000-7000-8000-000000000000"}),
+            "invalid_input",
+            Value::Null,
+        ),
+        (
+            "an integer",
+            json!({"user_uuid": 7}),
+            "invalid_input",
+            Value::Null,
+        ),
+    ];
+    for (what, body, code, attr) in &user_cases {
+        let r = w
+            .app
+            .call("POST", &holders, Some(&w.owner), Some(body.clone()))
+            .await;
+        assert_posthog_error(&r, 400, what);
+        assert_eq!(
+            (r.body["code"].as_str(), &r.body["attr"]),
+            (Some(*code), attr),
+            "{what}"
+        );
+        checked += 1;
+    }
+    for (what, body, status, attr) in raw_cases() {
+        let r = w
+            .app
+            .call_raw("POST", &holders, &w.owner, "application/json", body)
+            .await;
+        assert_posthog_error(&r, status, what);
+        assert_eq!(r.body["attr"], attr, "{what}");
+        checked += 1;
+    }
+    let r = w
+        .app
+        .call_raw("POST", &roles, &w.owner, "text/plain", b"name=x".to_vec())
+        .await;
+    assert_posthog_error(&r, 415, "text/plain");
+    assert_eq!(roles_snapshot(&w).await, before, "a refused request wrote");
+    assert!(checked > 50, "{checked}");
+}

@@ -30,6 +30,7 @@ mod projects_activity;
 mod projects_create;
 mod projects_settings;
 mod projects_update;
+mod roles;
 mod root_projects;
 mod secret_logs;
 mod signup;

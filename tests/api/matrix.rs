@@ -47,7 +47,10 @@ const ACTORS: [Actor; 10] = [
 /// `{other_org}`, `{project}` (a project that stays), `{fresh_project}` (a
 /// project made for this one call), `{fresh_invite}` (an invite made for this one call),
 /// `{member_uuid}` (the member actor's user), `{fresh_member}` (a level-1 member made for
-/// this one call).
+/// this one call), `{role}` (a role that stays, held by the member actor) and
+/// `{role_membership}` (the member actor's holding of it), `{fresh_role}` (an empty role
+/// made for this one call), `{fresh_role_membership}` (a fresh member added to `{role}`
+/// for this one call).
 pub struct Row {
     pub method: &'static str,
     /// The pattern as declared (without the trailing slash).
@@ -718,7 +721,110 @@ pub fn rows() -> Vec<Row> {
                 _ => OK,
             },
         },
+        Row {
+            method: "GET",
+            pattern: "/api/organizations/{organization_id}/roles",
+            path: "/api/organizations/{org}/roles/",
+            body: None,
+            scope: "organization:read",
+            expect: role_read,
+        },
+        Row {
+            method: "POST",
+            pattern: "/api/organizations/{organization_id}/roles",
+            path: "/api/organizations/{org}/roles/",
+            body: Some(|| json!({"name": format!("Role {}", uuid::Uuid::new_v4())})),
+            scope: "organization:write",
+            expect: |a| role_write(a, (201, "")),
+        },
+        Row {
+            method: "GET",
+            pattern: "/api/organizations/{organization_id}/roles/{id}",
+            path: "/api/organizations/{org}/roles/{role}/",
+            body: None,
+            scope: "organization:read",
+            expect: role_read,
+        },
+        Row {
+            method: "PATCH",
+            pattern: "/api/organizations/{organization_id}/roles/{id}",
+            path: "/api/organizations/{org}/roles/{fresh_role}/",
+            body: Some(|| json!({"name": format!("Renamed {}", uuid::Uuid::new_v4())})),
+            scope: "organization:write",
+            expect: |a| role_write(a, OK),
+        },
+        Row {
+            method: "PUT",
+            pattern: "/api/organizations/{organization_id}/roles/{id}",
+            path: "/api/organizations/{org}/roles/{fresh_role}/",
+            body: Some(|| json!({"name": format!("Renamed {}", uuid::Uuid::new_v4())})),
+            scope: "organization:write",
+            expect: |a| role_write(a, OK),
+        },
+        Row {
+            method: "DELETE",
+            pattern: "/api/organizations/{organization_id}/roles/{id}",
+            path: "/api/organizations/{org}/roles/{fresh_role}/",
+            body: None,
+            scope: "organization:write",
+            expect: |a| role_write(a, (204, "")),
+        },
+        Row {
+            method: "GET",
+            pattern: "/api/organizations/{organization_id}/roles/{role_id}/role_memberships",
+            path: "/api/organizations/{org}/roles/{role}/role_memberships/",
+            body: None,
+            scope: "organization:read",
+            expect: role_read,
+        },
+        Row {
+            method: "POST",
+            pattern: "/api/organizations/{organization_id}/roles/{role_id}/role_memberships",
+            path: "/api/organizations/{org}/roles/{fresh_role}/role_memberships/",
+            // Placeholders in a body's strings are filled as the path's.
+            body: Some(|| json!({"user_uuid": "{member_uuid}"})),
+            scope: "organization:write",
+            expect: |a| role_write(a, (201, "")),
+        },
+        Row {
+            method: "GET",
+            pattern: "/api/organizations/{organization_id}/roles/{role_id}/role_memberships/{id}",
+            path: "/api/organizations/{org}/roles/{role}/role_memberships/{role_membership}/",
+            body: None,
+            scope: "organization:read",
+            expect: role_read,
+        },
+        Row {
+            method: "DELETE",
+            pattern: "/api/organizations/{organization_id}/roles/{role_id}/role_memberships/{id}",
+            path: "/api/organizations/{org}/roles/{role}/role_memberships/{fresh_role_membership}/",
+            body: None,
+            scope: "organization:write",
+            expect: |a| role_write(a, (204, "")),
+        },
     ]
+}
+
+/// Roles: any member reads (PostHog's organization routes refuse others).
+fn role_read(a: Actor) -> (u16, &'static str) {
+    match a {
+        Actor::OtherOrgKey => ORG_KEY,
+        Actor::ProjectKey => PROJECT_KEY_ON_ORG_ROUTE,
+        Actor::NonMember => GENERIC_403,
+        _ => OK,
+    }
+}
+
+/// Roles: admins and owners write; the member is refused before the body.
+fn role_write(a: Actor, done: (u16, &'static str)) -> (u16, &'static str) {
+    match a {
+        Actor::ReadOnly => WRITE_SCOPE_ORGANIZATION,
+        Actor::Member => INSUFFICIENT,
+        _ => match role_read(a) {
+            OK => done,
+            refused => refused,
+        },
+    }
 }
 
 /// Legal documents are for admins and owners only, reads included.
@@ -987,6 +1093,55 @@ impl Fixture {
             .to_string()
     }
 
+    /// The role that stays (`{role}`), made on first use with the member
+    /// actor in it: its id and the member's role membership id.
+    async fn role(&self) -> (String, String) {
+        let path = format!("/api/organizations/{}/roles/", self.w.org);
+        let owner = Some(self.w.owner.as_str());
+        let listed = self.w.app.call("GET", &path, owner, None).await;
+        let kept = listed.body["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == "Kept role")
+            .cloned();
+        let role = match kept {
+            Some(role) => role,
+            None => {
+                let mut made = self
+                    .w
+                    .app
+                    .call("POST", &path, owner, Some(json!({"name": "Kept role"})))
+                    .await;
+                assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+                let id = made.body["id"].as_str().unwrap();
+                let added = self
+                    .w
+                    .app
+                    .call(
+                        "POST",
+                        &format!("{path}{id}/role_memberships/"),
+                        owner,
+                        Some(json!({"user_uuid": self.member_uuid})),
+                    )
+                    .await;
+                assert_eq!(added.status, StatusCode::CREATED, "{}", added.body);
+                made.body["members"] = json!([added.body]);
+                made.body
+            }
+        };
+        let holder = role["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["user"]["uuid"] == self.member_uuid.as_str())
+            .expect("the member holds the kept role");
+        (
+            role["id"].as_str().unwrap().to_string(),
+            holder["id"].as_str().unwrap().to_string(),
+        )
+    }
+
     /// Fills the placeholders, making fresh fixtures as needed.
     async fn fill(&self, template: &str, vars: &mut BTreeMap<&'static str, String>) -> String {
         if template.contains("{fresh_project}") && !vars.contains_key("fresh_project") {
@@ -1039,6 +1194,57 @@ impl Fixture {
                 .await
                 .unwrap();
             vars.insert("fresh_member", user["uuid"].as_str().unwrap().to_string());
+        }
+        let wants_role = ["{role}", "{role_membership}", "{fresh_role_membership}"]
+            .iter()
+            .any(|p| template.contains(p));
+        if wants_role && !vars.contains_key("role") {
+            let (role, holder) = self.role().await;
+            vars.insert("role", role);
+            vars.insert("role_membership", holder);
+        }
+        if template.contains("{fresh_role}") && !vars.contains_key("fresh_role") {
+            let r = self
+                .w
+                .app
+                .call(
+                    "POST",
+                    &format!("/api/organizations/{}/roles/", self.w.org),
+                    Some(&self.w.owner),
+                    Some(json!({"name": format!("Doomed {}", uuid::Uuid::new_v4())})),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+            vars.insert("fresh_role", r.body["id"].as_str().unwrap().to_string());
+        }
+        if template.contains("{fresh_role_membership}")
+            && !vars.contains_key("fresh_role_membership")
+        {
+            let email = format!("held-{}@example.com", uuid::Uuid::new_v4());
+            let user = prickle::admin::create_user(&self.w.app.db, &email, "Held", "", None)
+                .await
+                .unwrap();
+            prickle::admin::add_member(&self.w.app.db, &self.w.org, &email, 1)
+                .await
+                .unwrap();
+            let r = self
+                .w
+                .app
+                .call(
+                    "POST",
+                    &format!(
+                        "/api/organizations/{}/roles/{}/role_memberships/",
+                        self.w.org, vars["role"]
+                    ),
+                    Some(&self.w.owner),
+                    Some(json!({"user_uuid": user["uuid"]})),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+            vars.insert(
+                "fresh_role_membership",
+                r.body["id"].as_str().unwrap().to_string(),
+            );
         }
         let mut out = template
             .replace("{org}", &self.w.org)
@@ -1105,7 +1311,13 @@ async fn every_route_for_every_caller() {
             let mut vars = BTreeMap::new();
             let path = f.fill(row.path, &mut vars).await;
             let detail = f.fill(&detail, &mut vars).await;
-            let body = row.body.map(|b| b());
+            let body = match row.body {
+                Some(b) => {
+                    let text = f.fill(&b().to_string(), &mut vars).await;
+                    Some(serde_json::from_str::<Value>(&text).unwrap())
+                }
+                None => None,
+            };
             let r = f.w.app.call(row.method, &path, key.as_deref(), body).await;
             let what = format!("{actor:?} {} {}", row.method, row.pattern);
             assert_eq!(r.status.as_u16(), status, "{what}: {}", r.body);

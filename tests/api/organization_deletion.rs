@@ -104,12 +104,12 @@ const KNOWN: &[Known] = &[
     Known {
         table: "roles",
         pointers: &["organization_id"],
-        effects: &[],
+        effects: &[Effect::Deletes],
     },
     Known {
         table: "role_memberships",
         pointers: &[],
-        effects: &[],
+        effects: &[Effect::Deletes],
     },
     Known {
         table: "legal_documents",
@@ -529,11 +529,57 @@ async fn organization(app: &TestApp, name: &str, tag: &str, schema: Schema) -> O
         .await;
     app.key_with(&member, &["*"], None, Some(vec![projects[0]]))
         .await;
-    Org {
+    let org = Org {
         id,
         owner_key,
         projects,
+    };
+    if schema == Schema::Current {
+        give_role(app, &org, name).await;
     }
+    org
+}
+
+/// A role one of the organization's members holds, with a rule on one of
+/// its projects (the rule API is not this test's: written through the
+/// access store).
+async fn give_role(app: &TestApp, org: &Org, name: &str) {
+    let path = |rest: &str| format!("/api/organizations/{}/{rest}", org.id);
+    let key = Some(org.owner_key.as_str());
+    let r = app
+        .call(
+            "POST",
+            &path("roles/"),
+            key,
+            Some(json!({"name": format!("{name} role")})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let role = r.body["id"].as_str().unwrap().to_string();
+    let members = app.call("GET", &path("members/"), key, None).await;
+    let user_uuid = members.body["results"][0]["user"]["uuid"].clone();
+    let r = app
+        .call(
+            "POST",
+            &path(&format!("roles/{role}/role_memberships/")),
+            key,
+            Some(json!({ "user_uuid": user_uuid })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let mut tx = app.db.write().await.unwrap();
+    let rule = prickle::access::store::NewRule {
+        organization_id: &org.id,
+        project_id: org.projects[1],
+        membership_id: None,
+        role_id: Some(&role),
+        level: prickle::access::rules::RuleLevel::Member,
+        by: None,
+    };
+    prickle::access::store::upsert(&mut tx, &rule, prickle::time::now_micros())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
 }
 
 /// Two organizations alike, and a user in both: their key restricted to
@@ -755,6 +801,9 @@ async fn a_database_from_version_8_keeps_its_rows_and_then_deletes_by_cascade() 
         }
         assert_rows(table, &after[table], expected, "migration 9");
     }
+    // Roles are new: each organization gets one before it is deleted.
+    give_role(&app, &doomed, "Doomed").await;
+    give_role(&app, &kept, "Kept").await;
     delete_and_check(&app, &doomed, &kept).await;
 }
 

@@ -80,8 +80,9 @@ pub async fn delete(tx: &mut Tx, org_id: &str) -> DbResult<()> {
 
 /// The organization row, `FOR NO KEY UPDATE` (PostgreSQL; SQLite's write
 /// transactions already exclude each other): other writers' `FOR UPDATE`
-/// waits, their foreign-key checks do not.
-async fn lock(tx: &mut Tx, org_id: &str) -> DbResult<()> {
+/// waits, their foreign-key checks do not. Also the first lock of every
+/// access-control write (`organizations::lock_no_key`).
+pub async fn lock(tx: &mut Tx, org_id: &str) -> DbResult<()> {
     if tx.is_postgres() {
         let stmt = Query::select()
             .column(O::Id)

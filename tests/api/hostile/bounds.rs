@@ -75,6 +75,9 @@ pub(crate) struct Fixtures {
     project: i64,
     member_uuid: String,
     invite: String,
+    /// A role the member holds, and that holding.
+    role: String,
+    role_membership: String,
 }
 
 impl Fixtures {
@@ -96,11 +99,26 @@ impl Fixtures {
             .call("POST", &invites, Some(&w.owner), Some(body))
             .await;
         assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        let invite = r.body["id"].as_str().unwrap().to_string();
+        let roles = format!("/api/organizations/{}/roles/", w.org);
+        let body = json!({"name": "Bounded"});
+        let r = w.app.call("POST", &roles, Some(&w.owner), Some(body)).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        let role = r.body["id"].as_str().unwrap().to_string();
+        let holders = format!("{roles}{role}/role_memberships/");
+        let body = json!({"user_uuid": member_uuid});
+        let r = w
+            .app
+            .call("POST", &holders, Some(&w.owner), Some(body))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
         Fixtures {
             org: w.org.clone(),
             project,
             member_uuid,
-            invite: r.body["id"].as_str().unwrap().to_string(),
+            invite,
+            role,
+            role_membership: r.body["id"].as_str().unwrap().to_string(),
         }
     }
 
@@ -112,9 +130,12 @@ impl Fixtures {
                 "{organization_id}" => self.org.clone(),
                 "{user__uuid}" => self.member_uuid.clone(),
                 "{invite_id}" => self.invite.clone(),
+                "{role_id}" => self.role.clone(),
                 "{file}" => "index.html".to_string(),
                 s if s.starts_with('{') => match pattern {
                     p if p.contains("/invites/") => self.invite.clone(),
+                    p if p.contains("/role_memberships/") => self.role_membership.clone(),
+                    p if p.contains("/roles/") => self.role.clone(),
                     p if p.contains("/projects/") => self.project.to_string(),
                     p if p.contains("/personal_api_keys/") => "@current".to_string(),
                     // Any other user is PostHog's non-staff 403, before the handler.
