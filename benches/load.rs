@@ -587,6 +587,46 @@ fn main() -> ExitCode {
         .expect("key value")
         .to_string();
 
+    // A plain member whose every project is private to them but for a
+    // member rule: GET project through the access rules.
+    admin(
+        &database_url,
+        &[
+            "create-user",
+            "--email",
+            "member@example.com",
+            "--first-name",
+            "Member",
+        ],
+    );
+    admin(
+        &database_url,
+        &[
+            "add-member",
+            "--organization",
+            &org,
+            "--email",
+            "member@example.com",
+            "--level",
+            "1",
+        ],
+    );
+    let member_key = admin(
+        &database_url,
+        &[
+            "create-personal-api-key",
+            "--email",
+            "member@example.com",
+            "--label",
+            "bench",
+            "--scopes",
+            "*",
+        ],
+    )["value"]
+        .as_str()
+        .expect("key value")
+        .to_string();
+
     let crowd = admin(
         &database_url,
         &[
@@ -666,15 +706,7 @@ fn main() -> ExitCode {
             uri: list_uri.clone(),
             body: Bytes::new(),
         });
-        let uris = project_uris.clone();
-        let retrieve: Maker = Rc::new(move |c, n| {
-            let i = (c.wrapping_mul(7919) + n as usize) % uris.len();
-            Spec {
-                method: Method::GET,
-                uri: uris[i].clone(),
-                body: Bytes::new(),
-            }
-        });
+        let retrieve = project_retrieve(project_uris.clone());
         let patch = patch_maker(
             project_uris.clone(),
             connections,
@@ -684,7 +716,7 @@ fn main() -> ExitCode {
         let mut plan: Vec<(&'static str, bool, Maker)> = vec![
             ("GET /_health", false, health),
             ("GET projects/?limit=100", true, list),
-            ("GET projects/:id/", true, retrieve),
+            (RETRIEVE, true, retrieve),
             ("PATCH projects/:id/ FULL", true, patch),
         ];
         plan.extend(invite_plan(port, &org, &common).await);
@@ -700,6 +732,21 @@ fn main() -> ExitCode {
             let o = run_endpoint(&load, name, with_auth, make).await;
             eprintln!("  {name}: {:.0} req/s", o.rps);
             outcomes.push(o);
+            if name == RETRIEVE {
+                // The same requests by the plain member of private projects.
+                make_private(port, &org, &common, &ids).await;
+                let member = Load {
+                    common: Common {
+                        auth: HeaderValue::from_str(&format!("Bearer {member_key}")).unwrap(),
+                        ..common.clone()
+                    },
+                    ..load
+                };
+                let retrieve = project_retrieve(project_uris.clone());
+                let o = run_endpoint(&member, RETRIEVE_PRIVATE, true, retrieve).await;
+                eprintln!("  {RETRIEVE_PRIVATE}: {:.0} req/s", o.rps);
+                outcomes.push(o);
+            }
         }
         outcomes.extend(member_lists(&load, &crowd, member_count).await);
         let mut server = server.take().expect("first server");
@@ -796,7 +843,7 @@ fn main() -> ExitCode {
     let ratio = |name: &str| outcome(name).rps / health_rps;
     let (list, retrieve, patch_full, patch_normal) = (
         "GET projects/?limit=100",
-        "GET projects/:id/",
+        RETRIEVE,
         "PATCH projects/:id/ FULL",
         "PATCH projects/:id/ normal",
     );
@@ -810,6 +857,14 @@ fn main() -> ExitCode {
             "GET projects/:id/ p99 <= 10 ms".to_string(),
             outcome(retrieve).p99_ms <= 10.0,
             format!("{:.2} ms", outcome(retrieve).p99_ms),
+        ),
+        (
+            "GET projects/:id/ private member >= 0.9x owner's".to_string(),
+            outcome(RETRIEVE_PRIVATE).rps >= 0.9 * outcome(retrieve).rps,
+            format!(
+                "{:.3}x",
+                outcome(RETRIEVE_PRIVATE).rps / outcome(retrieve).rps
+            ),
         ),
         (
             "GET projects/?limit=100 >= 0.03x health".to_string(),
@@ -846,6 +901,87 @@ fn main() -> ExitCode {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+const RETRIEVE: &str = "GET projects/:id/";
+const RETRIEVE_PRIVATE: &str = "GET projects/:id/ private member";
+
+/// GET project over `uris`, each connection walking them in its own order.
+fn project_retrieve(uris: Rc<Vec<Uri>>) -> Maker {
+    Rc::new(move |c, n| {
+        let i = (c.wrapping_mul(7919) + n as usize) % uris.len();
+        Spec {
+            method: Method::GET,
+            uri: uris[i].clone(),
+            body: Bytes::new(),
+        }
+    })
+}
+
+/// Makes every project private (default rule `none`) and gives the plain
+/// member a `member` rule on each, through the API as the owner.
+async fn make_private(port: u16, org: &str, common: &Common, ids: &[i64]) {
+    let mut sender = connect(port).await.expect("connect for access rules");
+    let members: Uri = format!("/api/organizations/{org}/members/")
+        .parse()
+        .unwrap();
+    let list = Spec {
+        method: Method::GET,
+        uri: members,
+        body: Bytes::new(),
+    };
+    let (status, body) = send(&mut sender, build(&list, common, true), true)
+        .await
+        .expect("list members");
+    assert_eq!(status, 200);
+    let body: Value = serde_json::from_slice(&body.unwrap_or_default()).expect("members JSON");
+    let membership = body["results"]
+        .as_array()
+        .and_then(|r| {
+            r.iter()
+                .find(|m| m["user"]["email"] == "member@example.com")
+        })
+        .and_then(|m| m["id"].as_str())
+        .expect("the member's membership")
+        .to_string();
+    let workers = 8;
+    let mut handles = Vec::new();
+    for w in 0..workers {
+        let ids: Vec<i64> = ids.iter().copied().skip(w).step_by(workers).collect();
+        let (org, common, membership) = (org.to_string(), common.clone(), membership.clone());
+        handles.push(tokio::task::spawn_local(async move {
+            let mut sender = connect(port).await.expect("connect for access rules");
+            for id in ids {
+                let uri: Uri = format!("/api/organizations/{org}/projects/{id}/access_controls/")
+                    .parse()
+                    .unwrap();
+                for body in [
+                    r#"{"access_level": "none"}"#.to_string(),
+                    format!(
+                        r#"{{"access_level": "member", "organization_member": "{membership}"}}"#
+                    ),
+                ] {
+                    let spec = Spec {
+                        method: Method::PUT,
+                        uri: uri.clone(),
+                        body: Bytes::from(body),
+                    };
+                    let (status, body) = send(&mut sender, build(&spec, &common, true), true)
+                        .await
+                        .expect("write an access rule");
+                    assert_eq!(
+                        status,
+                        200,
+                        "access rule on {id}: {}",
+                        String::from_utf8_lossy(&body.unwrap_or_default())
+                    );
+                }
+            }
+        }));
+    }
+    for h in handles {
+        h.await.expect("access rule task");
     }
 }
 
