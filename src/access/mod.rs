@@ -8,4 +8,4 @@
 pub mod rules;
 pub mod store;
 
-pub use rules::{resolve, ProjectLevel, Resolved, RuleLevel, Rules, Source};
+pub use rules::{resolve, Granted, ProjectLevel, Resolved, RuleLevel, Rules, Source, Visibility};
