@@ -102,7 +102,10 @@ pub fn rules_from_row(r: &dyn crate::storage::RowRead, at: usize) -> DbResult<Ru
 /// The rules that apply to `membership_id` on one project.
 pub async fn rules_for(tx: &mut Tx, project_id: i64, membership_id: &str) -> DbResult<Rules> {
     let mut stmt = Query::select();
-    select_rules(&mut stmt, rules_columns(Expr::val(project_id), membership_id));
+    select_rules(
+        &mut stmt,
+        rules_columns(Expr::val(project_id), membership_id),
+    );
     let rules = tx.query_opt(&stmt, |r| rules_from_row(r, 0)).await?;
     Ok(rules.unwrap_or_default())
 }

@@ -219,7 +219,10 @@ impl ApiRequest {
         &mut self,
         app: &App,
         precheck: Option<&[Scope]>,
-    ) -> ApiResult<(Caller, Result<(Organization, Option<MembershipLevel>), String>)> {
+    ) -> ApiResult<(
+        Caller,
+        Result<(Organization, Option<MembershipLevel>), String>,
+    )> {
         let raw = self.param("organization_id").unwrap_or_default();
         let org_ref = match raw {
             "@current" => Some(OrgRef::Current),

@@ -93,7 +93,9 @@ pub async fn find(tx: &mut Tx, id: &str) -> DbResult<Option<Organization>> {
 pub fn membership_from_row(r: &dyn RowRead, at: usize) -> DbResult<Option<MembershipLevel>> {
     let level = r.opt_i64(at)?.and_then(Level::from_i64);
     let id = r.opt_string(at + 1)?;
-    Ok(level.zip(id).map(|(level, id)| MembershipLevel { id, level }))
+    Ok(level
+        .zip(id)
+        .map(|(level, id)| MembershipLevel { id, level }))
 }
 
 /// The organization and the user's membership of it (None: not a member),

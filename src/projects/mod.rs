@@ -105,14 +105,10 @@ fn viewer<'a>(app: &'a App, ctx: &Member, project_level: ProjectLevel) -> Viewer
 /// gates judge the rules as they are when the write lands (a rule changed
 /// since the route resolved it counts). 404 once the project is hidden.
 async fn relock_levels(tx: &mut Tx, ctx: &ProjectMember) -> ApiResult<(Level, ProjectLevel)> {
-    let found = access::store::project_access(
-        tx,
-        ctx.project_id,
-        Some(&ctx.org.id),
-        ctx.caller.user.id,
-    )
-    .await?
-    .ok_or_else(ApiError::not_found)?;
+    let found =
+        access::store::project_access(tx, ctx.project_id, Some(&ctx.org.id), ctx.caller.user.id)
+            .await?
+            .ok_or_else(ApiError::not_found)?;
     let org_level = found
         .membership
         .map(|m| m.level)

@@ -17,8 +17,8 @@ use utoipa::{PartialSchema, ToSchema};
 
 use super::settings::{self, Shown};
 use super::setup_tasks::SETUP_TASK_IDS;
-use crate::openapi::schema::{self as s, Kind};
 use crate::access::ProjectLevel;
+use crate::openapi::schema::{self as s, Kind};
 use crate::time::Timestamp;
 
 #[derive(Clone, Debug)]

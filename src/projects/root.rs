@@ -23,10 +23,22 @@ pub fn routes(r: Routes) -> Routes {
     r.caller(doc::list(), Access::Organizations(READ), list)
         .caller(doc::create(), Access::Organizations(WRITE), create)
         .root_project(doc::retrieve(), "id", READ, Read, super::retrieve)
-        .root_project(doc::partial_update(), "id", WRITE, Read, super::partial_update)
+        .root_project(
+            doc::partial_update(),
+            "id",
+            WRITE,
+            Read,
+            super::partial_update,
+        )
         .root_project(doc::update(), "id", WRITE, Read, super::update)
         .root_project(doc::destroy(), "id", WRITE, Admin, super::destroy)
-        .root_project(doc::activity_log(), "id", ACTIVITY, Read, super::activity_log)
+        .root_project(
+            doc::activity_log(),
+            "id",
+            ACTIVITY,
+            Read,
+            super::activity_log,
+        )
 }
 
 /// Every project of every organization the caller belongs to that they can

@@ -104,7 +104,9 @@ async fn visible_ids(
     );
     let level = Some(vis.org_level());
     let rows = tx
-        .query(&stmt, |r| Ok((r.i64(0)?, access_store::rules_from_row(r, 1)?)))
+        .query(&stmt, |r| {
+            Ok((r.i64(0)?, access_store::rules_from_row(r, 1)?))
+        })
         .await?;
     Ok(rows
         .into_iter()
@@ -322,10 +324,7 @@ pub async fn page_for_user(
         .order_by((P::Table, P::Id), Order::Asc);
     access_store::select_rules(
         &mut stmt,
-        access_store::rules_columns_of(
-            Expr::col((P::Table, P::Id)),
-            Expr::col((M::Table, M::Id)),
-        ),
+        access_store::rules_columns_of(Expr::col((P::Table, P::Id)), Expr::col((M::Table, M::Id))),
     );
     let rows = tx
         .query(&stmt, |r| {

@@ -55,7 +55,9 @@ async fn render(tx: &mut Tx, user: &User, current: &Current) -> DbResult<String>
     let (orgs, _) = organizations::store::of_user(tx, user.id, None, i64::MAX, 0).await?;
     let mut shown = Vec::with_capacity(orgs.len());
     for (org, m) in &orgs {
-        shown.push(raw(organizations::basic_json(tx, org, Some(m.level)).await?)?);
+        shown.push(raw(
+            organizations::basic_json(tx, org, Some(m.level)).await?
+        )?);
     }
     let me = model::me(
         user,
