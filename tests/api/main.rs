@@ -6,6 +6,7 @@
 mod common;
 mod support;
 
+mod access_control;
 mod bad_input;
 mod bodies;
 mod conformance;
