@@ -24,11 +24,19 @@ pub enum Actor {
     /// `*`, but not a member of the organization.
     NonMember,
     Member,
+    /// A member with a `none` member rule on `{project}` and on each
+    /// `{fresh_project}`: those projects are hidden from them. Off project
+    /// routes it and `ProjectAdmin` are plain members: every row that names
+    /// `Member` names them too.
+    HiddenMember,
+    /// A member with an `admin` member rule on `{project}` and on each
+    /// `{fresh_project}`.
+    ProjectAdmin,
     Admin,
     Owner,
 }
 
-const ACTORS: [Actor; 10] = [
+const ACTORS: [Actor; 12] = [
     Actor::NoKey,
     Actor::InvalidKey,
     Actor::NoScope,
@@ -37,6 +45,8 @@ const ACTORS: [Actor; 10] = [
     Actor::ProjectKey,
     Actor::NonMember,
     Actor::Member,
+    Actor::HiddenMember,
+    Actor::ProjectAdmin,
     Actor::Admin,
     Actor::Owner,
 ];
@@ -117,7 +127,7 @@ pub fn rows() -> Vec<Row> {
                 ProjectKey => PROJECT_KEY_ON_ORG_ROUTE,
                 ReadOnly => WRITE_SCOPE_PROJECT,
                 NonMember => (404, "Organization not found."),
-                Member => (
+                Member | HiddenMember | ProjectAdmin => (
                     403,
                     "You need to be an organization admin or above to create new projects.",
                 ),
@@ -133,6 +143,7 @@ pub fn rows() -> Vec<Row> {
             expect: |a| match a {
                 OtherOrgKey => ORG_KEY,
                 NonMember => NOT_FOUND,
+                HiddenMember => NOT_FOUND,
                 _ => OK,
             },
         },
@@ -146,7 +157,9 @@ pub fn rows() -> Vec<Row> {
                 OtherOrgKey => ORG_KEY,
                 ReadOnly => WRITE_SCOPE_PROJECT,
                 NonMember => NOT_FOUND,
+                HiddenMember => NOT_FOUND,
                 Member => TIMEZONE_GATE,
+                // Admin on the project by its rules: admin-only settings pass.
                 _ => OK,
             },
         },
@@ -160,7 +173,9 @@ pub fn rows() -> Vec<Row> {
                 OtherOrgKey => ORG_KEY,
                 ReadOnly => WRITE_SCOPE_PROJECT,
                 NonMember => NOT_FOUND,
+                HiddenMember => NOT_FOUND,
                 Member => TIMEZONE_GATE,
+                // Admin on the project by its rules: admin-only settings pass.
                 _ => OK,
             },
         },
@@ -179,7 +194,9 @@ pub fn rows() -> Vec<Row> {
                     "API key does not have access to the requested project: ID {fresh_project}.",
                 ),
                 NonMember => NOT_FOUND,
+                HiddenMember => NOT_FOUND,
                 Member => (403, "You don't have sufficient permissions in the project."),
+                // Admin on the project by its rules: may delete it.
                 _ => (204, ""),
             },
         },
@@ -192,6 +209,7 @@ pub fn rows() -> Vec<Row> {
             expect: |a| match a {
                 OtherOrgKey => ORG_KEY,
                 NonMember => NOT_FOUND,
+                HiddenMember => NOT_FOUND,
                 _ => OK,
             },
         },
@@ -260,7 +278,7 @@ pub fn rows() -> Vec<Row> {
                 OtherOrgKey => ORG_KEY,
                 ProjectKey => PROJECT_KEY_ON_ORG_ROUTE,
                 ReadOnly => WRITE_SCOPE_PROJECT,
-                Member => (
+                Member | HiddenMember | ProjectAdmin => (
                     403,
                     "You need to be an organization admin or above to create new projects.",
                 ),
@@ -277,6 +295,7 @@ pub fn rows() -> Vec<Row> {
             expect: |a| match a {
                 OtherOrgKey => ORG_KEY,
                 NonMember => NOT_FOUND,
+                HiddenMember => NOT_FOUND,
                 _ => OK,
             },
         },
@@ -290,7 +309,9 @@ pub fn rows() -> Vec<Row> {
                 OtherOrgKey => ORG_KEY,
                 ReadOnly => WRITE_SCOPE_PROJECT,
                 NonMember => NOT_FOUND,
+                HiddenMember => NOT_FOUND,
                 Member => TIMEZONE_GATE,
+                // Admin on the project by its rules: admin-only settings pass.
                 _ => OK,
             },
         },
@@ -304,7 +325,9 @@ pub fn rows() -> Vec<Row> {
                 OtherOrgKey => ORG_KEY,
                 ReadOnly => WRITE_SCOPE_PROJECT,
                 NonMember => NOT_FOUND,
+                HiddenMember => NOT_FOUND,
                 Member => TIMEZONE_GATE,
+                // Admin on the project by its rules: admin-only settings pass.
                 _ => OK,
             },
         },
@@ -322,7 +345,9 @@ pub fn rows() -> Vec<Row> {
                     "API key does not have access to the requested project: ID {fresh_project}.",
                 ),
                 NonMember => NOT_FOUND,
+                HiddenMember => NOT_FOUND,
                 Member => (403, "You don't have sufficient permissions in the project."),
+                // Admin on the project by its rules: may delete it.
                 _ => (204, ""),
             },
         },
@@ -335,6 +360,7 @@ pub fn rows() -> Vec<Row> {
             expect: |a| match a {
                 OtherOrgKey => ORG_KEY,
                 NonMember => NOT_FOUND,
+                HiddenMember => NOT_FOUND,
                 _ => OK,
             },
         },
@@ -462,7 +488,7 @@ pub fn rows() -> Vec<Row> {
                 ProjectKey => PROJECT_KEY_ON_ORG_ROUTE,
                 ReadOnly => WRITE_SCOPE_ORGANIZATION,
                 NonMember => NOT_FOUND,
-                Member => INSUFFICIENT,
+                Member | HiddenMember | ProjectAdmin => INSUFFICIENT,
                 _ => OK,
             },
         },
@@ -477,7 +503,7 @@ pub fn rows() -> Vec<Row> {
                 ProjectKey => PROJECT_KEY_ON_ORG_ROUTE,
                 ReadOnly => WRITE_SCOPE_ORGANIZATION,
                 NonMember => NOT_FOUND,
-                Member => INSUFFICIENT,
+                Member | HiddenMember | ProjectAdmin => INSUFFICIENT,
                 _ => OK,
             },
         },
@@ -492,7 +518,7 @@ pub fn rows() -> Vec<Row> {
                 ProjectKey => PROJECT_KEY_ON_ORG_ROUTE,
                 ReadOnly => WRITE_SCOPE_ORGANIZATION,
                 NonMember => NOT_FOUND,
-                Member | Admin => INSUFFICIENT,
+                Member | HiddenMember | ProjectAdmin | Admin => INSUFFICIENT,
                 _ => (204, ""),
             },
         },
@@ -563,7 +589,7 @@ pub fn rows() -> Vec<Row> {
             expect: |a| match a {
                 OtherOrgKey => ORG_KEY,
                 ProjectKey => PROJECT_KEY_ON_ORG_ROUTE,
-                ReadOnly | Member => INVITE_DELETE_LEVEL,
+                ReadOnly | Member | HiddenMember | ProjectAdmin => INVITE_DELETE_LEVEL,
                 NonMember => GENERIC_403,
                 _ => (204, ""),
             },
@@ -592,7 +618,7 @@ pub fn rows() -> Vec<Row> {
                 ProjectKey => PROJECT_KEY_ON_ORG_ROUTE,
                 ReadOnly => WRITE_SCOPE_MEMBER,
                 NonMember => GENERIC_403,
-                Member => MEMBER_EDITS_OTHERS,
+                Member | HiddenMember | ProjectAdmin => MEMBER_EDITS_OTHERS,
                 _ => OK,
             },
         },
@@ -607,7 +633,7 @@ pub fn rows() -> Vec<Row> {
                 ProjectKey => PROJECT_KEY_ON_ORG_ROUTE,
                 ReadOnly => WRITE_SCOPE_MEMBER,
                 NonMember => GENERIC_403,
-                Member => MEMBER_EDITS_OTHERS,
+                Member | HiddenMember | ProjectAdmin => MEMBER_EDITS_OTHERS,
                 _ => OK,
             },
         },
@@ -622,7 +648,7 @@ pub fn rows() -> Vec<Row> {
                 ProjectKey => PROJECT_KEY_ON_ORG_ROUTE,
                 ReadOnly => WRITE_SCOPE_MEMBER,
                 NonMember => GENERIC_403,
-                Member => MEMBER_EDITS_OTHERS,
+                Member | HiddenMember | ProjectAdmin => MEMBER_EDITS_OTHERS,
                 _ => (204, ""),
             },
         },
@@ -650,7 +676,9 @@ fn legal_documents(a: Actor) -> (u16, &'static str) {
         Actor::ProjectKey => PROJECT_KEY_ON_ORG_ROUTE,
         Actor::NonMember => GENERIC_403,
         // The read-only key is a member's.
-        Actor::Member | Actor::ReadOnly => (403, "Your organization access level is insufficient."),
+        Actor::Member | Actor::HiddenMember | Actor::ProjectAdmin | Actor::ReadOnly => {
+            (403, "Your organization access level is insufficient.")
+        }
         _ => OK,
     }
 }
@@ -820,6 +848,8 @@ struct Fixture {
     /// The member actor's user uuid.
     member_uuid: String,
     other_org_key: String,
+    hidden_member: String,
+    project_admin: String,
     project_key: String,
     /// Keys by scope string, made once.
     scoped: BTreeMap<String, String>,
@@ -845,6 +875,17 @@ impl Fixture {
             .app
             .key_with("owner@example.com", &["*"], None, Some(vec![keep]))
             .await;
+        let mut hidden = None;
+        let mut project_admin = None;
+        for (email, level, key) in [
+            ("hidden@example.com", "none", &mut hidden),
+            ("padmin@example.com", "admin", &mut project_admin),
+        ] {
+            w.app.add_member(&w.org, email, 1).await;
+            *key = Some(w.app.key(email, &["*"]).await);
+            let m = crate::access_control::membership_id(&w.app, &w.org, email).await;
+            crate::access_control::rule(&w.app, &w.org, keep, Some(&m), level).await;
+        }
         let member_uuid = w
             .app
             .call(
@@ -866,6 +907,8 @@ impl Fixture {
             keep,
             member_uuid,
             other_org_key,
+            hidden_member: hidden.unwrap(),
+            project_admin: project_admin.unwrap(),
             project_key,
             scoped: BTreeMap::new(),
         }
@@ -909,6 +952,18 @@ impl Fixture {
             .to_string()
     }
 
+    /// The `HiddenMember` and `ProjectAdmin` actors' rules on a project.
+    async fn project_rules(&self, project: i64) {
+        let app = &self.w.app;
+        for (email, level) in [
+            ("hidden@example.com", "none"),
+            ("padmin@example.com", "admin"),
+        ] {
+            let m = crate::access_control::membership_id(app, &self.w.org, email).await;
+            crate::access_control::rule(app, &self.w.org, project, Some(&m), level).await;
+        }
+    }
+
     /// Fills the placeholders, making fresh fixtures as needed.
     async fn fill(&self, template: &str, vars: &mut BTreeMap<&'static str, String>) -> String {
         if template.contains("{fresh_project}") && !vars.contains_key("fresh_project") {
@@ -918,6 +973,7 @@ impl Fixture {
                 .await["id"]
                 .as_i64()
                 .unwrap();
+            self.project_rules(id).await;
             vars.insert("fresh_project", id.to_string());
         }
         if template.contains("{legal_document}") && !vars.contains_key("legal_document") {
@@ -931,7 +987,12 @@ impl Fixture {
                 .as_str()
                 .unwrap()
                 .to_string();
-            for (email, level) in [("admin@example.com", 8), ("member@example.com", 1)] {
+            for (email, level) in [
+                ("admin@example.com", 8),
+                ("member@example.com", 1),
+                ("hidden@example.com", 1),
+                ("padmin@example.com", 1),
+            ] {
                 prickle::admin::add_member(db, &org, email, level)
                     .await
                     .unwrap();
@@ -1000,6 +1061,8 @@ async fn every_route_for_every_caller() {
                 Actor::ProjectKey => Some(f.project_key.clone()),
                 Actor::NonMember => Some(f.w.outsider.clone()),
                 Actor::Member => Some(f.w.member.clone()),
+                Actor::HiddenMember => Some(f.hidden_member.clone()),
+                Actor::ProjectAdmin => Some(f.project_admin.clone()),
                 Actor::Admin => Some(f.w.admin.clone()),
                 Actor::Owner => Some(f.w.owner.clone()),
             };
@@ -1048,6 +1111,18 @@ async fn every_route_for_every_caller() {
                     r.body["count"], 0,
                     "{what}: a non-member sees an empty page"
                 );
+            }
+            // The hidden project is left out of every project list.
+            if actor == Actor::HiddenMember && status == 200 {
+                let kept = f.keep;
+                for list in [&r.body["results"], &r.body["teams"], &r.body["projects"]] {
+                    if let Some(items) = list.as_array() {
+                        assert!(
+                            items.iter().all(|p| p["id"] != kept),
+                            "{what}: lists the hidden project"
+                        );
+                    }
+                }
             }
             checked += 1;
         }
