@@ -14,7 +14,7 @@ pub mod payload;
 pub mod rules;
 pub mod store;
 
-pub use rules::{resolve, ProjectLevel, Resolved, RuleLevel, Rules, Source};
+pub use rules::{resolve, Granted, ProjectLevel, Resolved, RuleLevel, Rules, Source, Visibility};
 
 use axum::response::Response;
 use serde_json::Value;
@@ -22,7 +22,7 @@ use serde_json::Value;
 use crate::activity;
 use crate::auth::Scope;
 use crate::error::{ApiError, ApiResult};
-use crate::http::{self, ApiRequest, App, ProjectMember, Routes};
+use crate::http::{self, ApiRequest, App, ProjectMember, ProjectNeed, Routes};
 use crate::organizations::Level;
 use crate::storage::Tx;
 use crate::time;
@@ -41,12 +41,24 @@ pub const MUST_BE_ADMIN: &str = "Must be admin to modify project permissions.";
 
 pub fn routes(r: Routes) -> Routes {
     use openapi as doc;
-    r.root_project(doc::retrieve(), "id", READ, retrieve)
-        .root_project(doc::update(), "id", WRITE, update)
-        .root_project(doc::users_with_access(), "id", READ, users_with_access)
-        .project(doc::retrieve_2(), "id", READ, retrieve)
-        .project(doc::update_2(), "id", WRITE, update)
-        .project(doc::users_with_access_2(), "id", READ, users_with_access)
+    r.root_project(doc::retrieve(), "id", READ, ProjectNeed::Read, retrieve)
+        .root_project(doc::update(), "id", WRITE, ProjectNeed::Read, update)
+        .root_project(
+            doc::users_with_access(),
+            "id",
+            READ,
+            ProjectNeed::Read,
+            users_with_access,
+        )
+        .project(doc::retrieve_2(), "id", READ, ProjectNeed::Read, retrieve)
+        .project(doc::update_2(), "id", WRITE, ProjectNeed::Read, update)
+        .project(
+            doc::users_with_access_2(),
+            "id",
+            READ,
+            ProjectNeed::Read,
+            users_with_access,
+        )
 }
 
 /// The caller's organization level and resolved level on the project, read

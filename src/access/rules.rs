@@ -126,6 +126,53 @@ impl Resolved {
     pub fn visible(&self) -> bool {
         self.level.is_some()
     }
+
+    /// The level of a visible project (`None`: hidden).
+    pub fn granted(self) -> Option<Granted> {
+        self.level.map(|level| Granted {
+            level,
+            source: self.source,
+        })
+    }
+}
+
+/// A caller's resolved access to a project they can see: what a project
+/// route's handler receives, so it cannot be handed a hidden project.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Granted {
+    pub level: ProjectLevel,
+    pub source: Source,
+}
+
+/// Whose view of an organization's projects a query of several projects
+/// returns: every project for an organization admin or owner, otherwise the
+/// ones the rules naming the caller's membership let them see. Every store
+/// function that returns several projects takes one, so a new list cannot
+/// forget the rules.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Visibility {
+    All,
+    Member { membership_id: String },
+}
+
+impl Visibility {
+    pub fn of(level: Level, membership_id: &str) -> Visibility {
+        if level.is_admin() {
+            Visibility::All
+        } else {
+            Visibility::Member {
+                membership_id: membership_id.to_string(),
+            }
+        }
+    }
+
+    /// The caller's organization level, as [`resolve`] takes it.
+    pub fn org_level(&self) -> Level {
+        match self {
+            Visibility::All => Level::Admin,
+            Visibility::Member { .. } => Level::Member,
+        }
+    }
 }
 
 /// A caller's level on a project. Organization admins and owners are always

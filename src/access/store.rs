@@ -7,7 +7,7 @@ use sea_query::{Expr, ExprTrait, JoinType, LockType, OnConflict, Order, Query, S
 
 use super::model::{MemberAccess, Rule};
 use super::rules::{resolve, RuleLevel, Rules};
-use crate::organizations::Level;
+use crate::organizations::{self, Level, MembershipLevel, Organization};
 use crate::storage::schema::{
     AccessControls as A, OrganizationMemberships as M, Organizations as O, Projects as P,
     RoleMemberships as RM, Roles as R, Users as U,
@@ -36,31 +36,60 @@ fn rule_level(project: Expr, subject_key: String) -> SelectStatement {
         .to_owned()
 }
 
-/// The three subqueries that give [`Rules`] for `membership_id` on the
-/// project `project` (a column of the enclosing statement, or a value):
-/// the member rule, the highest rule naming a role the membership holds (a
-/// membership belongs to one organization, so another organization's roles
-/// never apply), and the default rule.
-pub fn rules_columns(project: Expr, membership_id: &str) -> [SelectStatement; 3] {
-    let role = Query::select()
+/// The highest rule on the project `project` naming a role the membership
+/// `membership` holds (a membership belongs to one organization, so another
+/// organization's roles never apply).
+fn role_max(project: Expr, membership: Expr) -> SelectStatement {
+    Query::select()
         .expr(Expr::col((A::Table, A::AccessLevel)).max())
         .from(A::Table)
-        .and_where(Expr::col((A::Table, A::ProjectId)).eq(project.clone()))
+        .and_where(Expr::col((A::Table, A::ProjectId)).eq(project))
         .and_where(
             Expr::col((A::Table, A::RoleId)).in_subquery(
                 Query::select()
-                    .column(RM::RoleId)
+                    .column((RM::Table, RM::RoleId))
                     .from(RM::Table)
-                    .and_where(Expr::col(RM::MembershipId).eq(membership_id))
+                    .and_where(Expr::col((RM::Table, RM::MembershipId)).eq(membership))
                     .to_owned(),
             ),
         )
-        .to_owned();
+        .to_owned()
+}
+
+/// The three subqueries that give [`Rules`] for `membership_id` on the
+/// project `project` (a column of the enclosing statement, or a value):
+/// the member rule, the highest rule naming a role the membership holds,
+/// and the default rule.
+pub fn rules_columns(project: Expr, membership_id: &str) -> [SelectStatement; 3] {
     [
         rule_level(project.clone(), member_key(membership_id)),
-        role,
+        role_max(project.clone(), Expr::val(membership_id)),
         rule_level(project, DEFAULT_KEY.to_string()),
     ]
+}
+
+/// [`rules_columns`] for a membership that is a column of the enclosing
+/// statement (a list across organizations, a project found with its
+/// organization): the member rule is found by the membership it names.
+pub fn rules_columns_of(project: Expr, membership: Expr) -> [SelectStatement; 3] {
+    let member = Query::select()
+        .column((A::Table, A::AccessLevel))
+        .from(A::Table)
+        .and_where(Expr::col((A::Table, A::ProjectId)).eq(project.clone()))
+        .and_where(Expr::col((A::Table, A::MembershipId)).eq(membership.clone()))
+        .to_owned();
+    [
+        member,
+        role_max(project.clone(), membership),
+        rule_level(project, DEFAULT_KEY.to_string()),
+    ]
+}
+
+/// Adds the three [`Rules`] subqueries to `stmt` as columns.
+pub fn select_rules(stmt: &mut SelectStatement, columns: [SelectStatement; 3]) {
+    for q in columns {
+        stmt.expr(Expr::SubQuery(None, Box::new(q.into())));
+    }
 }
 
 /// Reads [`rules_columns`]'s three values starting at column `at`.
@@ -76,11 +105,66 @@ pub fn rules_from_row(r: &dyn crate::storage::RowRead, at: usize) -> DbResult<Ru
 /// The rules that apply to `membership_id` on one project.
 pub async fn rules_for(tx: &mut Tx, project_id: i64, membership_id: &str) -> DbResult<Rules> {
     let mut stmt = Query::select();
-    for q in rules_columns(Expr::val(project_id), membership_id) {
-        stmt.expr(Expr::SubQuery(None, Box::new(q.into())));
-    }
+    select_rules(
+        &mut stmt,
+        rules_columns(Expr::val(project_id), membership_id),
+    );
     let rules = tx.query_opt(&stmt, |r| rules_from_row(r, 0)).await?;
     Ok(rules.unwrap_or_default())
+}
+
+/// What the route checks know of one project for one user: its
+/// organization, the user's membership of it, and the rules that apply to
+/// that membership.
+pub struct ProjectAccess {
+    pub organization: Organization,
+    pub membership: Option<MembershipLevel>,
+    pub rules: Rules,
+}
+
+/// The one statement every project route resolves through: the project
+/// `project_id` (of the organization `org_id` when given), its organization,
+/// the user's membership there and the rules naming it. `None`: no such
+/// project (in that organization).
+pub async fn project_access(
+    tx: &mut Tx,
+    project_id: i64,
+    org_id: Option<&str>,
+    user_id: i64,
+) -> DbResult<Option<ProjectAccess>> {
+    let mut stmt = Query::select();
+    stmt.columns(organizations::COLUMNS.map(|c| (O::Table, c)))
+        .column((M::Table, M::Level))
+        .column((M::Table, M::Id))
+        .from(P::Table)
+        .inner_join(
+            O::Table,
+            Expr::col((O::Table, O::Id)).equals((P::Table, P::OrganizationId)),
+        )
+        .join(
+            JoinType::LeftJoin,
+            M::Table,
+            Expr::col((M::Table, M::OrganizationId))
+                .equals((P::Table, P::OrganizationId))
+                .and(Expr::col((M::Table, M::UserId)).eq(user_id)),
+        )
+        .and_where(Expr::col((P::Table, P::Id)).eq(project_id));
+    if let Some(org_id) = org_id {
+        stmt.and_where(Expr::col((P::Table, P::OrganizationId)).eq(org_id));
+    }
+    select_rules(
+        &mut stmt,
+        rules_columns_of(Expr::col((P::Table, P::Id)), Expr::col((M::Table, M::Id))),
+    );
+    const AT: usize = organizations::COLUMNS.len();
+    tx.query_opt(&stmt, |r| {
+        Ok(ProjectAccess {
+            organization: Organization::from_row(r, 0)?,
+            membership: organizations::store::membership_from_row(r, AT)?,
+            rules: rules_from_row(r, AT + 2)?,
+        })
+    })
+    .await
 }
 
 /// A rule to write: who it names and who writes it.

@@ -9,7 +9,7 @@ pub mod scopes;
 mod store;
 
 use crate::error::{ApiError, ApiResult};
-use crate::organizations::{Level, Organization};
+use crate::organizations::{MembershipLevel, Organization};
 use crate::storage::Db;
 use crate::time;
 use crate::users::User;
@@ -122,7 +122,7 @@ pub enum OrgRef {
 /// with no current organization set).
 pub struct Authenticated {
     pub caller: Caller,
-    pub organization: Option<(Organization, Option<Level>)>,
+    pub organization: Option<(Organization, Option<MembershipLevel>)>,
 }
 
 /// Resolves a credential to a caller. `site_url` builds PostHog's

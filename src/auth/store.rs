@@ -6,7 +6,7 @@ use sea_query::{Expr, ExprTrait, JoinType, Query};
 
 use super::{grant, Authenticated, Caller, OrgRef};
 use crate::error::ApiResult;
-use crate::organizations::{self, Level, Organization};
+use crate::organizations::{self, Organization};
 use crate::storage::schema::{
     OrganizationMemberships as M, Organizations as O, PersonalApiKeys as K, Users as U,
 };
@@ -52,6 +52,7 @@ pub(super) async fn lookup(
         };
         stmt.columns(organizations::COLUMNS.map(|c| (O::Table, c)))
             .column((M::Table, M::Level))
+            .column((M::Table, M::Id))
             .join(JoinType::LeftJoin, O::Table, on)
             .join(
                 JoinType::LeftJoin,
@@ -71,10 +72,8 @@ pub(super) async fn lookup(
         // An organization's id is never NULL: a NULL id means the join found none.
         let organization = if with_org && r.opt_string(ORG_AT)?.is_some() {
             let org = Organization::from_row(r, ORG_AT)?;
-            let level = r
-                .opt_i64(ORG_AT + organizations::COLUMNS.len())?
-                .and_then(Level::from_i64);
-            Some((org, level))
+            let at = ORG_AT + organizations::COLUMNS.len();
+            Some((org, organizations::store::membership_from_row(r, at)?))
         } else {
             None
         };

@@ -18,7 +18,7 @@ use crate::passwords::HashSlots;
 use crate::rate_limit::RateLimiter;
 use crate::storage::Db;
 pub use request::ApiRequest;
-pub use routes::{Access, Endpoint, Member, NonMember, ProjectMember, Routes};
+pub use routes::{Access, Endpoint, Member, NonMember, ProjectMember, ProjectNeed, Routes};
 
 /// What every handler shares.
 #[derive(Clone)]

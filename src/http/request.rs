@@ -16,7 +16,7 @@ use crate::auth::{self, Authenticated, Caller, Credential, Named, OrgRef, Scope,
 use crate::error::{ApiError, ApiResult};
 use crate::http::client::ClientAddr;
 use crate::http::App;
-use crate::organizations::{self, Level, Organization};
+use crate::organizations::{self, MembershipLevel, Organization};
 use crate::payload::{self, Data};
 
 /// Bodies above this are refused with 413 before they are read.
@@ -174,9 +174,9 @@ impl ApiRequest {
     ) -> ApiResult<OrgContext> {
         let (caller, found) = self.find_organization(app, Some(scopes)).await?;
         let named = match &found {
-            Ok((org, level)) => Named {
+            Ok((org, membership)) => Named {
                 id: org.id.as_str(),
-                membership: level.map(|l| (org, l)),
+                membership: membership.as_ref().map(|m| (org, m.level)),
             },
             Err(id) => Named {
                 id: id.as_str(),
@@ -190,8 +190,12 @@ impl ApiRequest {
             (target, _) => target,
         };
         caller.grant.check(scopes, named, target)?;
-        let (org, level) = found.map_err(|_| ApiError::organization_not_found())?;
-        Ok(OrgContext { caller, org, level })
+        let (org, membership) = found.map_err(|_| ApiError::organization_not_found())?;
+        Ok(OrgContext {
+            caller,
+            org,
+            membership,
+        })
     }
 
     /// Authentication and the organization with the caller's level in it,
@@ -200,8 +204,12 @@ impl ApiRequest {
     /// caller must run `caller.grant.check` afterwards.
     pub async fn organization_before_key_checks(&mut self, app: &App) -> ApiResult<OrgContext> {
         let (caller, found) = self.find_organization(app, None).await?;
-        let (org, level) = found.map_err(|_| ApiError::organization_not_found())?;
-        Ok(OrgContext { caller, org, level })
+        let (org, membership) = found.map_err(|_| ApiError::organization_not_found())?;
+        Ok(OrgContext {
+            caller,
+            org,
+            membership,
+        })
     }
 
     /// The caller, and the organization in the path with the caller's level
@@ -211,7 +219,10 @@ impl ApiRequest {
         &mut self,
         app: &App,
         precheck: Option<&[Scope]>,
-    ) -> ApiResult<(Caller, Result<(Organization, Option<Level>), String>)> {
+    ) -> ApiResult<(
+        Caller,
+        Result<(Organization, Option<MembershipLevel>), String>,
+    )> {
         let raw = self.param("organization_id").unwrap_or_default();
         let org_ref = match raw {
             "@current" => Some(OrgRef::Current),
@@ -226,7 +237,7 @@ impl ApiRequest {
         }
         let found = match (org_ref, organization) {
             (None, _) => return Err(ApiError::organization_not_found()),
-            (Some(_), Some((org, level))) => Ok((org, level)),
+            (Some(_), Some(found)) => Ok(found),
             (Some(OrgRef::Id(id)), None) => Err(id),
             // No current organization set: PostHog falls back to the first one joined.
             (Some(OrgRef::Current), None) => {
@@ -315,7 +326,7 @@ pub struct OrgContext {
     pub caller: Caller,
     pub org: Organization,
     /// `None`: the caller is not a member.
-    pub level: Option<Level>,
+    pub membership: Option<MembershipLevel>,
 }
 
 #[cfg(test)]

@@ -21,10 +21,11 @@ use axum::Router;
 
 use super::request::{ApiRequest, OrgContext};
 use super::{pagination, App};
+use crate::access::{self, Granted, ProjectLevel, Visibility};
 use crate::auth::{Caller, Named, Scope, Target};
 use crate::error::{ApiError, ApiResult};
 use crate::openapi::Operation;
-use crate::organizations::{self, Level, Organization};
+use crate::organizations::{self, Level, MembershipLevel, Organization};
 use crate::rate_limit::Throttle;
 use crate::storage::Tx;
 use crate::users::User;
@@ -69,13 +70,36 @@ pub enum Access {
     /// The organization in the path (`:organization_id`, `@current` included).
     Organization(&'static [Scope], NonMember),
     /// One project of the organization in the path, named by the declared
-    /// path parameter: a project-restricted key must name it. A non-member
-    /// gets 404, as for a project that does not exist.
-    Project(&'static [Scope]),
+    /// path parameter: a project-restricted key must name it. A non-member,
+    /// and a member the project is hidden from, get 404, as for a project
+    /// that does not exist; the caller's level on it must meet the need.
+    Project(&'static [Scope], ProjectNeed),
     /// One project among all projects (`/api/projects/{id}/`), named by the
     /// declared path parameter: its organization is the project's, then
     /// checked as [`Access::Project`].
-    RootProject(&'static [Scope]),
+    RootProject(&'static [Scope], ProjectNeed),
+}
+
+/// The level on the project a project route needs (a hidden project is
+/// never served, whatever the need).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProjectNeed {
+    /// Any project the caller can see.
+    Read,
+    /// Admin on the project: else 403, PostHog's
+    /// TeamMemberLightManagementPermission message.
+    Admin,
+}
+
+impl ProjectNeed {
+    fn check(self, granted: &Granted) -> ApiResult<()> {
+        match (self, granted.level) {
+            (ProjectNeed::Admin, ProjectLevel::Member) => Err(ApiError::permission_denied(
+                "You don't have sufficient permissions in the project.",
+            )),
+            _ => Ok(()),
+        }
+    }
 }
 
 impl Access {
@@ -87,8 +111,8 @@ impl Access {
             Access::User(s)
             | Access::Organizations(s)
             | Access::Organization(s, _)
-            | Access::Project(s)
-            | Access::RootProject(s) => s,
+            | Access::Project(s, _)
+            | Access::RootProject(s, _) => s,
         }
     }
 }
@@ -110,14 +134,25 @@ pub struct Member {
     pub caller: Caller,
     pub org: Organization,
     pub level: Level,
+    /// What project access rules name.
+    pub membership_id: String,
 }
 
-/// A member acting on one project of the organization, which exists and
-/// which the key may reach.
+impl Member {
+    /// Which of the organization's projects this member sees.
+    pub fn visibility(&self) -> Visibility {
+        Visibility::of(self.level, &self.membership_id)
+    }
+}
+
+/// A member acting on one project of the organization, which exists, which
+/// the member can see and which the key may reach.
 #[derive(Clone, Debug)]
 pub struct ProjectMember {
     pub member: Member,
     pub project_id: i64,
+    /// The member's level on the project, as resolved for this request.
+    pub access: Granted,
 }
 
 impl Deref for ProjectMember {
@@ -320,10 +355,18 @@ impl Routes {
         self.add(doc, access, move |app, mut req| {
             let handler = handler.clone();
             Box::pin(async move {
-                let OrgContext { caller, org, level } =
-                    req.organization_before_key_checks(&app).await?;
-                let level = level.ok_or_else(ApiError::forbidden)?;
-                let member = Member { caller, org, level };
+                let OrgContext {
+                    caller,
+                    org,
+                    membership,
+                } = req.organization_before_key_checks(&app).await?;
+                let membership = membership.ok_or_else(ApiError::forbidden)?;
+                let member = Member {
+                    caller,
+                    org,
+                    level: membership.level,
+                    membership_id: membership.id,
+                };
                 gate(&member)?;
                 let named = Named {
                     id: &member.org.id,
@@ -342,12 +385,14 @@ impl Routes {
     /// path parameter `project` (a number or `@current`). A non-member gets
     /// 404 whatever the project, body or method: project ids are sequential,
     /// so any other answer for an existing project would let outsiders
-    /// enumerate them.
+    /// enumerate them. A project hidden from the member by its rules is 404
+    /// at the same point, and `need` is checked on the member's level there.
     pub fn project<F, Fut>(
         self,
         doc: Operation,
         project: &'static str,
         scopes: &'static [Scope],
+        need: ProjectNeed,
         handler: F,
     ) -> Routes
     where
@@ -355,7 +400,7 @@ impl Routes {
         Fut: Future<Output = ApiResult<Response>> + Send + 'static,
     {
         assert_project_param(&doc, project);
-        let access = Access::Project(scopes);
+        let access = Access::Project(scopes, need);
         self.add(doc, access, move |app, mut req| {
             let handler = handler.clone();
             Box::pin(async move {
@@ -364,8 +409,14 @@ impl Routes {
                     Ok(member) => member,
                     Err(answer) => return Ok(answer),
                 };
-                let project_id = resolve_project(&app, &req, project, &member).await?;
-                handler(app, req, ProjectMember { member, project_id }).await
+                let (project_id, access) = resolve_project(&app, &req, project, &member).await?;
+                need.check(&access)?;
+                let ctx = ProjectMember {
+                    member,
+                    project_id,
+                    access,
+                };
+                handler(app, req, ctx).await
             })
         })
     }
@@ -380,6 +431,7 @@ impl Routes {
         doc: Operation,
         project: &'static str,
         scopes: &'static [Scope],
+        need: ProjectNeed,
         handler: F,
     ) -> Routes
     where
@@ -387,30 +439,42 @@ impl Routes {
         Fut: Future<Output = ApiResult<Response>> + Send + 'static,
     {
         assert_project_param(&doc, project);
-        let access = Access::RootProject(scopes);
+        let access = Access::RootProject(scopes, need);
         self.add(doc, access, move |app, mut req| {
             let handler = handler.clone();
             Box::pin(async move {
                 let caller = req.authenticate(&app, None).await?.caller;
                 caller.grant.precheck(scopes)?;
-                let (project_id, org, level) =
+                let (project_id, org, membership, granted) =
                     resolve_root_project(&app, &req, project, &caller).await?;
                 // The caller did not name this organization: a non-member learns
                 // nothing of it (not even its id in the key restriction's 403).
-                if let Some(level) = level {
+                if let Some(m) = &membership {
                     let named = Named {
                         id: &org.id,
-                        membership: Some((&org, level)),
+                        membership: Some((&org, m.level)),
                     };
                     caller.grant.check(scopes, named, Target::Project)?;
                 }
-                let ctx = OrgContext { caller, org, level };
+                let ctx = OrgContext {
+                    caller,
+                    org,
+                    membership,
+                };
                 let member = match member(ctx, NonMember::NotFound, &app, &mut req).await? {
                     Ok(member) => member,
                     Err(answer) => return Ok(answer),
                 };
+                // A member always has a level: `resolve_root_project` gave one.
+                let access = granted.ok_or_else(ApiError::not_found)?;
                 member.caller.grant.check_project(project_id)?;
-                handler(app, req, ProjectMember { member, project_id }).await
+                need.check(&access)?;
+                let ctx = ProjectMember {
+                    member,
+                    project_id,
+                    access,
+                };
+                handler(app, req, ctx).await
             })
         })
     }
@@ -470,9 +534,18 @@ async fn member(
     app: &App,
     req: &mut ApiRequest,
 ) -> ApiResult<Result<Member, Response>> {
-    let OrgContext { caller, org, level } = ctx;
-    if let Some(level) = level {
-        return Ok(Ok(Member { caller, org, level }));
+    let OrgContext {
+        caller,
+        org,
+        membership,
+    } = ctx;
+    if let Some(m) = membership {
+        return Ok(Ok(Member {
+            caller,
+            org,
+            level: m.level,
+            membership_id: m.id,
+        }));
     }
     match non_member {
         NonMember::EmptyList => {
@@ -489,27 +562,32 @@ async fn member(
 }
 
 /// The project in the path, as this caller may reach it: 404 unless it is
-/// one of the organization's, then the key's project restriction (PostHog
-/// resolves the project before checking a project-scoped key against it).
-/// `@current` is the caller's current project, which must belong to the
-/// organization in the path; with none set, PostHog's `User.team` falls back
-/// to the first project of the user's current organization.
+/// one of the organization's and the member can see it (a hidden project is
+/// answered exactly as an unknown id), then the key's project restriction
+/// (PostHog resolves the project before checking a project-scoped key
+/// against it). `@current` is the caller's current project, which must
+/// belong to the organization in the path; with none set, PostHog's
+/// `User.team` falls back to the first project of the user's current
+/// organization (here: the first they can see).
 async fn resolve_project(
     app: &App,
     req: &ApiRequest,
     param: &str,
     member: &Member,
-) -> ApiResult<i64> {
+) -> ApiResult<(i64, Granted)> {
     let raw = req.param(param).unwrap_or_default();
     let mut tx = app.db.read().await?;
     let wanted = project_id(&mut tx, raw, &member.caller.user).await?;
-    let found = organizations::has_project(&mut tx, &member.org.id, wanted).await?;
+    let found =
+        access::store::project_access(&mut tx, wanted, Some(&member.org.id), member.caller.user.id)
+            .await?;
     tx.commit().await?;
-    if !found {
-        return Err(ApiError::not_found());
-    }
+    let found = found.ok_or_else(ApiError::not_found)?;
+    let granted = access::resolve(Some(member.level), &found.rules)
+        .granted()
+        .ok_or_else(ApiError::not_found)?;
     member.caller.grant.check_project(wanted)?;
-    Ok(wanted)
+    Ok((wanted, granted))
 }
 
 /// The project a path parameter names: a number, or `@current`
@@ -523,25 +601,32 @@ async fn project_id(tx: &mut Tx, raw: &str, user: &User) -> ApiResult<i64> {
 }
 
 /// The project the path parameter names among all projects (`@current`: the
-/// caller's current project, else the first of their current organization),
-/// its organization and the caller's level there. 404 when there is none.
+/// caller's current project, else the first they can see of their current
+/// organization), its organization, the caller's membership there and
+/// their level on the project. 404 when there is none, or when the caller
+/// is a member the project is hidden from (at the point an unknown id is).
 async fn resolve_root_project(
     app: &App,
     req: &ApiRequest,
     param: &str,
     caller: &Caller,
-) -> ApiResult<(i64, Organization, Option<Level>)> {
+) -> ApiResult<(i64, Organization, Option<MembershipLevel>, Option<Granted>)> {
     let raw = req.param(param).unwrap_or_default();
     let mut tx = app.db.read().await?;
     let wanted = project_id(&mut tx, raw, &caller.user).await?;
-    let org_id = organizations::of_project(&mut tx, wanted)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    let (org, level) = organizations::find_with_level(&mut tx, &org_id, caller.user.id)
+    let found = access::store::project_access(&mut tx, wanted, None, caller.user.id)
         .await?
         .ok_or_else(ApiError::not_found)?;
     tx.commit().await?;
-    Ok((wanted, org, level))
+    let granted = match &found.membership {
+        Some(m) => Some(
+            access::resolve(Some(m.level), &found.rules)
+                .granted()
+                .ok_or_else(ApiError::not_found)?,
+        ),
+        None => None,
+    };
+    Ok((wanted, found.organization, found.membership, granted))
 }
 
 /// The fallback of a path: methods it does not declare. As in PostHog,

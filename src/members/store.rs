@@ -116,7 +116,7 @@ pub async fn set_level(
 
 /// Removes the membership; the user's `@current` organization and project
 /// move off this organization (to the first organization they still belong
-/// to and its first project), as PostHog's `User.leave` does.
+/// to and its first project they can see), as PostHog's `User.leave` does.
 pub async fn remove(tx: &mut Tx, org_id: &str, m: &Membership) -> DbResult<()> {
     let stmt = Query::delete()
         .from_table(M::Table)
@@ -133,7 +133,7 @@ pub async fn remove(tx: &mut Tx, org_id: &str, m: &Membership) -> DbResult<()> {
     }
     let next = organizations::first_joined(tx, m.user.id).await?;
     let team = match &next {
-        Some(org) => organizations::first_project(tx, org).await?,
+        Some(org) => organizations::first_visible_project(tx, org, m.user.id).await?,
         None => None,
     };
     users::set_current(tx, m.user.id, next.as_deref(), team).await

@@ -15,6 +15,7 @@ pub mod store;
 
 use axum::response::Response;
 
+use crate::access::Visibility;
 use crate::activity;
 use crate::auth::{Caller, Scope};
 use crate::error::{ApiError, ApiResult};
@@ -24,12 +25,12 @@ use crate::storage::{DbResult, Tx};
 use crate::time;
 use crate::users;
 
-pub use model::{Level, Membership, Organization};
+pub use model::{Level, Membership, MembershipLevel, Organization};
 pub use rules::{require_admin, INSUFFICIENT};
 pub use store::deletion::lock as lock_no_key;
 pub use store::{
     add_member, current_organization, current_project, find, find_with_level, first_joined,
-    first_project, has_project, lock, of_project, COLUMNS,
+    first_project, first_visible_project, has_project, lock, of_project, COLUMNS,
 };
 
 const READ: &[Scope] = &[Scope::read("organization")];
@@ -73,8 +74,8 @@ async fn list(app: App, req: ApiRequest, caller: Caller) -> ApiResult<Response> 
     )
     .await?;
     let mut results = Vec::with_capacity(orgs.len());
-    for (org, level) in &orgs {
-        results.push(full_json(&mut tx, org, Some(*level)).await?);
+    for (org, membership) in &orgs {
+        results.push(full_json(&mut tx, org, membership).await?);
     }
     tx.commit().await?;
     let results = format!("[{}]", results.join(","));
@@ -94,7 +95,7 @@ async fn create(app: App, mut req: ApiRequest, caller: Caller) -> ApiResult<Resp
     let mut d = store::details(&mut tx, &org.id).await?;
     change.apply(&mut org, &mut d);
     store::save(&mut tx, &org, &d).await?;
-    store::add_member(&mut tx, &org.id, &caller.user, Level::Owner, now).await?;
+    let owner = store::add_member(&mut tx, &org.id, &caller.user, Level::Owner, now).await?;
     let mut project = projects::blank(&org, now);
     project.name = "Default project".into();
     project.id = projects::store::insert(&mut tx, &project).await?;
@@ -111,14 +112,18 @@ async fn create(app: App, mut req: ApiRequest, caller: Caller) -> ApiResult<Resp
         activity::record(&mut tx, entry, now).await?;
     }
     users::set_current(&mut tx, caller.user.id, Some(&org.id), Some(project.id)).await?;
-    let body = full_json(&mut tx, &org, Some(Level::Owner)).await?;
+    let viewer = MembershipLevel {
+        id: owner.id,
+        level: Level::Owner,
+    };
+    let body = full_json(&mut tx, &org, &viewer).await?;
     tx.commit().await?;
     http::created_json(body)
 }
 
 async fn retrieve(app: App, _: ApiRequest, ctx: Member) -> ApiResult<Response> {
     let mut tx = app.db.read().await?;
-    let body = full_json(&mut tx, &ctx.org, Some(ctx.level)).await?;
+    let body = full_json(&mut tx, &ctx.org, &viewer(&ctx)).await?;
     tx.commit().await?;
     http::ok_json(body)
 }
@@ -145,7 +150,7 @@ async fn update(app: App, mut req: ApiRequest, ctx: Member) -> ApiResult<Respons
     change.apply(&mut org, &mut d);
     org.updated_at = time::now_micros();
     store::save(&mut tx, &org, &d).await?;
-    let body = full_json(&mut tx, &org, Some(ctx.level)).await?;
+    let body = full_json(&mut tx, &org, &viewer(&ctx)).await?;
     tx.commit().await?;
     http::ok_json(body)
 }
@@ -165,12 +170,26 @@ pub fn parse_uuid(s: &str) -> Option<String> {
         .map(|u| u.hyphenated().to_string())
 }
 
-/// The full organization shape (`OrganizationSerializer`), as `level` sees it.
-pub async fn full_json(tx: &mut Tx, org: &Organization, level: Option<Level>) -> DbResult<String> {
+/// The member as the organization's shapes see them.
+fn viewer(ctx: &Member) -> MembershipLevel {
+    MembershipLevel {
+        id: ctx.membership_id.clone(),
+        level: ctx.level,
+    }
+}
+
+/// The full organization shape (`OrganizationSerializer`), as the member
+/// `viewer` sees it: its `teams` and `projects` are the ones they can see.
+pub async fn full_json(
+    tx: &mut Tx,
+    org: &Organization,
+    viewer: &MembershipLevel,
+) -> DbResult<String> {
     let d = store::details(tx, &org.id).await?;
-    let projects = projects::store::all(tx, &org.id).await?;
+    let visibility = Visibility::of(viewer.level, &viewer.id);
+    let projects = projects::store::all(tx, &org.id, &visibility).await?;
     let member_count = store::member_count(tx, &org.id).await?;
-    let shape = model::full(org, level, &d, &projects, member_count);
+    let shape = model::full(org, Some(viewer.level), &d, &projects, member_count);
     serde_json::to_string(&shape).map_err(|e| crate::storage::DbError::Other(e.to_string()))
 }
 

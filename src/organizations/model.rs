@@ -100,6 +100,14 @@ pub struct Membership {
     pub updated_at: i64,
 }
 
+/// A user's membership of one organization as the route checks read it:
+/// its id (what project access rules name) and its level.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MembershipLevel {
+    pub id: String,
+    pub level: Level,
+}
+
 /// Django's `slugify`, without its transliteration: ASCII letters, digits,
 /// `_` and `-`, lower-cased, runs of spaces and dashes as one dash (other
 /// characters are dropped).

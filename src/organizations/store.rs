@@ -7,8 +7,10 @@ pub mod deletion;
 
 use sea_query::{Alias, Expr, ExprTrait, JoinType, Order, Query};
 
-use super::model::{Details, Level, Membership, Organization};
+use super::model::{Details, Level, Membership, MembershipLevel, Organization};
+use crate::access::Visibility;
 use crate::auth::keys;
+use crate::projects;
 use crate::storage::schema::{
     OrganizationMemberships as M, Organizations as O, Projects as P, Users as U,
 };
@@ -86,16 +88,27 @@ pub async fn find(tx: &mut Tx, id: &str) -> DbResult<Option<Organization>> {
     tx.query_opt(&stmt, |r| Organization::from_row(r, 0)).await
 }
 
-/// The organization and the user's level in it (None: not a member), in one
-/// round trip. `None` overall: no such organization.
+/// A membership's level and id read at column `at` of a left join
+/// (`None`: the join found no membership).
+pub fn membership_from_row(r: &dyn RowRead, at: usize) -> DbResult<Option<MembershipLevel>> {
+    let level = r.opt_i64(at)?.and_then(Level::from_i64);
+    let id = r.opt_string(at + 1)?;
+    Ok(level
+        .zip(id)
+        .map(|(level, id)| MembershipLevel { id, level }))
+}
+
+/// The organization and the user's membership of it (None: not a member),
+/// in one round trip. `None` overall: no such organization.
 pub async fn find_with_level(
     tx: &mut Tx,
     id: &str,
     user_id: i64,
-) -> DbResult<Option<(Organization, Option<Level>)>> {
+) -> DbResult<Option<(Organization, Option<MembershipLevel>)>> {
     let stmt = Query::select()
         .columns(COLUMNS.map(|c| (O::Table, c)))
         .column((M::Table, M::Level))
+        .column((M::Table, M::Id))
         .from(O::Table)
         .join(
             JoinType::LeftJoin,
@@ -108,8 +121,7 @@ pub async fn find_with_level(
         .to_owned();
     tx.query_opt(&stmt, |r| {
         let org = Organization::from_row(r, 0)?;
-        let level = r.opt_i64(COLUMNS.len())?.and_then(Level::from_i64);
-        Ok((org, level))
+        Ok((org, membership_from_row(r, COLUMNS.len())?))
     })
     .await
 }
@@ -143,16 +155,30 @@ pub async fn current_organization(tx: &mut Tx, user: &User) -> DbResult<Option<S
 
 /// `@current` as a project id, for every route that takes one: the user's
 /// current project, else the first project of their `@current`
-/// organization (PostHog's `User.team`). Whose project it is, and whether
-/// the caller may reach it, is the route's check.
+/// organization they can see (PostHog's `User.team`). Whose project it is,
+/// and whether the caller may reach it, is the route's check (a stored
+/// current project hidden from the caller stays named, and is 404 there).
 pub async fn current_project(tx: &mut Tx, user: &User) -> DbResult<Option<i64>> {
     if let Some(id) = user.current_team_id {
         return Ok(Some(id));
     }
     match current_organization(tx, user).await? {
-        Some(org) => first_project(tx, &org).await,
+        Some(org) => first_visible_project(tx, &org, user.id).await,
         None => Ok(None),
     }
+}
+
+/// The first project (lowest id) of the organization the user can see, or
+/// none (not a member, no project, or all hidden from them).
+pub async fn first_visible_project(
+    tx: &mut Tx,
+    org_id: &str,
+    user_id: i64,
+) -> DbResult<Option<i64>> {
+    let Some((_, Some(m))) = find_with_level(tx, org_id, user_id).await? else {
+        return Ok(None);
+    };
+    projects::store::first_visible(tx, org_id, &Visibility::of(m.level, &m.id)).await
 }
 
 /// The organization the user joined first (ties by membership id), or none.
@@ -446,7 +472,7 @@ pub async fn of_user(
     only: Option<&[String]>,
     limit: i64,
     offset: i64,
-) -> DbResult<(Vec<(Organization, Level)>, i64)> {
+) -> DbResult<(Vec<(Organization, MembershipLevel)>, i64)> {
     let mut base = Query::select();
     base.from(O::Table).inner_join(
         M::Table,
@@ -463,6 +489,7 @@ pub async fn of_user(
     let mut rows = base;
     rows.columns(COLUMNS.map(|c| (O::Table, c)))
         .column((M::Table, M::Level))
+        .column((M::Table, M::Id))
         .order_by((O::Table, O::CreatedAt), sea_query::Order::Asc)
         .order_by((O::Table, O::Id), sea_query::Order::Asc)
         .limit(limit as u64)
@@ -471,7 +498,8 @@ pub async fn of_user(
         .query(&rows, |r| {
             let org = Organization::from_row(r, 0)?;
             let level = Level::from_i64(r.i64(COLUMNS.len())?).unwrap_or(Level::Member);
-            Ok((org, level))
+            let id = r.string(COLUMNS.len() + 1)?;
+            Ok((org, MembershipLevel { id, level }))
         })
         .await?;
     Ok((orgs, total))

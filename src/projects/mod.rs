@@ -21,11 +21,14 @@ use std::pin::Pin;
 use axum::response::Response;
 use serde_json::{Map, Value};
 
+use crate::access::{self, ProjectLevel};
 use crate::activity;
 use crate::auth::{keys, Scope};
 use crate::drf;
 use crate::error::{ApiError, ApiResult};
-use crate::http::{self, pagination, ApiRequest, App, Member, NonMember, ProjectMember, Routes};
+use crate::http::{
+    self, pagination, ApiRequest, App, Member, NonMember, ProjectMember, ProjectNeed, Routes,
+};
 use crate::organizations::{self, Level, Organization};
 use crate::storage::Tx;
 use crate::time;
@@ -46,13 +49,14 @@ const ACTIVITY_PATH: &str = "/api/organizations/{organization_id}/projects/{id}/
 pub fn routes(r: Routes) -> Routes {
     use openapi as doc;
     use NonMember::{Decide, EmptyList};
+    use ProjectNeed::{Admin, Read};
     r.organization(doc::list(), READ, EmptyList, list)
         .organization(doc::create(), WRITE, Decide(non_member_create), create)
-        .project(doc::retrieve(), "id", READ, retrieve)
-        .project(doc::partial_update(), "id", WRITE, partial_update)
-        .project(doc::update(), "id", WRITE, update)
-        .project(doc::destroy(), "id", WRITE, destroy)
-        .project(doc::activity_log(), "id", ACTIVITY, activity_log)
+        .project(doc::retrieve(), "id", READ, Read, retrieve)
+        .project(doc::partial_update(), "id", WRITE, Read, partial_update)
+        .project(doc::update(), "id", WRITE, Read, update)
+        .project(doc::destroy(), "id", WRITE, Admin, destroy)
+        .project(doc::activity_log(), "id", ACTIVITY, Read, activity_log)
 }
 
 /// What a non-member gets from a project create: PostHog's create looks the
@@ -88,12 +92,31 @@ async fn demo_plan_check(app: &App, org_id: &str, id: Option<i64>) -> ApiResult<
     Ok(())
 }
 
-fn viewer<'a>(app: &'a App, ctx: &Member) -> Viewer<'a> {
+fn viewer<'a>(app: &'a App, ctx: &Member, project_level: ProjectLevel) -> Viewer<'a> {
     Viewer {
         user_id: ctx.caller.user.id,
-        level: ctx.level,
+        project_level,
         signing_key: &app.config.secret_key,
     }
+}
+
+/// The caller's organization level and their level on the project, read
+/// again inside a write transaction that holds the project's lock, so the
+/// gates judge the rules as they are when the write lands (a rule changed
+/// since the route resolved it counts). 404 once the project is hidden.
+async fn relock_levels(tx: &mut Tx, ctx: &ProjectMember) -> ApiResult<(Level, ProjectLevel)> {
+    let found =
+        access::store::project_access(tx, ctx.project_id, Some(&ctx.org.id), ctx.caller.user.id)
+            .await?
+            .ok_or_else(ApiError::not_found)?;
+    let org_level = found
+        .membership
+        .map(|m| m.level)
+        .ok_or_else(ApiError::not_found)?;
+    let granted = access::resolve(Some(org_level), &found.rules)
+        .granted()
+        .ok_or_else(ApiError::not_found)?;
+    Ok((org_level, granted.level))
 }
 
 /// The project in the path, as the route declaration already checked it
@@ -139,9 +162,17 @@ async fn list(app: App, req: ApiRequest, ctx: Member) -> ApiResult<Response> {
         drf::no_null_characters(term, &"search".into())?;
     }
     let base = app.absolute(req.uri.path());
+    let visibility = ctx.visibility();
     let mut tx = app.db.read().await?;
-    let count = store::count(&mut tx, &ctx.org.id, search).await?;
-    let projects = store::list(&mut tx, &ctx.org.id, search, page.limit, page.offset).await?;
+    let (count, projects) = store::page(
+        &mut tx,
+        &ctx.org.id,
+        &visibility,
+        search,
+        page.limit,
+        page.offset,
+    )
+    .await?;
     tx.commit().await?;
     let results = model::basic_list(&projects);
     http::ok_json(pagination::envelope_of(
@@ -153,7 +184,7 @@ pub(crate) async fn retrieve(app: App, _: ApiRequest, ctx: ProjectMember) -> Api
     let mut tx = app.db.read().await?;
     let project = load(&mut tx, &ctx, false).await?;
     tx.commit().await?;
-    http::ok_json(project.detail(&viewer(&app, &ctx)))
+    http::ok_json(project.detail(&viewer(&app, &ctx, ctx.access.level)))
 }
 
 /// A new, unnamed project of the organization with every default setting.
@@ -234,7 +265,11 @@ pub(crate) async fn create(app: App, mut req: ApiRequest, ctx: Member) -> ApiRes
     )
     .await?;
     tx.commit().await?;
-    http::created_json(project.detail(&viewer(&app, &ctx)))
+    // A new project has no rules: its creator's level is their organization's.
+    let created = access::resolve(Some(ctx.level), &access::Rules::NONE)
+        .level
+        .unwrap_or(ProjectLevel::Member);
+    http::created_json(project.detail(&viewer(&app, &ctx, created)))
 }
 
 pub(crate) async fn partial_update(
@@ -271,16 +306,18 @@ impl Plan {
     }
 }
 
-/// Validates the body against `current` in PostHog's order and works out the new version.
+/// Validates the body against `current` in PostHog's order and works out
+/// the new version: admin-only fields take admin on the project
+/// (`project_level`), `receive_org_level_activity_logs` the organization's.
 async fn plan(
     tx: &mut Tx,
     current: Project,
     sent: &payload::Sent,
-    level: Level,
+    (org_level, project_level): (Level, ProjectLevel),
     now: i64,
 ) -> ApiResult<Plan> {
-    let mut changes = update::validate(tx, &current, sent, level, true, now).await?;
-    rules::may_update_fields(level.min(Level::Admin), &changes.admin_fields)?;
+    let mut changes = update::validate(tx, &current, sent, org_level, true, now).await?;
+    rules::may_update_fields(project_level, &changes.admin_fields)?;
     changes.check_deferred()?;
     let mut project = current.clone();
     let (before_settings, after_settings) = changes.apply_to(&mut project);
@@ -312,20 +349,21 @@ async fn change(
         demo_plan_check(&app, &ctx.org.id, Some(id)).await?;
     }
     let mut tx = app.db.read().await?;
-    let level = ctx.level;
+    let levels = (ctx.level, ctx.access.level);
     let snapshot = load(&mut tx, &ctx, false).await?;
-    let mut draft = plan(&mut tx, snapshot, &sent, level, now).await?;
+    let mut draft = plan(&mut tx, snapshot, &sent, levels, now).await?;
     tx.commit().await?;
     if draft.changes_nothing() {
-        return http::ok_json(draft.base.detail(&viewer(&app, &ctx)));
+        return http::ok_json(draft.base.detail(&viewer(&app, &ctx, levels.1)));
     }
 
     let mut tx = app.db.write().await?;
     let locked = load(&mut tx, &ctx, true).await?;
-    if !locked.same_content(&draft.base) {
+    let locked_levels = relock_levels(&mut tx, &ctx).await?;
+    if !locked.same_content(&draft.base) || locked_levels != levels {
         #[cfg(debug_assertions)]
         REPLANS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        draft = plan(&mut tx, locked, &sent, level, now).await?;
+        draft = plan(&mut tx, locked, &sent, locked_levels, now).await?;
     }
     let Plan {
         base,
@@ -358,14 +396,15 @@ async fn change(
     } else {
         &project
     };
-    http::ok_json(shown.detail(&viewer(&app, &ctx)))
+    http::ok_json(shown.detail(&viewer(&app, &ctx, locked_levels.1)))
 }
 
 pub(crate) async fn destroy(app: App, _: ApiRequest, ctx: ProjectMember) -> ApiResult<Response> {
     let now = time::now_micros();
     let mut tx = app.db.write().await?;
     let project = load(&mut tx, &ctx, true).await?;
-    rules::may_delete(ctx.level)?;
+    let (_, project_level) = relock_levels(&mut tx, &ctx).await?;
+    rules::may_delete(project_level)?;
     store::delete(&mut tx, &ctx.org.id, project.id).await?;
     // The log outlives the project: PostHog keeps "deleted" entries.
     for scope in ["Team", "Project"] {

@@ -17,8 +17,8 @@ use utoipa::{PartialSchema, ToSchema};
 
 use super::settings::{self, Shown};
 use super::setup_tasks::SETUP_TASK_IDS;
+use crate::access::ProjectLevel;
 use crate::openapi::schema::{self as s, Kind};
-use crate::organizations::Level;
 use crate::time;
 
 #[derive(Clone, Debug)]
@@ -118,7 +118,9 @@ fn default_modifiers() -> &'static RawValue {
 /// Who is looking, for the fields that depend on it.
 pub struct Viewer<'a> {
     pub user_id: i64,
-    pub level: Level,
+    /// The viewer's level on this project (`effective_membership_level`,
+    /// `user_access_level`).
+    pub project_level: ProjectLevel,
     pub signing_key: &'a [u8],
 }
 
@@ -133,6 +135,7 @@ enum Source {
     ProductDescription,
     CreatedAt,
     EffectiveMembershipLevel,
+    UserAccessLevel,
     False,
     EmptyList,
     LiveEventsToken,
@@ -317,6 +320,17 @@ const DETAIL_OWN_FIELDS: &[OwnField] = &[
         Source::AvailableSetupTaskIds,
         Some("proactive_tasks_enabled"),
         || s::read_only_array(s::array(s::component(SETUP_TASK_IDS_ENUM))),
+        true,
+    ),
+    own(
+        "user_access_level",
+        Source::UserAccessLevel,
+        Some("proactive_tasks_enabled"),
+        || {
+            ro(s::nullable(Kind::String).description(Some(
+                "The effective access level the user has for this object",
+            )))
+        },
         true,
     ),
 ];
@@ -553,9 +567,12 @@ impl Project {
                     map.serialize_entry(key, &self.product_description)?
                 }
                 (Source::CreatedAt, _) => map.str_entry(key, &time::format(self.created_at))?,
-                // Without PostHog's access-control feature, project access tops out at admin.
+                // The level the project's access rules resolve to: 1 or 8.
                 (Source::EffectiveMembershipLevel, Some(viewer)) => {
-                    map.serialize_entry(key, &viewer.level.min(Level::Admin).as_i64())?
+                    map.serialize_entry(key, &viewer.project_level.as_i64())?
+                }
+                (Source::UserAccessLevel, Some(viewer)) => {
+                    map.serialize_entry(key, viewer.project_level.as_str())?
                 }
                 (Source::False, _) => map.serialize_entry(key, &false)?,
                 (Source::EmptyList, _) => map.serialize_entry(key, &[(); 0])?,
@@ -576,9 +593,12 @@ impl Project {
                     map.serialize_entry(key, &self.secret_api_token_backup)?
                 }
                 (Source::AvailableSetupTaskIds, _) => map.serialize_entry(key, setup_task_ids())?,
-                (Source::EffectiveMembershipLevel | Source::LiveEventsToken, None) => {
-                    map.serialize_entry(key, &())?
-                }
+                (
+                    Source::EffectiveMembershipLevel
+                    | Source::UserAccessLevel
+                    | Source::LiveEventsToken,
+                    None,
+                ) => map.serialize_entry(key, &())?,
             }
         }
         Ok(())
@@ -857,8 +877,9 @@ mod tests {
         // The list item has no viewer to show viewer-dependent fields to.
         assert!(list_plan().iter().all(|f| !matches!(
             f.source,
-            Source::EffectiveMembershipLevel | Source::LiveEventsToken
+            Source::EffectiveMembershipLevel | Source::UserAccessLevel | Source::LiveEventsToken
         )));
+        assert_eq!(detail.last(), Some(&"user_access_level"));
     }
 
     #[test]
@@ -907,9 +928,13 @@ mod tests {
         settings.insert("timezone".into(), json!("Europe/Berlin"));
         settings.remove("survey_config");
         let odd = "quote\" backslash\\ tab\t nul\u{0} emoji\u{1F600} </script>";
-        for (n, level) in [Level::Member, Level::Admin, Level::Owner]
-            .into_iter()
-            .enumerate()
+        for (n, level) in [
+            ProjectLevel::Member,
+            ProjectLevel::Admin,
+            ProjectLevel::Admin,
+        ]
+        .into_iter()
+        .enumerate()
         {
             let project = Project {
                 id: 7 + n as i64,
@@ -928,7 +953,7 @@ mod tests {
             };
             let viewer = Viewer {
                 user_id: 3,
-                level,
+                project_level: level,
                 signing_key: b"k",
             };
             // The token's expiry is read from the clock: a second may turn

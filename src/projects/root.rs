@@ -10,7 +10,7 @@ use axum::response::Response;
 use super::{store, ACTIVITY, READ, WRITE};
 use crate::auth::{Caller, Named, Target};
 use crate::error::{ApiError, ApiResult};
-use crate::http::{self, pagination, Access, ApiRequest, App, Member, Routes};
+use crate::http::{self, pagination, Access, ApiRequest, App, Member, ProjectNeed, Routes};
 use crate::organizations;
 
 const LIST_PATH: &str = "/api/projects";
@@ -19,17 +19,31 @@ const ACTIVITY_PATH: &str = "/api/projects/{id}/activity";
 
 pub fn routes(r: Routes) -> Routes {
     use openapi as doc;
+    use ProjectNeed::{Admin, Read};
     r.caller(doc::list(), Access::Organizations(READ), list)
         .caller(doc::create(), Access::Organizations(WRITE), create)
-        .root_project(doc::retrieve(), "id", READ, super::retrieve)
-        .root_project(doc::partial_update(), "id", WRITE, super::partial_update)
-        .root_project(doc::update(), "id", WRITE, super::update)
-        .root_project(doc::destroy(), "id", WRITE, super::destroy)
-        .root_project(doc::activity_log(), "id", ACTIVITY, super::activity_log)
+        .root_project(doc::retrieve(), "id", READ, Read, super::retrieve)
+        .root_project(
+            doc::partial_update(),
+            "id",
+            WRITE,
+            Read,
+            super::partial_update,
+        )
+        .root_project(doc::update(), "id", WRITE, Read, super::update)
+        .root_project(doc::destroy(), "id", WRITE, Admin, super::destroy)
+        .root_project(
+            doc::activity_log(),
+            "id",
+            ACTIVITY,
+            Read,
+            super::activity_log,
+        )
 }
 
-/// Every project of every organization the caller belongs to, narrowed by
-/// the key's organization restriction (not by the current organization).
+/// Every project of every organization the caller belongs to that they can
+/// see, narrowed by the key's organization restriction (not by the current
+/// organization).
 async fn list(app: App, req: ApiRequest, caller: Caller) -> ApiResult<Response> {
     let query = req.query_pairs();
     let page = pagination::page(&query);
@@ -40,8 +54,7 @@ async fn list(app: App, req: ApiRequest, caller: Caller) -> ApiResult<Response> 
         .clone()
         .filter(|o| !o.is_empty());
     let mut tx = app.db.read().await?;
-    let count = store::count_for_user(&mut tx, caller.user.id, only.as_deref()).await?;
-    let projects = store::list_for_user(
+    let (count, projects) = store::page_for_user(
         &mut tx,
         caller.user.id,
         only.as_deref(),
@@ -72,12 +85,18 @@ async fn create(app: App, req: ApiRequest, caller: Caller) -> ApiResult<Response
         .ok_or_else(no_organization)?;
     let found = organizations::find_with_level(&mut tx, &org_id, caller.user.id).await?;
     tx.commit().await?;
-    let (org, level) = found.ok_or_else(no_organization)?;
+    let (org, membership) = found.ok_or_else(no_organization)?;
     let named = Named {
         id: &org.id,
-        membership: level.map(|l| (&org, l)),
+        membership: membership.as_ref().map(|m| (&org, m.level)),
     };
     caller.grant.check(WRITE, named, Target::Organization)?;
-    let level = level.ok_or_else(no_organization)?;
-    super::create(app, req, Member { caller, org, level }).await
+    let membership = membership.ok_or_else(no_organization)?;
+    let member = Member {
+        caller,
+        org,
+        level: membership.level,
+        membership_id: membership.id,
+    };
+    super::create(app, req, member).await
 }

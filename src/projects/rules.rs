@@ -1,6 +1,7 @@
 //! Who may do what to projects: plain functions of levels and counts, so the
 //! rules can be read (and tested) as a table.
 
+use crate::access::ProjectLevel;
 use crate::error::{ApiError, ApiResult};
 use crate::organizations::{Level, Organization};
 
@@ -45,8 +46,10 @@ pub fn may_create(level: Level, is_demo: bool, org: &Organization) -> ApiResult<
     }
 }
 
-pub fn may_delete(level: Level) -> ApiResult<()> {
-    if level.is_admin() {
+/// Deleting a project takes admin on it (an organization admin, or a
+/// member the project's rules make its admin).
+pub fn may_delete(level: ProjectLevel) -> ApiResult<()> {
+    if level == ProjectLevel::Admin {
         Ok(())
     } else {
         Err(ApiError::permission_denied(
@@ -55,9 +58,10 @@ pub fn may_delete(level: Level) -> ApiResult<()> {
     }
 }
 
-/// The newest admin gate on updates: members may change only member-safe fields.
-pub fn may_update_fields(level: Level, admin_fields: &[&str]) -> ApiResult<()> {
-    if level.is_admin() || admin_fields.is_empty() {
+/// The newest admin gate on updates: below admin on the project, only
+/// member-safe fields may change.
+pub fn may_update_fields(level: ProjectLevel, admin_fields: &[&str]) -> ApiResult<()> {
+    if level == ProjectLevel::Admin || admin_fields.is_empty() {
         return Ok(());
     }
     let mut fields = admin_fields.to_vec();
@@ -157,13 +161,13 @@ mod tests {
     #[test]
     fn admin_gates() {
         assert_eq!(
-            outcome(may_update_fields(Level::Admin, &["timezone"])),
+            outcome(may_update_fields(ProjectLevel::Admin, &["timezone"])),
             "ok"
         );
-        assert_eq!(outcome(may_update_fields(Level::Member, &[])), "ok");
+        assert_eq!(outcome(may_update_fields(ProjectLevel::Member, &[])), "ok");
         assert_eq!(
             outcome(may_update_fields(
-                Level::Member,
+                ProjectLevel::Member,
                 &["timezone", "anonymize_ips"]
             )),
             "403 Only project admins can modify these settings: anonymize_ips, timezone"
@@ -177,9 +181,9 @@ mod tests {
             "403 Only organization admins can set these settings on project creation: receive_org_level_activity_logs"
         );
         assert_eq!(
-            outcome(may_delete(Level::Member)),
+            outcome(may_delete(ProjectLevel::Member)),
             "403 You don't have sufficient permissions in the project."
         );
-        assert_eq!(outcome(may_delete(Level::Owner)), "ok");
+        assert_eq!(outcome(may_delete(ProjectLevel::Admin)), "ok");
     }
 }

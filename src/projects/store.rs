@@ -4,6 +4,8 @@
 use sea_query::{Alias, Expr, ExprTrait, LikeExpr, Order, Query, SelectStatement};
 
 use super::model::Project;
+use crate::access::{self, store as access_store, Visibility};
+use crate::organizations::Level;
 use crate::storage::schema::{OrganizationMemberships as M, Projects as P, Users};
 use crate::storage::{DbError, DbResult, RowRead, Tx};
 
@@ -81,20 +83,84 @@ fn search_filter(stmt: &mut SelectStatement, search: Option<&str>) {
     }
 }
 
-pub async fn list(
+/// The ids of the organization's projects matching `search` that `vis`
+/// sees, in id order. A member's rules are read with the ids and resolved
+/// by `access::resolve`, the one decision point.
+async fn visible_ids(
     tx: &mut Tx,
     org_id: &str,
+    vis: &Visibility,
+    search: Option<&str>,
+) -> DbResult<Vec<i64>> {
+    let mut stmt = in_org(org_id);
+    stmt.column((P::Table, P::Id)).order_by(P::Id, Order::Asc);
+    search_filter(&mut stmt, search);
+    let Visibility::Member { membership_id } = vis else {
+        return tx.query(&stmt, |r| r.i64(0)).await;
+    };
+    access_store::select_rules(
+        &mut stmt,
+        access_store::rules_columns(Expr::col((P::Table, P::Id)), membership_id),
+    );
+    let level = Some(vis.org_level());
+    let rows = tx
+        .query(&stmt, |r| {
+            Ok((r.i64(0)?, access_store::rules_from_row(r, 1)?))
+        })
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter(|(_, rules)| access::resolve(level, rules).visible())
+        .map(|(id, _)| id)
+        .collect())
+}
+
+/// The organization's projects with these ids, in id order.
+async fn by_ids(tx: &mut Tx, org_id: &str, ids: &[i64]) -> DbResult<Vec<Project>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut stmt = in_org(org_id);
+    stmt.columns(COLUMNS)
+        .and_where(Expr::col(P::Id).is_in(ids.iter().copied()))
+        .order_by(P::Id, Order::Asc);
+    tx.query(&stmt, from_row).await
+}
+
+/// One page of the organization's projects matching `search` that `vis`
+/// sees, and how many there are in all.
+pub async fn page(
+    tx: &mut Tx,
+    org_id: &str,
+    vis: &Visibility,
     search: Option<&str>,
     limit: i64,
     offset: i64,
-) -> DbResult<Vec<Project>> {
-    let mut stmt = in_org(org_id);
-    stmt.columns(COLUMNS)
-        .order_by(P::Id, Order::Asc)
-        .limit(limit as u64)
-        .offset(offset as u64);
-    search_filter(&mut stmt, search);
-    tx.query(&stmt, from_row).await
+) -> DbResult<(i64, Vec<Project>)> {
+    if *vis == Visibility::All {
+        let mut counted = in_org(org_id);
+        search_filter(&mut counted, search);
+        let count = count_where(tx, counted).await?;
+        let mut stmt = in_org(org_id);
+        stmt.columns(COLUMNS)
+            .order_by(P::Id, Order::Asc)
+            .limit(limit as u64)
+            .offset(offset as u64);
+        search_filter(&mut stmt, search);
+        return Ok((count, tx.query(&stmt, from_row).await?));
+    }
+    let ids = visible_ids(tx, org_id, vis, search).await?;
+    let shown = slice(&ids, limit, offset);
+    Ok((ids.len() as i64, by_ids(tx, org_id, shown).await?))
+}
+
+/// `limit` ids from `offset` on.
+fn slice(ids: &[i64], limit: i64, offset: i64) -> &[i64] {
+    let start = usize::try_from(offset).unwrap_or(0).min(ids.len());
+    let end = start
+        .saturating_add(usize::try_from(limit).unwrap_or(0))
+        .min(ids.len());
+    &ids[start..end]
 }
 
 async fn count_where(tx: &mut Tx, stmt: SelectStatement) -> DbResult<i64> {
@@ -103,12 +169,6 @@ async fn count_where(tx: &mut Tx, stmt: SelectStatement) -> DbResult<i64> {
     tx.query_opt(&stmt, |r| r.i64(0))
         .await?
         .ok_or_else(|| DbError::Other("count returned no row".into()))
-}
-
-pub async fn count(tx: &mut Tx, org_id: &str, search: Option<&str>) -> DbResult<i64> {
-    let mut stmt = in_org(org_id);
-    search_filter(&mut stmt, search);
-    count_where(tx, stmt).await
 }
 
 /// Projects that count toward the per-organization limit (demo projects don't).
@@ -247,38 +307,67 @@ fn of_user(user_id: i64, organizations: Option<&[String]>) -> SelectStatement {
     stmt
 }
 
-pub async fn list_for_user(
+/// One page of the projects the user sees in every organization they
+/// belong to (limited to `organizations` when given), and how many there
+/// are in all. Each organization's visibility is the user's there: the
+/// membership join gives their level and the rules naming them.
+pub async fn page_for_user(
     tx: &mut Tx,
     user_id: i64,
     organizations: Option<&[String]>,
     limit: i64,
     offset: i64,
-) -> DbResult<Vec<Project>> {
+) -> DbResult<(i64, Vec<Project>)> {
+    let mut stmt = of_user(user_id, organizations);
+    stmt.column((P::Table, P::Id))
+        .column((M::Table, M::Level))
+        .order_by((P::Table, P::Id), Order::Asc);
+    access_store::select_rules(
+        &mut stmt,
+        access_store::rules_columns_of(Expr::col((P::Table, P::Id)), Expr::col((M::Table, M::Id))),
+    );
+    let rows = tx
+        .query(&stmt, |r| {
+            let level = Level::from_i64(r.i64(1)?);
+            Ok((r.i64(0)?, level, access_store::rules_from_row(r, 2)?))
+        })
+        .await?;
+    let ids: Vec<i64> = rows
+        .into_iter()
+        .filter(|(_, level, rules)| access::resolve(*level, rules).visible())
+        .map(|(id, _, _)| id)
+        .collect();
+    let shown = slice(&ids, limit, offset);
+    if shown.is_empty() {
+        return Ok((ids.len() as i64, Vec::new()));
+    }
     let mut stmt = of_user(user_id, organizations);
     stmt.columns(COLUMNS.map(|c| (P::Table, c)))
-        .order_by((P::Table, P::Id), Order::Asc)
-        .limit(limit as u64)
-        .offset(offset as u64);
-    tx.query(&stmt, from_row).await
+        .and_where(Expr::col((P::Table, P::Id)).is_in(shown.iter().copied()))
+        .order_by((P::Table, P::Id), Order::Asc);
+    Ok((ids.len() as i64, tx.query(&stmt, from_row).await?))
 }
 
-pub async fn count_for_user(
-    tx: &mut Tx,
-    user_id: i64,
-    organizations: Option<&[String]>,
-) -> DbResult<i64> {
-    let mut stmt = of_user(user_id, organizations);
-    stmt.expr_as(Expr::col((P::Table, P::Id)).count(), Alias::new("n"));
-    tx.query_opt(&stmt, |r| r.i64(0))
-        .await?
-        .ok_or_else(|| DbError::Other("count returned no row".into()))
+/// Every project of the organization that `vis` sees, in id order.
+pub async fn all(tx: &mut Tx, org_id: &str, vis: &Visibility) -> DbResult<Vec<Project>> {
+    if *vis == Visibility::All {
+        let mut stmt = in_org(org_id);
+        stmt.columns(COLUMNS).order_by(P::Id, Order::Asc);
+        return tx.query(&stmt, from_row).await;
+    }
+    let ids = visible_ids(tx, org_id, vis, None).await?;
+    by_ids(tx, org_id, &ids).await
 }
 
-/// Every project of the organization, in id order.
-pub async fn all(tx: &mut Tx, org_id: &str) -> DbResult<Vec<Project>> {
-    let mut stmt = in_org(org_id);
-    stmt.columns(COLUMNS).order_by(P::Id, Order::Asc);
-    tx.query(&stmt, from_row).await
+/// The first project of the organization (lowest id) that `vis` sees: the
+/// fallback of `@current` and of the user's current project.
+pub async fn first_visible(tx: &mut Tx, org_id: &str, vis: &Visibility) -> DbResult<Option<i64>> {
+    if *vis == Visibility::All {
+        let mut stmt = in_org(org_id);
+        stmt.column(P::Id).order_by(P::Id, Order::Asc).limit(1);
+        return tx.query_opt(&stmt, |r| r.i64(0)).await;
+    }
+    Ok(visible_ids(tx, org_id, vis, None).await?.first().copied())
 }
 
 /// Locks every project of the organization until the transaction ends

@@ -43,7 +43,7 @@ pub fn routes(r: Routes) -> Routes {
 async fn render(tx: &mut Tx, user: &User, current: &Current) -> DbResult<String> {
     let p = store::profile(tx, user.id).await?;
     let organization = match &current.org {
-        Some((org, level)) => Some(raw(organizations::full_json(tx, org, Some(*level)).await?)?),
+        Some((org, m)) => Some(raw(organizations::full_json(tx, org, m).await?)?),
         None => None,
     };
     let first_user = match &current.org {
@@ -54,8 +54,10 @@ async fn render(tx: &mut Tx, user: &User, current: &Current) -> DbResult<String>
         crate::invites::store::pending_for_user(tx, user, time::now_micros()).await?;
     let (orgs, _) = organizations::store::of_user(tx, user.id, None, i64::MAX, 0).await?;
     let mut shown = Vec::with_capacity(orgs.len());
-    for (org, level) in &orgs {
-        shown.push(raw(organizations::basic_json(tx, org, Some(*level)).await?)?);
+    for (org, m) in &orgs {
+        shown.push(raw(
+            organizations::basic_json(tx, org, Some(m.level)).await?
+        )?);
     }
     let me = model::me(
         user,

@@ -10,7 +10,7 @@ use utoipa::openapi::RefOr;
 use utoipa::ToSchema;
 
 use crate::openapi::schema::{self as s, Kind};
-use crate::organizations::{Level, Organization};
+use crate::organizations::{MembershipLevel, Organization};
 use crate::projects::model::{Project, TeamBasic};
 use crate::time::Timestamp;
 
@@ -152,7 +152,7 @@ pub fn notifications_shown(p: &Profile) -> Value {
 
 /// The user's current organization (with their level) and project.
 pub struct Current {
-    pub org: Option<(Organization, Level)>,
+    pub org: Option<(Organization, MembershipLevel)>,
     pub team: Option<Project>,
 }
 

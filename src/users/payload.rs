@@ -11,6 +11,7 @@ use utoipa::openapi::RefOr;
 use super::model::{notification_defaults, Profile, User};
 use super::openapi::ORGANIZATION_BASIC;
 use super::store;
+use crate::access;
 use crate::drf::{self, Attr};
 use crate::error::{ApiError, ApiResult};
 use crate::organizations;
@@ -341,7 +342,7 @@ pub async fn accept(
         }
         (Some(org), Some((team, _))) => Some((org, Some(team))),
         (Some(org), None) => {
-            let first = organizations::first_project(tx, &org).await?;
+            let first = organizations::first_visible_project(tx, &org, user.id).await?;
             Some((org, first))
         }
         (None, Some((team, team_org))) => Some((team_org, Some(team))),
@@ -414,7 +415,8 @@ async fn organization_named(tx: &mut Tx, user: &User, v: &Value) -> ApiResult<Op
 }
 
 /// The project `v` names (its id, as a number or its text) and its
-/// organization, if the user belongs to that.
+/// organization, if the user belongs to that and can see the project (a
+/// hidden project is answered as one that does not exist).
 async fn project_named(tx: &mut Tx, user: &User, v: &Value) -> ApiResult<Option<(i64, String)>> {
     let id = match v {
         Value::String(s) => s.trim().parse::<i64>().ok(),
@@ -424,11 +426,13 @@ async fn project_named(tx: &mut Tx, user: &User, v: &Value) -> ApiResult<Option<
     let Some(id) = id else {
         return Ok(None);
     };
-    let Some(org) = organizations::of_project(tx, id).await? else {
+    let Some(found) = access::store::project_access(tx, id, None, user.id).await? else {
         return Ok(None);
     };
-    let member = store::membership(tx, &org, user).await?.is_some();
-    Ok(member.then_some((id, org)))
+    let visible = found
+        .membership
+        .is_some_and(|m| access::resolve(Some(m.level), &found.rules).visible());
+    Ok(visible.then_some((id, found.organization.id)))
 }
 
 #[cfg(test)]

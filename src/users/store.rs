@@ -8,7 +8,8 @@ use serde_json::{Map, Value};
 
 use super::model::{email_key, Current, NewUser, Profile, User};
 use super::payload::Change;
-use crate::organizations::{self, Level, Organization};
+use crate::access::{self, Visibility};
+use crate::organizations::{self, MembershipLevel, Organization};
 use crate::projects::store as projects;
 use crate::storage::schema::{OrganizationMemberships as M, Users};
 use crate::storage::{DbError, DbResult, RowRead, Tx};
@@ -205,20 +206,21 @@ pub async fn save_profile(tx: &mut Tx, user_id: i64, c: Change) -> DbResult<()> 
     Ok(())
 }
 
-/// The organization and the user's level in it, if they are a member.
+/// The organization and the user's membership of it, if they are a member.
 pub async fn membership(
     tx: &mut Tx,
     org_id: &str,
     user: &User,
-) -> DbResult<Option<(Organization, Level)>> {
+) -> DbResult<Option<(Organization, MembershipLevel)>> {
     Ok(organizations::find_with_level(tx, org_id, user.id)
         .await?
-        .and_then(|(org, level)| level.map(|l| (org, l))))
+        .and_then(|(org, m)| m.map(|m| (org, m))))
 }
 
 /// PostHog's `User.organization` and `User.team`: the current ones while
-/// the user still belongs to them, else the project's organization, else the
-/// first organization joined; and that organization's first project.
+/// the user still belongs to them (and, for the project, can see it), else
+/// the project's organization, else the first organization joined; and the
+/// first project of that organization the user can see.
 pub async fn choose(tx: &mut Tx, user: &User) -> DbResult<Current> {
     let mut org = match &user.current_organization_id {
         Some(id) => membership(tx, id, user).await?,
@@ -230,8 +232,11 @@ pub async fn choose(tx: &mut Tx, user: &User) -> DbResult<Current> {
             if org.is_none() {
                 org = membership(tx, &team_org, user).await?;
             }
-            if org.as_ref().is_some_and(|(o, _)| o.id == team_org) {
-                team = projects::find(tx, &team_org, team_id, false).await?;
+            if let Some((o, m)) = org.as_ref().filter(|(o, _)| o.id == team_org) {
+                let rules = access::store::rules_for(tx, team_id, &m.id).await?;
+                if access::resolve(Some(m.level), &rules).visible() {
+                    team = projects::find(tx, &o.id, team_id, false).await?;
+                }
             }
         }
     }
@@ -240,8 +245,9 @@ pub async fn choose(tx: &mut Tx, user: &User) -> DbResult<Current> {
         org = first.pop();
     }
     if team.is_none() {
-        if let Some((o, _)) = &org {
-            if let Some(id) = organizations::first_project(tx, &o.id).await? {
+        if let Some((o, m)) = &org {
+            let visibility = Visibility::of(m.level, &m.id);
+            if let Some(id) = projects::first_visible(tx, &o.id, &visibility).await? {
                 team = projects::find(tx, &o.id, id, false).await?;
             }
         }

@@ -6,6 +6,7 @@
 mod common;
 mod support;
 
+mod access_control;
 mod access_controls;
 mod bad_input;
 mod bodies;

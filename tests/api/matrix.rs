@@ -24,11 +24,19 @@ pub enum Actor {
     /// `*`, but not a member of the organization.
     NonMember,
     Member,
+    /// A member with a `none` member rule on `{project}` and on each
+    /// `{fresh_project}`: those projects are hidden from them. Off project
+    /// routes it and `ProjectAdmin` are plain members: every row that names
+    /// `Member` names them too.
+    HiddenMember,
+    /// A member with an `admin` member rule on `{project}` and on each
+    /// `{fresh_project}`.
+    ProjectAdmin,
     Admin,
     Owner,
 }
 
-const ACTORS: [Actor; 10] = [
+const ACTORS: [Actor; 12] = [
     Actor::NoKey,
     Actor::InvalidKey,
     Actor::NoScope,
@@ -37,6 +45,8 @@ const ACTORS: [Actor; 10] = [
     Actor::ProjectKey,
     Actor::NonMember,
     Actor::Member,
+    Actor::HiddenMember,
+    Actor::ProjectAdmin,
     Actor::Admin,
     Actor::Owner,
 ];
@@ -120,7 +130,7 @@ pub fn rows() -> Vec<Row> {
                 ProjectKey => PROJECT_KEY_ON_ORG_ROUTE,
                 ReadOnly => WRITE_SCOPE_PROJECT,
                 NonMember => (404, "Organization not found."),
-                Member => (
+                Member | HiddenMember | ProjectAdmin => (
                     403,
                     "You need to be an organization admin or above to create new projects.",
                 ),
@@ -136,6 +146,7 @@ pub fn rows() -> Vec<Row> {
             expect: |a| match a {
                 OtherOrgKey => ORG_KEY,
                 NonMember => NOT_FOUND,
+                HiddenMember => NOT_FOUND,
                 _ => OK,
             },
         },
@@ -149,7 +160,9 @@ pub fn rows() -> Vec<Row> {
                 OtherOrgKey => ORG_KEY,
                 ReadOnly => WRITE_SCOPE_PROJECT,
                 NonMember => NOT_FOUND,
+                HiddenMember => NOT_FOUND,
                 Member => TIMEZONE_GATE,
+                // Admin on the project by its rules: admin-only settings pass.
                 _ => OK,
             },
         },
@@ -163,7 +176,9 @@ pub fn rows() -> Vec<Row> {
                 OtherOrgKey => ORG_KEY,
                 ReadOnly => WRITE_SCOPE_PROJECT,
                 NonMember => NOT_FOUND,
+                HiddenMember => NOT_FOUND,
                 Member => TIMEZONE_GATE,
+                // Admin on the project by its rules: admin-only settings pass.
                 _ => OK,
             },
         },
@@ -182,7 +197,9 @@ pub fn rows() -> Vec<Row> {
                     "API key does not have access to the requested project: ID {fresh_project}.",
                 ),
                 NonMember => NOT_FOUND,
+                HiddenMember => NOT_FOUND,
                 Member => (403, "You don't have sufficient permissions in the project."),
+                // Admin on the project by its rules: may delete it.
                 _ => (204, ""),
             },
         },
@@ -195,6 +212,7 @@ pub fn rows() -> Vec<Row> {
             expect: |a| match a {
                 OtherOrgKey => ORG_KEY,
                 NonMember => NOT_FOUND,
+                HiddenMember => NOT_FOUND,
                 _ => OK,
             },
         },
@@ -207,6 +225,7 @@ pub fn rows() -> Vec<Row> {
             expect: |a| match a {
                 OtherOrgKey => ORG_KEY,
                 NonMember => NOT_FOUND,
+                HiddenMember => NOT_FOUND,
                 _ => OK,
             },
         },
@@ -221,6 +240,7 @@ pub fn rows() -> Vec<Row> {
                 OtherOrgKey => ORG_KEY,
                 ReadOnly => (403, "API key missing required scope 'access_control:write'"),
                 NonMember => NOT_FOUND,
+                HiddenMember => NOT_FOUND,
                 Member => (403, "Must be admin to modify project permissions."),
                 _ => OK,
             },
@@ -234,6 +254,7 @@ pub fn rows() -> Vec<Row> {
             expect: |a| match a {
                 OtherOrgKey => ORG_KEY,
                 NonMember => NOT_FOUND,
+                HiddenMember => NOT_FOUND,
                 _ => OK,
             },
         },
@@ -302,7 +323,7 @@ pub fn rows() -> Vec<Row> {
                 OtherOrgKey => ORG_KEY,
                 ProjectKey => PROJECT_KEY_ON_ORG_ROUTE,
                 ReadOnly => WRITE_SCOPE_PROJECT,
-                Member => (
+                Member | HiddenMember | ProjectAdmin => (
                     403,
                     "You need to be an organization admin or above to create new projects.",
                 ),
@@ -319,6 +340,7 @@ pub fn rows() -> Vec<Row> {
             expect: |a| match a {
                 OtherOrgKey => ORG_KEY,
                 NonMember => NOT_FOUND,
+                HiddenMember => NOT_FOUND,
                 _ => OK,
             },
         },
@@ -332,7 +354,9 @@ pub fn rows() -> Vec<Row> {
                 OtherOrgKey => ORG_KEY,
                 ReadOnly => WRITE_SCOPE_PROJECT,
                 NonMember => NOT_FOUND,
+                HiddenMember => NOT_FOUND,
                 Member => TIMEZONE_GATE,
+                // Admin on the project by its rules: admin-only settings pass.
                 _ => OK,
             },
         },
@@ -346,7 +370,9 @@ pub fn rows() -> Vec<Row> {
                 OtherOrgKey => ORG_KEY,
                 ReadOnly => WRITE_SCOPE_PROJECT,
                 NonMember => NOT_FOUND,
+                HiddenMember => NOT_FOUND,
                 Member => TIMEZONE_GATE,
+                // Admin on the project by its rules: admin-only settings pass.
                 _ => OK,
             },
         },
@@ -364,7 +390,9 @@ pub fn rows() -> Vec<Row> {
                     "API key does not have access to the requested project: ID {fresh_project}.",
                 ),
                 NonMember => NOT_FOUND,
+                HiddenMember => NOT_FOUND,
                 Member => (403, "You don't have sufficient permissions in the project."),
+                // Admin on the project by its rules: may delete it.
                 _ => (204, ""),
             },
         },
@@ -377,6 +405,7 @@ pub fn rows() -> Vec<Row> {
             expect: |a| match a {
                 OtherOrgKey => ORG_KEY,
                 NonMember => NOT_FOUND,
+                HiddenMember => NOT_FOUND,
                 _ => OK,
             },
         },
@@ -389,6 +418,7 @@ pub fn rows() -> Vec<Row> {
             expect: |a| match a {
                 OtherOrgKey => ORG_KEY,
                 NonMember => NOT_FOUND,
+                HiddenMember => NOT_FOUND,
                 _ => OK,
             },
         },
@@ -403,6 +433,7 @@ pub fn rows() -> Vec<Row> {
                 OtherOrgKey => ORG_KEY,
                 ReadOnly => (403, "API key missing required scope 'access_control:write'"),
                 NonMember => NOT_FOUND,
+                HiddenMember => NOT_FOUND,
                 Member => (403, "Must be admin to modify project permissions."),
                 _ => OK,
             },
@@ -416,6 +447,7 @@ pub fn rows() -> Vec<Row> {
             expect: |a| match a {
                 OtherOrgKey => ORG_KEY,
                 NonMember => NOT_FOUND,
+                HiddenMember => NOT_FOUND,
                 _ => OK,
             },
         },
@@ -543,7 +575,7 @@ pub fn rows() -> Vec<Row> {
                 ProjectKey => PROJECT_KEY_ON_ORG_ROUTE,
                 ReadOnly => WRITE_SCOPE_ORGANIZATION,
                 NonMember => NOT_FOUND,
-                Member => INSUFFICIENT,
+                Member | HiddenMember | ProjectAdmin => INSUFFICIENT,
                 _ => OK,
             },
         },
@@ -558,7 +590,7 @@ pub fn rows() -> Vec<Row> {
                 ProjectKey => PROJECT_KEY_ON_ORG_ROUTE,
                 ReadOnly => WRITE_SCOPE_ORGANIZATION,
                 NonMember => NOT_FOUND,
-                Member => INSUFFICIENT,
+                Member | HiddenMember | ProjectAdmin => INSUFFICIENT,
                 _ => OK,
             },
         },
@@ -573,7 +605,7 @@ pub fn rows() -> Vec<Row> {
                 ProjectKey => PROJECT_KEY_ON_ORG_ROUTE,
                 ReadOnly => WRITE_SCOPE_ORGANIZATION,
                 NonMember => NOT_FOUND,
-                Member | Admin => INSUFFICIENT,
+                Member | HiddenMember | ProjectAdmin | Admin => INSUFFICIENT,
                 _ => (204, ""),
             },
         },
@@ -644,7 +676,7 @@ pub fn rows() -> Vec<Row> {
             expect: |a| match a {
                 OtherOrgKey => ORG_KEY,
                 ProjectKey => PROJECT_KEY_ON_ORG_ROUTE,
-                ReadOnly | Member => INVITE_DELETE_LEVEL,
+                ReadOnly | Member | HiddenMember | ProjectAdmin => INVITE_DELETE_LEVEL,
                 NonMember => GENERIC_403,
                 _ => (204, ""),
             },
@@ -673,7 +705,7 @@ pub fn rows() -> Vec<Row> {
                 ProjectKey => PROJECT_KEY_ON_ORG_ROUTE,
                 ReadOnly => WRITE_SCOPE_MEMBER,
                 NonMember => GENERIC_403,
-                Member => MEMBER_EDITS_OTHERS,
+                Member | HiddenMember | ProjectAdmin => MEMBER_EDITS_OTHERS,
                 _ => OK,
             },
         },
@@ -688,7 +720,7 @@ pub fn rows() -> Vec<Row> {
                 ProjectKey => PROJECT_KEY_ON_ORG_ROUTE,
                 ReadOnly => WRITE_SCOPE_MEMBER,
                 NonMember => GENERIC_403,
-                Member => MEMBER_EDITS_OTHERS,
+                Member | HiddenMember | ProjectAdmin => MEMBER_EDITS_OTHERS,
                 _ => OK,
             },
         },
@@ -703,7 +735,7 @@ pub fn rows() -> Vec<Row> {
                 ProjectKey => PROJECT_KEY_ON_ORG_ROUTE,
                 ReadOnly => WRITE_SCOPE_MEMBER,
                 NonMember => GENERIC_403,
-                Member => MEMBER_EDITS_OTHERS,
+                Member | HiddenMember | ProjectAdmin => MEMBER_EDITS_OTHERS,
                 _ => (204, ""),
             },
         },
@@ -819,7 +851,7 @@ fn role_read(a: Actor) -> (u16, &'static str) {
 fn role_write(a: Actor, done: (u16, &'static str)) -> (u16, &'static str) {
     match a {
         Actor::ReadOnly => WRITE_SCOPE_ORGANIZATION,
-        Actor::Member => INSUFFICIENT,
+        Actor::Member | Actor::HiddenMember | Actor::ProjectAdmin => INSUFFICIENT,
         _ => match role_read(a) {
             OK => done,
             refused => refused,
@@ -834,7 +866,9 @@ fn legal_documents(a: Actor) -> (u16, &'static str) {
         Actor::ProjectKey => PROJECT_KEY_ON_ORG_ROUTE,
         Actor::NonMember => GENERIC_403,
         // The read-only key is a member's.
-        Actor::Member | Actor::ReadOnly => (403, "Your organization access level is insufficient."),
+        Actor::Member | Actor::HiddenMember | Actor::ProjectAdmin | Actor::ReadOnly => {
+            (403, "Your organization access level is insufficient.")
+        }
         _ => OK,
     }
 }
@@ -1004,6 +1038,8 @@ struct Fixture {
     /// The member actor's user uuid.
     member_uuid: String,
     other_org_key: String,
+    hidden_member: String,
+    project_admin: String,
     project_key: String,
     /// Keys by scope string, made once.
     scoped: BTreeMap<String, String>,
@@ -1029,6 +1065,17 @@ impl Fixture {
             .app
             .key_with("owner@example.com", &["*"], None, Some(vec![keep]))
             .await;
+        let mut hidden = None;
+        let mut project_admin = None;
+        for (email, level, key) in [
+            ("hidden@example.com", "none", &mut hidden),
+            ("padmin@example.com", "admin", &mut project_admin),
+        ] {
+            w.app.add_member(&w.org, email, 1).await;
+            *key = Some(w.app.key(email, &["*"]).await);
+            let m = crate::access_control::membership_id(&w.app, &w.org, email).await;
+            crate::access_control::rule(&w.app, &w.org, keep, Some(&m), level).await;
+        }
         let member_uuid = w
             .app
             .call(
@@ -1050,6 +1097,8 @@ impl Fixture {
             keep,
             member_uuid,
             other_org_key,
+            hidden_member: hidden.unwrap(),
+            project_admin: project_admin.unwrap(),
             project_key,
             scoped: BTreeMap::new(),
         }
@@ -1142,6 +1191,18 @@ impl Fixture {
         )
     }
 
+    /// The `HiddenMember` and `ProjectAdmin` actors' rules on a project.
+    async fn project_rules(&self, project: i64) {
+        let app = &self.w.app;
+        for (email, level) in [
+            ("hidden@example.com", "none"),
+            ("padmin@example.com", "admin"),
+        ] {
+            let m = crate::access_control::membership_id(app, &self.w.org, email).await;
+            crate::access_control::rule(app, &self.w.org, project, Some(&m), level).await;
+        }
+    }
+
     /// Fills the placeholders, making fresh fixtures as needed.
     async fn fill(&self, template: &str, vars: &mut BTreeMap<&'static str, String>) -> String {
         if template.contains("{fresh_project}") && !vars.contains_key("fresh_project") {
@@ -1151,6 +1212,7 @@ impl Fixture {
                 .await["id"]
                 .as_i64()
                 .unwrap();
+            self.project_rules(id).await;
             vars.insert("fresh_project", id.to_string());
         }
         if template.contains("{legal_document}") && !vars.contains_key("legal_document") {
@@ -1164,7 +1226,12 @@ impl Fixture {
                 .as_str()
                 .unwrap()
                 .to_string();
-            for (email, level) in [("admin@example.com", 8), ("member@example.com", 1)] {
+            for (email, level) in [
+                ("admin@example.com", 8),
+                ("member@example.com", 1),
+                ("hidden@example.com", 1),
+                ("padmin@example.com", 1),
+            ] {
                 prickle::admin::add_member(db, &org, email, level)
                     .await
                     .unwrap();
@@ -1284,6 +1351,8 @@ async fn every_route_for_every_caller() {
                 Actor::ProjectKey => Some(f.project_key.clone()),
                 Actor::NonMember => Some(f.w.outsider.clone()),
                 Actor::Member => Some(f.w.member.clone()),
+                Actor::HiddenMember => Some(f.hidden_member.clone()),
+                Actor::ProjectAdmin => Some(f.project_admin.clone()),
                 Actor::Admin => Some(f.w.admin.clone()),
                 Actor::Owner => Some(f.w.owner.clone()),
             };
@@ -1338,6 +1407,18 @@ async fn every_route_for_every_caller() {
                     r.body["count"], 0,
                     "{what}: a non-member sees an empty page"
                 );
+            }
+            // The hidden project is left out of every project list.
+            if actor == Actor::HiddenMember && status == 200 {
+                let kept = f.keep;
+                for list in [&r.body["results"], &r.body["teams"], &r.body["projects"]] {
+                    if let Some(items) = list.as_array() {
+                        assert!(
+                            items.iter().all(|p| p["id"] != kept),
+                            "{what}: lists the hidden project"
+                        );
+                    }
+                }
             }
             checked += 1;
         }

@@ -7,7 +7,7 @@ use axum::http::Method;
 use prickle::auth::Scope;
 use prickle::config::Config;
 use prickle::error::ApiResult;
-use prickle::http::{ok_json, ApiRequest, App, ProjectMember, Routes};
+use prickle::http::{ok_json, ApiRequest, App, ProjectMember, ProjectNeed, Routes};
 use prickle::openapi::Operation;
 use serde_json::json;
 
@@ -27,8 +27,8 @@ fn nested() -> Routes {
         "things_2",
     );
     Routes::new()
-        .root_project(root, "project_id", READ, things)
-        .project(org, "project_id", READ, things)
+        .root_project(root, "project_id", READ, ProjectNeed::Read, things)
+        .project(org, "project_id", READ, ProjectNeed::Read, things)
 }
 
 #[tokio::test]
@@ -76,5 +76,5 @@ async fn a_route_nested_under_a_project_gets_the_project_checks() {
 #[should_panic(expected = "no path parameter {project_id} names the project")]
 fn a_project_route_must_name_a_parameter_of_its_path() {
     let op = Operation::new(Method::GET, "/api/projects/{id}/things", "things");
-    let _ = Routes::new().root_project(op, "project_id", READ, things);
+    let _ = Routes::new().root_project(op, "project_id", READ, ProjectNeed::Read, things);
 }

@@ -200,6 +200,7 @@ async fn operations_are_named_as_posthog_names_them() {
         "secret_api_token",
         "secret_api_token_backup",
         "updated_at",
+        "user_access_level",
         "uuid",
     ];
     assert_eq!(required, posthog);

@@ -434,15 +434,19 @@ async fn organization(app: &TestApp, name: &str, tag: &str, schema: Schema) -> O
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
         projects.push(r.body["id"].as_i64().unwrap());
     }
-    let r = app
-        .call(
-            "PATCH",
-            &path(&format!("projects/{}/", projects[0])),
-            Some(&owner_key),
-            Some(json!({"name": format!("{name} First")})),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // Project routes read access rules, whose table a database still at
+    // version 8 lacks: the rename (an "updated" entry) is today's only.
+    if schema == Schema::Current {
+        let r = app
+            .call(
+                "PATCH",
+                &path(&format!("projects/{}/", projects[0])),
+                Some(&owner_key),
+                Some(json!({"name": format!("{name} First")})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    }
     let r = app
         .call(
             "POST",
@@ -624,15 +628,28 @@ async fn two_organizations(app: &TestApp, schema: Schema) -> (Org, Org) {
     )
     .await;
     let key = app.key(both, &["*"]).await;
-    let r = app
-        .call(
-            "PATCH",
-            "/api/users/@me/",
-            Some(&key),
-            Some(json!({"set_current_team": doomed.projects[0]})),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    if schema == Schema::Current {
+        let r = app
+            .call(
+                "PATCH",
+                "/api/users/@me/",
+                Some(&key),
+                Some(json!({"set_current_team": doomed.projects[0]})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    } else {
+        // The switch reads access rules, whose table version 8 lacks.
+        let mut tx = app.db.write().await.unwrap();
+        let user = prickle::users::find_by_email(&mut tx, both)
+            .await
+            .unwrap()
+            .unwrap();
+        prickle::users::set_current(&mut tx, user.id, Some(&doomed.id), Some(doomed.projects[0]))
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
     (doomed, kept)
 }
 

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use crate::support::{Response, TestApp, World, SITE};
 
 /// The project detail's fields in PostHog's order (ProjectBackwardCompat).
-pub(crate) const DETAIL_FIELDS: [&str; 69] = [
+pub(crate) const DETAIL_FIELDS: [&str; 70] = [
     "id",
     "organization",
     "name",
@@ -80,6 +80,7 @@ pub(crate) const DETAIL_FIELDS: [&str; 69] = [
     "logs_settings",
     "proactive_tasks_enabled",
     "available_setup_task_ids",
+    "user_access_level",
 ];
 
 /// The list item's fields in PostHog's order (ProjectBackwardCompatBasic).

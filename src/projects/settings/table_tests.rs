@@ -623,7 +623,12 @@ fn canonical(schema: &Value, schemas: &Map<String, Value>) -> Map<String, Value>
 #[test]
 fn every_documented_field_is_a_setting_or_an_own_field() {
     let schemas = spec_schemas();
-    let detail: Vec<&str> = model::detail_fields().collect();
+    // Newer than the stored API document: PostHog's field order places
+    // `user_access_level` after `available_setup_task_ids` (design §3.6).
+    const NEWER: &[&str] = &["user_access_level"];
+    let detail: Vec<&str> = model::detail_fields()
+        .filter(|f| !NEWER.contains(f))
+        .collect();
     for component in ["ProjectBackwardCompat", "PatchedProjectBackwardCompat"] {
         let documented: Vec<&str> = properties(&schemas, component)
             .keys()
