@@ -145,15 +145,16 @@ async fn update(app: App, mut req: ApiRequest, ctx: ProjectMember) -> ApiResult<
     };
     let changed = before.as_ref().map(|r| r.level) != after.as_ref().map(|r| r.level);
     if changed {
-        log(
-            &mut tx,
-            &ctx,
-            &project_name,
-            before.as_ref(),
-            after.as_ref(),
-            now,
-        )
-        .await?;
+        let change = RuleChange {
+            organization_id: org_id,
+            project_id: ctx.project_id,
+            project_name: &project_name,
+            user_id: ctx.caller.user.id,
+            before: before.as_ref(),
+            after: after.as_ref(),
+            trigger: Value::Null,
+        };
+        record_change(&mut tx, change, now).await?;
         store::grants_changed(&mut tx, org_id).await?;
     }
     tx.commit().await?;
@@ -163,27 +164,34 @@ async fn update(app: App, mut req: ApiRequest, ctx: ProjectMember) -> ApiResult<
     }
 }
 
+/// A rule written, changed or deleted, and by whom.
+pub struct RuleChange<'a> {
+    pub organization_id: &'a str,
+    pub project_id: i64,
+    pub project_name: &'a str,
+    pub user_id: i64,
+    pub before: Option<&'a Rule>,
+    pub after: Option<&'a Rule>,
+    /// What made it, when not a request on the rules (an accepted invite).
+    pub trigger: Value,
+}
+
 /// The project's activity entry for a rule change (design §6.2: prickle's
 /// own, PostHog logs none): `Team`/`updated`, so the project's activity log
 /// shows it, with one `access_controls` change.
-async fn log(
-    tx: &mut Tx,
-    ctx: &ProjectMember,
-    project_name: &str,
-    before: Option<&Rule>,
-    after: Option<&Rule>,
-    now: i64,
-) -> ApiResult<()> {
+pub async fn record_change(tx: &mut Tx, c: RuleChange<'_>, now: i64) -> ApiResult<()> {
     let json = |r: Option<&Rule>| r.map_or(Value::Null, Rule::activity_json);
-    let change = activity::change("Team", "access_controls", &json(before), &json(after));
+    let change = activity::change("Team", "access_controls", &json(c.before), &json(c.after));
+    let mut detail = activity::detail(c.project_name, change.map(|c| vec![c]));
+    detail["trigger"] = c.trigger;
     let entry = activity::Entry {
-        organization_id: &ctx.org.id,
-        team_id: Some(ctx.project_id),
-        user_id: Some(ctx.caller.user.id),
+        organization_id: c.organization_id,
+        team_id: Some(c.project_id),
+        user_id: Some(c.user_id),
         activity: "updated",
         scope: "Team",
-        item_id: ctx.project_id.to_string(),
-        detail: activity::detail(project_name, change.map(|c| vec![c])),
+        item_id: c.project_id.to_string(),
+        detail,
     };
     Ok(activity::record(tx, entry, now).await?)
 }

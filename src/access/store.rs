@@ -439,3 +439,18 @@ pub async fn invite_facts(
 pub async fn grants_changed(_tx: &mut Tx, _org_id: &str) -> DbResult<()> {
     Ok(())
 }
+
+/// The organization's projects by id, with their names (an accepted invite's
+/// rules are logged on each project).
+pub async fn project_names(tx: &mut Tx, org_id: &str) -> DbResult<HashMap<i64, String>> {
+    let stmt = Query::select()
+        .columns([P::Id, P::Name])
+        .from(P::Table)
+        .and_where(Expr::col(P::OrganizationId).eq(org_id))
+        .to_owned();
+    Ok(tx
+        .query(&stmt, |r| Ok((r.i64(0)?, r.string(1)?)))
+        .await?
+        .into_iter()
+        .collect())
+}

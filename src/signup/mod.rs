@@ -23,6 +23,7 @@ pub mod payload;
 pub mod rules;
 
 use axum::response::Response;
+use serde_json::json;
 
 use crate::access::{self, RuleLevel};
 use crate::error::{ApiError, ApiResult};
@@ -230,11 +231,11 @@ async fn join(tx: &mut Tx, invite: &Invite, user: &User, now: i64) -> ApiResult<
         organizations::store::set_invited_by(tx, &membership.id, by.id).await?;
     }
     // One member rule per project still in the organization, at the highest
-    // level the invite lists for it.
-    let projects = store::project_ids(tx, org_id).await?;
+    // level the invite lists for it, each logged on its project.
+    let projects = access::store::project_names(tx, org_id).await?;
     let mut granted = std::collections::BTreeMap::new();
     for a in invite.private_project_access.as_deref().unwrap_or_default() {
-        if projects.contains(&a.id) {
+        if projects.contains_key(&a.id) {
             let level = granted.entry(a.id).or_insert(a.level);
             *level = (*level).max(a.level);
         }
@@ -253,7 +254,19 @@ async fn join(tx: &mut Tx, invite: &Invite, user: &User, now: i64) -> ApiResult<
             by: Some(user.id),
         };
         access::store::upsert(tx, &rule, now).await?;
+        let after = access::store::find(tx, &rule).await?;
+        let change = access::RuleChange {
+            organization_id: org_id,
+            project_id,
+            project_name: &projects[&project_id],
+            user_id: user.id,
+            before: None,
+            after: after.as_ref(),
+            trigger: json!({"job_type": "invite", "job_id": invite.id, "payload": {}}),
+        };
+        access::record_change(tx, change, now).await?;
     }
+    access::store::grants_changed(tx, org_id).await?;
     store::delete_for(tx, org_id, &invite.target_email).await?;
     Ok(())
 }

@@ -1089,6 +1089,17 @@ async fn accepting_an_invite_creates_member_rules() {
             .unwrap_or_else(|| panic!("no rule on {p}: {}", r.body));
         assert_eq!(rule["access_level"], level);
         assert_eq!(rule["created_by"], new_id);
+        // Logged on the project, by the newcomer, triggered by the invite.
+        let entries = rule_entries(&w, p).await;
+        let last = entries.last().expect("an entry for the new rule");
+        assert_eq!(last["user"]["email"], "new@x.com", "{last}");
+        assert_eq!(last["detail"]["trigger"]["job_type"], "invite", "{last}");
+        assert_eq!(last["detail"]["changes"][0]["action"], "created", "{last}");
+        assert_eq!(
+            last["detail"]["changes"][0]["after"]["access_level"],
+            level,
+            "{last}"
+        );
     }
     let key = w.app.key("new@x.com", &["*"]).await;
     let r = get(&w, &key, &ac(private)).await;
