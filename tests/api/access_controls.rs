@@ -1096,8 +1096,7 @@ async fn accepting_an_invite_creates_member_rules() {
         assert_eq!(last["detail"]["trigger"]["job_type"], "invite", "{last}");
         assert_eq!(last["detail"]["changes"][0]["action"], "created", "{last}");
         assert_eq!(
-            last["detail"]["changes"][0]["after"]["access_level"],
-            level,
+            last["detail"]["changes"][0]["after"]["access_level"], level,
             "{last}"
         );
     }
