@@ -3,7 +3,9 @@
 
 use std::collections::HashMap;
 
-use sea_query::{Expr, ExprTrait, JoinType, LockType, OnConflict, Order, Query, SelectStatement};
+use sea_query::{
+    Expr, ExprTrait, JoinType, LockType, OnConflict, Order, Query, SelectStatement, Value,
+};
 
 use super::model::{MemberAccess, Rule};
 use super::rules::{resolve, RuleLevel, Rules};
@@ -12,7 +14,7 @@ use crate::storage::schema::{
     AccessControls as A, OrganizationMemberships as M, Organizations as O, Projects as P,
     RoleMemberships as RM, Roles as R, Users as U,
 };
-use crate::storage::{DbResult, RowRead, Tx};
+use crate::storage::{DbResult, Prebuilt, RowRead, Tx};
 
 /// The subject key of a project's default rule; member and role rules use
 /// [`member_key`] and [`role_key`]. One rule per (project, subject key).
@@ -165,6 +167,61 @@ pub async fn project_access(
         })
     })
     .await
+}
+
+/// The org mount's check, where the organization and the caller's
+/// membership are known already: the rules naming `membership_id` on the
+/// organization's project `project_id`, or `None` when the organization has
+/// no such project. A smaller statement than [`project_access`]: it runs on
+/// every request under `/api/organizations/:id/projects/:id/`.
+pub async fn project_rules(
+    tx: &mut Tx,
+    org_id: &str,
+    project_id: i64,
+    membership_id: &str,
+) -> DbResult<Option<Rules>> {
+    let args = (org_id.to_string(), project_id, membership_id.to_string());
+    let rows = tx
+        .query_prebuilt(&PROJECT_RULES, &args, |r| rules_from_row(r, 1))
+        .await?;
+    Ok(rows.into_iter().next())
+}
+
+type ProjectRulesArgs = (String, i64, String);
+
+/// [`project_rules`]'s statement: its text is rendered once.
+static PROJECT_RULES: Prebuilt<ProjectRulesArgs> =
+    Prebuilt::new(project_rules_statement, project_rules_values);
+
+fn project_rules_statement(
+    (org_id, project_id, membership_id): &ProjectRulesArgs,
+) -> SelectStatement {
+    let mut stmt = Query::select();
+    stmt.column(P::Id)
+        .from(P::Table)
+        .and_where(Expr::col(P::Id).eq(*project_id))
+        .and_where(Expr::col(P::OrganizationId).eq(org_id.as_str()));
+    select_rules(
+        &mut stmt,
+        rules_columns(Expr::val(*project_id), membership_id),
+    );
+    stmt
+}
+
+/// The values of [`project_rules_statement`] in the order its text binds
+/// them: the three subqueries' (member rule, role rules, default rule),
+/// then the project and the organization.
+fn project_rules_values((org_id, project_id, membership_id): &ProjectRulesArgs) -> Vec<Value> {
+    vec![
+        (*project_id).into(),
+        member_key(membership_id).into(),
+        (*project_id).into(),
+        membership_id.as_str().into(),
+        (*project_id).into(),
+        DEFAULT_KEY.into(),
+        (*project_id).into(),
+        org_id.as_str().into(),
+    ]
 }
 
 /// A rule to write: who it names and who writes it.
@@ -453,4 +510,15 @@ pub async fn project_names(tx: &mut Tx, org_id: &str) -> DbResult<HashMap<i64, S
         .await?
         .into_iter()
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_project_rules_statement_binds_what_its_values_say() {
+        PROJECT_RULES.check(&("org".into(), 42, "membership".into()));
+        PROJECT_RULES.check(&("another".into(), -1, "".into()));
+    }
 }

@@ -578,12 +578,12 @@ async fn resolve_project(
     let raw = req.param(param).unwrap_or_default();
     let mut tx = app.db.read().await?;
     let wanted = project_id(&mut tx, raw, &member.caller.user).await?;
-    let found =
-        access::store::project_access(&mut tx, wanted, Some(&member.org.id), member.caller.user.id)
+    let rules =
+        access::store::project_rules(&mut tx, &member.org.id, wanted, &member.membership_id)
             .await?;
     tx.commit().await?;
-    let found = found.ok_or_else(ApiError::not_found)?;
-    let granted = access::resolve(Some(member.level), &found.rules)
+    let rules = rules.ok_or_else(ApiError::not_found)?;
+    let granted = access::resolve(Some(member.level), &rules)
         .granted()
         .ok_or_else(ApiError::not_found)?;
     member.caller.grant.check_project(wanted)?;

@@ -12,6 +12,7 @@
 pub mod migrations;
 mod pg;
 mod pg_tls;
+mod prebuilt;
 mod row;
 pub mod schema;
 mod sqlite;
@@ -20,6 +21,7 @@ use std::fmt;
 
 use sea_query::{PostgresQueryBuilder, QueryStatementWriter, SqliteQueryBuilder, Values};
 
+pub use prebuilt::Prebuilt;
 pub use row::RowRead;
 
 /// SQLite's `PRAGMA synchronous` for the connections prickle opens. PostgreSQL
@@ -167,6 +169,23 @@ impl Tx {
         match self {
             Tx::Sqlite(tx) => tx.query(&sql, &values, map),
             Tx::Postgres(tx) => tx.query(&sql, &values, map).await,
+        }
+    }
+
+    /// Runs a [`Prebuilt`] statement for `args`, mapping each row with `map`.
+    pub async fn query_prebuilt<A, T, F>(
+        &mut self,
+        stmt: &Prebuilt<A>,
+        args: &A,
+        map: F,
+    ) -> DbResult<Vec<T>>
+    where
+        F: FnMut(&dyn RowRead) -> DbResult<T> + Send,
+    {
+        let (sql, values) = stmt.build(self.is_postgres(), args);
+        match self {
+            Tx::Sqlite(tx) => tx.query(sql, &values, map),
+            Tx::Postgres(tx) => tx.query(sql, &values, map).await,
         }
     }
 
