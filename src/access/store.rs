@@ -310,16 +310,8 @@ pub async fn membership(
 /// (or no longer) one of the organization's. SQLite's write transactions
 /// already exclude each other.
 pub async fn lock_project(tx: &mut Tx, org_id: &str, project_id: i64) -> DbResult<Option<String>> {
+    organizations::lock_no_key(tx, org_id).await?;
     let pg = tx.is_postgres();
-    if pg {
-        let stmt = Query::select()
-            .column(O::Id)
-            .from(O::Table)
-            .and_where(Expr::col(O::Id).eq(org_id))
-            .lock(LockType::NoKeyUpdate)
-            .to_owned();
-        tx.query(&stmt, |r| r.string(0)).await?;
-    }
     let mut stmt = Query::select();
     stmt.column(P::Name)
         .from(P::Table)
