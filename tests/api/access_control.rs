@@ -482,6 +482,57 @@ async fn removal_moves_the_current_project_to_one_the_member_sees() {
     assert_eq!(r.body["team"]["id"], theirs_second, "{}", r.body);
 }
 
+/// Item 6: a member removed and added again starts with no rules: their
+/// member rules went with the old membership (foreign key), so a private
+/// project that let them in is hidden again, and an admin rule is gone.
+#[tokio::test]
+async fn a_member_added_again_starts_with_no_rules() {
+    let w = World::new().await;
+    let private = w.create_project("Private").await["id"].as_i64().unwrap();
+    let open = w.create_project("Open").await["id"].as_i64().unwrap();
+    rule(&w.app, &w.org, private, None, "none").await;
+    member_rule(&w, private, "member").await;
+    member_rule(&w, open, "admin").await;
+    let r = get(&w, &w.member, &root(open)).await;
+    assert_eq!(r.body["user_access_level"], "admin", "{}", r.body);
+    let me = get(&w, &w.member, "/api/users/@me/").await;
+    let uuid = me.body["uuid"].as_str().unwrap().to_string();
+    let r = w
+        .app
+        .call(
+            "DELETE",
+            &format!("/api/organizations/{}/members/{uuid}/", w.org),
+            Some(&w.owner),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    prickle::admin::add_member(&w.app.db, &w.org, "member@example.com", 1)
+        .await
+        .unwrap();
+    let r = get(&w, &w.member, &root(private)).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+    let r = get(&w, &w.member, &root(open)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["user_access_level"], "member", "{}", r.body);
+    assert_eq!(r.body["effective_membership_level"], 1, "{}", r.body);
+    let r = get(
+        &w,
+        &w.owner,
+        &format!("/api/projects/{open}/access_controls/"),
+    )
+    .await;
+    assert!(
+        r.body["access_controls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|rule| rule["organization_member"].is_null()),
+        "{}",
+        r.body
+    );
+}
+
 /// The rules a membership gets: role rules aggregate by MAX, a role of
 /// another organization never applies, and a member rule names one
 /// membership only.
