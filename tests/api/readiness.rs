@@ -100,7 +100,11 @@ async fn read_response(stream: &mut tokio::net::TcpStream) -> (u16, String) {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| panic!("no status line: {text:?}"));
-    let body = text.split("\r\n\r\n").nth(1).unwrap_or_default().to_string();
+    let body = text
+        .split("\r\n\r\n")
+        .nth(1)
+        .unwrap_or_default()
+        .to_string();
     (status, body)
 }
 
@@ -108,12 +112,8 @@ async fn read_response(stream: &mut tokio::net::TcpStream) -> (u16, String) {
 async fn sigterm_flips_readiness_before_the_drain_and_the_request_in_flight_completes() {
     let (database_url, _dir) = suite_database().await;
     let (org, key) = owner_with_key(&database_url, "ada@example.com");
-    let mut server = Server::start_serving(
-        &database_url,
-        &["--shutdown-delay-seconds", "5"],
-        &[],
-    )
-    .await;
+    let mut server =
+        Server::start_serving(&database_url, &["--shutdown-delay-seconds", "5"], &[]).await;
     let http = client();
     let r = http.get(server.url("/_ready")).send().await.unwrap();
     assert_eq!(r.status(), 200);
