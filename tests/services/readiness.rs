@@ -1,7 +1,8 @@
-//! `/_ready` when PostgreSQL stops answering for the server: its database is
-//! dropped under it (`DROP DATABASE ... WITH (FORCE)` closes its connections
-//! and refuses new ones), or holds the probe's statement behind a lock. The probe answers 503 within its bound, never hangs;
-//! `/_health`, the liveness check, stays 200.
+//! `/_ready` when PostgreSQL stops answering for the server: it holds the
+//! probe's statement behind a lock, or the database is dropped under it
+//! (`DROP DATABASE ... WITH (FORCE)` closes its connections and refuses new
+//! ones). The probe answers 503 within its bound, never hangs; `/_health`,
+//! the liveness check, stays 200.
 
 use std::time::{Duration, Instant};
 
