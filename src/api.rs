@@ -2,19 +2,26 @@
 //! declares its routes (`http::Routes`), and this is the only list of them.
 //! `serve`, the tests and the benchmark all build the router here.
 
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
 use axum::http::Method;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use serde::Serialize;
+use utoipa::ToSchema;
 
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::http::{ApiRequest, App, Endpoint, Routes};
 use crate::openapi::{schema, Operation};
 use crate::rate_limit::Throttle;
 
 /// Every route the server answers, as declared.
 pub fn routes() -> Routes {
-    // Liveness checks are never limited.
-    let r = Routes::new().public_throttled(health_doc(), Throttle::Exempt, health);
+    // Liveness and readiness checks are never limited.
+    let r = Routes::new()
+        .public_throttled(health_doc(), Throttle::Exempt, health)
+        .public_throttled(ready_doc(), Throttle::Exempt, ready);
     let r = crate::openapi::routes(r);
     let r = crate::projects::routes(r);
     let r = crate::projects::root::routes(r);
@@ -52,4 +59,46 @@ fn health_doc() -> Operation {
             "text/plain",
             schema::choice(schema::Kind::String, ["ok"]),
         )
+}
+
+/// How long `/_ready` waits for the database before answering 503: a
+/// PostgreSQL that stopped answering must not hang the probe.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// `/_ready`'s body.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Readiness)]
+struct Ready {
+    /// Always `ready`: other states are 503 with the error body.
+    #[schema(example = "ready")]
+    status: &'static str,
+}
+
+/// Readiness: not draining, the database answers, every migration applied.
+async fn ready(app: App, _: ApiRequest) -> ApiResult<Response> {
+    if app.draining.load(Ordering::Relaxed) {
+        return Err(ApiError::not_ready("draining after a stop signal"));
+    }
+    let check = crate::storage::migrations::all_applied(&app.db);
+    match tokio::time::timeout(READY_TIMEOUT, check).await {
+        Ok(Ok(true)) => crate::http::ok_of(&Ready { status: "ready" }),
+        Ok(Ok(false)) => Err(ApiError::not_ready("migrations pending")),
+        Ok(Err(e)) => Err(ApiError::not_ready(format!("database: {e}"))),
+        Err(_) => Err(ApiError::not_ready(format!(
+            "database did not answer within {READY_TIMEOUT:?}"
+        ))),
+    }
+}
+
+fn ready_doc() -> Operation {
+    Operation::new(Method::GET, "/_ready", "ready_retrieve")
+        .describe(
+            "Readiness: 200 while the database answers and every migration is applied; \
+             503 (with `Retry-After`) while the server drains after SIGTERM or the \
+             database does not answer within two seconds.",
+        )
+        .tags(&["health"])
+        .returns(200, schema::component("Readiness"))
+        .component_of::<Ready>()
+        .error(503)
 }

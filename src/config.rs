@@ -66,6 +66,9 @@ pub struct ServeArgs {
     /// Seconds to let in-flight requests finish after SIGTERM/SIGINT.
     #[arg(long, env = "PRICKLE_SHUTDOWN_GRACE_SECONDS", default_value_t = 30)]
     pub shutdown_grace_seconds: u64,
+    /// Seconds to keep serving after SIGTERM/SIGINT with `/_ready` answering 503, so a load balancer stops sending first; then in-flight requests drain. 0 (the default): drain at once.
+    #[arg(long, default_value_t = 0)]
+    pub shutdown_delay_seconds: u64,
     /// Seconds a client has to send a request's headers, from their first byte (from the connection's opening for its first request).
     #[arg(long, env = "PRICKLE_HEADER_READ_TIMEOUT_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     pub header_read_timeout_seconds: u64,
@@ -339,6 +342,7 @@ impl fmt::Debug for ServeArgs {
             .field("secret_key", &self.secret_key.as_ref().map(|_| HIDDEN))
             .field("email", &self.email)
             .field("shutdown_grace_seconds", &self.shutdown_grace_seconds)
+            .field("shutdown_delay_seconds", &self.shutdown_delay_seconds)
             .field(
                 "header_read_timeout_seconds",
                 &self.header_read_timeout_seconds,

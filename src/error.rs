@@ -255,6 +255,18 @@ impl ApiError {
         )
     }
 
+    /// 503 from `/_ready`: the server is draining, its database does not
+    /// answer in time, or it lacks a migration (`reason`, logged).
+    pub fn not_ready(reason: impl fmt::Display) -> Self {
+        tracing::warn!(%reason, "not ready: 503");
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "server_error",
+            "not_ready",
+            "The server is not ready to serve requests.",
+        )
+    }
+
     /// [`ApiError::over_capacity`], with the bound that was reached in the
     /// log (for bounds reached rarely enough that a line each is useful).
     pub fn busy(cause: impl fmt::Display) -> Self {

@@ -9,6 +9,7 @@ pub use admission::raise_fd_limit;
 
 use std::future::Future;
 use std::io;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -96,6 +97,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {}: {e}", args.bind))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let app = App::new(db, Config::from_serve_args(&args));
+    let draining = app.draining.clone();
     tracing::info!(%addr, "listening on http://{addr}");
     let mut limits = Limits::from_serve_args(&args);
     limits.max_connections = admission::within_fd_limit(limits.max_connections);
@@ -105,6 +107,19 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
         let _ = stop_rx.await;
     }));
     shutdown_signal().await;
+    // Readiness flips first, while connections are still accepted.
+    draining.store(true, Ordering::Relaxed);
+    if args.shutdown_delay_seconds > 0 {
+        tracing::info!(
+            seconds = args.shutdown_delay_seconds,
+            "stop signal: /_ready answers 503; serving on before draining"
+        );
+        // A second signal cuts the delay short.
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(args.shutdown_delay_seconds)) => {}
+            () = shutdown_signal() => {}
+        }
+    }
     tracing::info!("shutting down: draining in-flight requests");
     let _ = stop_tx.send(());
     match tokio::time::timeout(Duration::from_secs(args.shutdown_grace_seconds), server).await {

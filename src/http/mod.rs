@@ -7,6 +7,7 @@ pub mod pagination;
 pub mod request;
 pub mod routes;
 
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use axum::http::{header, StatusCode};
@@ -28,6 +29,9 @@ pub struct App {
     pub rate_limiter: Arc<RateLimiter>,
     /// Bounds the password hashes running at once (sign-up).
     pub password_hashes: Arc<HashSlots>,
+    /// Set by `serve` when SIGTERM/SIGINT arrives: `/_ready` answers 503
+    /// from then on, while requests are still served and drained.
+    pub draining: Arc<AtomicBool>,
 }
 
 impl App {
@@ -41,6 +45,7 @@ impl App {
             rate_limiter: Arc::new(RateLimiter::new(config.rate_limits.clone())),
             config: Arc::new(config),
             password_hashes,
+            draining: Arc::new(AtomicBool::new(false)),
         }
     }
 

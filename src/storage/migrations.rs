@@ -200,6 +200,23 @@ pub async fn run_through(db: &Db, now: fn() -> i64, last: i64) -> DbResult<usize
     Ok(applied)
 }
 
+/// Whether the database answers and holds every migration this binary
+/// knows: its highest applied version is the last of [`MIGRATIONS`]. One
+/// read, for `/_ready`.
+pub async fn all_applied(db: &Db) -> DbResult<bool> {
+    let mut tx = db.read().await?;
+    let highest = tx
+        .query_opt(
+            Query::select()
+                .expr(Expr::col(PrickleMigrations::Version).max())
+                .from(PrickleMigrations::Table),
+            |r| r.opt_i64(0),
+        )
+        .await?
+        .flatten();
+    Ok(highest == MIGRATIONS.last().map(|m| m.version))
+}
+
 /// Several prickle processes may start together on one PostgreSQL database:
 /// one migrates, the others wait and then find nothing to do. (SQLite's
 /// `BEGIN IMMEDIATE` already serialises them.)

@@ -909,6 +909,8 @@ const PERSON_BEFORE_KEY: &[(&str, &str, u16, &str)] = &[(
 /// Routes that need no credentials, and what they answer.
 const PUBLIC: &[(&str, &str)] = &[
     ("GET", "/_health"),
+    // Readiness, for load balancers and orchestrators (tests/api/readiness.rs).
+    ("GET", "/_ready"),
     // The signing service's webhook: the document's secret is the credential
     // (tests/api/legal_documents.rs).
     ("POST", "/api/legal_documents/signed"),

@@ -127,6 +127,15 @@ impl Server {
 
     /// `prickle serve` with `env` added to its environment.
     pub(crate) async fn start_with(database_url: &str, env: &[(&str, &str)]) -> Server {
+        Server::start_serving(database_url, &[], env).await
+    }
+
+    /// `prickle serve ARGS...` with `env` added to its environment.
+    pub(crate) async fn start_serving(
+        database_url: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Server {
         let mut last = String::new();
         // The free port can be taken between probing and binding: retry.
         for _ in 0..3 {
@@ -136,6 +145,7 @@ impl Server {
             let file = File::create(&log).expect("log file");
             let child = prickle(database_url)
                 .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+                .args(args)
                 // Longer than EXIT_TIMEOUT: a shutdown that waits on idle
                 // connections fails the test instead of timing out "cleanly".
                 .env("PRICKLE_SHUTDOWN_GRACE_SECONDS", "60")
@@ -211,12 +221,22 @@ impl Server {
 
     /// Sends `signal` (as `kill` spells it); waits (bounded) for the exit status.
     async fn signal(&mut self, signal: &str) -> ExitStatus {
+        self.send_signal(signal);
+        self.wait_exit(signal).await
+    }
+
+    /// Sends `signal` (as `kill` spells it) and returns at once.
+    pub(crate) fn send_signal(&self, signal: &str) {
         let pid = self.pid().to_string();
         let sent = Command::new("kill")
             .args([signal, &pid])
             .status()
             .expect("run kill");
         assert!(sent.success(), "kill {signal} {pid} failed");
+    }
+
+    /// Waits (bounded) for the exit status, after `signal` was sent.
+    pub(crate) async fn wait_exit(&mut self, signal: &str) -> ExitStatus {
         let deadline = Instant::now() + EXIT_TIMEOUT;
         loop {
             if let Some(status) = self.child_mut().try_wait().expect("try_wait") {

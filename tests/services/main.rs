@@ -12,6 +12,7 @@ mod common;
 #[allow(dead_code, unused_imports)]
 #[path = "../api/processes.rs"]
 mod processes;
+mod readiness;
 mod redis;
 mod scale_out;
 mod tls;
@@ -109,6 +110,11 @@ fn main() {
         needs!(&pg, 1, tls::verify_full_also_checks_the_host_name),
         needs!(&pg, 1, tls::an_unreadable_root_file_is_a_clear_error),
         needs!(&pg, 1, scale_out::two_processes_on_one_postgres_database),
+        needs!(
+            &pg,
+            1,
+            readiness::an_unreachable_database_is_503_within_a_bound
+        ),
         needs!(&redis, 2, redis::two_processes_share_one_budget_per_key),
     ];
     libtest_mimic::run(&args, trials).exit();
