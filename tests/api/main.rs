@@ -31,6 +31,7 @@ mod projects_activity;
 mod projects_create;
 mod projects_settings;
 mod projects_update;
+mod request_ids;
 mod roles;
 mod root_projects;
 mod secret_logs;
