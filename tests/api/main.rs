@@ -15,6 +15,7 @@ mod fuzz_regressions;
 mod hostile;
 mod invites;
 mod legal_documents;
+mod logs;
 mod matrix;
 mod members;
 mod nested_routes;
