@@ -14,6 +14,7 @@ pub mod error;
 pub mod http;
 pub mod invites;
 pub mod legal_documents;
+pub mod logging;
 pub mod members;
 pub mod oauth_applications;
 pub mod openapi;

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use prickle::config::{self, DatabaseArgs, ServeArgs};
+use prickle::logging::{self, LogFormat};
 use prickle::storage::{redact_url, Db};
 use prickle::{admin, server};
 
@@ -22,6 +23,9 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log lines on stderr: `text` or `json` (one object per line).
+    #[arg(long, global = true, env = "PRICKLE_LOG_FORMAT", default_value = "text", value_parser = clap::builder::ValueParser::new(logging::parse_log_format))]
+    log_format: LogFormat,
 }
 
 #[derive(Subcommand)]
@@ -135,13 +139,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let quiet = !matches!(cli.command, Command::Serve(_));
     let default_filter = if quiet { "warn" } else { "info" };
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
-        )
-        .init();
+    logging::init(cli.log_format, default_filter);
     // SQLite runs inline on the workers, so a worker can sit in a lock or a
     // syscall: a few more workers than cores keep the others serving
     // (measured: 4 workers on 2 cores serve a third more GETs than 2).

@@ -5,6 +5,7 @@
 pub mod client;
 pub mod pagination;
 pub mod request;
+pub mod request_log;
 pub mod routes;
 
 use std::sync::atomic::AtomicBool;

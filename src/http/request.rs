@@ -15,6 +15,7 @@ use bytes::Bytes;
 use crate::auth::{self, Authenticated, Caller, Credential, Named, OrgRef, Scope, Target};
 use crate::error::{ApiError, ApiResult};
 use crate::http::client::ClientAddr;
+use crate::http::request_log::RequestLog;
 use crate::http::App;
 use crate::organizations::{self, MembershipLevel, Organization};
 use crate::payload::{self, Data};
@@ -53,6 +54,8 @@ pub struct ApiRequest {
     body: Bytes,
     /// The body, parsed on first use.
     parsed: Option<Data>,
+    /// Where the request's log line learns who made it.
+    log: Option<RequestLog>,
 }
 
 impl<S: Send + Sync> FromRequest<S> for ApiRequest {
@@ -80,6 +83,7 @@ impl<S: Send + Sync> FromRequest<S> for ApiRequest {
             method: parts.method,
             uri: parts.uri,
             client: parts.extensions.get::<ClientAddr>().map(|c| c.0),
+            log: parts.extensions.get::<RequestLog>().cloned(),
             headers: parts.headers,
             params,
             query,
@@ -155,6 +159,9 @@ impl ApiRequest {
     ) -> ApiResult<Authenticated> {
         let credential = self.credential();
         let found = auth::authenticate(&app.db, credential, &app.config.site_url, org).await?;
+        if let Some(log) = &self.log {
+            log.identify(&found.caller);
+        }
         // Every request made with a key counts, whatever it is refused for
         // later (PostHog counts only those its permissions let through).
         app.rate_limiter.key(&found.caller.key_id).await?;

@@ -493,6 +493,7 @@ impl Routes {
                 .route(&format!("{path}/"), methods);
         }
         r.fallback(|| async { ApiError::not_found() })
+            .layer(axum::middleware::from_fn(super::request_log::layer))
             .with_state(app)
     }
 }

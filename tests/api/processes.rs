@@ -48,7 +48,7 @@ fn free_port() -> u16 {
 }
 
 /// `prickle ...` with the database in the environment, as operators run it.
-fn prickle(database_url: &str) -> Command {
+pub(crate) fn prickle(database_url: &str) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.env("DATABASE_URL", database_url)
         .env_remove("RUST_LOG")
@@ -215,7 +215,7 @@ impl Server {
     }
 
     /// SIGTERM; waits (bounded) for the exit status.
-    async fn terminate(&mut self) -> ExitStatus {
+    pub(crate) async fn terminate(&mut self) -> ExitStatus {
         self.signal("-TERM").await
     }
 
