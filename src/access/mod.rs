@@ -76,19 +76,22 @@ async fn caller_access(tx: &mut Tx, ctx: &ProjectMember) -> ApiResult<(Level, Re
     Ok((level, resolved))
 }
 
+/// The reads answer from the level the route resolved (`ctx.access`), as
+/// every project route does; only the PUT resolves again, under its locks.
 async fn retrieve(app: App, _req: ApiRequest, ctx: ProjectMember) -> ApiResult<Response> {
     let mut tx = app.db.read().await?;
-    let (level, resolved) = caller_access(&mut tx, &ctx).await?;
     let rules = store::list(&mut tx, &ctx.org.id, ctx.project_id).await?;
     tx.commit().await?;
-    let caller = resolved.level.ok_or_else(ApiError::not_found)?;
-    let can_edit = rules::may_edit_rules(Some(level), &resolved);
-    http::ok_of(&AccessControls::new(&rules, caller, can_edit))
+    let resolved = Resolved {
+        level: Some(ctx.access.level),
+        source: ctx.access.source,
+    };
+    let can_edit = rules::may_edit_rules(Some(ctx.level), &resolved);
+    http::ok_of(&AccessControls::new(&rules, ctx.access.level, can_edit))
 }
 
 async fn users_with_access(app: App, _req: ApiRequest, ctx: ProjectMember) -> ApiResult<Response> {
     let mut tx = app.db.read().await?;
-    caller_access(&mut tx, &ctx).await?;
     let members = store::members_on(&mut tx, &ctx.org.id, ctx.project_id).await?;
     tx.commit().await?;
     http::ok_of(&model::users_with_access(&members))
