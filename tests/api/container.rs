@@ -237,62 +237,77 @@ async fn status(url: &str) -> Option<u16> {
         .map(|r| r.status().as_u16())
 }
 
+/// Runs the image's command with the image's environment alone (the data
+/// directory moved to `data`, port 8000 to a free one) until `/_ready` is 200:
+/// (process, port, DATABASE_URL).
+async fn start_image(image: &Image, workdir: &str, data: &Path) -> (Running, u16, String) {
+    let data_dir = data.display().to_string();
+    let mut last = String::new();
+    // The free port can be taken between probing and binding: retry.
+    for attempt in 0..3 {
+        let port = free_port();
+        let env: BTreeMap<String, String> = image
+            .env
+            .iter()
+            .map(|(k, v)| {
+                let v = v.replace(workdir, &data_dir);
+                let v = if k == "PRICKLE_BIND" {
+                    v.replace(&format!(":{IMAGE_PORT}"), &format!(":{port}"))
+                } else {
+                    v
+                };
+                (k.clone(), v)
+            })
+            .collect();
+        let database_url = env.get("DATABASE_URL").expect("DATABASE_URL").clone();
+        assert!(
+            database_url.starts_with("sqlite://") && database_url.contains(&data_dir),
+            "the SQLite file lives in WORKDIR: {database_url}"
+        );
+        let log = data.join(format!("serve-{attempt}.log"));
+        let file = File::create(&log).expect("log");
+        let args: Vec<&String> = image.entrypoint[1..].iter().chain(&image.cmd).collect();
+        let child = Command::new(BIN)
+            .args(&args)
+            .env_clear()
+            .envs(&env)
+            .current_dir(data)
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().expect("log"))
+            .stderr(file)
+            .spawn()
+            .expect("spawn the image's command");
+        let mut running = Running { child, log };
+
+        // Bound to 0.0.0.0: reached here through the loopback address.
+        let ready = format!("http://127.0.0.1:{port}/_ready");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if status(&ready).await == Some(200) {
+                return (running, port, database_url);
+            }
+            if let Some(exit) = running.child.try_wait().expect("try_wait") {
+                last = format!("exited with {exit}:\n{}", running.log_text());
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "/_ready not 200:\n{}",
+                running.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    panic!("the image's command did not start: {last}")
+}
+
 #[tokio::test]
 async fn the_image_command_and_environment_serve_the_api() {
     let image = image();
     let workdir = image.workdir.clone().expect("WORKDIR: the data directory");
     let data = tempfile::tempdir().expect("tempdir");
-    let data_dir = data.path().display().to_string();
-    let port = free_port();
-    // The image's environment alone, the data directory and port moved here.
-    let env: BTreeMap<String, String> = image
-        .env
-        .iter()
-        .map(|(k, v)| {
-            let v = v.replace(&workdir, &data_dir);
-            let v = if k == "PRICKLE_BIND" {
-                v.replace(&format!(":{IMAGE_PORT}"), &format!(":{port}"))
-            } else {
-                v
-            };
-            (k.clone(), v)
-        })
-        .collect();
-    let database_url = env.get("DATABASE_URL").expect("DATABASE_URL").clone();
-    assert!(
-        database_url.starts_with("sqlite://") && database_url.contains(&data_dir),
-        "the SQLite file lives in WORKDIR: {database_url}"
-    );
-
-    let log = data.path().join("serve.log");
-    let file = File::create(&log).expect("log");
-    let args: Vec<&String> = image.entrypoint[1..].iter().chain(&image.cmd).collect();
-    let child = Command::new(BIN)
-        .args(&args)
-        .env_clear()
-        .envs(&env)
-        .current_dir(data.path())
-        .stdin(Stdio::null())
-        .stdout(file.try_clone().expect("log"))
-        .stderr(file)
-        .spawn()
-        .expect("spawn the image's command");
-    let mut running = Running { child, log };
-
-    // Reached from outside the loopback's name, as a balancer would.
+    let (mut running, port, database_url) = start_image(&image, &workdir, data.path()).await;
     let base = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while status(&format!("{base}/_ready")).await != Some(200) {
-        if let Some(exit) = running.child.try_wait().expect("try_wait") {
-            panic!("exited with {exit}:\n{}", running.log_text());
-        }
-        assert!(
-            Instant::now() < deadline,
-            "/_ready not 200:\n{}",
-            running.log_text()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 
     // The HEALTHCHECK command itself, on the moved port.
     let check: Vec<String> = image
