@@ -11,6 +11,7 @@ mod access_controls;
 mod bad_input;
 mod bodies;
 mod conformance;
+mod container;
 mod fuzz_regressions;
 mod hostile;
 mod invites;
