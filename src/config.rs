@@ -389,6 +389,7 @@ impl fmt::Debug for Config {
             .field("secret_key", &HIDDEN)
             .field("email", &self.email)
             .field("rate_limits", &self.rate_limits)
+            .field("metrics_elsewhere", &self.metrics_elsewhere)
             .finish_non_exhaustive()
     }
 }

@@ -7,6 +7,8 @@
 //! the route template as declared (never the raw path, which holds ids and
 //! emails, nor the query string, which may hold a key), the status, the
 //! duration, and the key's and its user's ids once the key is known.
+//! The same place counts the request for `/metrics` (`crate::metrics`):
+//! in flight while it runs, then by method, declared route and status.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
