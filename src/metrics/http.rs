@@ -39,6 +39,26 @@ const UNMATCHED_METHODS: &[Method] = &[
     Method::OPTIONS,
 ];
 
+/// A method's label: the standard ones by name, any other (a client may
+/// send any token) as `other`, so clients cannot grow the label set.
+fn method_label(method: &Method) -> &'static str {
+    const STANDARD: &[Method] = &[
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+        Method::HEAD,
+        Method::OPTIONS,
+        Method::CONNECT,
+        Method::TRACE,
+    ];
+    STANDARD
+        .iter()
+        .find(|m| *m == method)
+        .map_or("other", Method::as_str)
+}
+
 fn status_column(status: StatusCode) -> Option<usize> {
     STATUSES.iter().position(|s| *s == status.as_u16())
 }
@@ -103,7 +123,7 @@ impl HttpTable {
             return;
         }
         let key = (
-            method.as_str().to_owned(),
+            method_label(method).to_owned(),
             route.unwrap_or(UNMATCHED).to_owned(),
             status.as_u16(),
         );

@@ -4,6 +4,7 @@
 //! `PRICKLE_METRICS_BIND` moving the scrape to its own address.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
@@ -372,4 +373,60 @@ async fn metrics_bind_moves_the_scrape_to_its_own_address() {
     assert!(server
         .log_text()
         .contains(&format!("metrics on http://{bind}/metrics")));
+}
+
+/// A client's own token as a method is counted as `other`: clients cannot
+/// grow the label set.
+#[tokio::test]
+async fn unknown_methods_are_one_label() {
+    let app = TestApp::new().await;
+    for method in ["FROB", "WIBBLE", "FROB"] {
+        let req = Request::builder()
+            .method(method)
+            .uri("/nowhere")
+            .body(Body::empty())
+            .unwrap();
+        let r = app.router.clone().oneshot(req).await.unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    }
+    let s = scrape(&app.router).await;
+    assert_eq!(s.get(&requests("other", "unmatched", 404)), 3.0);
+    assert!(!s.text.contains("FROB") && !s.text.contains("WIBBLE"));
+}
+
+/// Connections closed unread by the per-address cap are counted by reason,
+/// and open ones are shown.
+#[tokio::test]
+async fn refused_connections_are_counted_by_reason() {
+    use tokio::io::AsyncReadExt;
+    let (url, _dir) = suite_database().await;
+    let server = Server::start_with(&url, &[("PRICKLE_MAX_CONNECTIONS_PER_ADDRESS", "3")]).await;
+    let addr = server.url("").trim_start_matches("http://").to_string();
+    // Hold connections until one is refused (closed before a byte is read).
+    let mut held = Vec::new();
+    let mut refused = 0.0;
+    for _ in 0..6 {
+        let mut c = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let mut byte = [0u8; 1];
+        match tokio::time::timeout(Duration::from_millis(300), c.read(&mut byte)).await {
+            Err(_) => held.push(c),
+            Ok(_) => refused += 1.0,
+        }
+    }
+    assert!(refused >= 1.0 && held.len() <= 3, "{refused} refused");
+    let open_held = held.len() as f64;
+    // Room for the scrape's own connection.
+    held.pop();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let r = client().get(server.url("/metrics")).send().await.unwrap();
+    let s = Scrape::parse(r.text().await.unwrap());
+    let per_address = "prickle_connections_refused_total{reason=\"max_connections_per_address\"}";
+    assert_eq!(s.get(per_address), refused);
+    assert_eq!(
+        s.get("prickle_connections_refused_total{reason=\"max_connections\"}"),
+        0.0
+    );
+    // The held ones but the dropped one, and the scrape's.
+    assert!(s.get("prickle_connections_open") >= open_held, "{}", s.text);
+    drop(held);
 }
