@@ -5,7 +5,7 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use axum::http::Method;
+use axum::http::{header, Method};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use serde::Serialize;
@@ -21,7 +21,8 @@ pub fn routes() -> Routes {
     // Liveness and readiness checks are never limited.
     let r = Routes::new()
         .public_throttled(health_doc(), Throttle::Exempt, health)
-        .public_throttled(ready_doc(), Throttle::Exempt, ready);
+        .public_throttled(ready_doc(), Throttle::Exempt, ready)
+        .public_throttled(metrics_doc(), Throttle::Exempt, metrics_unless_moved);
     let r = crate::openapi::routes(r);
     let r = crate::projects::routes(r);
     let r = crate::projects::root::routes(r);
@@ -41,6 +42,13 @@ pub fn router(app: App) -> Router {
     routes().into_router(app)
 }
 
+/// The router of `PRICKLE_METRICS_BIND`'s listener: `/metrics` alone.
+pub fn metrics_router(app: App) -> Router {
+    Routes::new()
+        .public_throttled(metrics_doc(), Throttle::Exempt, metrics)
+        .into_router(app)
+}
+
 /// Every declared route, for the auth table test and the API schema.
 pub fn endpoints() -> Vec<Endpoint> {
     routes().endpoints().to_vec()
@@ -48,6 +56,27 @@ pub fn endpoints() -> Vec<Endpoint> {
 
 async fn health(_: App, _: ApiRequest) -> ApiResult<Response> {
     Ok("ok".into_response())
+}
+
+/// `/metrics` on the main port: 404 (as any unknown path) once
+/// `PRICKLE_METRICS_BIND` has moved it.
+async fn metrics_unless_moved(app: App, req: ApiRequest) -> ApiResult<Response> {
+    if app.config.metrics_elsewhere {
+        return Err(ApiError::not_found());
+    }
+    metrics(app, req).await
+}
+
+async fn metrics(app: App, _: ApiRequest) -> ApiResult<Response> {
+    let body = crate::metrics::render(&app);
+    Ok(([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], body).into_response())
+}
+
+/// Not in the API document (`openapi::described`): it is not PostHog's.
+fn metrics_doc() -> Operation {
+    Operation::new(Method::GET, crate::metrics::PATH, "metrics_retrieve")
+        .describe("Prometheus metrics, in the text format 0.0.4.")
+        .tags(&["health"])
 }
 
 fn health_doc() -> Operation {

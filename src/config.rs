@@ -69,6 +69,9 @@ pub struct ServeArgs {
     /// Seconds to keep serving after SIGTERM/SIGINT with `/_ready` answering 503, so a load balancer stops sending first; then in-flight requests drain. 0 (the default): drain at once.
     #[arg(long, default_value_t = 0)]
     pub shutdown_delay_seconds: u64,
+    /// Serve `GET /metrics` on this address (ADDR:PORT) instead of the main one.
+    #[arg(long, env = "PRICKLE_METRICS_BIND")]
+    pub metrics_bind: Option<String>,
     /// Seconds a client has to send a request's headers, from their first byte (from the connection's opening for its first request).
     #[arg(long, env = "PRICKLE_HEADER_READ_TIMEOUT_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     pub header_read_timeout_seconds: u64,
@@ -250,6 +253,9 @@ pub struct Config {
     pub rate_limits: RateLimitSettings,
     pub max_concurrent_password_hashes: usize,
     pub password_hash_wait: Duration,
+    /// `/metrics` is served on its own address (`PRICKLE_METRICS_BIND`),
+    /// so the main port answers it 404.
+    pub metrics_elsewhere: bool,
 }
 
 impl Config {
@@ -269,6 +275,7 @@ impl Config {
             rate_limits: RateLimitSettings::off(),
             max_concurrent_password_hashes: DEFAULT_MAX_CONCURRENT_PASSWORD_HASHES,
             password_hash_wait: PASSWORD_HASH_WAIT,
+            metrics_elsewhere: false,
         }
     }
 
@@ -291,6 +298,7 @@ impl Config {
         );
         config.rate_limits = args.rate_limits.settings();
         config.max_concurrent_password_hashes = args.max_concurrent_password_hashes;
+        config.metrics_elsewhere = args.metrics_bind.is_some();
         // PostHog emails only with an absolute site URL to link to.
         let e = &args.email;
         if let (true, Some(_), Some(host)) = (e.email_enabled, &args.site_url, &e.email_host) {
@@ -343,6 +351,7 @@ impl fmt::Debug for ServeArgs {
             .field("email", &self.email)
             .field("shutdown_grace_seconds", &self.shutdown_grace_seconds)
             .field("shutdown_delay_seconds", &self.shutdown_delay_seconds)
+            .field("metrics_bind", &self.metrics_bind)
             .field(
                 "header_read_timeout_seconds",
                 &self.header_read_timeout_seconds,
@@ -380,6 +389,7 @@ impl fmt::Debug for Config {
             .field("secret_key", &HIDDEN)
             .field("email", &self.email)
             .field("rate_limits", &self.rate_limits)
+            .field("metrics_elsewhere", &self.metrics_elsewhere)
             .finish_non_exhaustive()
     }
 }

@@ -16,6 +16,7 @@ pub mod invites;
 pub mod legal_documents;
 pub mod logging;
 pub mod members;
+pub mod metrics;
 pub mod oauth_applications;
 pub mod openapi;
 pub mod organizations;

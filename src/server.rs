@@ -21,6 +21,7 @@ use crate::api::router;
 use crate::config::{Config, ServeArgs};
 use crate::http::client::TrustedProxies;
 use crate::http::App;
+use crate::metrics::Metrics;
 use crate::storage::{redact_url, Db};
 
 /// What a client may take or hold (see `server/connection.rs`).
@@ -96,16 +97,48 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.bind))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let metrics_listener = match &args.metrics_bind {
+        Some(bind) => Some(
+            TcpListener::bind(bind)
+                .await
+                .map_err(|e| format!("cannot listen on {bind} (metrics): {e}"))?,
+        ),
+        None => None,
+    };
     let app = App::new(db, Config::from_serve_args(&args));
     let draining = app.draining.clone();
     tracing::info!(%addr, "listening on http://{addr}");
     let mut limits = Limits::from_serve_args(&args);
     limits.max_connections = admission::within_fd_limit(limits.max_connections);
 
+    // The main router first: it builds the request counters' table, which
+    // the metrics listener's router shares.
+    let main_router = router(app.clone());
+    if let Some(listener) = metrics_listener {
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        tracing::info!(%addr, "metrics on http://{addr}/metrics");
+        // Its connections are not the clients': counted apart, not shown.
+        let own = Arc::new(Metrics::default());
+        let metrics_router = crate::api::metrics_router(app.clone());
+        // Ends with the process.
+        tokio::spawn(run(
+            listener,
+            metrics_router,
+            Limits::default(),
+            own,
+            std::future::pending(),
+        ));
+    }
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(run(listener, router(app), limits, async {
-        let _ = stop_rx.await;
-    }));
+    let server = tokio::spawn(run(
+        listener,
+        main_router,
+        limits,
+        app.metrics.clone(),
+        async {
+            let _ = stop_rx.await;
+        },
+    ));
     shutdown_signal().await;
     // Readiness flips first, while connections are still accepted.
     draining.store(true, Ordering::Relaxed);
@@ -142,12 +175,13 @@ pub async fn run(
     listener: TcpListener,
     router: Router,
     limits: Limits,
+    metrics: Arc<Metrics>,
     shutdown: impl Future<Output = ()> + Send,
 ) {
     let permits = limits
         .max_in_flight_requests
         .clamp(1, Semaphore::MAX_PERMITS);
-    let admission = Arc::new(admission::Admission::new(&limits));
+    let admission = Arc::new(admission::Admission::new(&limits, metrics));
     let shared = Arc::new(connection::Shared {
         router,
         in_flight: Arc::new(Semaphore::new(permits)),

@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::config::Config;
 use crate::error::{ApiError, ApiResult};
+use crate::metrics::Metrics;
 use crate::passwords::HashSlots;
 use crate::rate_limit::RateLimiter;
 use crate::storage::Db;
@@ -33,6 +34,8 @@ pub struct App {
     /// Set by `serve` when SIGTERM/SIGINT arrives: `/_ready` answers 503
     /// from then on, while requests are still served and drained.
     pub draining: Arc<AtomicBool>,
+    /// What `/metrics` shows (`crate::metrics`).
+    pub metrics: Arc<Metrics>,
 }
 
 impl App {
@@ -47,6 +50,7 @@ impl App {
             config: Arc::new(config),
             password_hashes,
             draining: Arc::new(AtomicBool::new(false)),
+            metrics: Arc::new(Metrics::default()),
         }
     }
 

@@ -7,16 +7,19 @@
 //! the route template as declared (never the raw path, which holds ids and
 //! emails, nor the query string, which may hold a key), the status, the
 //! duration, and the key's and its user's ids once the key is known.
+//! The same place counts the request for `/metrics` (`crate::metrics`):
+//! in flight while it runs, then by method, declared route and status.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument;
 
+use super::App;
 use crate::auth::Caller;
 
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -56,8 +59,9 @@ impl RequestLog {
 }
 
 /// The router's outermost layer: the request id, the span, the log line.
-pub async fn layer(mut req: Request, next: Next) -> Response {
+pub async fn layer(State(app): State<App>, mut req: Request, next: Next) -> Response {
     let started = Instant::now();
+    let in_flight = app.metrics.start_request();
     let id = kept_request_id(req.headers().get(&X_REQUEST_ID)).unwrap_or_else(generated_request_id);
     // Only printable ASCII reaches here.
     let id_text = id.to_str().unwrap_or_default().to_owned();
@@ -74,8 +78,13 @@ pub async fn layer(mut req: Request, next: Next) -> Response {
     let span = tracing::error_span!("request", request_id = %id_text);
     let mut response = next.run(req).instrument(span.clone()).await;
     response.headers_mut().insert(X_REQUEST_ID.clone(), id);
+    let took = started.elapsed();
+    drop(in_flight);
+    if let Some(table) = app.metrics.http.get() {
+        table.observe(&method, route.as_deref(), response.status(), took);
+    }
     // Microsecond precision: a float of whole microseconds over 1000.
-    let duration_ms = started.elapsed().as_micros() as f64 / 1000.0;
+    let duration_ms = took.as_micros() as f64 / 1000.0;
     let status = response.status().as_u16();
     let who = log.0.get();
     span.in_scope(|| {

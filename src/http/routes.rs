@@ -483,6 +483,11 @@ impl Routes {
     /// PostHog's `/?` patterns), methods a path lacks answered as PostHog
     /// answers them, and 404 for everything else.
     pub fn into_router(self, app: App) -> Router {
+        // Once per server: a router built again on the same `App` (the
+        // metrics listener's) counts into the first one's table.
+        app.metrics
+            .http
+            .get_or_init(|| crate::metrics::HttpTable::new(&self.endpoints));
         let mut r = Router::new();
         for (path, methods) in self.methods {
             let declared: Vec<&Endpoint> =
@@ -493,7 +498,10 @@ impl Routes {
                 .route(&format!("{path}/"), methods);
         }
         r.fallback(|| async { ApiError::not_found() })
-            .layer(axum::middleware::from_fn(super::request_log::layer))
+            .layer(axum::middleware::from_fn_with_state(
+                app.clone(),
+                super::request_log::layer,
+            ))
             .with_state(app)
     }
 }

@@ -62,9 +62,12 @@ pub fn document_path(path: &str) -> String {
     format!("{path}/")
 }
 
-/// The endpoints the document describes: every served route but its own.
+/// The endpoints the document describes: every served route but its own
+/// and the operator's `/metrics`, which are not PostHog's API.
 pub fn described(endpoints: &[Endpoint]) -> impl Iterator<Item = &Endpoint> {
-    endpoints.iter().filter(|e| !is_documentation(e.path))
+    endpoints
+        .iter()
+        .filter(|e| !is_documentation(e.path) && e.path != crate::metrics::PATH)
 }
 
 /// The whole document.

@@ -17,6 +17,7 @@ mod redis;
 use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::error::{ApiError, ApiResult};
@@ -194,6 +195,8 @@ pub struct RateLimiter {
     settings: RateLimitSettings,
     store: Store,
     warn: OncePer,
+    /// Requests refused with 429 (`/metrics`).
+    refused: AtomicU64,
 }
 
 impl RateLimiter {
@@ -206,7 +209,13 @@ impl RateLimiter {
             settings,
             store,
             warn: OncePer::new(Duration::from_secs(60)),
+            refused: AtomicU64::new(0),
         }
+    }
+
+    /// Requests refused so far.
+    pub fn refused(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
     }
 
     /// A request made with the personal API key `key_id` (a rolled key
@@ -274,10 +283,14 @@ impl RateLimiter {
                 }
             },
         };
-        refusal(verdicts.into_iter().filter_map(|v| match v {
+        let answer = refusal(verdicts.into_iter().filter_map(|v| match v {
             Verdict::Allowed => None,
             Verdict::Wait(w) => Some(w),
-        }))
+        }));
+        if answer.is_err() {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+        }
+        answer
     }
 }
 

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use super::Limits;
 use crate::http::client::{canonical, TrustedProxies};
+use crate::metrics::Metrics;
 use crate::time::OncePer;
 
 /// Why a connection was refused.
@@ -50,6 +51,7 @@ pub struct Admission {
     per_address: Mutex<HashMap<IpAddr, usize>>,
     refused: AtomicU64,
     warn: OncePer,
+    metrics: Arc<Metrics>,
 }
 
 /// An admitted connection's place; dropping it frees the place.
@@ -60,7 +62,7 @@ pub struct Slot {
 }
 
 impl Admission {
-    pub fn new(limits: &Limits) -> Admission {
+    pub fn new(limits: &Limits, metrics: Arc<Metrics>) -> Admission {
         Admission {
             max_total: limits.max_connections.max(1),
             max_per_address: limits.max_connections_per_address.max(1),
@@ -69,6 +71,7 @@ impl Admission {
             per_address: Mutex::new(HashMap::new()),
             refused: AtomicU64::new(0),
             warn: OncePer::new(Duration::from_secs(60)),
+            metrics,
         }
     }
 
@@ -83,6 +86,12 @@ impl Admission {
         let open = self.open.load(Ordering::Relaxed);
         if let Err(why) = admits(open, from_here, self.max_total, self.max_per_address) {
             drop(per_address);
+            let c = &self.metrics.connections;
+            match why {
+                Refusal::Total => &c.refused_max_connections,
+                Refusal::PerAddress => &c.refused_max_connections_per_address,
+            }
+            .fetch_add(1, Ordering::Relaxed);
             let refused = self.refused.fetch_add(1, Ordering::Relaxed) + 1;
             if self.warn.now() {
                 tracing::warn!(
@@ -99,6 +108,10 @@ impl Admission {
             *per_address.entry(a).or_insert(0) += 1;
         }
         self.open.fetch_add(1, Ordering::Relaxed);
+        self.metrics
+            .connections
+            .open
+            .fetch_add(1, Ordering::Relaxed);
         Some(Slot {
             admission: self.clone(),
             addr,
@@ -122,6 +135,8 @@ impl Drop for Slot {
             }
         }
         self.admission.open.fetch_sub(1, Ordering::Relaxed);
+        let open = &self.admission.metrics.connections.open;
+        open.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -199,7 +214,8 @@ mod tests {
             trusted_proxies: "10.0.0.1".parse().unwrap(),
             ..Limits::default()
         };
-        let a = Arc::new(Admission::new(&limits));
+        let metrics = Arc::new(Metrics::default());
+        let a = Arc::new(Admission::new(&limits, metrics.clone()));
         let one: IpAddr = "192.0.2.1".parse().unwrap();
         let mapped: IpAddr = "::ffff:192.0.2.1".parse().unwrap();
         let proxy: IpAddr = "10.0.0.1".parse().unwrap();
@@ -212,6 +228,14 @@ mod tests {
         let third = a.admit(one).expect("a place was given back");
         drop((second, third, from_proxy));
         assert_eq!(a.open.load(Ordering::Relaxed), 0);
+        let c = &metrics.connections;
+        assert_eq!(c.open.load(Ordering::Relaxed), 0);
+        assert_eq!(c.refused_max_connections.load(Ordering::Relaxed), 1);
+        assert_eq!(
+            c.refused_max_connections_per_address
+                .load(Ordering::Relaxed),
+            1
+        );
         assert!(a.per_address.lock().unwrap().is_empty());
     }
 }

@@ -135,6 +135,40 @@ impl Db {
     pub async fn migrate(&self) -> DbResult<usize> {
         migrations::run(self, crate::time::now_micros).await
     }
+
+    /// What `/metrics` shows of the database now.
+    pub fn gauges(&self) -> DbGauges<'_> {
+        match self {
+            Db::Sqlite(db) => DbGauges::Sqlite {
+                writers_queued: db.writers_queued(),
+                commit_batches: db.commit_batches(),
+            },
+            Db::Postgres(db) => {
+                let (size, available, waits) = db.pool_gauges();
+                DbGauges::Postgres {
+                    size,
+                    available,
+                    waits,
+                }
+            }
+        }
+    }
+}
+
+/// The database's side of `/metrics`.
+pub enum DbGauges<'a> {
+    Sqlite {
+        /// Write transactions waiting for the writer slot.
+        writers_queued: usize,
+        /// Write transactions per COMMITted batch.
+        commit_batches: &'a crate::metrics::Histogram,
+    },
+    Postgres {
+        size: usize,
+        available: usize,
+        /// Connections asked of a pool with none idle.
+        waits: u64,
+    },
 }
 
 /// One transaction on either database. Dropping it without [`Tx::commit`]

@@ -5,6 +5,8 @@
 //! locks (`FOR UPDATE`) where a check must hold until the write lands.
 
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_postgres::{
@@ -23,6 +25,8 @@ const POOL_WAIT: Duration = Duration::from_secs(5);
 #[derive(Clone)]
 pub struct PgDb {
     pool: Pool,
+    /// Connections asked of the pool while none was idle.
+    waits: Arc<AtomicU64>,
 }
 
 impl PgDb {
@@ -50,10 +54,17 @@ impl PgDb {
         // Fail at start-up, not on the first request, when the server is
         // unreachable or its certificate is refused.
         drop(pool.get().await.map_err(|e| connect_error(e, &tls))?);
-        Ok(PgDb { pool })
+        Ok(PgDb {
+            pool,
+            waits: Arc::new(AtomicU64::new(0)),
+        })
     }
 
     pub async fn begin(&self, write: bool) -> DbResult<PgTx> {
+        let status = self.pool.status();
+        if status.available == 0 && status.size >= status.max_size {
+            self.waits.fetch_add(1, Ordering::Relaxed);
+        }
         let client = self.pool.get().await.map_err(pool_error)?;
         if write {
             client.batch_execute("BEGIN").await.map_err(classify)?;
@@ -62,6 +73,16 @@ impl PgDb {
             client: Some(client),
             open: write,
         })
+    }
+
+    /// The pool's size, its idle connections, and the waits so far.
+    pub fn pool_gauges(&self) -> (usize, usize, u64) {
+        let status = self.pool.status();
+        (
+            status.size,
+            status.available,
+            self.waits.load(Ordering::Relaxed),
+        )
     }
 }
 

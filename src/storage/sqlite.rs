@@ -79,6 +79,7 @@ use tokio::sync::{watch, Mutex, OwnedMutexGuard};
 
 use super::row::SqliteRow;
 use super::{unportable, DbError, DbResult, RowRead, Synchronous};
+use crate::metrics::Histogram;
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const STATEMENT_CACHE: usize = 256;
@@ -136,6 +137,8 @@ struct Shared {
     /// Writers waiting for `slot` (see the module documentation).
     queued: std::sync::Mutex<usize>,
     checkpointer: Checkpointer,
+    /// Write transactions per COMMITted batch (the writer observes them).
+    batch_sizes: Arc<Histogram>,
     /// WAL restarts by the checkpoint thread.
     #[cfg(test)]
     restarts: AtomicU64,
@@ -145,6 +148,7 @@ struct Shared {
 struct Writer {
     conn: Connection,
     batch: Option<Batch>,
+    batch_sizes: Arc<Histogram>,
     /// Batches COMMITted.
     #[cfg(test)]
     commits: u64,
@@ -188,15 +192,18 @@ impl SqliteDb {
         checkpoint_conn
             .busy_timeout(CHECKPOINT_BUSY_TIMEOUT)
             .map_err(classify)?;
+        let batch_sizes = Arc::new(Histogram::new(crate::metrics::BATCH_SIZE_BUCKETS));
         let shared = Arc::new(Shared {
             slot: Arc::new(Mutex::new(Writer {
                 conn: writer,
                 batch: None,
+                batch_sizes: batch_sizes.clone(),
                 #[cfg(test)]
                 commits: 0,
             })),
             queued: std::sync::Mutex::new(0),
             checkpointer: Checkpointer::default(),
+            batch_sizes,
             #[cfg(test)]
             restarts: AtomicU64::new(0),
         });
@@ -209,6 +216,16 @@ impl SqliteDb {
             synchronous,
             shared,
         })
+    }
+
+    /// Write transactions waiting for the writer slot now.
+    pub fn writers_queued(&self) -> usize {
+        *self.shared.queued()
+    }
+
+    /// Write transactions per COMMITted batch.
+    pub fn commit_batches(&self) -> &Histogram {
+        &self.shared.batch_sizes
     }
 
     pub fn begin_read(&self) -> DbResult<SqliteTx> {
@@ -356,9 +373,12 @@ impl Writer {
                 tracing::warn!(error = %e, "sqlite rollback failed");
             }
         }
-        #[cfg(test)]
         if result.is_ok() {
-            self.commits += 1;
+            self.batch_sizes.observe(batch.members as u64);
+            #[cfg(test)]
+            {
+                self.commits += 1;
+            }
         }
         batch.outcome.send_replace(Some(result));
     }

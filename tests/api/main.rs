@@ -19,6 +19,7 @@ mod legal_documents;
 mod logs;
 mod matrix;
 mod members;
+mod metrics;
 mod nested_routes;
 mod oauth_applications;
 mod openapi;

@@ -911,6 +911,9 @@ const PUBLIC: &[(&str, &str)] = &[
     ("GET", "/_health"),
     // Readiness, for load balancers and orchestrators (tests/api/readiness.rs).
     ("GET", "/_ready"),
+    // Prometheus metrics, for operators (tests/api/metrics.rs); not in the
+    // API document.
+    ("GET", "/metrics"),
     // The signing service's webhook: the document's secret is the credential
     // (tests/api/legal_documents.rs).
     ("POST", "/api/legal_documents/signed"),

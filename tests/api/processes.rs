@@ -40,7 +40,7 @@ pub(crate) fn sqlite_database() -> (String, Option<tempfile::TempDir>) {
     (url, Some(dir))
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("ephemeral port")

@@ -48,9 +48,17 @@ pub(crate) async fn serve(w: &World, limits: Limits) -> Served {
         .expect("bind");
     let addr = listener.local_addr().expect("local addr");
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(server::run(listener, w.app.router.clone(), limits, async {
-        let _ = stopped.await;
-    }));
+    // The connection gauges are read through `/metrics` in tests/api/metrics.rs.
+    let metrics = Default::default();
+    let task = tokio::spawn(server::run(
+        listener,
+        w.app.router.clone(),
+        limits,
+        metrics,
+        async {
+            let _ = stopped.await;
+        },
+    ));
     Served {
         addr,
         stop: Some(stop),
