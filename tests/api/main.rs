@@ -12,6 +12,7 @@ mod bad_input;
 mod bodies;
 mod conformance;
 mod fuzz_regressions;
+mod grafana_dashboard;
 mod hostile;
 mod invites;
 mod legal_documents;
