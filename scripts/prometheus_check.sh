@@ -82,8 +82,10 @@ prom_pid=$!
 
 deadline=$((SECONDS + timeout))
 prometheus_log() {
-  echo "--- prometheus log (last lines)" >&2
-  tail -n 20 "${work}/prometheus.log" >&2 || true
+  if [ -s "${work}/prometheus.log" ]; then
+    echo "--- prometheus log (last lines)" >&2
+    tail -n 20 "${work}/prometheus.log" >&2
+  fi
 }
 until curl -fsS -o /dev/null "${prom}/-/ready" 2>/dev/null; do
   kill -0 "$prom_pid" 2>/dev/null || { prometheus_log; fail "prometheus exited on start"; }
