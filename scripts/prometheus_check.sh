@@ -14,6 +14,8 @@
 #                           it when the server runs with PRICKLE_METRICS_BIND)
 #   PRICKLE_PROM_REQUESTS   N (default 10)
 #   PRICKLE_PROM_TIMEOUT    seconds to wait for Prometheus and the counters (default 20)
+#   PRICKLE_PROM_DASHBOARD  a Grafana dashboard (docs/grafana-dashboard.json): every
+#                           query of it must parse in this Prometheus too
 #   PROMETHEUS_BIN          the binary (default: `prometheus` on PATH)
 # Needs curl and python3.
 set -euo pipefail
@@ -174,4 +176,31 @@ for i in "${!exprs[@]}"; do
   done
   echo "prometheus_check: ${exprs[$i]}: ${before[$i]} -> ${value} (+${requests})"
 done
+if [ -n "${PRICKLE_PROM_DASHBOARD:-}" ]; then
+  # Grafana's variables as a dashboard showing everything sets them.
+  python3 - "$PRICKLE_PROM_DASHBOARD" "$prom" <<'EOF' || fail "a query of ${PRICKLE_PROM_DASHBOARD} does not parse"
+import json, sys, urllib.error, urllib.parse, urllib.request
+dashboard, prom = json.load(open(sys.argv[1])), sys.argv[2]
+def panels(ps):
+    for p in ps:
+        yield p
+        yield from panels(p.get("panels", []))
+exprs = [(p["title"], t["expr"]) for p in panels(dashboard["panels"]) for t in p.get("targets", [])]
+for v in dashboard.get("templating", {}).get("list", []):
+    q = v.get("query", {})
+    q = q.get("query", "") if isinstance(q, dict) else q
+    if q.startswith("label_values(") and "," in q:
+        exprs.append(("variable " + v["name"], q[len("label_values("):q.rindex(",")]))
+bad = 0
+for title, expr in exprs:
+    e = expr.replace("$__rate_interval", "1m").replace("$job", ".*").replace("$instance", ".*")
+    try:
+        urllib.request.urlopen(prom + "/api/v1/query?" + urllib.parse.urlencode({"query": e}))
+    except urllib.error.HTTPError as err:
+        bad += 1
+        print(f"prometheus_check: {title!r}: {expr}: {json.load(err).get('error')}", file=sys.stderr)
+print(f"prometheus_check: {len(exprs)} dashboard queries, {bad} refused")
+sys.exit(1 if bad else 0)
+EOF
+fi
 echo "prometheus_check: OK (Prometheus read every counter back, each grew by exactly ${requests})"
