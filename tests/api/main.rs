@@ -13,6 +13,7 @@ mod bodies;
 mod conformance;
 mod container;
 mod fuzz_regressions;
+mod grafana_dashboard;
 mod hostile;
 mod invites;
 mod legal_documents;
