@@ -61,19 +61,23 @@ pub fn routes(r: Routes) -> Routes {
         )
 }
 
-/// The caller's organization level and resolved level on the project, read
-/// in `tx` (under the write locks for a PUT): 404 when the project is hidden
-/// from them, or they are no longer a member.
-async fn caller_access(tx: &mut Tx, ctx: &ProjectMember) -> ApiResult<(Level, Resolved)> {
-    let (membership_id, level) = store::membership(tx, &ctx.org.id, ctx.caller.user.id)
+/// The caller's organization level and their grant on the project, read
+/// again inside a write transaction that holds the project's lock, so a
+/// write's gates judge the rules as they are when it lands (a rule changed
+/// since the route resolved it counts). 404 once the project is hidden from
+/// them or they left. Project writes and rule writes both go through it.
+pub async fn relock(tx: &mut Tx, ctx: &ProjectMember) -> ApiResult<(Level, Granted)> {
+    let found = store::project_access(tx, ctx.project_id, Some(&ctx.org.id), ctx.caller.user.id)
         .await?
         .ok_or_else(ApiError::not_found)?;
-    let rules = store::rules_for(tx, ctx.project_id, &membership_id).await?;
-    let resolved = resolve(Some(level), &rules);
-    if !resolved.visible() {
-        return Err(ApiError::not_found());
-    }
-    Ok((level, resolved))
+    let level = found
+        .membership
+        .map(|m| m.level)
+        .ok_or_else(ApiError::not_found)?;
+    let granted = resolve(Some(level), &found.rules)
+        .granted()
+        .ok_or_else(ApiError::not_found)?;
+    Ok((level, granted))
 }
 
 /// The reads answer from the level the route resolved (`ctx.access`), as
@@ -82,11 +86,7 @@ async fn retrieve(app: App, _req: ApiRequest, ctx: ProjectMember) -> ApiResult<R
     let mut tx = app.db.read().await?;
     let rules = store::list(&mut tx, &ctx.org.id, ctx.project_id).await?;
     tx.commit().await?;
-    let resolved = Resolved {
-        level: Some(ctx.access.level),
-        source: ctx.access.source,
-    };
-    let can_edit = rules::may_edit_rules(Some(ctx.level), &resolved);
+    let can_edit = rules::may_edit_rules(Some(ctx.level), &ctx.access.into());
     http::ok_of(&AccessControls::new(&rules, ctx.access.level, can_edit))
 }
 
@@ -109,7 +109,7 @@ async fn update(app: App, mut req: ApiRequest, ctx: ProjectMember) -> ApiResult<
     let project_name = store::lock_project(&mut tx, org_id, ctx.project_id)
         .await?
         .ok_or_else(ApiError::not_found)?;
-    let (level, resolved) = caller_access(&mut tx, &ctx).await?;
+    let (level, granted) = relock(&mut tx, &ctx).await?;
     let checked = payload::RULE.check(req.data()?, false)?;
     let (member, role) = payload::named_ids(&checked);
     let found = payload::Found {
@@ -124,7 +124,7 @@ async fn update(app: App, mut req: ApiRequest, ctx: ProjectMember) -> ApiResult<
     };
     let put = payload::accept(checked, &found)?;
     payload::object_checks(&put, &found, org_id)?;
-    if !rules::may_edit_rules(Some(level), &resolved) {
+    if !rules::may_edit_rules(Some(level), &granted.into()) {
         return Err(ApiError::permission_denied(MUST_BE_ADMIN));
     }
     let new = NewRule {

@@ -122,6 +122,15 @@ pub struct Resolved {
     pub source: Source,
 }
 
+impl From<Granted> for Resolved {
+    fn from(g: Granted) -> Resolved {
+        Resolved {
+            level: Some(g.level),
+            source: g.source,
+        }
+    }
+}
+
 impl Resolved {
     pub fn visible(&self) -> bool {
         self.level.is_some()

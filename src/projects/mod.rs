@@ -100,25 +100,6 @@ fn viewer<'a>(app: &'a App, ctx: &Member, project_level: ProjectLevel) -> Viewer
     }
 }
 
-/// The caller's organization level and their level on the project, read
-/// again inside a write transaction that holds the project's lock, so the
-/// gates judge the rules as they are when the write lands (a rule changed
-/// since the route resolved it counts). 404 once the project is hidden.
-async fn relock_levels(tx: &mut Tx, ctx: &ProjectMember) -> ApiResult<(Level, ProjectLevel)> {
-    let found =
-        access::store::project_access(tx, ctx.project_id, Some(&ctx.org.id), ctx.caller.user.id)
-            .await?
-            .ok_or_else(ApiError::not_found)?;
-    let org_level = found
-        .membership
-        .map(|m| m.level)
-        .ok_or_else(ApiError::not_found)?;
-    let granted = access::resolve(Some(org_level), &found.rules)
-        .granted()
-        .ok_or_else(ApiError::not_found)?;
-    Ok((org_level, granted.level))
-}
-
 /// The project in the path, as the route declaration already checked it
 /// (in the organization, reachable by the key); read again here inside the
 /// handler's own transaction, still filtered by the organization.
@@ -359,7 +340,9 @@ async fn change(
 
     let mut tx = app.db.write().await?;
     let locked = load(&mut tx, &ctx, true).await?;
-    let locked_levels = relock_levels(&mut tx, &ctx).await?;
+    let locked_levels = access::relock(&mut tx, &ctx)
+        .await
+        .map(|(level, granted)| (level, granted.level))?;
     if !locked.same_content(&draft.base) || locked_levels != levels {
         #[cfg(debug_assertions)]
         REPLANS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -403,7 +386,7 @@ pub(crate) async fn destroy(app: App, _: ApiRequest, ctx: ProjectMember) -> ApiR
     let now = time::now_micros();
     let mut tx = app.db.write().await?;
     let project = load(&mut tx, &ctx, true).await?;
-    let (_, project_level) = relock_levels(&mut tx, &ctx).await?;
+    let project_level = access::relock(&mut tx, &ctx).await?.1.level;
     rules::may_delete(project_level)?;
     store::delete(&mut tx, &ctx.org.id, project.id).await?;
     // The log outlives the project: PostHog keeps "deleted" entries.
