@@ -58,22 +58,12 @@ fn role_max(project: Expr, membership: Expr) -> SelectStatement {
         .to_owned()
 }
 
-/// The three subqueries that give [`Rules`] for `membership_id` on the
-/// project `project` (a column of the enclosing statement, or a value):
-/// the member rule, the highest rule naming a role the membership holds,
-/// and the default rule.
-pub fn rules_columns(project: Expr, membership_id: &str) -> [SelectStatement; 3] {
-    [
-        rule_level(project.clone(), member_key(membership_id)),
-        role_max(project.clone(), Expr::val(membership_id)),
-        rule_level(project, DEFAULT_KEY.to_string()),
-    ]
-}
-
-/// [`rules_columns`] for a membership that is a column of the enclosing
-/// statement (a list across organizations, a project found with its
-/// organization): the member rule is found by the membership it names.
-pub fn rules_columns_of(project: Expr, membership: Expr) -> [SelectStatement; 3] {
+/// The three subqueries that give [`Rules`] for the membership `membership`
+/// on the project `project` (each a column of the enclosing statement, or a
+/// value): the member rule (found by the membership it names: one per
+/// project, by the subject key's uniqueness), the highest rule naming a role
+/// the membership holds, and the default rule.
+pub fn rules_columns(project: Expr, membership: Expr) -> [SelectStatement; 3] {
     let member = Query::select()
         .column((A::Table, A::AccessLevel))
         .from(A::Table)
@@ -109,7 +99,7 @@ pub async fn rules_for(tx: &mut Tx, project_id: i64, membership_id: &str) -> DbR
     let mut stmt = Query::select();
     select_rules(
         &mut stmt,
-        rules_columns(Expr::val(project_id), membership_id),
+        rules_columns(Expr::val(project_id), Expr::val(membership_id)),
     );
     let rules = tx.query_opt(&stmt, |r| rules_from_row(r, 0)).await?;
     Ok(rules.unwrap_or_default())
@@ -156,7 +146,7 @@ pub async fn project_access(
     }
     select_rules(
         &mut stmt,
-        rules_columns_of(Expr::col((P::Table, P::Id)), Expr::col((M::Table, M::Id))),
+        rules_columns(Expr::col((P::Table, P::Id)), Expr::col((M::Table, M::Id))),
     );
     const AT: usize = organizations::COLUMNS.len();
     tx.query_opt(&stmt, |r| {
@@ -203,7 +193,7 @@ fn project_rules_statement(
         .and_where(Expr::col(P::OrganizationId).eq(org_id.as_str()));
     select_rules(
         &mut stmt,
-        rules_columns(Expr::val(*project_id), membership_id),
+        rules_columns(Expr::val(*project_id), Expr::val(membership_id.as_str())),
     );
     stmt
 }
@@ -214,7 +204,7 @@ fn project_rules_statement(
 fn project_rules_values((org_id, project_id, membership_id): &ProjectRulesArgs) -> Vec<Value> {
     vec![
         (*project_id).into(),
-        member_key(membership_id).into(),
+        membership_id.as_str().into(),
         (*project_id).into(),
         membership_id.as_str().into(),
         (*project_id).into(),
@@ -472,7 +462,7 @@ pub async fn invite_facts(
 ) -> DbResult<HashMap<i64, Rules>> {
     let mut stmt = Query::select();
     stmt.column((P::Table, P::Id));
-    for q in rules_columns(Expr::col((P::Table, P::Id)), membership_id) {
+    for q in rules_columns(Expr::col((P::Table, P::Id)), Expr::val(membership_id)) {
         stmt.expr(Expr::SubQuery(None, Box::new(q.into())));
     }
     stmt.from(P::Table)

@@ -100,7 +100,7 @@ async fn visible_ids(
     };
     access_store::select_rules(
         &mut stmt,
-        access_store::rules_columns(Expr::col((P::Table, P::Id)), membership_id),
+        access_store::rules_columns(Expr::col((P::Table, P::Id)), Expr::val(membership_id)),
     );
     let level = Some(vis.org_level());
     let rows = tx
@@ -324,7 +324,7 @@ pub async fn page_for_user(
         .order_by((P::Table, P::Id), Order::Asc);
     access_store::select_rules(
         &mut stmt,
-        access_store::rules_columns_of(Expr::col((P::Table, P::Id)), Expr::col((M::Table, M::Id))),
+        access_store::rules_columns(Expr::col((P::Table, P::Id)), Expr::col((M::Table, M::Id))),
     );
     let rows = tx
         .query(&stmt, |r| {
