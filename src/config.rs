@@ -72,6 +72,9 @@ pub struct ServeArgs {
     /// Serve `GET /metrics` on this address (ADDR:PORT) instead of the main one.
     #[arg(long, env = "PRICKLE_METRICS_BIND")]
     pub metrics_bind: Option<String>,
+    /// Entries the authorization cache keeps (keys, memberships, project rules); 0 turns it off.
+    #[arg(long, env = "PRICKLE_AUTH_CACHE_ENTRIES", default_value_t = crate::auth::cache::DEFAULT_ENTRIES)]
+    pub auth_cache_entries: usize,
     /// Seconds a client has to send a request's headers, from their first byte (from the connection's opening for its first request).
     #[arg(long, env = "PRICKLE_HEADER_READ_TIMEOUT_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     pub header_read_timeout_seconds: u64,
@@ -256,6 +259,8 @@ pub struct Config {
     /// `/metrics` is served on its own address (`PRICKLE_METRICS_BIND`),
     /// so the main port answers it 404.
     pub metrics_elsewhere: bool,
+    /// The authorization cache's bound (`auth::cache`); 0: off.
+    pub auth_cache_entries: usize,
 }
 
 impl Config {
@@ -276,6 +281,7 @@ impl Config {
             max_concurrent_password_hashes: DEFAULT_MAX_CONCURRENT_PASSWORD_HASHES,
             password_hash_wait: PASSWORD_HASH_WAIT,
             metrics_elsewhere: false,
+            auth_cache_entries: crate::auth::cache::DEFAULT_ENTRIES,
         }
     }
 
@@ -299,6 +305,7 @@ impl Config {
         config.rate_limits = args.rate_limits.settings();
         config.max_concurrent_password_hashes = args.max_concurrent_password_hashes;
         config.metrics_elsewhere = args.metrics_bind.is_some();
+        config.auth_cache_entries = args.auth_cache_entries;
         // PostHog emails only with an absolute site URL to link to.
         let e = &args.email;
         if let (true, Some(_), Some(host)) = (e.email_enabled, &args.site_url, &e.email_host) {
@@ -352,6 +359,7 @@ impl fmt::Debug for ServeArgs {
             .field("shutdown_grace_seconds", &self.shutdown_grace_seconds)
             .field("shutdown_delay_seconds", &self.shutdown_delay_seconds)
             .field("metrics_bind", &self.metrics_bind)
+            .field("auth_cache_entries", &self.auth_cache_entries)
             .field(
                 "header_read_timeout_seconds",
                 &self.header_read_timeout_seconds,

@@ -10,6 +10,8 @@ use axum::response::{IntoResponse, Response};
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
+const GRANTS_CHANGED: &str = "grants_changed";
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiError {
     pub status: StatusCode,
@@ -255,6 +257,21 @@ impl ApiError {
         )
     }
 
+    /// The authorization cache's answer went stale during the request
+    /// (`DbError::GrantsChanged`): the route answers again without it.
+    pub fn grants_changed() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "server_error",
+            GRANTS_CHANGED,
+            "The server is busy. Please try again.",
+        )
+    }
+
+    pub fn is_grants_changed(&self) -> bool {
+        self.code == GRANTS_CHANGED
+    }
+
     /// 503 from `/_ready`: the server is draining, its database does not
     /// answer in time, or it lacks a migration (`reason`, logged).
     pub fn not_ready(reason: impl fmt::Display) -> Self {
@@ -353,6 +370,9 @@ impl From<crate::storage::DbError> for ApiError {
             }
             crate::storage::DbError::Busy(m) => ApiError::unavailable(m),
             crate::storage::DbError::Other(m) => ApiError::internal(m),
+            // Answered again by the route (`http::routes`); a 503 only if
+            // something answers it without retrying.
+            crate::storage::DbError::GrantsChanged => ApiError::grants_changed(),
         }
     }
 }

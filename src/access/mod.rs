@@ -158,7 +158,6 @@ async fn update(app: App, mut req: ApiRequest, ctx: ProjectMember) -> ApiResult<
             trigger: Value::Null,
         };
         record_change(&mut tx, change, now).await?;
-        store::grants_changed(&mut tx, org_id).await?;
     }
     tx.commit().await?;
     match &after {

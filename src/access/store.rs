@@ -108,6 +108,7 @@ pub async fn rules_for(tx: &mut Tx, project_id: i64, membership_id: &str) -> DbR
 /// What the route checks know of one project for one user: its
 /// organization, the user's membership of it, and the rules that apply to
 /// that membership.
+#[derive(Clone, Debug)]
 pub struct ProjectAccess {
     pub organization: Organization,
     pub membership: Option<MembershipLevel>,
@@ -471,12 +472,6 @@ pub async fn invite_facts(
         .query(&stmt, |r| Ok((r.i64(0)?, rules_from_row(r, 1)?)))
         .await?;
     Ok(rows.into_iter().collect())
-}
-
-/// Called inside every transaction that changes who may see what (rule
-/// writes here; issue 16's authorization cache will listen). Does nothing yet.
-pub async fn grants_changed(_tx: &mut Tx, _org_id: &str) -> DbResult<()> {
-    Ok(())
 }
 
 /// The organization's projects by id, with their names (an accepted invite's

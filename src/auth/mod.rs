@@ -4,15 +4,17 @@
 //! header, then `personal_api_key` in the body, then in the query string),
 //! and the first candidate found is the only one tried.
 
+pub mod cache;
 pub mod keys;
 pub mod scopes;
 mod store;
 
 use crate::error::{ApiError, ApiResult};
-use crate::organizations::{MembershipLevel, Organization};
-use crate::storage::Db;
+use crate::organizations::{self, MembershipLevel, Organization};
+use crate::storage::{Db, Tx};
 use crate::time;
 use crate::users::User;
+pub use cache::{AuthCache, View};
 pub use scopes::{KeyGrant, Named, Scope, Target};
 
 /// An authenticated request's principal: the key's owner and what the key grants.
@@ -125,14 +127,16 @@ pub struct Authenticated {
     pub organization: Option<(Organization, Option<MembershipLevel>)>,
 }
 
-/// Resolves a credential to a caller. `site_url` builds PostHog's
-/// `WWW-Authenticate` challenge.
+/// Resolves a credential to a caller, through the authorization cache
+/// where it may be used. `site_url` builds PostHog's `WWW-Authenticate`
+/// challenge. Returns how the rest of the request may use the cache.
 pub async fn authenticate(
     db: &Db,
+    cache: &AuthCache,
     credential: Option<Credential>,
     site_url: &str,
     org: Option<&OrgRef>,
-) -> ApiResult<Authenticated> {
+) -> ApiResult<(Authenticated, View)> {
     let challenge =
         format!("Bearer resource_metadata=\"{site_url}/.well-known/oauth-protected-resource\"");
     let (key, source) = match credential {
@@ -147,28 +151,88 @@ pub async fn authenticate(
     };
     let digest = keys::secure_value(&key);
     let mut tx = db.read().await?;
-    let found = store::lookup(&mut tx, &digest, org).await?;
-    drop(tx);
-    let Some(found) = found else {
-        return Err(ApiError::authentication_failed(
-            source.invalid_detail(),
-            challenge,
-        ));
+    let view = cache.view(db, &mut tx).await?;
+    let (entry, organization) = match cache.key(view, &digest) {
+        Some(entry) => {
+            let organization = match org {
+                Some(org) => organization(cache, view, &mut tx, org, &entry.caller).await?,
+                None => None,
+            };
+            (entry, organization)
+        }
+        None => {
+            let epoch = cache.load_epoch(view, &mut tx).await?;
+            let Some(found) = store::lookup(&mut tx, &digest, org).await? else {
+                return Err(ApiError::authentication_failed(
+                    source.invalid_detail(),
+                    challenge,
+                ));
+            };
+            let entry = cache::KeyEntry {
+                stored_digest: found.stored_digest,
+                last_used_at: found.last_used_at,
+                caller: found.auth.caller,
+            };
+            if let Some(org_id) = org.and_then(|o| org_id(o, &entry.caller)) {
+                let user = entry.caller.user.id;
+                let kept = found.auth.organization.clone();
+                cache.put_organization(epoch, org_id, user, kept);
+            }
+            cache.put_key(epoch, &digest, entry.clone());
+            (std::sync::Arc::new(entry), found.auth.organization)
+        }
     };
-    if !keys::digests_match(&found.stored_digest, &digest) || !found.auth.caller.user.is_active {
+    drop(tx);
+    if !keys::digests_match(&entry.stored_digest, &digest) || !entry.caller.user.is_active {
         return Err(ApiError::authentication_failed(
             source.invalid_detail(),
             challenge,
         ));
     }
     let now = time::now_micros();
-    if found
+    if entry
         .last_used_at
         .is_none_or(|t| now - t > time::HOUR_MICROS)
     {
-        store::touch(db, &found.auth.caller.key_id, now).await?;
+        store::touch(db, &entry.caller.key_id, now).await?;
+        cache.touched(&digest, now);
     }
-    Ok(found.auth)
+    let auth = Authenticated {
+        caller: entry.caller.clone(),
+        organization,
+    };
+    Ok((auth, view))
+}
+
+/// The organization an [`OrgRef`] names for this caller (`@current`: the
+/// user's current organization, none when unset, as the joined lookup).
+fn org_id<'a>(org: &'a OrgRef, caller: &'a Caller) -> Option<&'a str> {
+    match org {
+        OrgRef::Id(id) => Some(id),
+        OrgRef::Current => caller.user.current_organization_id.as_deref(),
+    }
+}
+
+/// The named organization with the caller's membership, from the cache or
+/// read (and kept).
+async fn organization(
+    cache: &AuthCache,
+    view: View,
+    tx: &mut Tx,
+    org: &OrgRef,
+    caller: &Caller,
+) -> ApiResult<Option<(Organization, Option<MembershipLevel>)>> {
+    let Some(id) = org_id(org, caller) else {
+        return Ok(None);
+    };
+    let user = caller.user.id;
+    if let Some(found) = cache.organization(view, id, user) {
+        return Ok(Option::clone(&found));
+    }
+    let epoch = cache.load_epoch(view, tx).await?;
+    let found = organizations::find_with_level(tx, id, user).await?;
+    cache.put_organization(epoch, id, user, found.clone());
+    Ok(found)
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+use crate::auth::AuthCache;
 use crate::config::Config;
 use crate::error::{ApiError, ApiResult};
 use crate::metrics::Metrics;
@@ -36,10 +37,15 @@ pub struct App {
     pub draining: Arc<AtomicBool>,
     /// What `/metrics` shows (`crate::metrics`).
     pub metrics: Arc<Metrics>,
+    /// What keys may reach, per process (`auth::cache`).
+    pub auth_cache: Arc<AuthCache>,
 }
 
 impl App {
     pub fn new(db: Db, config: Config) -> App {
+        // Serving requests: learn of grant changes made elsewhere.
+        db.watch_grants();
+        let auth_cache = Arc::new(AuthCache::new(config.auth_cache_entries));
         let password_hashes = Arc::new(HashSlots::new(
             config.max_concurrent_password_hashes,
             config.password_hash_wait,
@@ -51,6 +57,7 @@ impl App {
             password_hashes,
             draining: Arc::new(AtomicBool::new(false)),
             metrics: Arc::new(Metrics::default()),
+            auth_cache,
         }
     }
 

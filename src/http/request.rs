@@ -41,6 +41,9 @@ pub const MAX_QUERY_CHARS: usize = 1000;
 // (two per character, four bytes each) between two `%`.
 const _: () = assert!(2 + MAX_QUERY_CHARS * 2 * 4 < 50_000);
 
+/// Clone: a request is answered again when the grants it was authorized
+/// with moved during it (`routes`).
+#[derive(Clone)]
 pub struct ApiRequest {
     pub method: Method,
     pub uri: Uri,
@@ -56,6 +59,9 @@ pub struct ApiRequest {
     parsed: Option<Data>,
     /// Where the request's log line learns who made it.
     log: Option<RequestLog>,
+    /// How the route checks may use the authorization cache (set when the
+    /// caller is authenticated).
+    pub(crate) grants: auth::View,
 }
 
 impl<S: Send + Sync> FromRequest<S> for ApiRequest {
@@ -89,6 +95,7 @@ impl<S: Send + Sync> FromRequest<S> for ApiRequest {
             query,
             body,
             parsed: None,
+            grants: auth::View::Off,
         })
     }
 }
@@ -158,7 +165,15 @@ impl ApiRequest {
         org: Option<&OrgRef>,
     ) -> ApiResult<Authenticated> {
         let credential = self.credential();
-        let found = auth::authenticate(&app.db, credential, &app.config.site_url, org).await?;
+        let (found, view) = auth::authenticate(
+            &app.db,
+            &app.auth_cache,
+            credential,
+            &app.config.site_url,
+            org,
+        )
+        .await?;
+        self.grants = view;
         if let Some(log) = &self.log {
             log.identify(&found.caller);
         }

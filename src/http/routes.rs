@@ -21,13 +21,14 @@ use axum::Router;
 
 use super::request::{ApiRequest, OrgContext};
 use super::{pagination, App};
+use crate::access::store::ProjectAccess;
 use crate::access::{self, Granted, ProjectLevel, Visibility};
 use crate::auth::{Caller, Named, Scope, Target};
 use crate::error::{ApiError, ApiResult};
 use crate::openapi::Operation;
 use crate::organizations::{self, Level, MembershipLevel, Organization};
 use crate::rate_limit::Throttle;
-use crate::storage::Tx;
+use crate::storage::{grants, Tx};
 use crate::users::User;
 
 /// What an authenticated caller who is not a member of the organization in
@@ -218,7 +219,7 @@ impl Routes {
         let router = self.methods.remove(path_key).unwrap_or_default();
         let router = router.on(
             filter(&method),
-            move |State(app): State<App>, req: ApiRequest| run(app, req),
+            move |State(app): State<App>, req: ApiRequest| answer(run.clone(), app, req),
         );
         self.methods.insert(path_key, router);
         self
@@ -506,6 +507,32 @@ impl Routes {
     }
 }
 
+/// Runs a route. On PostgreSQL, an answer that used the authorization
+/// cache is checked against the grants epoch by its first statement (or
+/// here, when it made none) and given again without the cache when the
+/// epoch moved: no request is answered from a grant changed before it was
+/// checked. SQLite's cache is current when it is used (`auth::cache`).
+async fn answer(
+    run: impl Fn(App, ApiRequest) -> BoxFuture,
+    app: App,
+    req: ApiRequest,
+) -> ApiResult<Response> {
+    if !app.db.is_postgres() {
+        return run(app, req).await;
+    }
+    let again = req.clone();
+    let (answer, unchecked) = grants::scope(false, run(app.clone(), req)).await;
+    let moved = match (&answer, unchecked) {
+        (Err(e), _) if e.is_grants_changed() => true,
+        (_, Some(expected)) => app.db.read().await?.read_grants_epoch().await? != expected,
+        _ => false,
+    };
+    if !moved {
+        return answer;
+    }
+    grants::scope(true, run(app, again)).await.0
+}
+
 /// A project route's declared parameter must be one of its path's.
 fn assert_project_param(doc: &Operation, project: &str) {
     assert!(
@@ -585,12 +612,27 @@ async fn resolve_project(
     member: &Member,
 ) -> ApiResult<(i64, Granted)> {
     let raw = req.param(param).unwrap_or_default();
-    let mut tx = app.db.read().await?;
-    let wanted = project_id(&mut tx, raw, &member.caller.user).await?;
-    let rules =
-        access::store::project_rules(&mut tx, &member.org.id, wanted, &member.membership_id)
-            .await?;
-    tx.commit().await?;
+    let (org, membership) = (&member.org.id, &member.membership_id);
+    let numbered = raw.parse::<i64>().ok().filter(|_| raw != "@current");
+    let cached = numbered.and_then(|id| {
+        let rules = app
+            .auth_cache
+            .project_rules(req.grants, org, id, membership)?;
+        Some((id, rules))
+    });
+    let (wanted, rules) = match cached {
+        Some(found) => found,
+        None => {
+            let mut tx = app.db.read().await?;
+            let wanted = project_id(&mut tx, raw, &member.caller.user).await?;
+            let epoch = app.auth_cache.load_epoch(req.grants, &mut tx).await?;
+            let rules = access::store::project_rules(&mut tx, org, wanted, membership).await?;
+            tx.commit().await?;
+            app.auth_cache
+                .put_project_rules(epoch, org, wanted, membership, rules);
+            (wanted, rules)
+        }
+    };
     let rules = rules.ok_or_else(ApiError::not_found)?;
     let granted = access::resolve(Some(member.level), &rules)
         .granted()
@@ -621,12 +663,28 @@ async fn resolve_root_project(
     caller: &Caller,
 ) -> ApiResult<(i64, Organization, Option<MembershipLevel>, Option<Granted>)> {
     let raw = req.param(param).unwrap_or_default();
-    let mut tx = app.db.read().await?;
-    let wanted = project_id(&mut tx, raw, &caller.user).await?;
-    let found = access::store::project_access(&mut tx, wanted, None, caller.user.id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    tx.commit().await?;
+    let user = caller.user.id;
+    let numbered = raw.parse::<i64>().ok().filter(|_| raw != "@current");
+    let cached = numbered.and_then(|id| {
+        let found = app.auth_cache.root_project(req.grants, id, user)?;
+        Some((id, found))
+    });
+    let (wanted, found) = match cached {
+        Some(found) => found,
+        None => {
+            let mut tx = app.db.read().await?;
+            let wanted = project_id(&mut tx, raw, &caller.user).await?;
+            let epoch = app.auth_cache.load_epoch(req.grants, &mut tx).await?;
+            let found = access::store::project_access(&mut tx, wanted, None, user)
+                .await?
+                .map(Arc::new);
+            tx.commit().await?;
+            app.auth_cache
+                .put_root_project(epoch, wanted, user, found.clone());
+            (wanted, found)
+        }
+    };
+    let found = ProjectAccess::clone(found.as_deref().ok_or_else(ApiError::not_found)?);
     let granted = match &found.membership {
         Some(m) => Some(
             access::resolve(Some(m.level), &found.rules)

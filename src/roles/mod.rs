@@ -19,7 +19,6 @@ pub mod store;
 use axum::response::Response;
 use serde_json::{json, Value};
 
-use crate::access;
 use crate::activity;
 use crate::auth::Scope;
 use crate::error::{ApiError, ApiResult};
@@ -226,8 +225,6 @@ async fn destroy(app: App, req: ApiRequest, ctx: Member) -> ApiResult<Response> 
         .await?
         .ok_or_else(ApiError::not_found)?;
     store::delete(&mut tx, &ctx.org.id, &role.id).await?;
-    // Who holds which role decides project levels.
-    access::store::grants_changed(&mut tx, &ctx.org.id).await?;
     let detail = activity::detail(&role.name, None);
     log(&mut tx, &ctx, &role.id, "deleted", detail, now).await?;
     tx.commit().await?;
@@ -291,8 +288,6 @@ async fn holders_create(app: App, mut req: ApiRequest, ctx: Member) -> ApiResult
             DbError::Unique => ApiError::invalid_input(ALREADY_HOLDS),
             e => e.into(),
         })?;
-    // Who holds which role decides project levels.
-    access::store::grants_changed(&mut tx, &ctx.org.id).await?;
     let change = activity::change(SCOPE, "members", &Value::Null, &holder_json(&holder));
     let detail = activity::detail(&role.name, change.map(|c| vec![c]));
     log(&mut tx, &ctx, &role.id, "updated", detail, now).await?;
@@ -314,8 +309,6 @@ async fn holder_destroy(app: App, req: ApiRequest, ctx: Member) -> ApiResult<Res
         .await?
         .ok_or_else(ApiError::not_found)?;
     store::delete_holder(&mut tx, &role.id, &holder.id).await?;
-    // Who holds which role decides project levels.
-    access::store::grants_changed(&mut tx, &ctx.org.id).await?;
     let change = activity::change(SCOPE, "members", &holder_json(&holder), &Value::Null);
     let detail = activity::detail(&role.name, change.map(|c| vec![c]));
     log(&mut tx, &ctx, &role.id, "updated", detail, now).await?;

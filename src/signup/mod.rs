@@ -266,7 +266,6 @@ async fn join(tx: &mut Tx, invite: &Invite, user: &User, now: i64) -> ApiResult<
         };
         access::record_change(tx, change, now).await?;
     }
-    access::store::grants_changed(tx, org_id).await?;
     store::delete_for(tx, org_id, &invite.target_email).await?;
     Ok(())
 }

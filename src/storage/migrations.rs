@@ -21,7 +21,7 @@ pub enum Step {
     Alter(Box<TableAlterStatement>),
     Drop(Box<TableDropStatement>),
     Rename(Box<TableRenameStatement>),
-    /// Rows copied into a table (`INSERT ... SELECT`).
+    /// Rows copied into a table (`INSERT ... SELECT`), or fixed rows.
     Copy(Box<InsertStatement>),
     /// Rows removed (e.g. ones a constraint about to be added would refuse).
     Delete(Box<DeleteStatement>),
@@ -125,6 +125,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "access_control",
         steps: access_control,
     },
+    Migration {
+        version: 11,
+        name: "grant_epochs",
+        steps: grant_epochs,
+    },
 ];
 
 /// Applies pending migrations; returns how many ran. `now` stamps each
@@ -137,6 +142,8 @@ pub async fn run(db: &Db, now: fn() -> i64) -> DbResult<usize> {
 /// Applies pending migrations up to version `last` included: a database as
 /// an older release left it (tests migrate such a database, rows and all).
 pub async fn run_through(db: &Db, now: fn() -> i64, last: i64) -> DbResult<usize> {
+    // Held at a version without the grants epoch's table, writes cannot bump it.
+    db.track_grants(last >= crate::storage::grants::MIGRATION);
     {
         let mut tx = db.write().await?;
         let create = Table::create()
@@ -1309,6 +1316,23 @@ fn access_control() -> Vec<Step> {
             Table::drop().table(ProjectMemberAccess::Table).to_owned(),
         )),
     ]
+}
+
+/// The grants epoch (`storage::grants`): one row, bumped by every change
+/// to what a key may reach.
+fn grant_epochs() -> Vec<Step> {
+    use GrantEpochs as G;
+    let table = Table::create()
+        .table(G::Table)
+        .col(ColumnDef::new(G::Id).big_integer().not_null().primary_key())
+        .col(ColumnDef::new(G::Epoch).big_integer().not_null())
+        .to_owned();
+    let row = Query::insert()
+        .into_table(G::Table)
+        .columns([G::Id, G::Epoch])
+        .values_panic([1.into(), 0.into()])
+        .to_owned();
+    vec![Step::Table(Box::new(table)), Step::Copy(Box::new(row))]
 }
 
 #[cfg(test)]

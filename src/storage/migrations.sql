@@ -141,3 +141,9 @@ CREATE INDEX "access_controls_role" ON "access_controls" ("role_id");
 CREATE INDEX "access_controls_org" ON "access_controls" ("organization_id");
 INSERT INTO "access_controls" ("id", "organization_id", "project_id", "subject_key", "membership_id", "access_level", "created_at", "updated_at") SELECT "old"."id", "member"."organization_id", "old"."project_id", 'member:' || "old"."membership_id", "old"."membership_id", (CASE WHEN ("old"."level" = 'admin' AND EXISTS(SELECT 1 FROM "organization_memberships" AS "inviter" WHERE "inviter"."user_id" = "member"."invited_by_id" AND "inviter"."organization_id" = "member"."organization_id" AND "inviter"."level" >= 8)) THEN 8 WHEN ("old"."level" IN ('admin', 'member')) THEN 1 ELSE 0 END), "old"."created_at", "old"."created_at" FROM "project_member_access" AS "old" INNER JOIN "organization_memberships" AS "member" ON "member"."id" = "old"."membership_id" INNER JOIN "projects" ON "projects"."id" = "old"."project_id" AND "projects"."organization_id" = "member"."organization_id";
 DROP TABLE "project_member_access";
+-- 11 grant_epochs (sqlite)
+CREATE TABLE "grant_epochs" ( "id" integer NOT NULL PRIMARY KEY, "epoch" integer NOT NULL );
+INSERT INTO "grant_epochs" ("id", "epoch") VALUES (1, 0);
+-- 11 grant_epochs (postgres)
+CREATE TABLE "grant_epochs" ( "id" bigint NOT NULL PRIMARY KEY, "epoch" bigint NOT NULL );
+INSERT INTO "grant_epochs" ("id", "epoch") VALUES (1, 0);

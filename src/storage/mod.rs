@@ -9,6 +9,7 @@
 //! Nothing here knows about HTTP; errors are [`DbError`], which the HTTP error
 //! type converts.
 
+pub mod grants;
 pub mod migrations;
 mod pg;
 mod pg_tls;
@@ -63,6 +64,9 @@ pub enum DbError {
     /// The database is locked or the pool is exhausted: worth retrying.
     Busy(String),
     Other(String),
+    /// The grants epoch a request relied on (from the authorization cache)
+    /// moved before its first statement: answer it again without the cache.
+    GrantsChanged,
 }
 
 impl fmt::Display for DbError {
@@ -71,6 +75,7 @@ impl fmt::Display for DbError {
             DbError::Unique => f.write_str("unique constraint violated"),
             DbError::Busy(m) => write!(f, "database busy: {m}"),
             DbError::Other(m) => f.write_str(m),
+            DbError::GrantsChanged => f.write_str("grants changed during the request"),
         }
     }
 }
@@ -113,23 +118,60 @@ impl Db {
         matches!(self, Db::Postgres(_))
     }
 
+    fn watch(&self) -> &grants::Watch {
+        match self {
+            Db::Sqlite(db) => &db.watch,
+            Db::Postgres(db) => &db.watch,
+        }
+    }
+
+    /// Starts what tells this process of grant changes made elsewhere:
+    /// PostgreSQL's listener (`grants`); SQLite needs none.
+    pub fn watch_grants(&self) {
+        if let Db::Postgres(db) = self {
+            db.listen();
+        }
+    }
+
+    /// PostgreSQL: `Some(n)` while the listener is connected, `n` changing
+    /// with every notification; `None` while it is down (or never started).
+    /// SQLite: always `Some(0)` (its reads vouch for the epoch themselves).
+    /// `None` on a database without the epoch's table.
+    pub fn grants_watch(&self) -> Option<u64> {
+        if !self.watch().tracked() {
+            return None;
+        }
+        match self {
+            Db::Sqlite(_) => Some(0),
+            Db::Postgres(db) => db.watch.state(),
+        }
+    }
+
     /// For requests that only read: statements run in autocommit (each sees
     /// one committed snapshot), which keeps the hot path to one round trip
     /// per statement on both databases.
     pub async fn read(&self) -> DbResult<Tx> {
-        Ok(match self {
-            Db::Sqlite(db) => Tx::Sqlite(db.begin_read()?),
-            Db::Postgres(db) => Tx::Postgres(db.begin(false).await?),
-        })
+        let inner = match self {
+            Db::Sqlite(db) => TxInner::Sqlite(db.begin_read()?),
+            Db::Postgres(db) => TxInner::Postgres(db.begin(false).await?),
+        };
+        Ok(Tx::new(inner, self.watch().tracked()))
     }
 
     /// A write transaction. SQLite takes the write lock now, so the checks a
     /// request makes before writing cannot be invalidated by another writer.
     pub async fn write(&self) -> DbResult<Tx> {
-        Ok(match self {
-            Db::Sqlite(db) => Tx::Sqlite(db.begin_write().await?),
-            Db::Postgres(db) => Tx::Postgres(db.begin(true).await?),
-        })
+        let inner = match self {
+            Db::Sqlite(db) => TxInner::Sqlite(db.begin_write().await?),
+            Db::Postgres(db) => TxInner::Postgres(db.begin(true).await?),
+        };
+        Ok(Tx::new(inner, self.watch().tracked()))
+    }
+
+    /// Whether writes bump the grants epoch: not while the database is held
+    /// at a version before its table (`migrations::run_through`).
+    pub(crate) fn track_grants(&self, on: bool) {
+        self.watch().set_tracked(on);
     }
 
     pub async fn migrate(&self) -> DbResult<usize> {
@@ -173,21 +215,45 @@ pub enum DbGauges<'a> {
 
 /// One transaction on either database. Dropping it without [`Tx::commit`]
 /// rolls back.
-pub enum Tx {
+pub struct Tx {
+    inner: TxInner,
+    /// A statement wrote a table the authorization cache reads: the commit
+    /// bumps the grants epoch (`grants`).
+    grants_written: bool,
+    /// The database has the epoch's table.
+    grants_tracked: bool,
+}
+
+enum TxInner {
     Sqlite(sqlite::SqliteTx),
     Postgres(pg::PgTx),
 }
 
 impl Tx {
+    fn new(inner: TxInner, grants_tracked: bool) -> Tx {
+        Tx {
+            inner,
+            grants_written: false,
+            grants_tracked,
+        }
+    }
+
     fn build(&self, stmt: &impl QueryStatementWriter) -> (String, Values) {
-        match self {
-            Tx::Sqlite(_) => stmt.build(SqliteQueryBuilder),
-            Tx::Postgres(_) => stmt.build(PostgresQueryBuilder),
+        match self.inner {
+            TxInner::Sqlite(_) => stmt.build(SqliteQueryBuilder),
+            TxInner::Postgres(_) => stmt.build(PostgresQueryBuilder),
         }
     }
 
     pub fn is_postgres(&self) -> bool {
-        matches!(self, Tx::Postgres(_))
+        matches!(self.inner, TxInner::Postgres(_))
+    }
+
+    /// Notes a statement that writes what the authorization cache reads.
+    fn watch(&mut self, sql: &str) {
+        if !self.grants_written && !sql.starts_with("SELECT") && grants::writes_grants(sql) {
+            self.grants_written = true;
+        }
     }
 
     /// Runs a statement that returns rows, mapping each with `map`.
@@ -200,9 +266,10 @@ impl Tx {
         F: FnMut(&dyn RowRead) -> DbResult<T> + Send,
     {
         let (sql, values) = self.build(stmt);
-        match self {
-            Tx::Sqlite(tx) => tx.query(&sql, &values, map),
-            Tx::Postgres(tx) => tx.query(&sql, &values, map).await,
+        self.watch(&sql);
+        match &mut self.inner {
+            TxInner::Sqlite(tx) => tx.query(&sql, &values, map),
+            TxInner::Postgres(tx) => tx.query(&sql, &values, map).await,
         }
     }
 
@@ -216,10 +283,11 @@ impl Tx {
     where
         F: FnMut(&dyn RowRead) -> DbResult<T> + Send,
     {
-        let (sql, values) = stmt.build(self.is_postgres(), args);
-        match self {
-            Tx::Sqlite(tx) => tx.query(sql, &values, map),
-            Tx::Postgres(tx) => tx.query(sql, &values, map).await,
+        let postgres = self.is_postgres();
+        let (sql, values) = stmt.build(postgres, args);
+        match &mut self.inner {
+            TxInner::Sqlite(tx) => tx.query(sql, &values, map),
+            TxInner::Postgres(tx) => tx.query(sql, &values, map).await,
         }
     }
 
@@ -239,33 +307,76 @@ impl Tx {
     /// SQLite read transactions only (see `SqliteTx::read_version`), `None`
     /// elsewhere. Lets a per-thread cache know it is still current.
     pub fn read_version(&self) -> DbResult<Option<(u64, i64)>> {
-        match self {
-            Tx::Sqlite(tx) => tx.read_version(),
-            Tx::Postgres(_) => Ok(None),
+        match &self.inner {
+            TxInner::Sqlite(tx) => tx.read_version(),
+            TxInner::Postgres(_) => Ok(None),
         }
+    }
+
+    /// The grants epoch as of now, where this process can know it without
+    /// asking the database each time: SQLite read transactions (see
+    /// [`grants`]). `None` elsewhere.
+    pub async fn grants_epoch(&mut self) -> DbResult<Option<i64>> {
+        match self.inner {
+            TxInner::Sqlite(_) => grants::sqlite_epoch(self).await,
+            TxInner::Postgres(_) => Ok(None),
+        }
+    }
+
+    /// The grants epoch, read now (before the statements whose answers it
+    /// will vouch for).
+    pub async fn read_grants_epoch(&mut self) -> DbResult<i64> {
+        let epoch = self.query(&grants::read(), grants::epoch_from_row).await?;
+        epoch
+            .into_iter()
+            .next()
+            .ok_or_else(|| DbError::Other("grant_epochs has no row".into()))
     }
 
     /// Runs a statement for its effect; returns the number of rows touched.
     pub async fn execute(&mut self, stmt: &impl QueryStatementWriter) -> DbResult<u64> {
         let (sql, values) = self.build(stmt);
-        match self {
-            Tx::Sqlite(tx) => tx.execute(&sql, &values),
-            Tx::Postgres(tx) => tx.execute(&sql, &values).await,
+        self.watch(&sql);
+        self.execute_sql(&sql, &values).await
+    }
+
+    /// [`Tx::execute`] for a write that changes nothing a grant depends on
+    /// although its table is watched (a key's `last_used_at`): the cache is
+    /// not emptied for it.
+    pub async fn execute_outside_grants(
+        &mut self,
+        stmt: &impl QueryStatementWriter,
+    ) -> DbResult<u64> {
+        let (sql, values) = self.build(stmt);
+        self.execute_sql(&sql, &values).await
+    }
+
+    async fn execute_sql(&mut self, sql: &str, values: &Values) -> DbResult<u64> {
+        match &mut self.inner {
+            TxInner::Sqlite(tx) => tx.execute(sql, values),
+            TxInner::Postgres(tx) => tx.execute(sql, values).await,
         }
     }
 
     /// Runs a fixed piece of SQL with no parameters (schema statements; never user input).
     pub(crate) async fn batch(&mut self, sql: &str) -> DbResult<()> {
-        match self {
-            Tx::Sqlite(tx) => tx.batch(sql),
-            Tx::Postgres(tx) => tx.batch(sql).await,
+        match &mut self.inner {
+            TxInner::Sqlite(tx) => tx.batch(sql),
+            TxInner::Postgres(tx) => tx.batch(sql).await,
         }
     }
 
-    pub async fn commit(self) -> DbResult<()> {
-        match self {
-            Tx::Sqlite(tx) => tx.commit().await,
-            Tx::Postgres(tx) => tx.commit().await,
+    pub async fn commit(mut self) -> DbResult<()> {
+        if self.grants_written && self.grants_tracked {
+            let bump = grants::bump();
+            self.execute_outside_grants(&bump).await?;
+            if self.is_postgres() {
+                self.query(&grants::notify(), |_| Ok(())).await?;
+            }
+        }
+        match self.inner {
+            TxInner::Sqlite(tx) => tx.commit().await,
+            TxInner::Postgres(tx) => tx.commit().await,
         }
     }
 }

@@ -6,16 +6,18 @@
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use deadpool_postgres::{
     Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime,
 };
-use sea_query::{Value, Values};
+use sea_query::{PostgresQueryBuilder, Value, Values};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
+use tokio_postgres::AsyncMessage;
 
+use super::grants::{self, Watch};
 use super::pg_tls::{self, Tls};
 use super::{unportable, DbError, DbResult, RowRead};
 
@@ -27,6 +29,10 @@ pub struct PgDb {
     pool: Pool,
     /// Connections asked of the pool while none was idle.
     waits: Arc<AtomicU64>,
+    /// How the listener connection is opened (`listen`).
+    listener: Arc<(tokio_postgres::Config, Tls)>,
+    /// What the listener has seen (`grants`).
+    pub(super) watch: Arc<Watch>,
 }
 
 impl PgDb {
@@ -38,7 +44,7 @@ impl PgDb {
             })?;
         config.ssl_mode(tls.pg_mode());
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             tls.connector().map_err(DbError::Other)?,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -57,7 +63,32 @@ impl PgDb {
         Ok(PgDb {
             pool,
             waits: Arc::new(AtomicU64::new(0)),
+            listener: Arc::new((config, tls)),
+            watch: Arc::new(Watch::default()),
         })
+    }
+
+    /// Starts the grants listener (once per process that serves requests):
+    /// a connection of its own that LISTENs on [`grants::CHANNEL`], counts
+    /// each notification into the watch, and reconnects every second while
+    /// the server is gone (the cache is not used meanwhile).
+    pub fn listen(&self) {
+        let mut config = self.listener.0.clone();
+        config.application_name(grants::LISTENER_NAME);
+        let (tls, watch) = (self.listener.1.clone(), self.watch.clone());
+        // Without a runtime (a command that serves nothing) there is no one to tell.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        runtime.spawn(async move {
+            loop {
+                if let Err(e) = listen_once(&config, &tls, &watch).await {
+                    tracing::warn!(error = %e, "grants listener lost; authorization cache off until it is back");
+                }
+                watch.set_listening(false);
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
     }
 
     pub async fn begin(&self, write: bool) -> DbResult<PgTx> {
@@ -86,6 +117,48 @@ impl PgDb {
     }
 }
 
+/// One listener connection's life: LISTEN, then count notifications until
+/// the connection ends.
+async fn listen_once(config: &tokio_postgres::Config, tls: &Tls, watch: &Watch) -> DbResult<()> {
+    let connector = tls.connector().map_err(DbError::Other)?;
+    let (client, mut connection) = config.connect(connector).await.map_err(classify)?;
+    let (listening_tx, mut listening) = tokio::sync::oneshot::channel::<()>();
+    let listen = async move {
+        let sql = format!("LISTEN {}", grants::CHANNEL);
+        client.batch_execute(&sql).await.map_err(classify)?;
+        watch.set_listening(true);
+        // Keep the client (and so the connection) until the connection ends.
+        let _ = listening_tx.send(());
+        std::future::pending::<()>().await;
+        drop(client);
+        Ok::<(), DbError>(())
+    };
+    let drive = async {
+        loop {
+            match std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+                Some(Ok(AsyncMessage::Notification(_))) => watch.notified(),
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(classify(e)),
+                None => return Err(DbError::Other("connection closed".into())),
+            }
+        }
+    };
+    tokio::pin!(listen, drive);
+    tokio::select! {
+        r = &mut listen => r,
+        r = &mut drive => {
+            let _ = listening.try_recv();
+            r
+        }
+    }
+}
+
+/// The epoch check's text and values, rendered once.
+fn epoch_check() -> &'static (String, Values) {
+    static CHECK: OnceLock<(String, Values)> = OnceLock::new();
+    CHECK.get_or_init(|| grants::read().build(PostgresQueryBuilder))
+}
+
 pub struct PgTx {
     client: Option<Object>,
     open: bool,
@@ -104,7 +177,16 @@ impl PgTx {
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as _).collect();
         let client = self.client();
         let stmt = client.prepare_cached(sql).await.map_err(classify)?;
-        let rows = client.query(&stmt, &refs).await.map_err(classify)?;
+        let rows = match grants::take_expected() {
+            None => client.query(&stmt, &refs).await,
+            Some(expected) => {
+                let check = checked_first(client, expected);
+                let (moved, rows) = tokio::join!(check, client.query(&stmt, &refs));
+                moved?;
+                rows
+            }
+        }
+        .map_err(classify)?;
         rows.iter().map(|r| map(r)).collect()
     }
 
@@ -113,7 +195,15 @@ impl PgTx {
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as _).collect();
         let client = self.client();
         let stmt = client.prepare_cached(sql).await.map_err(classify)?;
-        client.execute(&stmt, &refs).await.map_err(classify)
+        match grants::take_expected() {
+            None => client.execute(&stmt, &refs).await.map_err(classify),
+            Some(expected) => {
+                let check = checked_first(client, expected);
+                let (moved, n) = tokio::join!(check, client.execute(&stmt, &refs));
+                moved?;
+                n.map_err(classify)
+            }
+        }
     }
 
     pub async fn batch(&mut self, sql: &str) -> DbResult<()> {
@@ -129,6 +219,24 @@ impl PgTx {
             self.open = false;
         }
         Ok(())
+    }
+}
+
+/// The epoch check sent ahead of a request's first statement, in the same
+/// round trip (tokio-postgres pipelines requests issued together; the
+/// server runs them in order, so the epoch is read before the statement's
+/// snapshot). `Err(GrantsChanged)` when it moved from `expected`.
+async fn checked_first(client: &Object, expected: i64) -> DbResult<()> {
+    let (sql, values) = epoch_check();
+    let params = to_pg(values)?;
+    let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as _).collect();
+    let stmt = client.prepare_cached(sql).await.map_err(classify)?;
+    let row = client.query_one(&stmt, &refs).await.map_err(classify)?;
+    let epoch: i64 = row.try_get(0).map_err(classify)?;
+    if epoch == expected {
+        Ok(())
+    } else {
+        Err(DbError::GrantsChanged)
     }
 }
 

@@ -250,3 +250,12 @@ pub enum AccessControls {
     CreatedAt,
     UpdatedAt,
 }
+
+/// One row (`id` 1): the number every change to what a key may reach bumps
+/// (`storage::grants`).
+#[derive(Iden, Clone, Copy)]
+pub enum GrantEpochs {
+    Table,
+    Id,
+    Epoch,
+}

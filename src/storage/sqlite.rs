@@ -129,6 +129,9 @@ pub struct SqliteDb {
     path: Arc<PathBuf>,
     synchronous: Synchronous,
     shared: Arc<Shared>,
+    /// Only whether the epoch's table exists: SQLite learns of changes
+    /// through `data_version` (`grants`).
+    pub(super) watch: Arc<super::grants::Watch>,
 }
 
 /// The writer side of one database.
@@ -215,6 +218,7 @@ impl SqliteDb {
             path: Arc::new(path),
             synchronous,
             shared,
+            watch: Arc::default(),
         })
     }
 
@@ -684,6 +688,7 @@ fn same_error(e: &DbError) -> DbError {
         DbError::Unique => DbError::Unique,
         DbError::Busy(m) => DbError::Busy(m.clone()),
         DbError::Other(m) => DbError::Other(m.clone()),
+        DbError::GrantsChanged => DbError::GrantsChanged,
     }
 }
 

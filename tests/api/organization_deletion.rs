@@ -49,6 +49,12 @@ const KNOWN: &[Known] = &[
         pointers: &[],
         effects: &[],
     },
+    // No organization's data: the counter every grant change bumps.
+    Known {
+        table: "grant_epochs",
+        pointers: &[],
+        effects: &[Effect::Changes],
+    },
     Known {
         table: "organizations",
         // A setting of the organization, not a pointer.
@@ -182,6 +188,13 @@ fn fate(table: &str, row: &Row, t: &Target) -> Fate {
     let in_set = |c: &str, set: &BTreeSet<String>| col(c).is_some_and(|v| set.contains(v));
     match known(table).table {
         "prickle_migrations" => Fate::Kept(row.clone()),
+        // The deletion is one transaction: one bump.
+        "grant_epochs" => {
+            let mut after = row.clone();
+            let epoch: i64 = col("epoch").expect("epoch").parse().expect("a number");
+            after.insert("epoch".into(), Some((epoch + 1).to_string()));
+            Fate::Kept(after)
+        }
         "organizations" => gone_if(col("id") == Some(t.org.as_str())),
         "projects"
         | "organization_memberships"
@@ -756,13 +769,20 @@ async fn a_database_from_version_8_keeps_its_rows_and_then_deletes_by_cascade() 
     tx.commit().await.unwrap();
 
     let before = dump(&app.db).await;
-    assert_eq!(app.db.migrate().await.unwrap(), 2);
+    assert_eq!(app.db.migrate().await.unwrap(), 3);
     let after = dump(&app.db).await;
     // Migration 10: the grants became member rules (admin: the owner
     // invited them), the old table is gone, roles are new and empty.
+    // Migration 11: the grants epoch.
     let mut tables: Vec<&String> = before.keys().collect();
     tables.retain(|t| *t != "project_member_access");
-    let added = ["access_controls", "role_memberships", "roles"].map(String::from);
+    let added = [
+        "access_controls",
+        "grant_epochs",
+        "role_memberships",
+        "roles",
+    ]
+    .map(String::from);
     tables.extend(added.iter());
     tables.sort();
     assert_eq!(tables, after.keys().collect::<Vec<_>>());
@@ -806,7 +826,7 @@ async fn a_database_from_version_8_keeps_its_rows_and_then_deletes_by_cascade() 
                     .collect::<BTreeSet<_>>()
                     .into_iter()
                     .collect();
-                assert_eq!(versions, (1..=10).collect::<Vec<_>>());
+                assert_eq!(versions, (1..=11).collect::<Vec<_>>());
                 continue;
             }
             "activity_log" => {
