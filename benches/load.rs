@@ -415,24 +415,33 @@ fn member_targets(outcomes: &[Outcome], health_rps: f64) -> Vec<(String, bool, S
 /// `connections` keep-alive connections, each sending back to back until
 /// the deadline; only requests started after the warm-up are measured.
 async fn run_endpoint(load: &Load, name: &'static str, with_auth: bool, make: Maker) -> Outcome {
-    let Load {
-        port,
-        ref common,
-        connections,
-        warmup,
-        measure,
-    } = *load;
+    run_spread(&[load], name, with_auth, make).await
+}
+
+/// `run_endpoint` over several servers at once, each with its `Load`'s
+/// connections, all measured over the first one's window and counted as
+/// one: the throughput of processes sharing a database.
+async fn run_spread(
+    loads: &[&Load],
+    name: &'static str,
+    with_auth: bool,
+    make: Maker,
+) -> Outcome {
+    let (warmup, measure) = (loads[0].warmup, loads[0].measure);
+    let connections: usize = loads.iter().map(|l| l.connections).sum();
     let mut senders = Vec::with_capacity(connections);
-    for _ in 0..connections {
-        senders.push(connect(port).await.expect("connect"));
+    for load in loads {
+        for _ in 0..load.connections {
+            let sender = connect(load.port).await.expect("connect");
+            senders.push((load.port, load.common.clone(), sender));
+        }
     }
     let start = Instant::now();
     let measured_from = start + warmup;
     let end = measured_from + measure;
     let expected = (measure.as_secs_f64() * 200_000.0 / connections as f64) as usize + 1024;
     let mut handles = Vec::with_capacity(connections);
-    for (c, mut sender) in senders.into_iter().enumerate() {
-        let common = common.clone();
+    for (c, (port, common, mut sender)) in senders.into_iter().enumerate() {
         let make = make.clone();
         handles.push(tokio::task::spawn_local(async move {
             let mut t = Tally {
