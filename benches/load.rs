@@ -7,11 +7,14 @@
 //! measured in the same run. The server runs with SQLite's default
 //! `synchronous=FULL`; PATCH is then measured again on a second server over
 //! the same database with `PRICKLE_SQLITE_SYNCHRONOUS=normal`, against the
-//! same `/_health` figure. Last, every project is made private and GET
+//! same `/_health` figure. Then every project is made private and GET
 //! project is measured for the owner and then for a plain member with a
-//! member rule on each (issue 15's cost of the rules). Prints a table, the server's peak RSS and the
-//! targets with PASS/FAIL; exits non-zero when a target fails or any request
-//! got a non-2xx answer.
+//! member rule on each (issue 15's cost of the rules). Last, on PostgreSQL
+//! seeded the same way, GET project on one server, then on two processes
+//! sharing the database with the connections split between them (issue 16's
+//! cost of scaling out). Prints a table, the servers' peak RSS and the
+//! targets with PASS/FAIL (SKIP for a phase not run); exits non-zero when a
+//! target fails or any request got a non-2xx answer.
 //!
 //! Environment: `PRICKLE_BENCH_SECONDS` (default 10) per endpoint,
 //! `PRICKLE_BENCH_CONNECTIONS` (default 64), `PRICKLE_BENCH_WARMUP_SECONDS`
@@ -19,7 +22,19 @@
 //! `PRICKLE_BENCH_MEMBERS` (default 10000: the members of a second
 //! organization, whose list is measured at its first and last page),
 //! `PRICKLE_BENCH_BIN` (another `prickle` binary, e.g. one built with debug
-//! info for profiling; default: the release build cargo made for the bench).
+//! info for profiling; default: the release build cargo made for the bench),
+//! `PRICKLE_BENCH_ONLY` (comma-separated prefixes of phase names, e.g.
+//! `GET projects/:id/,PG`: only those phases run, and what they need seeded;
+//! `/_health` always runs), `PRICKLE_BENCH_DATABASE_URL` (an empty
+//! PostgreSQL database for the PG phases; default: `prickle_bench_<pid>`,
+//! created on the machine's PostgreSQL at 127.0.0.1:5432 and dropped at the
+//! end). When PostgreSQL is unreachable the PG phases are skipped, said so,
+//! unless `CI=true`, where the run fails.
+
+#[path = "load/postgres.rs"]
+mod postgres;
+#[path = "load/targets.rs"]
+mod targets;
 
 use std::fs::File;
 use std::process::{Child, Command, ExitCode, Stdio};
@@ -34,6 +49,8 @@ use hyper::{Method, Request, Uri};
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use tokio::net::TcpStream;
+
+use targets::Only;
 
 /// The binary under test: the release build cargo made for this bench, or
 /// `PRICKLE_BENCH_BIN` (e.g. a build with debug info, for profiling).
@@ -289,6 +306,7 @@ struct Outcome {
 }
 
 /// How every endpoint is driven.
+#[derive(Clone)]
 struct Load {
     port: u16,
     common: Common,
@@ -371,10 +389,13 @@ const MEMBERS_LAST: &str = "GET members/ offset 9900";
 
 /// The member list of the crowded organization, 100 a page, at its first
 /// page and at its last.
-async fn member_lists(load: &Load, org: &str, count: usize) -> Vec<Outcome> {
+async fn member_lists(load: &Load, only: &Only, org: &str, count: usize) -> Vec<Outcome> {
     let last_offset = count.saturating_sub(100);
     let mut out = Vec::new();
     for (name, offset) in [(MEMBERS_FIRST, 0), (MEMBERS_LAST, last_offset)] {
+        if !only.runs(name) {
+            continue;
+        }
         let uri: Uri = format!("/api/organizations/{org}/members/?limit=100&offset={offset}")
             .parse()
             .unwrap();
@@ -383,56 +404,36 @@ async fn member_lists(load: &Load, org: &str, count: usize) -> Vec<Outcome> {
             uri: uri.clone(),
             body: Bytes::new(),
         });
-        let o = run_endpoint(load, name, true, make).await;
-        eprintln!("  {name}: {:.0} req/s", o.rps);
-        out.push(o);
+        out.push(phase(load, name, true, make).await);
     }
     out
-}
-
-fn member_targets(outcomes: &[Outcome], health_rps: f64) -> Vec<(String, bool, String)> {
-    let rps = |name: &str| {
-        outcomes
-            .iter()
-            .find(|o| o.name == name)
-            .map_or(0.0, |o| o.rps)
-    };
-    let (first, last) = (rps(MEMBERS_FIRST), rps(MEMBERS_LAST));
-    vec![
-        (
-            "GET members/ offset 0 >= 0.3x health".to_string(),
-            first / health_rps >= 0.3,
-            format!("{:.3}x", first / health_rps),
-        ),
-        (
-            "GET members/ offset 9900 >= 0.5x offset 0".to_string(),
-            last >= 0.5 * first,
-            format!("{:.3}x", last / first),
-        ),
-    ]
 }
 
 /// `connections` keep-alive connections, each sending back to back until
 /// the deadline; only requests started after the warm-up are measured.
 async fn run_endpoint(load: &Load, name: &'static str, with_auth: bool, make: Maker) -> Outcome {
-    let Load {
-        port,
-        ref common,
-        connections,
-        warmup,
-        measure,
-    } = *load;
+    run_spread(&[load], name, with_auth, make).await
+}
+
+/// `run_endpoint` over several servers at once, each with its `Load`'s
+/// connections, all measured over the first one's window and counted as
+/// one: the throughput of processes sharing a database.
+async fn run_spread(loads: &[&Load], name: &'static str, with_auth: bool, make: Maker) -> Outcome {
+    let (warmup, measure) = (loads[0].warmup, loads[0].measure);
+    let connections: usize = loads.iter().map(|l| l.connections).sum();
     let mut senders = Vec::with_capacity(connections);
-    for _ in 0..connections {
-        senders.push(connect(port).await.expect("connect"));
+    for load in loads {
+        for _ in 0..load.connections {
+            let sender = connect(load.port).await.expect("connect");
+            senders.push((load.port, load.common.clone(), sender));
+        }
     }
     let start = Instant::now();
     let measured_from = start + warmup;
     let end = measured_from + measure;
     let expected = (measure.as_secs_f64() * 200_000.0 / connections as f64) as usize + 1024;
     let mut handles = Vec::with_capacity(connections);
-    for (c, mut sender) in senders.into_iter().enumerate() {
-        let common = common.clone();
+    for (c, (port, common, mut sender)) in senders.into_iter().enumerate() {
         let make = make.clone();
         handles.push(tokio::task::spawn_local(async move {
             let mut t = Tally {
@@ -540,18 +541,75 @@ fn patch_maker(uris: Rc<Vec<Uri>>, connections: usize, zones: [&str; 2]) -> Make
     })
 }
 
-fn main() -> ExitCode {
-    let seconds: f64 = env_or("PRICKLE_BENCH_SECONDS", 10.0);
-    let connections: usize = env_or("PRICKLE_BENCH_CONNECTIONS", 64);
-    let warmup_seconds: f64 = env_or("PRICKLE_BENCH_WARMUP_SECONDS", 1.0);
-    let project_count: usize = env_or("PRICKLE_BENCH_PROJECTS", 1000);
-    let member_count: usize = env_or("PRICKLE_BENCH_MEMBERS", 10_000);
-    assert!(connections > 0 && seconds > 0.0 && project_count > 0);
+const HEALTH: &str = "GET /_health";
+const LIST: &str = "GET projects/?limit=100";
+const PATCH_FULL: &str = "PATCH projects/:id/ FULL";
+const PATCH_NORMAL: &str = "PATCH projects/:id/ normal";
+const INVITES_LIST: &str = "GET invites/";
+const INVITES_CREATE: &str = "POST invites/";
 
-    let dir = tempfile::tempdir().expect("tempdir");
-    let database_url = format!("sqlite://{}", dir.path().join("bench.db").display());
+/// Every phase, in the order a full run measures them.
+const PHASES: &[&str] = &[
+    HEALTH,
+    LIST,
+    RETRIEVE,
+    PATCH_FULL,
+    INVITES_LIST,
+    INVITES_CREATE,
+    MEMBERS_FIRST,
+    MEMBERS_LAST,
+    PATCH_NORMAL,
+    RETRIEVE_OWNER,
+    RETRIEVE_PRIVATE,
+    postgres::RETRIEVE,
+    postgres::RETRIEVE_X2,
+];
+
+/// What every phase of a run shares.
+struct Run {
+    only: Only,
+    connections: usize,
+    warmup: Duration,
+    measure: Duration,
+    projects: usize,
+    members: usize,
+    dir: std::path::PathBuf,
+}
+
+impl Run {
+    fn load(&self, port: u16, common: Common) -> Load {
+        Load {
+            port,
+            common,
+            connections: self.connections,
+            warmup: self.warmup,
+            measure: self.measure,
+        }
+    }
+}
+
+/// Runs one phase and says how it went.
+async fn phase(load: &Load, name: &'static str, with_auth: bool, make: Maker) -> Outcome {
+    let o = run_endpoint(load, name, with_auth, make).await;
+    eprintln!("  {name}: {:.0} req/s", o.rps);
+    o
+}
+
+/// Tells, with its log, of a server that died before its phases ended.
+fn report_exit(server: &mut Server) {
+    if let Ok(Some(status)) = server.child.try_wait() {
+        eprintln!(
+            "prickle serve exited early with {status}:\n{}",
+            server.log_tail()
+        );
+    }
+}
+
+/// A user owning a new organization, with a key of every scope: the
+/// organization's id and the key.
+fn owner_with_key(database_url: &str) -> (String, String) {
     admin(
-        &database_url,
+        database_url,
         &[
             "create-user",
             "--email",
@@ -561,7 +619,7 @@ fn main() -> ExitCode {
         ],
     );
     let org = admin(
-        &database_url,
+        database_url,
         &[
             "create-organization",
             "--name",
@@ -574,7 +632,7 @@ fn main() -> ExitCode {
         .expect("organization id")
         .to_string();
     let key = admin(
-        &database_url,
+        database_url,
         &[
             "create-personal-api-key",
             "--email",
@@ -588,11 +646,15 @@ fn main() -> ExitCode {
         .as_str()
         .expect("key value")
         .to_string();
+    (org, key)
+}
 
-    // A plain member whose every project is private to them but for a
-    // member rule: GET project through the access rules.
+/// A plain member of `org` with a key of every scope, whose every project
+/// is made private to them but for a member rule: GET project through the
+/// access rules.
+fn plain_member_key(database_url: &str, org: &str) -> String {
     admin(
-        &database_url,
+        database_url,
         &[
             "create-user",
             "--email",
@@ -602,19 +664,19 @@ fn main() -> ExitCode {
         ],
     );
     admin(
-        &database_url,
+        database_url,
         &[
             "add-member",
             "--organization",
-            &org,
+            org,
             "--email",
             "member@example.com",
             "--level",
             "1",
         ],
     );
-    let member_key = admin(
-        &database_url,
+    admin(
+        database_url,
         &[
             "create-personal-api-key",
             "--email",
@@ -627,10 +689,13 @@ fn main() -> ExitCode {
     )["value"]
         .as_str()
         .expect("key value")
-        .to_string();
+        .to_string()
+}
 
+/// A second organization of the owner's with `count` members in all; its id.
+fn crowd_organization(database_url: &str, count: usize) -> String {
     let crowd = admin(
-        &database_url,
+        database_url,
         &[
             "create-organization",
             "--name",
@@ -642,22 +707,85 @@ fn main() -> ExitCode {
         .as_str()
         .expect("organization id")
         .to_string();
-    let seeded_members = Instant::now();
+    let seeded = Instant::now();
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime")
-        .block_on(seed_members(&database_url, &crowd, member_count));
+        .block_on(seed_members(database_url, &crowd, count));
     eprintln!(
-        "seeded {member_count} members in {:.1} s",
-        seeded_members.elapsed().as_secs_f64()
+        "seeded {count} members in {:.1} s",
+        seeded.elapsed().as_secs_f64()
     );
+    crowd
+}
 
-    let (server, port) = start_server(
-        &database_url,
-        dir.path(),
-        "server-full",
-        &[("PRICKLE_SQLITE_SYNCHRONOUS", "full")],
+fn project_uris(org: &str, ids: &[i64]) -> Rc<Vec<Uri>> {
+    Rc::new(
+        ids.iter()
+            .map(|id| {
+                format!("/api/organizations/{org}/projects/{id}/")
+                    .parse()
+                    .unwrap()
+            })
+            .collect(),
+    )
+}
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+fn main() -> ExitCode {
+    let seconds: f64 = env_or("PRICKLE_BENCH_SECONDS", 10.0);
+    let connections: usize = env_or("PRICKLE_BENCH_CONNECTIONS", 64);
+    let warmup_seconds: f64 = env_or("PRICKLE_BENCH_WARMUP_SECONDS", 1.0);
+    let project_count: usize = env_or("PRICKLE_BENCH_PROJECTS", 1000);
+    let member_count: usize = env_or("PRICKLE_BENCH_MEMBERS", 10_000);
+    assert!(connections > 0 && seconds > 0.0 && project_count > 0);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = Run {
+        only: Only::from_env(PHASES),
+        connections,
+        warmup: Duration::from_secs_f64(warmup_seconds),
+        measure: Duration::from_secs_f64(seconds),
+        projects: project_count,
+        members: member_count,
+        dir: dir.path().to_path_buf(),
+    };
+
+    // First, so that an unreachable PostgreSQL fails a CI run at once.
+    let (pg, pg_skipped) = if run.only.any(postgres::PHASES) {
+        match postgres::Database::open() {
+            Ok(db) => (Some(db), None),
+            Err(why) if in_ci() => {
+                println!("FAILURE: CI=true and {why}");
+                return ExitCode::FAILURE;
+            }
+            Err(why) => {
+                eprintln!("PostgreSQL phases skipped: {why}");
+                (None, Some(why))
+            }
+        }
+    } else {
+        (None, None)
+    };
+
+    let database_url = format!("sqlite://{}", dir.path().join("bench.db").display());
+    let (org, key) = owner_with_key(&database_url);
+    let member_key = plain_member_key(&database_url, &org);
+    let crowd = run
+        .only
+        .any(&[MEMBERS_FIRST, MEMBERS_LAST])
+        .then(|| crowd_organization(&database_url, member_count));
+    let seeded = Seeded {
+        org,
+        key,
+        member_key,
+        crowd,
+    };
+    eprintln!(
+        "measuring {seconds} s per endpoint ({warmup_seconds} s warm-up), {connections} connections"
     );
 
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -665,150 +793,188 @@ fn main() -> ExitCode {
         .build()
         .expect("runtime");
     let local = tokio::task::LocalSet::new();
-    let warmup = Duration::from_secs_f64(warmup_seconds);
-    let measure = Duration::from_secs_f64(seconds);
+    let (outcomes, peak, pg_peaks) = local.block_on(&runtime, async {
+        let (mut outcomes, peak) = sqlite_phases(&run, &database_url, &seeded).await;
+        let mut pg_peaks = Vec::new();
+        if let Some(pg) = &pg {
+            let (more, peaks) = postgres::phases(&run, &pg.url).await;
+            outcomes.extend(more);
+            pg_peaks = peaks;
+        }
+        (outcomes, peak, pg_peaks)
+    });
+    drop(pg);
+
+    let failed = report(&run, &outcomes, peak, &pg_peaks, pg_skipped.as_deref());
+    drop(dir);
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// The SQLite database's users, organizations and keys.
+struct Seeded {
+    org: String,
+    key: String,
+    member_key: String,
+    /// The organization of `Run::members` members, when a member list is measured.
+    crowd: Option<String>,
+}
+
+/// The SQLite phases `run` asks for, and the first server's peak RSS.
+async fn sqlite_phases(
+    run: &Run,
+    database_url: &str,
+    seeded: &Seeded,
+) -> (Vec<Outcome>, Option<f64>) {
+    let only = &run.only;
+    let org = &seeded.org;
+    let (mut server, port) = start_server(
+        database_url,
+        &run.dir,
+        "server-full",
+        &[("PRICKLE_SQLITE_SYNCHRONOUS", "full")],
+    );
     let common = Common {
         host: HeaderValue::from_str(&format!("127.0.0.1:{port}")).unwrap(),
-        auth: HeaderValue::from_str(&format!("Bearer {key}")).unwrap(),
+        auth: HeaderValue::from_str(&format!("Bearer {}", seeded.key)).unwrap(),
         json: HeaderValue::from_static("application/json"),
     };
-
-    let mut server = Some(server);
-    let (outcomes, peak) = local.block_on(&runtime, async {
-        wait_for_health(server.as_mut().expect("first server"), port, &common).await;
+    wait_for_health(&mut server, port, &common).await;
+    let private = [RETRIEVE_OWNER, RETRIEVE_PRIVATE];
+    let ids = if only.any(&[LIST, RETRIEVE, PATCH_FULL, PATCH_NORMAL]) || only.any(&private) {
         let seeded = Instant::now();
-        let ids = seed(port, &org, &common, project_count).await;
+        let ids = seed(port, org, &common, run.projects).await;
         eprintln!(
-            "seeded {} projects in {:.1} s; measuring {seconds} s per endpoint \
-             ({warmup_seconds} s warm-up), {connections} connections",
+            "seeded {} projects in {:.1} s",
             ids.len(),
             seeded.elapsed().as_secs_f64()
         );
+        ids
+    } else {
+        Vec::new()
+    };
+    let project_uris = project_uris(org, &ids);
+    let list_uri: Uri = format!("/api/organizations/{org}/projects/?limit=100")
+        .parse()
+        .unwrap();
 
-        let project_uris: Rc<Vec<Uri>> = Rc::new(
-            ids.iter()
-                .map(|id| {
-                    format!("/api/organizations/{org}/projects/{id}/")
-                        .parse()
-                        .unwrap()
-                })
-                .collect(),
-        );
-        let list_uri: Uri = format!("/api/organizations/{org}/projects/?limit=100")
-            .parse()
-            .unwrap();
+    let health: Maker = Rc::new(|_, _| Spec {
+        method: Method::GET,
+        uri: Uri::from_static("/_health"),
+        body: Bytes::new(),
+    });
+    let list: Maker = Rc::new(move |_, _| Spec {
+        method: Method::GET,
+        uri: list_uri.clone(),
+        body: Bytes::new(),
+    });
+    let retrieve = project_retrieve(project_uris.clone());
+    let patch = patch_maker(
+        project_uris.clone(),
+        run.connections,
+        ["Europe/Berlin", "America/New_York"],
+    );
 
-        let health: Maker = Rc::new(|_, _| Spec {
-            method: Method::GET,
-            uri: Uri::from_static("/_health"),
-            body: Bytes::new(),
-        });
-        let list: Maker = Rc::new(move |_, _| Spec {
-            method: Method::GET,
-            uri: list_uri.clone(),
-            body: Bytes::new(),
-        });
-        let retrieve = project_retrieve(project_uris.clone());
-        let patch = patch_maker(
-            project_uris.clone(),
-            connections,
-            ["Europe/Berlin", "America/New_York"],
-        );
-
-        let mut plan: Vec<(&'static str, bool, Maker)> = vec![
-            ("GET /_health", false, health),
-            ("GET projects/?limit=100", true, list),
-            (RETRIEVE, true, retrieve),
-            ("PATCH projects/:id/ FULL", true, patch),
-        ];
-        plan.extend(invite_plan(port, &org, &common).await);
-        let load = Load {
-            port,
-            common: common.clone(),
-            connections,
-            warmup,
-            measure,
-        };
-        let mut outcomes = Vec::new();
-        for (name, with_auth, make) in plan {
-            let o = run_endpoint(&load, name, with_auth, make).await;
-            eprintln!("  {name}: {:.0} req/s", o.rps);
-            outcomes.push(o);
+    let mut plan: Vec<(&'static str, bool, Maker)> = vec![
+        (HEALTH, false, health),
+        (LIST, true, list),
+        (RETRIEVE, true, retrieve),
+        (PATCH_FULL, true, patch),
+    ];
+    if only.any(&[INVITES_LIST, INVITES_CREATE]) {
+        plan.extend(invite_plan(port, org, &common).await);
+    }
+    let load = run.load(port, common.clone());
+    let mut outcomes = Vec::new();
+    for (name, with_auth, make) in plan {
+        if only.runs(name) {
+            outcomes.push(phase(&load, name, with_auth, make).await);
         }
-        outcomes.extend(member_lists(&load, &crowd, member_count).await);
-        let mut server = server.take().expect("first server");
-        let peak = peak_rss_mb(server.pid());
-        if let Ok(Some(status)) = server.child.try_wait() {
-            eprintln!(
-                "prickle serve exited early with {status}:\n{}",
-                server.log_tail()
-            );
-        }
-        drop(server);
+    }
+    if let Some(crowd) = &seeded.crowd {
+        outcomes.extend(member_lists(&load, only, crowd, run.members).await);
+    }
+    let peak = peak_rss_mb(server.pid());
+    report_exit(&mut server);
+    drop(server);
+    if !only.runs(PATCH_NORMAL) && !only.any(&private) {
+        return (outcomes, peak);
+    }
 
-        // The same writes on a second server over the same database, with
-        // synchronous=NORMAL; zones the first run never set, so that every
-        // PATCH is again a real write.
-        let (mut normal, port) = start_server(
-            &database_url,
-            dir.path(),
-            "server-normal",
-            &[("PRICKLE_SQLITE_SYNCHRONOUS", "normal")],
-        );
-        let common = Common {
-            host: HeaderValue::from_str(&format!("127.0.0.1:{port}")).unwrap(),
-            ..common.clone()
-        };
-        wait_for_health(&mut normal, port, &common).await;
-        let load = Load {
-            port,
-            common,
-            ..load
-        };
-        let name = "PATCH projects/:id/ normal";
+    // The same writes on a second server over the same database, with
+    // synchronous=NORMAL; zones the first run never set, so that every
+    // PATCH is again a real write.
+    let (mut normal, port) = start_server(
+        database_url,
+        &run.dir,
+        "server-normal",
+        &[("PRICKLE_SQLITE_SYNCHRONOUS", "normal")],
+    );
+    let common = Common {
+        host: HeaderValue::from_str(&format!("127.0.0.1:{port}")).unwrap(),
+        ..common
+    };
+    wait_for_health(&mut normal, port, &common).await;
+    let load = run.load(port, common);
+    if only.runs(PATCH_NORMAL) {
         let zones = ["Asia/Tokyo", "America/Chicago"];
-        let patch = patch_maker(project_uris.clone(), connections, zones);
-        let o = run_endpoint(&load, name, true, patch).await;
-        eprintln!("  {name}: {:.0} req/s", o.rps);
-        outcomes.push(o);
+        let patch = patch_maker(project_uris.clone(), run.connections, zones);
+        outcomes.push(phase(&load, PATCH_NORMAL, true, patch).await);
+    }
+    if only.any(&private) {
         // Last (its 2,000 rule writes would weigh on any phase after them):
         // every project made private, then GET project by the owner and by
         // the plain member with a member rule, back to back.
-        make_private(load.port, &org, &load.common, &ids).await;
+        make_private(load.port, org, &load.common, &ids).await;
         let member = Load {
             common: Common {
-                auth: HeaderValue::from_str(&format!("Bearer {member_key}")).unwrap(),
+                auth: HeaderValue::from_str(&format!("Bearer {}", seeded.member_key)).unwrap(),
                 ..load.common.clone()
             },
-            ..load
+            ..load.clone()
         };
         for (load, name) in [(&load, RETRIEVE_OWNER), (&member, RETRIEVE_PRIVATE)] {
-            let o = run_endpoint(load, name, true, project_retrieve(project_uris.clone())).await;
-            eprintln!("  {name}: {:.0} req/s", o.rps);
-            outcomes.push(o);
+            if only.runs(name) {
+                outcomes
+                    .push(phase(load, name, true, project_retrieve(project_uris.clone())).await);
+            }
         }
-        if let Ok(Some(status)) = normal.child.try_wait() {
-            eprintln!(
-                "prickle serve exited early with {status}:\n{}",
-                normal.log_tail()
-            );
-        }
-        (outcomes, peak)
-    });
+    }
+    report_exit(&mut normal);
+    (outcomes, peak)
+}
 
-    let health_rps = outcomes[0].rps;
+/// Prints the table, the failures and the targets; whether the run failed.
+fn report(
+    run: &Run,
+    outcomes: &[Outcome],
+    peak: Option<f64>,
+    pg_peaks: &[f64],
+    pg_skipped: Option<&str>,
+) -> bool {
+    let health_rps = outcomes
+        .iter()
+        .find(|o| o.name == HEALTH)
+        .expect("/_health always runs")
+        .rps;
     println!();
     println!(
-        "prickle load benchmark: SQLite (synchronous=FULL unless marked normal), {} projects, {connections} connections, {seconds} s per endpoint",
-        project_count
+        "prickle load benchmark: SQLite (synchronous=FULL unless marked normal) and PostgreSQL (PG), \
+         {} projects, {} connections, {} s per endpoint; every ratio to the SQLite server's /_health",
+        run.projects,
+        run.connections,
+        run.measure.as_secs_f64()
     );
     println!(
-        "{:<26} {:>11} {:>9} {:>9} {:>8} {:>10}",
+        "{:<32} {:>11} {:>9} {:>9} {:>8} {:>10}",
         "endpoint", "requests/s", "p50 ms", "p99 ms", "errors", "vs health"
     );
-    for o in &outcomes {
+    for o in outcomes {
         println!(
-            "{:<26} {:>11.0} {:>9.2} {:>9.2} {:>8} {:>9.3}x",
+            "{:<32} {:>11.0} {:>9.2} {:>9.2} {:>8} {:>9.3}x",
             o.name,
             o.rps,
             o.p50_ms,
@@ -818,7 +984,7 @@ fn main() -> ExitCode {
         );
     }
     let mut failed = false;
-    for o in &outcomes {
+    for o in outcomes {
         if o.non_2xx + o.transport_errors > 0 {
             failed = true;
             println!(
@@ -831,81 +997,29 @@ fn main() -> ExitCode {
         }
     }
     match peak {
-        Some(mb) => println!("server peak RSS (VmHWM): {mb:.1} MB"),
-        None => println!("server peak RSS (VmHWM): unavailable"),
+        Some(mb) => println!("SQLite server peak RSS (VmHWM): {mb:.1} MB"),
+        None => println!("SQLite server peak RSS (VmHWM): unavailable"),
+    }
+    if !pg_peaks.is_empty() {
+        let mbs: Vec<String> = pg_peaks.iter().map(|mb| format!("{mb:.1} MB")).collect();
+        println!("PostgreSQL servers' peak RSS (VmHWM): {}", mbs.join(", "));
+    }
+    if let Some(why) = pg_skipped {
+        println!("PostgreSQL phases skipped: {why}");
     }
 
     println!();
     println!("targets:");
-    // By name: each resource appends its own endpoints to the run.
-    let outcome = |name: &str| {
-        outcomes
-            .iter()
-            .find(|o| o.name == name)
-            .unwrap_or_else(|| panic!("no outcome named {name}"))
-    };
-    let ratio = |name: &str| outcome(name).rps / health_rps;
-    let (list, retrieve, patch_full, patch_normal) = (
-        "GET projects/?limit=100",
-        RETRIEVE,
-        "PATCH projects/:id/ FULL",
-        "PATCH projects/:id/ normal",
-    );
-    let mut targets = vec![
-        (
-            "GET projects/:id/ >= 0.25x health".to_string(),
-            ratio(retrieve) >= 0.25,
-            format!("{:.3}x", ratio(retrieve)),
-        ),
-        (
-            "GET projects/:id/ p99 <= 10 ms".to_string(),
-            outcome(retrieve).p99_ms <= 10.0,
-            format!("{:.2} ms", outcome(retrieve).p99_ms),
-        ),
-        (
-            "GET projects/:id/ private member >= 0.9x owner's".to_string(),
-            outcome(RETRIEVE_PRIVATE).rps >= 0.9 * outcome(RETRIEVE_OWNER).rps,
-            format!(
-                "{:.3}x",
-                outcome(RETRIEVE_PRIVATE).rps / outcome(RETRIEVE_OWNER).rps
-            ),
-        ),
-        (
-            "GET projects/?limit=100 >= 0.03x health".to_string(),
-            ratio(list) >= 0.03,
-            format!("{:.3}x", ratio(list)),
-        ),
-        (
-            "PATCH projects/:id/ FULL >= 0.08x health".to_string(),
-            ratio(patch_full) >= 0.08,
-            format!("{:.3}x", ratio(patch_full)),
-        ),
-        (
-            "PATCH projects/:id/ normal >= 0.1x health".to_string(),
-            ratio(patch_normal) >= 0.1,
-            format!("{:.3}x", ratio(patch_normal)),
-        ),
-        (
-            "peak RSS <= 60 MB".to_string(),
-            peak.is_some_and(|mb| mb <= 60.0),
-            peak.map_or("?".to_string(), |mb| format!("{mb:.1} MB")),
-        ),
-    ];
-    targets.extend(invite_targets(&outcomes, health_rps));
-    targets.extend(member_targets(&outcomes, health_rps));
-    for (what, pass, got) in &targets {
-        println!(
-            "  {:<4} {what:<42} (measured {got})",
-            if *pass { "PASS" } else { "FAIL" }
-        );
-        failed |= !pass;
+    for target in targets::targets(outcomes, peak) {
+        let (verdict, got) = match &target.result {
+            Some((true, got)) => ("PASS", format!("measured {got}")),
+            Some((false, got)) => ("FAIL", format!("measured {got}")),
+            None => ("SKIP", "skipped: phase not run".to_string()),
+        };
+        println!("  {verdict:<4} {:<50} ({got})", target.what);
+        failed |= target.result.as_ref().is_some_and(|(pass, _)| !pass);
     }
-    drop(dir);
-    if failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    }
+    failed
 }
 
 const RETRIEVE: &str = "GET projects/:id/";
@@ -1034,20 +1148,5 @@ async fn invite_plan(port: u16, org: &str, common: &Common) -> Vec<(&'static str
             r#"{{"target_email": "invitee-{c}-{n}@bench.example.com"}}"#
         )),
     });
-    vec![
-        ("GET invites/", true, list),
-        ("POST invites/", true, create),
-    ]
-}
-
-fn invite_targets(outcomes: &[Outcome], health_rps: f64) -> Vec<(String, bool, String)> {
-    let Some(post) = outcomes.iter().find(|o| o.name == "POST invites/") else {
-        return Vec::new();
-    };
-    let ratio = post.rps / health_rps;
-    vec![(
-        "POST invites/ >= 0.1x health".to_string(),
-        ratio >= 0.1,
-        format!("{ratio:.3}x"),
-    )]
+    vec![(INVITES_LIST, true, list), (INVITES_CREATE, true, create)]
 }
