@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod pagination;
+pub mod rendered;
 pub mod request;
 pub mod request_log;
 pub mod routes;

@@ -7,7 +7,6 @@
 //! serialised: the second sees the first's result and is refused, and the
 //! organization keeps an owner.
 
-mod cache;
 pub mod model;
 pub mod openapi;
 pub mod payload;
@@ -20,6 +19,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use crate::auth::Scope;
 use crate::drf;
 use crate::error::{ApiError, ApiResult};
+use crate::http::rendered::{Page, Rendered};
 use crate::http::{self, pagination, ApiRequest, App, Member, NonMember, Routes};
 use crate::organizations;
 use crate::time;
@@ -32,6 +32,19 @@ const WRITE: &[Scope] = &[Scope::write("organization_member")];
 const LIST_PATH: &str = "/api/organizations/{organization_id}/members";
 const DETAIL_PATH: &str = "/api/organizations/{organization_id}/members/{user__uuid}";
 const KEYS_PATH: &str = "/api/organizations/{organization_id}/members/{user__uuid}/scoped_api_keys";
+
+/// An unfiltered page of an organization's member list: order, limit, offset.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct PageKey {
+    org_id: String,
+    ascending: bool,
+    limit: i64,
+    offset: i64,
+}
+
+thread_local! {
+    static PAGES: Rendered<PageKey> = Rendered::new(8);
+}
 
 /// PostHog caps `search` at 200 characters.
 const MAX_SEARCH_CHARS: usize = 200;
@@ -123,16 +136,16 @@ async fn list(app: App, req: ApiRequest, ctx: Member) -> ApiResult<Response> {
     };
     let base = app.absolute(req.uri.path());
     let mut tx = app.db.read().await?;
-    // SQLite: an unfiltered page is rendered once per commit (`cache`).
+    // SQLite: an unfiltered page is rendered once per commit.
     let cached = match q.filtered() {
         false => tx.read_version()?.map(|token| {
-            let key = cache::PageKey {
+            let key = PageKey {
                 org_id: ctx.org.id.clone(),
                 ascending: q.ascending,
                 limit: q.limit,
                 offset: q.offset,
             };
-            (cache::page(&key, token), key, token)
+            (PAGES.with(|p| p.get(&key, token)), key, token)
         }),
         true => None,
     };
@@ -141,9 +154,9 @@ async fn list(app: App, req: ApiRequest, ctx: Member) -> ApiResult<Response> {
         miss => {
             let (count, members) = store::page(&mut tx, &ctx.org.id, &q).await?;
             let results = http::to_json(&model::Listed(&members))?;
-            let rendered: cache::Page = std::sync::Arc::new((count, results));
+            let rendered: Page = std::sync::Arc::new((count, results));
             if let Some((None, key, token)) = miss {
-                cache::put_page(key, token, rendered.clone());
+                PAGES.with(|p| p.put(key, token, rendered.clone()));
             }
             rendered
         }

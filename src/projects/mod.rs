@@ -21,11 +21,12 @@ use std::pin::Pin;
 use axum::response::Response;
 use serde_json::{Map, Value};
 
-use crate::access::{self, ProjectLevel};
+use crate::access::{self, ProjectLevel, Visibility};
 use crate::activity;
 use crate::auth::{keys, Scope};
 use crate::drf;
 use crate::error::{ApiError, ApiResult};
+use crate::http::rendered::{Page, Rendered};
 use crate::http::{
     self, pagination, ApiRequest, App, Member, NonMember, ProjectMember, ProjectNeed, Routes,
 };
@@ -145,20 +146,61 @@ async fn list(app: App, req: ApiRequest, ctx: Member) -> ApiResult<Response> {
     let base = app.absolute(req.uri.path());
     let visibility = ctx.visibility();
     let mut tx = app.db.read().await?;
-    let (count, projects) = store::page(
-        &mut tx,
-        &ctx.org.id,
-        &visibility,
-        search,
-        page.limit,
-        page.offset,
-    )
-    .await?;
+    // SQLite: a page is rendered once per commit, for everyone who sees the
+    // same projects (admins: all; a member: by their membership).
+    let cached = tx.read_version()?.map(|token| {
+        let key = PageKey {
+            org_id: ctx.org.id.clone(),
+            visibility: match &visibility {
+                Visibility::All => None,
+                Visibility::Member { membership_id } => Some(membership_id.clone()),
+            },
+            search: search.map(str::to_owned),
+            limit: page.limit,
+            offset: page.offset,
+        };
+        (PAGES.with(|p| p.get(&key, token)), key, token)
+    });
+    let rendered = match cached {
+        Some((Some(hit), _, _)) => hit,
+        miss => {
+            let (count, projects) = store::page(
+                &mut tx,
+                &ctx.org.id,
+                &visibility,
+                search,
+                page.limit,
+                page.offset,
+            )
+            .await?;
+            let results = http::to_json(&model::basic_list(&projects))?;
+            let rendered: Page = std::sync::Arc::new((count, results));
+            if let Some((None, key, token)) = miss {
+                PAGES.with(|p| p.put(key, token, rendered.clone()));
+            }
+            rendered
+        }
+    };
     tx.commit().await?;
-    let results = model::basic_list(&projects);
-    http::ok_json(pagination::envelope_of(
-        &base, &query, page, count, &results,
-    )?)
+    let (count, results) = &*rendered;
+    http::ok_json(pagination::envelope_json(
+        &base, &query, page, *count, results,
+    ))
+}
+
+/// A page of an organization's project list as one caller sees it.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct PageKey {
+    org_id: String,
+    /// `None`: every project (admins); else the membership the rules name.
+    visibility: Option<String>,
+    search: Option<String>,
+    limit: i64,
+    offset: i64,
+}
+
+thread_local! {
+    static PAGES: Rendered<PageKey> = Rendered::new(8);
 }
 
 pub(crate) async fn retrieve(app: App, _: ApiRequest, ctx: ProjectMember) -> ApiResult<Response> {

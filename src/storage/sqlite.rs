@@ -596,8 +596,10 @@ impl SqliteTx {
     pub fn read_version(&self) -> DbResult<Option<(u64, i64)>> {
         match &self.conn {
             Some(Holder::Reader((_, serial), conn)) => {
+                // Cached: every authenticated request asks (`grants`).
                 let v = conn
-                    .query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0))
+                    .prepare_cached("PRAGMA data_version")
+                    .and_then(|mut s| s.query_row([], |r| r.get::<_, i64>(0)))
                     .map_err(classify)?;
                 Ok(Some((*serial, v)))
             }

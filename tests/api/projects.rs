@@ -209,6 +209,62 @@ async fn list_returns_basic_fields_only() {
     assert_eq!(item["access_control"], false);
 }
 
+/// A page is rendered once per commit (SQLite), for the callers who see the
+/// same projects: a rename, a new project or a rule hiding one shows on the
+/// very next request, and an admin and a member never share a page.
+#[tokio::test]
+async fn the_list_shows_every_change_at_once() {
+    let w = World::new().await;
+    let id = w.create_project("Before").await["id"].as_i64().unwrap();
+    for _ in 0..2 {
+        assert_eq!(
+            names(&get(&w, &w.owner, &w.projects()).await.body),
+            ["Before"]
+        );
+    }
+    let r = w
+        .app
+        .call(
+            "PATCH",
+            &w.project(id),
+            Some(&w.owner),
+            Some(json!({"name": "After"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(
+        names(&get(&w, &w.owner, &w.projects()).await.body),
+        ["After"]
+    );
+    w.create_project("Second").await;
+    assert_eq!(
+        names(&get(&w, &w.member, &w.projects()).await.body),
+        ["After", "Second"]
+    );
+    let r = w
+        .app
+        .call(
+            "PUT",
+            &format!("{}access_controls/", w.project(id)),
+            Some(&w.owner),
+            Some(json!({"access_level": "none"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(
+        names(&get(&w, &w.member, &w.projects()).await.body),
+        ["Second"]
+    );
+    assert_eq!(
+        names(&get(&w, &w.admin, &w.projects()).await.body),
+        ["After", "Second"]
+    );
+    assert_eq!(
+        names(&get(&w, &w.member, &w.projects()).await.body),
+        ["Second"]
+    );
+}
+
 #[tokio::test]
 async fn list_is_ordered_by_id() {
     let w = World::new().await;
