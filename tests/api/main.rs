@@ -14,6 +14,7 @@ mod conformance;
 mod container;
 mod fuzz_regressions;
 mod grafana_dashboard;
+mod grant_cache;
 mod hostile;
 mod invites;
 mod legal_documents;

@@ -313,7 +313,12 @@ impl Api {
         Ok((status, body))
     }
 
-    async fn call(&self, method: reqwest::Method, url: &str, body: Option<Value>) -> (u16, Value) {
+    pub(crate) async fn call(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         self.send(method.clone(), url, body)
             .await
             .unwrap_or_else(|e| panic!("{method} {url}: {e}"))
