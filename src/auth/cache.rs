@@ -115,6 +115,12 @@ impl AuthCache {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Forgets everything (PostgreSQL: the epoch moved before its
+    /// notification arrived; whatever is kept is older).
+    pub fn clear(&self) {
+        self.lock().clear();
+    }
+
     /// Hits, misses and entries now (`/metrics`).
     pub fn counts(&self) -> (u64, u64, usize) {
         let entries = {

@@ -530,6 +530,8 @@ async fn answer(
     if !moved {
         return answer;
     }
+    // Ahead of its notification: what the cache holds is older than the database.
+    app.auth_cache.clear();
     grants::scope(true, run(app, again)).await.0
 }
 
