@@ -4,6 +4,7 @@
 //! Handlers are thin: they run the shared checks, call the rules in
 //! [`rules`] and the queries in [`store`], and render with [`model`].
 
+pub mod live_events;
 pub mod model;
 pub mod openapi;
 pub mod payload;
