@@ -226,12 +226,13 @@ impl io::Write for Captured {
 async fn lines_logged_within_a_request_carry_its_id() {
     let w = World::new().await;
     let id = w.create_project("Broken").await["id"].as_i64().expect("id");
-    for format in [LogFormat::Json, LogFormat::Text] {
-        // Written again each time: a commit, so the body is rendered anew.
+    for (format, broken) in [(LogFormat::Json, "[1]"), (LogFormat::Text, "[2]")] {
+        // Changed each time, so the body is rendered anew (rewriting the
+        // same bytes commits nothing).
         let mut tx = w.app.db.write().await.expect("write");
         let stmt = Query::update()
             .table(Projects::Table)
-            .value(Projects::Settings, "[1]")
+            .value(Projects::Settings, broken)
             .and_where(Expr::col(Projects::Id).eq(id))
             .to_owned();
         tx.execute(&stmt).await.expect("break the settings");
