@@ -88,6 +88,11 @@ pub fn ok_json(body: String) -> ApiResult<Response> {
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
+/// A body kept rendered (a cache's): 200 with its JSON, not copied.
+pub fn ok_json_bytes(body: bytes::Bytes) -> ApiResult<Response> {
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
 pub fn created_json(body: String) -> ApiResult<Response> {
     Ok((
         StatusCode::CREATED,

@@ -36,25 +36,51 @@ impl Histogram {
     /// converts an observation to the exposed unit (1e-6: microseconds to
     /// seconds). `labels` is empty or ends with a comma.
     pub fn render(&self, out: &mut String, name: &str, labels: &str, unit: f64) {
-        let mut cumulative = 0;
-        for (i, bucket) in self.buckets.iter().enumerate() {
-            cumulative += bucket.load(Ordering::Relaxed);
-            let le = match self.bounds.get(i) {
-                Some(b) => format_float(*b as f64 * unit),
-                None => "+Inf".to_string(),
-            };
-            let _ = writeln!(out, "{name}_bucket{{{labels}le=\"{le}\"}} {cumulative}");
-        }
-        let sum = self.sum.load(Ordering::Relaxed) as f64 * unit;
-        let bare = labels.trim_end_matches(',');
-        let braces = if bare.is_empty() {
-            String::new()
-        } else {
-            format!("{{{bare}}}")
-        };
-        let _ = writeln!(out, "{name}_sum{braces} {}", format_float(sum));
-        let _ = writeln!(out, "{name}_count{braces} {cumulative}");
+        let (counts, sum) = self.counts();
+        render_counts(out, name, labels, unit, self.bounds, &counts, sum);
     }
+
+    /// Observations per bucket (not cumulative), and their sum.
+    pub fn counts(&self) -> (Vec<u64>, u64) {
+        let counts = self
+            .buckets
+            .iter()
+            .map(|b| b.load(Ordering::Relaxed))
+            .collect();
+        (counts, self.sum.load(Ordering::Relaxed))
+    }
+}
+
+/// A histogram's lines from its counts per bucket (not cumulative; one
+/// more than `bounds`, the last above every bound) and the sum of its
+/// observations, as [`Histogram::render`] writes them.
+pub fn render_counts(
+    out: &mut String,
+    name: &str,
+    labels: &str,
+    unit: f64,
+    bounds: &[u64],
+    counts: &[u64],
+    sum: u64,
+) {
+    let mut cumulative = 0;
+    for (i, count) in counts.iter().enumerate() {
+        cumulative += count;
+        let le = match bounds.get(i) {
+            Some(b) => format_float(*b as f64 * unit),
+            None => "+Inf".to_string(),
+        };
+        let _ = writeln!(out, "{name}_bucket{{{labels}le=\"{le}\"}} {cumulative}");
+    }
+    let sum = sum as f64 * unit;
+    let bare = labels.trim_end_matches(',');
+    let braces = if bare.is_empty() {
+        String::new()
+    } else {
+        format!("{{{bare}}}")
+    };
+    let _ = writeln!(out, "{name}_sum{braces} {}", format_float(sum));
+    let _ = writeln!(out, "{name}_count{braces} {cumulative}");
 }
 
 /// A float as Prometheus prints one: shortest round-trip form.

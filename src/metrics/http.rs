@@ -1,17 +1,22 @@
 //! `http_requests_total` and `http_request_duration_seconds`: one histogram
 //! per (declared route, method, common status), built once from the declared
-//! endpoints, so that counting a request is a lookup and a few atomic adds.
-//! A combination outside the table (a method the path does not declare, a
+//! endpoints, so that counting a request is a lookup and two atomic adds.
+//! The cells are kept once per shard (`shards`): each thread counts into
+//! its own, allocated on its first request, and a scrape sums them. A
+//! combination outside the table (a method the path does not declare, a
 //! rare status) goes to a map behind a lock.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
 
-use super::histogram::Histogram;
+use super::histogram::{render_counts, Histogram};
+use super::shards::{shard, SHARDS};
 use crate::http::Endpoint;
 
 /// The route label of a request no route matched.
@@ -58,16 +63,49 @@ fn status_column(status: StatusCode) -> Option<usize> {
     STATUSES.iter().position(|s| *s == status.as_u16())
 }
 
+/// A cell's slots in a shard: one per bucket, then the sum.
+const STRIDE: usize = DURATION_BUCKETS.len() + 2;
+
 pub struct HttpTable {
     /// Declared path (no trailing slash) -> its methods and their rows.
     rows: HashMap<&'static str, Vec<(Method, usize)>>,
     unmatched: Vec<(Method, usize)>,
     /// Each row's labels: method and route.
     labels: Vec<(Method, &'static str)>,
-    /// Row-major: `labels.len() * STATUSES.len()`.
-    cells: Box<[Histogram]>,
+    /// Per shard, every cell's slots: row-major, `labels.len() *
+    /// STATUSES.len()` cells of [`STRIDE`] slots.
+    shards: [OnceLock<Box<[AtomicU64]>>; SHARDS],
     /// (method, route, status) outside the table.
     other: Mutex<BTreeMap<(String, String, u16), Histogram>>,
+}
+
+/// A request's route as the table knows it, looked up once before it runs:
+/// its label and its row for its method.
+pub struct Route {
+    /// The declared template (no trailing slash); `None` when no route
+    /// matched.
+    pub label: Option<Cow<'static, str>>,
+    row: Option<usize>,
+}
+
+impl Route {
+    /// A route counted by no table: labelled for the log line only.
+    pub fn outside_table(matched: Option<&str>) -> Route {
+        Route {
+            label: matched.map(|p| Cow::Owned(declared_form(p).to_owned())),
+            row: None,
+        }
+    }
+}
+
+/// Both forms of a path are served; the declared one has no trailing slash.
+fn declared_form(path: &str) -> &str {
+    let trimmed = path.trim_end_matches('/');
+    if trimmed.is_empty() {
+        "/"
+    } else {
+        trimmed
+    }
 }
 
 impl HttpTable {
@@ -85,41 +123,65 @@ impl HttpTable {
             unmatched.push((m.clone(), labels.len()));
             labels.push((m.clone(), UNMATCHED));
         }
-        let cells = (0..labels.len() * STATUSES.len())
-            .map(|_| Histogram::new(DURATION_BUCKETS))
-            .collect();
         HttpTable {
             rows,
             unmatched,
             labels,
-            cells,
+            shards: std::array::from_fn(|_| OnceLock::new()),
             other: Mutex::new(BTreeMap::new()),
         }
     }
 
-    /// Counts one request: `route` is the matched route without its trailing
-    /// slash, `None` when no route matched.
-    pub fn observe(
-        &self,
-        method: &Method,
-        route: Option<&str>,
-        status: StatusCode,
-        took: Duration,
-    ) {
-        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
-        let row = match route {
-            Some(path) => self.rows.get(path).map(Vec::as_slice),
-            None => Some(self.unmatched.as_slice()),
+    /// The route of a request: `matched` is the path template axum matched
+    /// (either form: the declared one has no trailing slash), `None` when
+    /// no route matched.
+    pub fn route(&self, method: &Method, matched: Option<&str>) -> Route {
+        let Some(path) = matched else {
+            let row = self.unmatched.iter().find(|(m, _)| m == method);
+            return Route {
+                label: None,
+                row: row.map(|(_, row)| *row),
+            };
+        };
+        let path = declared_form(path);
+        match self.rows.get_key_value(path) {
+            Some((declared, methods)) => Route {
+                label: Some(Cow::Borrowed(*declared)),
+                row: methods
+                    .iter()
+                    .find(|(m, _)| m == method)
+                    .map(|(_, row)| *row),
+            },
+            // Every served path is declared; counted anyway.
+            None => Route {
+                label: Some(Cow::Owned(path.to_owned())),
+                row: None,
+            },
         }
-        .and_then(|methods| methods.iter().find(|(m, _)| m == method))
-        .map(|(_, row)| *row);
-        if let (Some(row), Some(col)) = (row, status_column(status)) {
-            self.cells[row * STATUSES.len() + col].observe(micros);
+    }
+
+    fn cells(&self) -> &[AtomicU64] {
+        self.shards[shard()].get_or_init(|| {
+            (0..self.labels.len() * STATUSES.len() * STRIDE)
+                .map(|_| AtomicU64::new(0))
+                .collect()
+        })
+    }
+
+    /// Counts one request of `route`.
+    pub fn observe(&self, route: &Route, method: &Method, status: StatusCode, took: Duration) {
+        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        if let (Some(row), Some(col)) = (route.row, status_column(status)) {
+            let cell = (row * STATUSES.len() + col) * STRIDE;
+            let bucket = DURATION_BUCKETS.partition_point(|b| *b < micros);
+            let cells = self.cells();
+            cells[cell + bucket].fetch_add(1, Ordering::Relaxed);
+            cells[cell + STRIDE - 1].fetch_add(micros, Ordering::Relaxed);
             return;
         }
         let key = (
             method_label(method).to_owned(),
-            route.unwrap_or(UNMATCHED).to_owned(),
+            route.label.as_deref().unwrap_or(UNMATCHED).to_owned(),
             status.as_u16(),
         );
         let mut other = self.other.lock().unwrap_or_else(|e| e.into_inner());
@@ -129,36 +191,60 @@ impl HttpTable {
             .observe(micros);
     }
 
+    /// A cell's counts per bucket and sum, over every shard.
+    fn summed(&self, cell: usize) -> ([u64; STRIDE - 1], u64) {
+        let mut counts = [0; STRIDE - 1];
+        let mut sum = 0;
+        for cells in self.shards.iter().filter_map(OnceLock::get) {
+            let slots = &cells[cell * STRIDE..(cell + 1) * STRIDE];
+            for (count, slot) in counts.iter_mut().zip(slots) {
+                *count += slot.load(Ordering::Relaxed);
+            }
+            sum += slots[STRIDE - 1].load(Ordering::Relaxed);
+        }
+        (counts, sum)
+    }
+
     /// Both families, the rows with requests only.
     pub fn render(&self, out: &mut String) {
         let other = self.other.lock().unwrap_or_else(|e| e.into_inner());
-        let mut seen = Vec::new();
+        // (labels, counts per bucket, sum)
+        let mut seen: Vec<(String, Vec<u64>, u64)> = Vec::new();
         for (row, (method, route)) in self.labels.iter().enumerate() {
             for (col, status) in STATUSES.iter().enumerate() {
-                let cell = &self.cells[row * STATUSES.len() + col];
-                if cell.count() > 0 {
-                    seen.push((labels(method.as_str(), route, *status), cell));
+                let (counts, sum) = self.summed(row * STATUSES.len() + col);
+                if counts.iter().any(|c| *c > 0) {
+                    seen.push((
+                        labels(method.as_str(), route, *status),
+                        counts.to_vec(),
+                        sum,
+                    ));
                 }
             }
         }
-        for ((method, route), cell) in other.iter().map(|((m, r, s), h)| ((m, (r, *s)), h)) {
-            seen.push((labels(method, route.0, route.1), cell));
+        for ((method, route, status), cell) in other.iter() {
+            let (counts, sum) = cell.counts();
+            seen.push((labels(method, route, *status), counts, sum));
         }
         out.push_str("# HELP http_requests_total HTTP requests answered, by declared route.\n");
         out.push_str("# TYPE http_requests_total counter\n");
-        for (labels, cell) in &seen {
-            let _ = writeln!(out, "http_requests_total{{{labels}}} {}", cell.count());
+        for (labels, counts, _) in &seen {
+            let total: u64 = counts.iter().sum();
+            let _ = writeln!(out, "http_requests_total{{{labels}}} {total}");
         }
         out.push_str(
             "# HELP http_request_duration_seconds Time to answer HTTP requests, by declared route.\n",
         );
         out.push_str("# TYPE http_request_duration_seconds histogram\n");
-        for (labels, cell) in &seen {
-            cell.render(
+        for (labels, counts, sum) in &seen {
+            render_counts(
                 out,
                 "http_request_duration_seconds",
                 &format!("{labels},"),
                 1e-6,
+                DURATION_BUCKETS,
+                counts,
+                *sum,
             );
         }
     }

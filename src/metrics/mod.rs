@@ -5,6 +5,7 @@
 
 pub mod histogram;
 pub mod http;
+pub mod shards;
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -12,6 +13,7 @@ use std::sync::OnceLock;
 
 pub use histogram::Histogram;
 pub use http::HttpTable;
+pub use shards::ShardedCounter;
 
 use crate::http::App;
 use crate::storage::DbGauges;
@@ -27,7 +29,8 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 pub struct Metrics {
     /// Built from the declared routes with the router (`Routes::into_router`).
     pub http: OnceLock<HttpTable>,
-    pub in_flight: AtomicI64,
+    /// Counted by every request, so in shards.
+    pub in_flight: ShardedCounter,
     pub connections: Connections,
 }
 
@@ -41,18 +44,18 @@ pub struct Connections {
 
 /// One request in flight; dropping it (the response made, or the request
 /// abandoned) counts it out.
-pub struct InFlight<'a>(&'a AtomicI64);
+pub struct InFlight<'a>(&'a ShardedCounter);
 
 impl Metrics {
     pub fn start_request(&self) -> InFlight<'_> {
-        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        self.in_flight.add(1);
         InFlight(&self.in_flight)
     }
 }
 
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        self.0.add(-1);
     }
 }
 
@@ -82,7 +85,7 @@ pub fn render(app: &App) -> String {
         "prickle_http_requests_in_flight",
         "gauge",
         "HTTP requests being handled.",
-        m.in_flight.load(Ordering::Relaxed),
+        m.in_flight.get(),
     );
     let c = &m.connections;
     single(
@@ -117,6 +120,28 @@ pub fn render(app: &App) -> String {
         "counter",
         "Requests refused with 429 by the rate limits.",
         app.rate_limiter.refused(),
+    );
+    let (hits, misses, entries) = app.auth_cache.counts();
+    single(
+        &mut out,
+        "prickle_auth_cache_hits_total",
+        "counter",
+        "Authorization lookups answered from the per-process cache.",
+        hits,
+    );
+    single(
+        &mut out,
+        "prickle_auth_cache_misses_total",
+        "counter",
+        "Authorization lookups the cache could not answer (read from the database).",
+        misses,
+    );
+    single(
+        &mut out,
+        "prickle_auth_cache_entries",
+        "gauge",
+        "Entries held by the authorization cache.",
+        entries,
     );
     match app.db.gauges() {
         DbGauges::Sqlite {

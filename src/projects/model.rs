@@ -1,20 +1,17 @@
 //! A project as stored, and as PostHog's API renders it.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use hmac::{Hmac, Mac};
 use serde::de::{Deserializer as _, MapAccess, Visitor};
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
-use sha2::Sha256;
 use std::borrow::Cow;
 use std::sync::OnceLock;
 use utoipa::openapi::schema::{ObjectBuilder, Schema};
 use utoipa::openapi::RefOr;
 use utoipa::{PartialSchema, ToSchema};
 
+use super::live_events;
 use super::settings::{self, Shown};
 use super::setup_tasks::SETUP_TASK_IDS;
 use crate::access::ProjectLevel;
@@ -122,6 +119,29 @@ pub struct Viewer<'a> {
     /// `user_access_level`).
     pub project_level: ProjectLevel,
     pub signing_key: &'a [u8],
+}
+
+/// A viewer, with the livestream token shown to them.
+struct Looking<'a> {
+    viewer: &'a Viewer<'a>,
+    live_events_token: &'a str,
+}
+
+impl Looking<'_> {
+    /// `viewer`'s token for `project`, for the fields written in `then`.
+    fn with<T>(
+        project: &Project,
+        viewer: &Viewer<'_>,
+        then: impl FnOnce(&Looking<'_>) -> T,
+    ) -> (T, i64) {
+        let now = chrono::Utc::now().timestamp();
+        let token = live_events::token(project, viewer.user_id, viewer.signing_key, now);
+        let looking = Looking {
+            viewer,
+            live_events_token: &token.text,
+        };
+        (then(&looking), token.reusable_until)
+    }
 }
 
 /// Where a response field's value comes from.
@@ -518,18 +538,27 @@ impl Project {
     /// The full project detail (ProjectBackwardCompat) as JSON text: the hot
     /// path of `GET projects/:id/`.
     pub fn detail(&self, viewer: &Viewer<'_>) -> String {
-        let mut out = Vec::with_capacity(self.settings_json.len() + 4096);
-        let mut object = Direct {
-            out: &mut out,
-            first: true,
-        };
-        // Writing to memory fails only on a non-string map key; there is none.
-        let _ = self.write_fields(&mut object, detail_plan(), Some(viewer));
-        if object.first {
-            out.push(b'{');
-        }
-        out.push(b'}');
-        String::from_utf8(out).unwrap_or_default()
+        self.detail_reusable(viewer).0
+    }
+
+    /// [`Project::detail`], and until when (Unix seconds) the same text may
+    /// be shown to the same viewer again while the project is unchanged:
+    /// its livestream token's (`live_events`).
+    pub fn detail_reusable(&self, viewer: &Viewer<'_>) -> (String, i64) {
+        Looking::with(self, viewer, |looking| {
+            let mut out = Vec::with_capacity(self.settings_json.len() + 4096);
+            let mut object = Direct {
+                out: &mut out,
+                first: true,
+            };
+            // Writing to memory fails only on a non-string map key; there is none.
+            let _ = self.write_fields(&mut object, detail_plan(), Some(looking));
+            if object.first {
+                out.push(b'{');
+            }
+            out.push(b'}');
+            String::from_utf8(out).unwrap_or_default()
+        })
     }
 
     /// Serialises the fields of `plan` as a JSON object. The fields that
@@ -538,10 +567,10 @@ impl Project {
         &self,
         serializer: S,
         plan: &[Field],
-        viewer: Option<&Viewer<'_>>,
+        looking: Option<&Looking<'_>>,
     ) -> Result<S::Ok, S::Error> {
         let mut map = SerdeMap(serializer.serialize_map(Some(plan.len()))?);
-        self.write_fields(&mut map, plan, viewer)?;
+        self.write_fields(&mut map, plan, looking)?;
         map.0.end()
     }
 
@@ -550,12 +579,12 @@ impl Project {
         &self,
         map: &mut E,
         plan: &[Field],
-        viewer: Option<&Viewer<'_>>,
+        looking: Option<&Looking<'_>>,
     ) -> Result<(), E::Error> {
         let raw = RawSettings::parse(&self.settings_json);
         for field in plan {
             let key = field.name;
-            match (field.source, viewer) {
+            match (field.source, looking) {
                 (Source::Setting(index), _) => match raw.raw(index) {
                     Some(value) => map.serialize_entry(key, value)?,
                     None => map.serialize_entry(key, &())?,
@@ -568,16 +597,16 @@ impl Project {
                 }
                 (Source::CreatedAt, _) => map.str_entry(key, &time::format(self.created_at))?,
                 // The level the project's access rules resolve to: 1 or 8.
-                (Source::EffectiveMembershipLevel, Some(viewer)) => {
-                    map.serialize_entry(key, &viewer.project_level.as_i64())?
+                (Source::EffectiveMembershipLevel, Some(looking)) => {
+                    map.serialize_entry(key, &looking.viewer.project_level.as_i64())?
                 }
-                (Source::UserAccessLevel, Some(viewer)) => {
-                    map.serialize_entry(key, viewer.project_level.as_str())?
+                (Source::UserAccessLevel, Some(looking)) => {
+                    map.serialize_entry(key, looking.viewer.project_level.as_str())?
                 }
                 (Source::False, _) => map.serialize_entry(key, &false)?,
                 (Source::EmptyList, _) => map.serialize_entry(key, &[(); 0])?,
-                (Source::LiveEventsToken, Some(viewer)) => {
-                    map.str_entry(key, &self.live_events_token(viewer))?
+                (Source::LiveEventsToken, Some(looking)) => {
+                    map.str_entry(key, looking.live_events_token)?
                 }
                 (Source::UpdatedAt, _) => map.str_entry(key, &time::format(self.updated_at))?,
                 (Source::Uuid, _) => map.str_entry(key, &self.uuid)?,
@@ -602,29 +631,6 @@ impl Project {
             }
         }
         Ok(())
-    }
-
-    /// PostHog's livestream JWT (HS256, audience `posthog:livestream`, 7 days).
-    fn live_events_token(&self, viewer: &Viewer<'_>) -> String {
-        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
-        let exp = chrono::Utc::now().timestamp() + 7 * 24 * 3600;
-        let claims = json!({
-            "team_id": self.id,
-            "api_token": self.api_token,
-            "user_id": viewer.user_id,
-            "organization_id": self.organization_id,
-            "exp": exp,
-            "aud": "posthog:livestream",
-        });
-        let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
-        let signing_input = format!("{header}.{payload}");
-        let mut mac = Hmac::<Sha256>::new_from_slice(viewer.signing_key)
-            .expect("HMAC accepts any key length");
-        mac.update(signing_input.as_bytes());
-        format!(
-            "{signing_input}.{}",
-            URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
-        )
     }
 }
 
@@ -727,8 +733,11 @@ pub struct Detail<'a> {
 
 impl Serialize for Detail<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.project
-            .serialize_fields(serializer, detail_plan(), Some(self.viewer))
+        Looking::with(self.project, self.viewer, |looking| {
+            self.project
+                .serialize_fields(serializer, detail_plan(), Some(looking))
+        })
+        .0
     }
 }
 

@@ -5,9 +5,20 @@
 //! query string anywhere; the text format written to a file has no colour
 //! codes; an unknown format is refused at start-up.
 
+use std::io;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::http::{header, Request};
+use prickle::logging::LogFormat;
+use prickle::storage::schema::Projects;
+use sea_query::{Expr, ExprTrait, Query};
 use serde_json::Value;
+use tower::ServiceExt;
+use tracing_subscriber::EnvFilter;
 
 use crate::processes::{self, client, owner_with_key, Server};
+use crate::support::World;
 
 const ROUTE_PROJECT: &str = "/api/organizations/{organization_id}/projects/{id}";
 const ROUTE_PROJECTS: &str = "/api/organizations/{organization_id}/projects";
@@ -190,5 +201,90 @@ fn an_unknown_log_format_is_refused_at_start_up() {
             "{format}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+    }
+}
+
+/// What the process's subscriber (`logging::subscriber`) writes.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().expect("log lock").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Every line logged while a request is handled names the request, not
+/// only the request's own line: GET project logs (at error) a project whose
+/// stored settings are not an object, under the request's id, in both
+/// formats; a line logged outside any request names none.
+#[tokio::test]
+async fn lines_logged_within_a_request_carry_its_id() {
+    let w = World::new().await;
+    let id = w.create_project("Broken").await["id"].as_i64().expect("id");
+    for (format, broken) in [(LogFormat::Json, "[1]"), (LogFormat::Text, "[2]")] {
+        // Changed each time, so the body is rendered anew (rewriting the
+        // same bytes commits nothing).
+        let mut tx = w.app.db.write().await.expect("write");
+        let stmt = Query::update()
+            .table(Projects::Table)
+            .value(Projects::Settings, broken)
+            .and_where(Expr::col(Projects::Id).eq(id))
+            .to_owned();
+        tx.execute(&stmt).await.expect("break the settings");
+        tx.commit().await.expect("commit");
+        let log = Captured::default();
+        let writer = log.clone();
+        let subscriber = prickle::logging::subscriber(
+            format,
+            EnvFilter::new("info"),
+            move || writer.clone(),
+            false,
+        );
+        let guard = tracing::subscriber::set_default(subscriber);
+        let req = Request::get(w.project(id))
+            .header(header::AUTHORIZATION, format!("Bearer {}", w.owner))
+            .header("x-request-id", "inside-1")
+            .body(Body::empty())
+            .expect("request");
+        let r = w.app.router.clone().oneshot(req).await.expect("answer");
+        assert_eq!(r.status(), 200);
+        tracing::warn!("outside");
+        drop(guard);
+        let text = String::from_utf8(log.0.lock().expect("log lock").clone()).expect("utf-8");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        let (settings, request, outside) = (lines[0], lines[1], lines[2]);
+        assert!(
+            settings.contains("stored project settings are not a JSON object"),
+            "{text}"
+        );
+        match format {
+            LogFormat::Json => {
+                for line in [settings, request] {
+                    let v: Value = serde_json::from_str(line).expect("JSON");
+                    assert_eq!(v["span"]["request_id"], "inside-1", "{line}");
+                    assert_eq!(v["span"]["name"], "request", "{line}");
+                }
+                let v: Value = serde_json::from_str(settings).expect("JSON");
+                assert_eq!(v["level"], "ERROR", "{settings}");
+                let v: Value = serde_json::from_str(request).expect("JSON");
+                assert_eq!(v["request_id"], "inside-1", "{request}");
+                assert_eq!(v["status"], 200, "{request}");
+                let v: Value = serde_json::from_str(outside).expect("JSON");
+                assert!(v.get("span").is_none(), "{outside}");
+            }
+            LogFormat::Text => {
+                for line in [settings, request] {
+                    assert!(line.contains(" request{request_id=inside-1}: "), "{line}");
+                }
+                assert!(settings.contains("ERROR"), "{settings}");
+                assert!(!outside.contains("request_id"), "{outside}");
+            }
+        }
     }
 }

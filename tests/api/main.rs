@@ -33,6 +33,7 @@ mod personal_api_keys;
 mod processes;
 mod projects;
 mod projects_activity;
+mod projects_bodies;
 mod projects_create;
 mod projects_settings;
 mod projects_update;

@@ -430,3 +430,57 @@ async fn refused_connections_are_counted_by_reason() {
     assert!(s.get("prickle_connections_open") >= open_held, "{}", s.text);
     drop(held);
 }
+
+/// The authorization cache's families: N warm requests read back as exactly
+/// N more hits per lookup each makes (the key; for a project route also the
+/// organization and the project's rules), and no miss.
+#[tokio::test]
+async fn warm_requests_are_counted_as_auth_cache_hits() {
+    let w = World::new().await;
+    let project = w.create_project("Cached").await;
+    let id = project["id"].as_i64().unwrap();
+    let hits = "prickle_auth_cache_hits_total";
+    let misses = "prickle_auth_cache_misses_total";
+    for (path, lookups) in [("/api/users/@me/".to_string(), 1.0), (w.project(id), 3.0)] {
+        // PostgreSQL: another test's grant change anywhere in the database
+        // empties this cache too (its notification is database-wide); such
+        // a round shows misses and is measured again.
+        let mut measured = false;
+        for _ in 0..10 {
+            // Warm: the first requests read what the cache then holds (on
+            // PostgreSQL, once its listener is up).
+            for _ in 0..3 {
+                let r = w.app.call("GET", &path, Some(&w.member), None).await;
+                assert_eq!(r.status, StatusCode::OK, "{path}");
+            }
+            let before = scrape(&w.app.router).await;
+            for _ in 0..5 {
+                let r = w.app.call("GET", &path, Some(&w.member), None).await;
+                assert_eq!(r.status, StatusCode::OK, "{path}");
+            }
+            let after = scrape(&w.app.router).await;
+            let moved = |series: &str| after.get(series) - before.get(series);
+            if moved(misses) > 0.0 && w.app.db.is_postgres() {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+            assert_eq!(moved(hits), 5.0 * lookups, "{path}\n{}", after.text);
+            assert_eq!(moved(misses), 0.0, "{path}");
+            assert!(after.get("prickle_auth_cache_entries") >= lookups);
+            measured = true;
+            break;
+        }
+        assert!(measured, "{path}: the cache never stayed warm");
+    }
+    let s = scrape(&w.app.router).await;
+    for (family, kind) in [
+        (hits, "counter"),
+        (misses, "counter"),
+        ("prickle_auth_cache_entries", "gauge"),
+    ] {
+        assert!(
+            s.text.contains(&format!("# TYPE {family} {kind}\n")),
+            "{family}"
+        );
+    }
+}
