@@ -1,13 +1,13 @@
 //! Project queries. Every one takes the organization: tenant filtering lives
 //! here, so no handler can forget it.
 
-use sea_query::{Alias, Expr, ExprTrait, LikeExpr, Order, Query, SelectStatement};
+use sea_query::{Alias, Expr, ExprTrait, LikeExpr, Order, Query, SelectStatement, Value};
 
 use super::model::Project;
 use crate::access::{self, store as access_store, Visibility};
 use crate::organizations::Level;
 use crate::storage::schema::{OrganizationMemberships as M, Projects as P, Users};
-use crate::storage::{DbError, DbResult, RowRead, Tx};
+use crate::storage::{DbError, DbResult, Prebuilt, RowRead, Tx};
 
 const COLUMNS: [P; 13] = [
     P::Id,
@@ -63,12 +63,33 @@ pub async fn find(
     id: i64,
     for_update: bool,
 ) -> DbResult<Option<Project>> {
+    let stmt = if for_update { &FIND_FOR_UPDATE } else { &FIND };
+    let rows = tx
+        .query_prebuilt(stmt, &(org_id.to_string(), id), from_row)
+        .await?;
+    Ok(rows.into_iter().next())
+}
+
+type FindArgs = (String, i64);
+
+/// [`find`]'s statements (each PATCH runs both): their text is rendered once.
+static FIND: Prebuilt<FindArgs> = Prebuilt::new(find_statement, find_values);
+static FIND_FOR_UPDATE: Prebuilt<FindArgs> = Prebuilt::new(find_for_update_statement, find_values);
+
+fn find_statement((org_id, id): &FindArgs) -> SelectStatement {
     let mut stmt = in_org(org_id);
-    stmt.columns(COLUMNS).and_where(Expr::col(P::Id).eq(id));
-    if for_update {
-        stmt.lock_exclusive();
-    }
-    tx.query_opt(&stmt, from_row).await
+    stmt.columns(COLUMNS).and_where(Expr::col(P::Id).eq(*id));
+    stmt
+}
+
+fn find_for_update_statement(args: &FindArgs) -> SelectStatement {
+    let mut stmt = find_statement(args);
+    stmt.lock_exclusive();
+    stmt
+}
+
+fn find_values((org_id, id): &FindArgs) -> Vec<Value> {
+    vec![org_id.as_str().into(), (*id).into()]
 }
 
 fn search_filter(stmt: &mut SelectStatement, search: Option<&str>) {
@@ -386,4 +407,17 @@ pub fn ids_of(org_id: &str) -> SelectStatement {
     let mut stmt = in_org(org_id);
     stmt.column(P::Id);
     stmt
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{FIND, FIND_FOR_UPDATE};
+
+    #[test]
+    fn the_find_statements_bind_what_their_values_say() {
+        for stmt in [&FIND, &FIND_FOR_UPDATE] {
+            stmt.check(&("org".into(), 42));
+            stmt.check(&("another".into(), -1));
+        }
+    }
 }

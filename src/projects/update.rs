@@ -164,9 +164,15 @@ pub fn diff(
         &Value::Bool(before.is_demo),
         &Value::Bool(after.is_demo),
     ));
+    let (mut before_in_order, mut after_in_order) =
+        (InOrder::new(before_settings), InOrder::new(after_settings));
     for s in settings::SETTINGS {
-        let b = before_settings.get(s.name).unwrap_or(&Value::Null);
-        let a = after_settings.get(s.name).unwrap_or(&Value::Null);
+        let b = before_in_order.get(s.name);
+        let a = after_in_order.get(s.name);
+        // Equal values log equal: most of the document, most of the time.
+        if b == a {
+            continue;
+        }
         team.extend(activity::change(
             "Team",
             s.logged_field(),
@@ -188,4 +194,32 @@ pub fn diff(
         &desc(after),
     ));
     (team, project)
+}
+
+static NULL: Value = Value::Null;
+
+/// Settings looked up in a document whose keys are in [`settings::SETTINGS`]
+/// order (as every stored one is written): at the document's next entry
+/// first, by hash only when that is another key. Hashing each setting's
+/// name twice was most of a PATCH's diff.
+struct InOrder<'a> {
+    map: &'a Map<String, Value>,
+    entries: std::iter::Peekable<serde_json::map::Iter<'a>>,
+}
+
+impl<'a> InOrder<'a> {
+    fn new(map: &'a Map<String, Value>) -> InOrder<'a> {
+        InOrder {
+            map,
+            entries: map.iter().peekable(),
+        }
+    }
+
+    /// The setting's value; null when absent.
+    fn get(&mut self, name: &str) -> &'a Value {
+        match self.entries.next_if(|(key, _)| key.as_str() == name) {
+            Some((_, value)) => value,
+            None => self.map.get(name).unwrap_or(&NULL),
+        }
+    }
 }
