@@ -1,45 +1,57 @@
 //! The log's rows: one written per change, in the change's transaction;
 //! pages of one item's entries.
 
-use sea_query::{Alias, Expr, ExprTrait, JoinType, Order, Query};
-use serde_json::Value;
+use sea_query::{Alias, Expr, ExprTrait, InsertStatement, JoinType, Order, Query, Value};
 
 use super::model::{Actor, EntryDetail, LogEntry};
 use super::Entry;
 use crate::storage::schema::{ActivityLog as A, Users as U};
-use crate::storage::{DbError, DbResult, Tx};
+use crate::storage::{DbError, DbResult, Prebuilt, Tx};
 use crate::time::Timestamp;
 
 pub async fn record(tx: &mut Tx, e: Entry<'_>, now: i64) -> DbResult<()> {
-    let stmt = Query::insert()
-        .into_table(A::Table)
-        .columns([
-            A::Id,
-            A::OrganizationId,
-            A::TeamId,
-            A::UserId,
-            A::IsSystem,
-            A::Activity,
-            A::ItemId,
-            A::Scope,
-            A::Detail,
-            A::CreatedAt,
-        ])
-        .values_panic([
-            uuid::Uuid::now_v7().to_string().into(),
-            e.organization_id.into(),
-            e.team_id.into(),
-            e.user_id.into(),
-            e.user_id.is_none().into(),
-            e.activity.into(),
-            e.item_id.into(),
-            e.scope.into(),
-            e.detail.to_string().into(),
-            now.into(),
-        ])
-        .to_owned();
-    tx.execute(&stmt).await?;
+    let row: Row = [
+        uuid::Uuid::now_v7().to_string().into(),
+        e.organization_id.into(),
+        e.team_id.into(),
+        e.user_id.into(),
+        e.user_id.is_none().into(),
+        e.activity.into(),
+        e.item_id.into(),
+        e.scope.into(),
+        e.detail.to_string().into(),
+        now.into(),
+    ];
+    tx.execute_prebuilt(&RECORD, &row).await?;
     Ok(())
+}
+
+/// An entry's values, in [`COLUMNS`] order.
+type Row = [Value; 10];
+
+const COLUMNS: [A; 10] = [
+    A::Id,
+    A::OrganizationId,
+    A::TeamId,
+    A::UserId,
+    A::IsSystem,
+    A::Activity,
+    A::ItemId,
+    A::Scope,
+    A::Detail,
+    A::CreatedAt,
+];
+
+/// [`record`]'s statement (every change writes one or two): its text is
+/// rendered once.
+static RECORD: Prebuilt<Row, InsertStatement> = Prebuilt::new(record_statement, |row| row.to_vec());
+
+fn record_statement(row: &Row) -> InsertStatement {
+    let mut stmt = Query::insert();
+    stmt.into_table(A::Table)
+        .columns(COLUMNS)
+        .values_panic(row.iter().cloned().map(Expr::from));
+    stmt
 }
 
 /// A page of one item's entries, newest first, and how many there are.
@@ -106,7 +118,7 @@ pub async fn page(
                 }
             };
             let stored = r.json(4)?;
-            let pick = |k: &str| stored.get(k).cloned().unwrap_or(Value::Null);
+            let pick = |k: &str| stored.get(k).cloned().unwrap_or(serde_json::Value::Null);
             Ok(LogEntry {
                 id: r.string(0)?,
                 user,
@@ -125,4 +137,29 @@ pub async fn page(
         })
         .await?;
     Ok((entries, total))
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_query::Value;
+
+    use super::RECORD;
+
+    #[test]
+    fn the_record_statement_binds_what_its_values_say() {
+        RECORD.check(&[
+            "id".into(),
+            "org".into(),
+            Some(3_i64).into(),
+            None::<i64>.into(),
+            true.into(),
+            "updated".into(),
+            "3".into(),
+            "Team".into(),
+            "{}".into(),
+            7_i64.into(),
+        ]);
+        let none: [Value; 10] = std::array::from_fn(|_| None::<String>.into());
+        RECORD.check(&none);
+    }
 }

@@ -25,7 +25,7 @@ use serde_json::{Map, Value};
 
 use crate::access::{self, ProjectLevel, Visibility};
 use crate::activity;
-use crate::auth::{keys, Scope};
+use crate::auth::{self, keys, Scope};
 use crate::drf;
 use crate::error::{ApiError, ApiResult};
 use crate::http::rendered::{Page, Rendered};
@@ -110,6 +110,26 @@ async fn load(tx: &mut Tx, ctx: &ProjectMember, for_update: bool) -> ApiResult<P
     store::find(tx, &ctx.org.id, ctx.project_id, for_update)
         .await?
         .ok_or_else(ApiError::not_found)
+}
+
+/// The caller's levels (in the organization, on the project) as they stand
+/// under the write lock. A SQLite write transaction shuts out every other
+/// writer, so while the grants epoch is the one the request was authorized
+/// at (`auth::View::Current`), nothing the route's levels were read from has
+/// changed since (every such change bumps it) and they stand as resolved;
+/// otherwise, and on PostgreSQL, they are resolved again under the locks.
+async fn levels_under_lock(
+    tx: &mut Tx,
+    authorized_at: auth::View,
+    ctx: &ProjectMember,
+) -> ApiResult<(Level, ProjectLevel)> {
+    if let auth::View::Current(epoch) = authorized_at {
+        if !tx.is_postgres() && tx.read_grants_epoch().await? == epoch {
+            return Ok((ctx.level, ctx.access.level));
+        }
+    }
+    let (level, granted) = access::relock(tx, ctx).await?;
+    Ok((level, granted.level))
 }
 
 /// One activity entry about this project, by the caller.
@@ -408,9 +428,7 @@ async fn change(
 
     let mut tx = app.db.write().await?;
     let locked = load(&mut tx, &ctx, true).await?;
-    let locked_levels = access::relock(&mut tx, &ctx)
-        .await
-        .map(|(level, granted)| (level, granted.level))?;
+    let locked_levels = levels_under_lock(&mut tx, req.grants, &ctx).await?;
     if !locked.same_content(&draft.base) || locked_levels != levels {
         #[cfg(debug_assertions)]
         REPLANS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -450,11 +468,11 @@ async fn change(
     http::ok_json(shown.detail(&viewer(&app, &ctx, locked_levels.1)))
 }
 
-pub(crate) async fn destroy(app: App, _: ApiRequest, ctx: ProjectMember) -> ApiResult<Response> {
+pub(crate) async fn destroy(app: App, req: ApiRequest, ctx: ProjectMember) -> ApiResult<Response> {
     let now = time::now_micros();
     let mut tx = app.db.write().await?;
     let project = load(&mut tx, &ctx, true).await?;
-    let project_level = access::relock(&mut tx, &ctx).await?.1.level;
+    let project_level = levels_under_lock(&mut tx, req.grants, &ctx).await?.1;
     rules::may_delete(project_level)?;
     store::delete(&mut tx, &ctx.org.id, project.id).await?;
     // The log outlives the project: PostHog keeps "deleted" entries.

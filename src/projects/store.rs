@@ -63,21 +63,18 @@ pub async fn find(
     id: i64,
     for_update: bool,
 ) -> DbResult<Option<Project>> {
-    let args = (org_id.to_string(), id);
-    if for_update {
-        let mut stmt = find_statement(&args);
-        stmt.lock_exclusive();
-        return tx.query_opt(&stmt, from_row).await;
-    }
-    let rows = tx.query_prebuilt(&FIND, &args, from_row).await?;
+    let stmt = if for_update { &FIND_FOR_UPDATE } else { &FIND };
+    let rows = tx
+        .query_prebuilt(stmt, &(org_id.to_string(), id), from_row)
+        .await?;
     Ok(rows.into_iter().next())
 }
 
 type FindArgs = (String, i64);
 
-/// [`find`]'s statement without the lock, which every GET project runs:
-/// its text is rendered once.
+/// [`find`]'s statements (each PATCH runs both): their text is rendered once.
 static FIND: Prebuilt<FindArgs> = Prebuilt::new(find_statement, find_values);
+static FIND_FOR_UPDATE: Prebuilt<FindArgs> = Prebuilt::new(find_for_update_statement, find_values);
 
 fn find_statement((org_id, id): &FindArgs) -> SelectStatement {
     let mut stmt = in_org(org_id);
@@ -85,7 +82,12 @@ fn find_statement((org_id, id): &FindArgs) -> SelectStatement {
     stmt
 }
 
-/// The values of [`find_statement`] in the order its text binds them.
+fn find_for_update_statement(args: &FindArgs) -> SelectStatement {
+    let mut stmt = find_statement(args);
+    stmt.lock_exclusive();
+    stmt
+}
+
 fn find_values((org_id, id): &FindArgs) -> Vec<Value> {
     vec![org_id.as_str().into(), (*id).into()]
 }
@@ -409,11 +411,13 @@ pub fn ids_of(org_id: &str) -> SelectStatement {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{FIND, FIND_FOR_UPDATE};
 
     #[test]
-    fn the_prebuilt_find_is_the_built_one() {
-        FIND.check(&("org".into(), 42));
-        FIND.check(&(String::new(), -1));
+    fn the_find_statements_bind_what_their_values_say() {
+        for stmt in [&FIND, &FIND_FOR_UPDATE] {
+            stmt.check(&("org".into(), 42));
+            stmt.check(&("another".into(), -1));
+        }
     }
 }

@@ -28,9 +28,13 @@ pub struct Changes {
     pub name: Option<String>,
     pub product_description: Option<Option<String>>,
     pub is_demo: Option<bool>,
+    /// The settings the body sends (and those their side effects change),
+    /// as they will be: the rest of the document stays as stored.
     pub settings: Map<String, Value>,
-    /// The settings before this change (parsed once, for the activity diff).
+    /// The same settings as stored before this change (for the activity diff).
     pub before_settings: Map<String, Value>,
+    /// The new settings document, when the body sends any setting.
+    pub settings_json: Option<String>,
     /// Admin-only fields present in the body (for the admin gates).
     pub admin_fields: Vec<&'static str>,
     /// An object-level error (PostHog's `validate()`, which names no field):
@@ -48,7 +52,8 @@ impl Changes {
         }
     }
 
-    /// Applies the changes; returns the settings before and after (for the diff).
+    /// Applies the changes; returns the changed settings before and after
+    /// (for the diff).
     pub fn apply_to(self, p: &mut Project) -> (Map<String, Value>, Map<String, Value>) {
         if let Some(name) = self.name {
             p.name = name;
@@ -59,7 +64,9 @@ impl Changes {
         if let Some(d) = self.is_demo {
             p.is_demo = d;
         }
-        p.set_settings(&self.settings);
+        if let Some(json) = self.settings_json {
+            p.settings_json = json;
+        }
         (self.before_settings, self.settings)
     }
 }
@@ -101,7 +108,19 @@ pub async fn validate(
         .map(|v| v.as_str().map(str::to_owned));
     let is_demo = checked.value("is_demo").and_then(Value::as_bool);
     let mut deferred = None;
-    let before_settings = current.settings();
+    // Only the settings the body sends are read from the stored document
+    // (all of them when a side effect may read any), and only they are
+    // written back into it.
+    let reads = settings::stored_reads(body);
+    let stored = match &reads {
+        Some(names) if names.is_empty() => None,
+        _ => Some(settings::Document::parse(&current.settings_json)),
+    };
+    let before_settings = match (&stored, reads) {
+        (None, _) => Map::new(),
+        (Some(doc), Some(names)) => doc.values(names),
+        (Some(doc), None) => doc.all(),
+    };
     let updater = is_update.then_some(org_level);
     let now = crate::time::from_micros(now);
     let new_settings = match settings::apply(&before_settings, body, now, updater) {
@@ -133,12 +152,15 @@ pub async fn validate(
             admin_fields.push(field);
         }
     }
+    let settings = new_settings.unwrap_or_default();
+    let settings_json = stored.map(|doc| doc.with(&settings));
     Ok(Changes {
         name,
         product_description,
         is_demo,
-        settings: new_settings.unwrap_or_default(),
+        settings,
         before_settings,
+        settings_json,
         admin_fields,
         deferred,
     })
@@ -164,9 +186,22 @@ pub fn diff(
         &Value::Bool(before.is_demo),
         &Value::Bool(after.is_demo),
     ));
-    for s in settings::SETTINGS {
+    // Settings the change does not name are as stored: only the named ones
+    // can differ, logged in SETTINGS order.
+    let mut named: Vec<(usize, &settings::Setting, &Value)> = after_settings
+        .iter()
+        .filter_map(|(name, after)| {
+            let i = settings::index(name)?;
+            Some((i, &settings::SETTINGS[i], after))
+        })
+        .collect();
+    named.sort_unstable_by_key(|(i, _, _)| *i);
+    for (_, s, a) in named {
         let b = before_settings.get(s.name).unwrap_or(&Value::Null);
-        let a = after_settings.get(s.name).unwrap_or(&Value::Null);
+        // Equal values log equal.
+        if b == a {
+            continue;
+        }
         team.extend(activity::change(
             "Team",
             s.logged_field(),

@@ -28,7 +28,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use sea_query::{Expr, ExprTrait, Func, Query, SelectStatement, UpdateStatement};
 
 use super::schema::GrantEpochs as G;
-use super::{DbResult, RowRead, Tx};
+use super::{DbResult, Prebuilt, RowRead, Tx};
 
 /// The PostgreSQL channel the epoch's bumps are announced on.
 pub const CHANNEL: &str = "prickle_grants";
@@ -92,6 +92,10 @@ pub(super) fn read() -> SelectStatement {
         .to_owned()
 }
 
+/// [`read`], its text rendered once: it runs on every write that may skip
+/// reading grants again (`projects::change`) and wherever a cache is filled.
+pub(super) static READ: Prebuilt<()> = Prebuilt::new(|()| read(), |()| vec![1.into()]);
+
 pub(super) fn epoch_from_row(r: &dyn RowRead) -> DbResult<i64> {
     r.i64(0)
 }
@@ -115,7 +119,11 @@ pub(super) async fn sqlite_epoch(tx: &mut Tx) -> DbResult<Option<i64>> {
             return Ok(Some(epoch));
         }
     }
-    let epoch = tx.query(&read(), epoch_from_row).await?.into_iter().next();
+    let epoch = tx
+        .query_prebuilt(&READ, &(), epoch_from_row)
+        .await?
+        .into_iter()
+        .next();
     if let Some(epoch) = epoch {
         SEEN.set(Some((version, epoch)));
     }
@@ -228,6 +236,11 @@ pub(super) fn take_expected() -> Option<i64> {
 mod tests {
     use super::*;
     use sea_query::{PostgresQueryBuilder, SqliteQueryBuilder};
+
+    #[test]
+    fn the_epoch_read_binds_what_its_values_say() {
+        READ.check(&());
+    }
 
     #[test]
     fn watched_writes_are_recognised_on_both_databases() {

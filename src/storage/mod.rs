@@ -274,20 +274,37 @@ impl Tx {
     }
 
     /// Runs a [`Prebuilt`] statement for `args`, mapping each row with `map`.
-    pub async fn query_prebuilt<A, T, F>(
+    pub async fn query_prebuilt<A, S, T, F>(
         &mut self,
-        stmt: &Prebuilt<A>,
+        stmt: &Prebuilt<A, S>,
         args: &A,
         map: F,
     ) -> DbResult<Vec<T>>
     where
+        S: QueryStatementWriter,
         F: FnMut(&dyn RowRead) -> DbResult<T> + Send,
     {
         let postgres = self.is_postgres();
         let (sql, values) = stmt.build(postgres, args);
+        self.watch(sql);
         match &mut self.inner {
             TxInner::Sqlite(tx) => tx.query(sql, &values, map),
             TxInner::Postgres(tx) => tx.query(sql, &values, map).await,
+        }
+    }
+
+    /// Runs a [`Prebuilt`] statement for `args` for its effect; returns the
+    /// number of rows touched.
+    pub async fn execute_prebuilt<A, S>(&mut self, stmt: &Prebuilt<A, S>, args: &A) -> DbResult<u64>
+    where
+        S: QueryStatementWriter,
+    {
+        let postgres = self.is_postgres();
+        let (sql, values) = stmt.build(postgres, args);
+        self.watch(sql);
+        match &mut self.inner {
+            TxInner::Sqlite(tx) => tx.execute(sql, &values),
+            TxInner::Postgres(tx) => tx.execute(sql, &values).await,
         }
     }
 
@@ -326,7 +343,9 @@ impl Tx {
     /// The grants epoch, read now (before the statements whose answers it
     /// will vouch for).
     pub async fn read_grants_epoch(&mut self) -> DbResult<i64> {
-        let epoch = self.query(&grants::read(), grants::epoch_from_row).await?;
+        let epoch = self
+            .query_prebuilt(&grants::READ, &(), grants::epoch_from_row)
+            .await?;
         epoch
             .into_iter()
             .next()

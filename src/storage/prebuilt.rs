@@ -11,22 +11,22 @@
 
 use std::sync::OnceLock;
 
-use sea_query::{PostgresQueryBuilder, SelectStatement, SqliteQueryBuilder, Value, Values};
+use sea_query::{
+    PostgresQueryBuilder, QueryStatementWriter, SelectStatement, SqliteQueryBuilder, Value, Values,
+};
 
-pub struct Prebuilt<A> {
+/// A statement (a SELECT unless `S` says otherwise) rendered once.
+pub struct Prebuilt<A, S = SelectStatement> {
     /// The statement for `args`, as sea-query builds it.
-    pub statement: fn(&A) -> SelectStatement,
+    pub statement: fn(&A) -> S,
     /// The values `statement(args)` binds, in the order its text binds them.
     pub values: fn(&A) -> Vec<Value>,
     sqlite: OnceLock<String>,
     postgres: OnceLock<String>,
 }
 
-impl<A> Prebuilt<A> {
-    pub const fn new(
-        statement: fn(&A) -> SelectStatement,
-        values: fn(&A) -> Vec<Value>,
-    ) -> Prebuilt<A> {
+impl<A, S> Prebuilt<A, S> {
+    pub const fn new(statement: fn(&A) -> S, values: fn(&A) -> Vec<Value>) -> Prebuilt<A, S> {
         Prebuilt {
             statement,
             values,
@@ -34,7 +34,9 @@ impl<A> Prebuilt<A> {
             postgres: OnceLock::new(),
         }
     }
+}
 
+impl<A, S: QueryStatementWriter> Prebuilt<A, S> {
     /// The text for one database kind and the values for `args`.
     pub(super) fn build(&self, postgres: bool, args: &A) -> (&str, Values) {
         let text = if postgres {

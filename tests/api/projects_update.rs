@@ -771,3 +771,63 @@ async fn many_concurrent_patches_of_different_settings_lose_none() {
     #[cfg(debug_assertions)]
     panic!("no PATCH was worked out again under the lock in five rounds");
 }
+
+/// A demotion that commits while a PATCH waits for the write lock, its route
+/// checks passed at the old level, applies to that PATCH: under the lock the
+/// grants epoch has moved, so the levels are resolved again. (SQLite: its one
+/// writer is what lets the test hold the PATCH there; PostgreSQL resolves
+/// them again under row locks on every write.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_demotion_committed_while_a_patch_waits_for_the_lock_applies_to_it() {
+    use prickle::storage::schema::{OrganizationMemberships as M, Users as U};
+    use prickle::storage::DbGauges;
+    use sea_query::{Expr, ExprTrait, Query};
+
+    let (w, id) = world().await;
+    if w.app.db.is_postgres() {
+        return;
+    }
+    let w = Arc::new(w);
+    // The checks answer from the authorization cache, as on a warm server.
+    assert_eq!(
+        get(&w, &w.admin, &w.project(id)).await.status,
+        StatusCode::OK
+    );
+    let mut held = w.app.db.write().await.unwrap();
+    let patching = {
+        let w = w.clone();
+        tokio::spawn(async move { patch(&w, &w.admin, id, json!({"name": "Renamed"})).await })
+    };
+    let queued = || match w.app.db.gauges() {
+        DbGauges::Sqlite { writers_queued, .. } => writers_queued,
+        DbGauges::Postgres { .. } => unreachable!("SQLite only"),
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while queued() == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the PATCH never queued"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let admin = Query::select()
+        .column(U::Id)
+        .from(U::Table)
+        .and_where(Expr::col(U::Email).eq("admin@example.com"))
+        .to_owned();
+    let demote = Query::update()
+        .table(M::Table)
+        .value(M::Level, 1)
+        .and_where(Expr::col(M::OrganizationId).eq(w.org.as_str()))
+        .and_where(Expr::col(M::UserId).in_subquery(admin))
+        .to_owned();
+    assert_eq!(held.execute(&demote).await.unwrap(), 1);
+    let committing = tokio::spawn(held.commit());
+    let r = patching.await.unwrap();
+    committing.await.unwrap().unwrap();
+    assert_eq!(
+        r.error(),
+        (403, "permission_denied", gate("name").as_str(), Value::Null),
+    );
+    assert_eq!(detail(&w, id).await["name"], "Hedgebox");
+}

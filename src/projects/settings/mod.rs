@@ -20,6 +20,7 @@ use serde_json::{Map, Value};
 use crate::error::{ApiError, ApiResult};
 use crate::organizations::Level;
 
+mod document;
 mod merge;
 mod regex_syntax;
 mod rules;
@@ -32,6 +33,7 @@ mod table_tests;
 #[cfg(test)]
 mod tests;
 
+pub use document::Document;
 use rules::Attr;
 use schema::{Schema, Type};
 pub use table::SETTINGS;
@@ -254,6 +256,22 @@ pub fn apply(
         effect(&change, &mut doc);
     }
     Ok(doc)
+}
+
+/// The stored settings [`apply`] reads for `body`: each sent setting's own
+/// value (for its check and its merge), or every one (`None`) when a sent
+/// setting's merge has side effects, which may read any.
+pub fn stored_reads(body: &Map<String, Value>) -> Option<Vec<&'static str>> {
+    let mut names = Vec::new();
+    for key in body.keys() {
+        if let Some(setting) = find(key) {
+            if let Merge::ReplaceThen(_) = setting.merge {
+                return None;
+            }
+            names.push(setting.name);
+        }
+    }
+    Some(names)
 }
 
 /// Names of settings present in `body` whose Access is Admin, sorted.
