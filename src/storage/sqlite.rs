@@ -9,11 +9,15 @@
 //!
 //! # Durability
 //!
-//! `synchronous=FULL` (the default, [`Synchronous`]): a COMMIT returns once
-//! the WAL is on disk, so an acknowledged write survives a power cut.
+//! `synchronous=FULL` (the default, [`Synchronous`]): a write is
+//! acknowledged once the WAL holding it is on disk, so it survives a power
+//! cut. The sync is not made inside COMMIT, which would hold the writer
+//! slot through it: the writer connection runs `synchronous=NORMAL`, and
+//! the [`syncer`] thread syncs the WAL after each COMMIT before the batch's
+//! members hear of it (one sync for every batch COMMITted meanwhile).
 //! `NORMAL` leaves that last sync to the OS (and to checkpoints): a killed
 //! process still loses nothing, a power cut can lose the last transactions.
-//! Group commit is what keeps FULL affordable: one sync per batch.
+//! Group commit is what keeps FULL affordable: one sync per batch or more.
 //!
 //! # Group commit
 //!
@@ -22,22 +26,28 @@
 //! `BEGIN IMMEDIATE`: a writer that fails or is dropped rolls back to its own
 //! savepoint only. [`SqliteTx::commit`] `RELEASE`s the savepoint and then
 //! waits for the batch's outcome, so it returns only once its changes are
-//! COMMITted (or with the error that stopped the batch committing).
+//! COMMITted, and under FULL synced (or with the error that stopped the
+//! batch committing).
 //!
 //! A writer ending its turn with the writer slot (commit, drop, failure)
-//! leaves the batch open only while other writers are queued for the slot and
-//! the batch is small and young ([`BATCH_MAX_MEMBERS`], [`BATCH_MAX_AGE`]);
-//! otherwise it COMMITs. Between batches the file lock is free for other
-//! processes.
+//! leaves the batch open only while the batch is small and young
+//! ([`BATCH_MAX_MEMBERS`], [`BATCH_MAX_AGE`]) and other writers are queued
+//! for the slot, or (FULL) the syncer is busy and takes the batch on
+//! ([`syncer::Handle::defer`]); otherwise it COMMITs. Between batches the
+//! file lock is free for other processes.
 //!
 //! Why an open batch is always closed. `queued` counts writers between "about
 //! to wait for the slot" and "got it / gave up"; a waiter's count is removed
 //! exactly once: on acquiring (while holding the slot) or when its wait is
 //! dropped ([`Shared::leave_queue`]). Invariant: *when a batch is open and no
-//! one holds the slot, `queued > 0`.* It holds because
+//! one holds the slot, `queued > 0` or the syncer has taken the batch on*
+//! (it then takes the slot and COMMITs whatever batch is open once its sync
+//! is done, or, when the database is dropped, before its thread stops). It
+//! holds because
 //! - a holder frees the slot with a batch open only in [`Shared::end_turn`],
-//!   while holding the `queued` lock and having seen `queued > 0`; every
-//!   other way to free the slot first closes the batch;
+//!   while holding the `queued` lock and having seen `queued > 0` or had the
+//!   syncer take the batch on; every other way to free the slot first
+//!   closes the batch;
 //! - `queued` drops on acquiring only while the slot is held;
 //! - a cancelled waiter decrements under the `queued` lock (after dropping
 //!   its lock future, which hands back a permit it may already have been
@@ -45,8 +55,8 @@
 //!   holds it, so it COMMITs the batch itself; failure means someone holds
 //!   it, and that holder will end its turn through `end_turn`.
 //!
-//! So an open batch always has a holder or a queued writer who will become
-//! one (or clean up); batches are bounded, so each is closed after finitely
+//! So an open batch always has a holder or a queued writer (or the syncer)
+//! who will become one (or clean up); batches are bounded, so each is closed after finitely
 //! many turns, and every close publishes the outcome its members await (a
 //! dropped batch closes their channel, which they report as an error: no one
 //! waits forever).
@@ -76,6 +86,8 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 use sea_query::{Value, Values};
 use tokio::sync::{watch, Mutex, OwnedMutexGuard};
+
+mod syncer;
 
 use super::row::SqliteRow;
 use super::{unportable, DbError, DbResult, RowRead, Synchronous};
@@ -114,11 +126,13 @@ thread_local! {
 /// Timings of batching and checkpointing (tests shrink them).
 #[derive(Clone, Copy)]
 struct Tuning {
+    batch_max_age: Duration,
     checkpoint_every: Duration,
     wal_restart_frames: i64,
 }
 
 const TUNING: Tuning = Tuning {
+    batch_max_age: BATCH_MAX_AGE,
     checkpoint_every: CHECKPOINT_EVERY,
     wal_restart_frames: WAL_RESTART_FRAMES,
 };
@@ -136,10 +150,16 @@ pub struct SqliteDb {
 
 /// The writer side of one database.
 struct Shared {
+    /// Under FULL. Held for its drop, which syncs what is waiting and stops
+    /// the thread; first, so that it does so before the writer closes.
+    #[cfg_attr(not(test), allow(dead_code))]
+    syncer: Option<syncer::Syncer>,
     slot: Arc<Mutex<Writer>>,
     /// Writers waiting for `slot` (see the module documentation).
     queued: std::sync::Mutex<usize>,
     checkpointer: Checkpointer,
+    /// [`BATCH_MAX_AGE`] (tests lengthen it).
+    batch_max_age: Duration,
     /// Write transactions per COMMITted batch (the writer observes them).
     batch_sizes: Arc<Histogram>,
     /// WAL restarts by the checkpoint thread.
@@ -152,6 +172,8 @@ struct Writer {
     conn: Connection,
     batch: Option<Batch>,
     batch_sizes: Arc<Histogram>,
+    /// Under FULL: where COMMITted batches wait for the WAL to be synced.
+    syncer: Option<syncer::Handle>,
     /// Batches COMMITted.
     #[cfg(test)]
     commits: u64,
@@ -161,8 +183,9 @@ struct Writer {
 struct Batch {
     started: Instant,
     members: usize,
-    /// `Some` once the batch is closed: `Ok` when it COMMITted.
-    outcome: watch::Sender<Option<DbResult<()>>>,
+    /// `Some` once the batch is closed: `Ok` when it COMMITted (and, under
+    /// FULL, the WAL was synced).
+    outcome: syncer::Outcome,
 }
 
 impl SqliteDb {
@@ -175,7 +198,8 @@ impl SqliteDb {
             return Err(DbError::Other("sqlite:// URL has no path".into()));
         }
         let path = PathBuf::from(path);
-        let writer = open_connection(&path, synchronous)?;
+        // Under FULL the writer's COMMIT does not sync: the syncer does.
+        let writer = open_connection(&path, Synchronous::Normal)?;
         // WAL is a property of the file: set once, by the writer.
         let mode: String = writer
             .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
@@ -195,17 +219,24 @@ impl SqliteDb {
         checkpoint_conn
             .busy_timeout(CHECKPOINT_BUSY_TIMEOUT)
             .map_err(classify)?;
+        let syncer = match synchronous {
+            Synchronous::Full => Some(syncer::Syncer::new(writer.path().unwrap_or_default())),
+            Synchronous::Normal => None,
+        };
         let batch_sizes = Arc::new(Histogram::new(crate::metrics::BATCH_SIZE_BUCKETS));
         let shared = Arc::new(Shared {
             slot: Arc::new(Mutex::new(Writer {
                 conn: writer,
                 batch: None,
                 batch_sizes: batch_sizes.clone(),
+                syncer: syncer.as_ref().map(syncer::Syncer::handle),
                 #[cfg(test)]
                 commits: 0,
             })),
+            syncer,
             queued: std::sync::Mutex::new(0),
             checkpointer: Checkpointer::default(),
+            batch_max_age: tuning.batch_max_age,
             batch_sizes,
             #[cfg(test)]
             restarts: AtomicU64::new(0),
@@ -213,6 +244,14 @@ impl SqliteDb {
         shared
             .checkpointer
             .start(Arc::downgrade(&shared), checkpoint_conn, tuning)?;
+        if let Some(syncer) = &shared.syncer {
+            let slot = Arc::downgrade(&shared.slot);
+            syncer.start(Box::new(move || {
+                if let Some(slot) = slot.upgrade() {
+                    slot.blocking_lock().close_batch(None);
+                }
+            }))?;
+        }
         Ok(SqliteDb {
             id: NEXT_DB_ID.fetch_add(1, Ordering::Relaxed),
             path: Arc::new(path),
@@ -318,10 +357,13 @@ impl Shared {
         }
         let queued = self.queued();
         let keep_open = w.batch.as_ref().is_some_and(|b| {
-            *queued > 0 && b.members < BATCH_MAX_MEMBERS && b.started.elapsed() < BATCH_MAX_AGE
+            b.members < BATCH_MAX_MEMBERS
+                && b.started.elapsed() < self.batch_max_age
+                && (*queued > 0 || w.syncer.as_ref().is_some_and(syncer::Handle::defer))
         });
         if keep_open {
-            // Freed while `queued` is locked and positive: the invariant.
+            // Freed while `queued` is locked and positive, or with the
+            // syncer bound to COMMIT the batch: the invariant.
             drop(guard);
             drop(queued);
             return;
@@ -382,6 +424,10 @@ impl Writer {
             #[cfg(test)]
             {
                 self.commits += 1;
+            }
+            if let Some(syncer) = &self.syncer {
+                syncer.committed(batch.outcome);
+                return;
             }
         }
         batch.outcome.send_replace(Some(result));
@@ -772,7 +818,11 @@ mod tests {
     /// A database with `t(id, v)` and `child(id, parent_id)`, whose foreign
     /// key is checked at COMMIT (a way to make a batch's COMMIT fail).
     async fn database() -> (tempfile::TempDir, PathBuf, SqliteDb) {
-        let (dir, path, db) = open(TUNING);
+        database_tuned(TUNING).await
+    }
+
+    async fn database_tuned(tuning: Tuning) -> (tempfile::TempDir, PathBuf, SqliteDb) {
+        let (dir, path, db) = open(tuning);
         let mut tx = db.begin_write().await.expect("begin");
         tx.batch(
             "CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB);
@@ -1031,7 +1081,7 @@ mod tests {
     }
 
     #[test]
-    fn synchronous_is_what_was_asked_for_on_every_connection() {
+    fn synchronous_is_what_was_asked_for_with_the_writers_sync_on_the_syncer() {
         for (mode, pragma) in [(Synchronous::Full, 2), (Synchronous::Normal, 1)] {
             let dir = tempfile::tempdir().expect("tempdir");
             let path = dir.path().join("test.db");
@@ -1040,10 +1090,121 @@ mod tests {
                 conn.query_row("PRAGMA synchronous", [], |r| r.get(0))
                     .unwrap()
             };
-            assert_eq!(read(&db.shared.slot.try_lock().unwrap().conn), pragma);
+            // The writer's COMMIT never syncs: under FULL the syncer does.
+            assert_eq!(read(&db.shared.slot.try_lock().unwrap().conn), 1);
+            assert_eq!(db.shared.syncer.is_some(), mode == Synchronous::Full);
             let reader = db.begin_read().unwrap();
             assert_eq!(read(reader.conn()), pragma, "{mode:?} reader");
         }
+    }
+
+    #[tokio::test]
+    async fn under_full_a_commit_returns_only_once_the_wal_is_synced() {
+        // Batches stay open however slowly the test runs.
+        let (_dir, path, db) = database_tuned(Tuning {
+            batch_max_age: Duration::from_secs(3600),
+            ..TUNING
+        })
+        .await;
+        let before = commits(&db);
+        let queue = db
+            .shared
+            .syncer
+            .as_ref()
+            .expect("FULL syncs")
+            .queue_for_tests();
+        queue.wait_idle();
+        let syncs = queue.syncs();
+        queue.pause();
+        let mut a = db.begin_write().await.unwrap();
+        insert(&mut a, 1).unwrap();
+        let mut a_commit = Box::pin(a.commit());
+        // COMMITted (another connection reads it) but not yet synced: not
+        // acknowledged.
+        assert!(poll_once(a_commit.as_mut()).is_pending());
+        assert_eq!(committed_ids(&path), vec![1]);
+        // The writer is not held by the sync: the next writes go ahead, in a
+        // batch left open for the syncer to COMMIT once it is done.
+        let mut b = db.begin_write().await.unwrap();
+        insert(&mut b, 2).unwrap();
+        let mut b_commit = Box::pin(b.commit());
+        assert!(poll_once(b_commit.as_mut()).is_pending());
+        let mut c = db.begin_write().await.unwrap();
+        insert(&mut c, 3).unwrap();
+        let mut c_commit = Box::pin(c.commit());
+        assert!(poll_once(c_commit.as_mut()).is_pending());
+        assert_eq!(committed_ids(&path), vec![1]);
+        assert!(poll_once(a_commit.as_mut()).is_pending());
+        assert_eq!(queue.syncs(), syncs);
+        queue.resume();
+        let within = |f| tokio::time::timeout(Duration::from_secs(5), f);
+        within(a_commit)
+            .await
+            .expect("A's commit returns")
+            .expect("A");
+        within(b_commit)
+            .await
+            .expect("B's commit returns")
+            .expect("B");
+        within(c_commit)
+            .await
+            .expect("C's commit returns")
+            .expect("C");
+        assert_eq!(committed_ids(&path), vec![1, 2, 3]);
+        assert_eq!(commits(&db) - before, 2, "B and C share a COMMIT");
+        // One sync or two: B and C's COMMIT can join A's round.
+        assert!(queue.syncs() > syncs);
+    }
+
+    #[tokio::test]
+    async fn a_batch_left_to_the_syncer_commits_when_the_database_is_dropped() {
+        let (_dir, path, db) = database().await;
+        let queue = db
+            .shared
+            .syncer
+            .as_ref()
+            .expect("FULL syncs")
+            .queue_for_tests();
+        queue.wait_idle();
+        queue.pause();
+        let mut a = db.begin_write().await.unwrap();
+        insert(&mut a, 1).unwrap();
+        let mut a_commit = Box::pin(a.commit());
+        assert!(poll_once(a_commit.as_mut()).is_pending());
+        let mut b = db.begin_write().await.unwrap();
+        insert(&mut b, 2).unwrap();
+        let mut b_commit = Box::pin(b.commit());
+        assert!(poll_once(b_commit.as_mut()).is_pending());
+        queue.resume();
+        drop(db);
+        a_commit.await.expect("A commits");
+        b_commit.await.expect("B commits");
+        assert_eq!(committed_ids(&path), vec![1, 2]);
+    }
+
+    #[tokio::test]
+    async fn a_failed_sync_fails_its_writes_and_every_later_one() {
+        let (_dir, path, db) = database().await;
+        let queue = db
+            .shared
+            .syncer
+            .as_ref()
+            .expect("FULL syncs")
+            .queue_for_tests();
+        queue.fail_next();
+        let mut a = db.begin_write().await.unwrap();
+        insert(&mut a, 1).unwrap();
+        assert!(a.commit().await.is_err(), "acknowledged without a sync");
+        // Whatever the next sync says, the pages the failed one could not
+        // write may be gone: nothing is acknowledged any more.
+        let mut b = db.begin_write().await.unwrap();
+        insert(&mut b, 2).unwrap();
+        assert!(
+            b.commit().await.is_err(),
+            "acknowledged after a failed sync"
+        );
+        // Reads go on.
+        assert_eq!(committed_ids(&path), vec![1, 2]);
     }
 
     #[test]
@@ -1064,6 +1225,7 @@ mod tests {
         let (_dir, path, db) = open(Tuning {
             checkpoint_every: Duration::from_millis(10),
             wal_restart_frames: 20,
+            ..TUNING
         });
         let mut tx = db.begin_write().await.unwrap();
         tx.batch("CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB)")
