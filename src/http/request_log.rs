@@ -193,7 +193,7 @@ async fn handle(app: App, mut req: Request, next: Next) -> Response {
         .get::<MatchedPath>()
         .map(MatchedPath::as_str);
     let route = match app.metrics.http.get() {
-        Some(table) => table.route(&method, matched),
+        Some(table) => table.route_of(&method, matched),
         None => Route::outside_table(matched),
     };
     if tracing::enabled!(target: TARGET, tracing::Level::INFO) {

@@ -135,7 +135,7 @@ impl HttpTable {
     /// The route of a request: `matched` is the path template axum matched
     /// (either form: the declared one has no trailing slash), `None` when
     /// no route matched.
-    pub fn route(&self, method: &Method, matched: Option<&str>) -> Route {
+    pub fn route_of(&self, method: &Method, matched: Option<&str>) -> Route {
         let Some(path) = matched else {
             let row = self.unmatched.iter().find(|(m, _)| m == method);
             return Route {
