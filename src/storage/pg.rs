@@ -6,13 +6,13 @@
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_postgres::{
     Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime,
 };
-use sea_query::{PostgresQueryBuilder, Value, Values};
+use sea_query::{Value, Values};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::AsyncMessage;
@@ -153,12 +153,6 @@ async fn listen_once(config: &tokio_postgres::Config, tls: &Tls, watch: &Watch) 
     }
 }
 
-/// The epoch check's text and values, rendered once.
-fn epoch_check() -> &'static (String, Values) {
-    static CHECK: OnceLock<(String, Values)> = OnceLock::new();
-    CHECK.get_or_init(|| grants::read().build(PostgresQueryBuilder))
-}
-
 pub struct PgTx {
     client: Option<Object>,
     open: bool,
@@ -227,8 +221,8 @@ impl PgTx {
 /// server runs them in order, so the epoch is read before the statement's
 /// snapshot). `Err(GrantsChanged)` when it moved from `expected`.
 async fn checked_first(client: &Object, expected: i64) -> DbResult<()> {
-    let (sql, values) = epoch_check();
-    let params = to_pg(values)?;
+    let (sql, values) = grants::READ.build(true, &());
+    let params = to_pg(&values)?;
     let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as _).collect();
     let stmt = client.prepare_cached(sql).await.map_err(classify)?;
     let row = client.query_one(&stmt, &refs).await.map_err(classify)?;
