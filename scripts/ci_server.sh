@@ -9,10 +9,12 @@
 # PRICKLE_URL, PRICKLE_DB and SERVER_PID; `stop_server` ends the server and
 # removes the data. Needs PRICKLE_BIN (the binary) and python3.
 # PRICKLE_CI_DATABASE_URL: an empty PostgreSQL database to use instead.
+# PRICKLE_CI_PORT: the port to serve on (a free one when unset), for a caller
+# that must know it before the server starts (SITE_URL).
 
 ci_tmp="$(mktemp -d)"
 PRICKLE_DB="${PRICKLE_CI_DATABASE_URL:-sqlite://${ci_tmp}/prickle.db}"
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+port="${PRICKLE_CI_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}"
 PRICKLE_URL="http://127.0.0.1:${port}"
 
 admin() { "$PRICKLE_BIN" admin --database-url "$PRICKLE_DB" "$@"; }
