@@ -255,7 +255,8 @@ class Browser:
     def field(self, label, scope=None):
         scope = scope or self.d
         for el in scope.find_elements(By.TAG_NAME, "label"):
-            text = " ".join(el.text.split()).rstrip(" *:")
+            # textContent: a visually hidden label (sr-only) has no rendered text
+            text = " ".join((el.get_attribute("textContent") or "").split()).rstrip(" *:")
             if text.lower() != label.lower():
                 continue
             target = el.get_attribute("for")
@@ -307,6 +308,15 @@ class Browser:
         el = self.button(text, scope)
         self.d.execute_script("arguments[0].scrollIntoView({block: 'center'})", el)
         el.click()
+
+    def links(self, text, scope=None):
+        scope = scope or self.d
+        want = " ".join(text.split())
+        return [
+            a
+            for a in scope.find_elements(By.TAG_NAME, "a")
+            if " ".join((a.get_attribute("textContent") or "").split()).startswith(want)
+        ]
 
     def alerts(self):
         return [
@@ -577,11 +587,11 @@ class Scenario:
         b.click("Create project")
         b.wait(
             "the new project",
-            lambda: re.match(r"^/projects/\d+", b.path()) or b.d.find_elements(By.LINK_TEXT, self.project_name),
+            lambda: re.match(r"^/projects/\d+", b.path()) or b.links(self.project_name),
         )
         b.settle()
         if not re.match(r"^/projects/\d+", b.path()):
-            b.d.find_element(By.LINK_TEXT, self.project_name).click()
+            b.links(self.project_name)[0].click()
             b.wait_path(lambda p: re.match(r"^/projects/\d+", p), "the project page")
         self.project_id = int(re.match(r"^/projects/(\d+)", b.path()).group(1))
         status, body = self.api("GET", f"/api/projects/{self.project_id}/")
@@ -594,15 +604,15 @@ class Scenario:
     def change_timezone(self):
         b = self.b
         b.go(f"/projects/{self.project_id}")
-        self.r.check("the project page shows its name", b.field("Name").get_attribute("value") == self.project_name)
+        b.wait("the project's name in its form", lambda: b.field("Name").get_attribute("value") == self.project_name)
+        self.r.ok("the project page shows its name")
         b.fill("Timezone", "Europe/Berlin")
         b.click("Save")
         b.wait("the saved timezone", lambda: self.api("GET", f"/api/projects/{self.project_id}/")[1].get("timezone") == "Europe/Berlin")
+        self.r.check("saving the project shows no error", not b.alerts(), "; ".join(a.text for a in b.alerts()))
         b.go(f"/projects/{self.project_id}")
-        self.r.check(
-            "the timezone is saved (API and page after reload)",
-            b.field("Timezone").get_attribute("value") == "Europe/Berlin",
-        )
+        b.wait("the saved timezone in the form", lambda: b.field("Timezone").get_attribute("value") == "Europe/Berlin")
+        self.r.ok("the timezone is saved (API and page after reload)")
 
     def invite(self):
         b = self.b
@@ -664,10 +674,8 @@ class Scenario:
         b.logout()
         b.login(self.invitee, PASSWORD)
         b.go("/projects")
-        self.r.check(
-            "the new member sees the project",
-            bool(b.d.find_elements(By.LINK_TEXT, self.project_name)),
-        )
+        b.wait("the project in the list", lambda: b.links(self.project_name))
+        self.r.ok("the new member sees the project")
         b.screenshot("projects-as-new-member-desktop")
 
     def members_admin_and_remove(self):
@@ -675,13 +683,22 @@ class Scenario:
         b.forget_session()
         b.login(self.owner, PASSWORD)
         b.go("/members")
-        row = b.d.find_element(By.CSS_SELECTOR, f'tr[data-email="{self.promoted}"]')
-        choose(b.field("Level", row), "Admin")
-        b.click("Save", row)
+        row = lambda who: b.d.find_element(By.CSS_SELECTOR, f'tr[data-email="{who}"]')  # noqa: E731
+        b.wait("the members table", lambda: row(self.promoted))
+        choose(b.field("Level", row(self.promoted)), "Admin")
+        b.click("Save", row(self.promoted))
         b.wait(f"{self.promoted} an admin", lambda: self.member_level(self.promoted) == 8)
+        self.r.check("saving a level shows no error", not b.alerts(), "; ".join(a.text for a in b.alerts()))
+        b.go("/members")
+        b.wait("the members table", lambda: row(self.removed))
+        self.r.check(
+            "the page shows the new admin after reload",
+            b.field("Level", row(self.promoted)).get_attribute("value") == "8"
+            if b.has_field("Level", row(self.promoted))
+            else "Admin" in row(self.promoted).text,
+        )
         self.r.ok("the owner makes a member an admin")
-        row = b.d.find_element(By.CSS_SELECTOR, f'tr[data-email="{self.removed}"]')
-        b.click("Remove", row)
+        b.click("Remove", row(self.removed))
         b.accept_confirmation()
         b.wait(f"{self.removed} removed", lambda: self.member_level(self.removed) is None)
         b.wait(
@@ -689,16 +706,20 @@ class Scenario:
             lambda: not b.d.find_elements(By.CSS_SELECTOR, f'tr[data-email="{self.removed}"]'),
         )
         self.r.ok("the owner removes a member")
-        search = b.fill("Search", "dave")
-        search.send_keys(Keys.ENTER)
-        time.sleep(0.5)
-        b.settle()
-        shown = [
-            r.get_attribute("data-email")
-            for r in b.d.find_elements(By.CSS_SELECTOR, "tr[data-email]")
-            if r.is_displayed()
-        ]
-        self.r.check("the member search finds by name or email", shown == [self.member], f"shown {shown}")
+        b.fill("Search", "dave")
+
+        def shown():
+            return [
+                r.get_attribute("data-email")
+                for r in b.d.find_elements(By.CSS_SELECTOR, "tr[data-email]")
+                if r.is_displayed()
+            ]
+
+        try:
+            b.wait("the search to narrow the list", lambda: shown() == [self.member], timeout=5)
+        except CheckFailed:
+            pass
+        self.r.check("the member search finds by name or email", shown() == [self.member], f"shown {shown()}")
 
     def api_key(self):
         b = self.b
@@ -733,7 +754,7 @@ class Scenario:
         status, _ = self.server.http("GET", f"/api/projects/{self.project_id}/", key=value)
         self.r.check("the key's scopes are the picked ones (project read refused)", status == 403, f"{status}")
         b.go("/keys")
-        rows = b.d.find_elements(By.CSS_SELECTOR, 'tr[data-label="browser key"]')
+        rows = b.wait("the key's row", lambda: b.d.find_elements(By.CSS_SELECTOR, 'tr[data-label="browser key"]'))
         self.r.check("the key row is listed with Roll and Delete", bool(rows) and bool(b.buttons("Roll", rows[0])) and bool(b.buttons("Delete", rows[0])))
         self.r.check("the key value is not shown again", value not in b.d.page_source)
 
@@ -743,6 +764,7 @@ class Scenario:
         b.login(self.member, PASSWORD, keyboard=True)
         self.r.ok("a member logs in with the keyboard only")
         b.go("/members")
+        b.wait("the members table", lambda: len(b.d.find_elements(By.CSS_SELECTOR, "tr[data-email]")) >= 3)
         others = [
             r
             for r in b.d.find_elements(By.CSS_SELECTOR, "tr[data-email]")
