@@ -34,7 +34,9 @@ pub fn routes() -> Routes {
     let r = crate::invites::routes(r);
     let r = crate::access::routes(r);
     let r = crate::members::routes(r);
-    crate::roles::routes(r)
+    let r = crate::roles::routes(r);
+    // The web pages, which call the routes above.
+    crate::pages::routes(r)
 }
 
 /// Builds the whole application.

@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod oauth_applications;
 pub mod openapi;
 pub mod organizations;
+pub mod pages;
 pub mod passwords;
 pub mod payload;
 pub mod personal_api_keys;

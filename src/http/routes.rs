@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::Method;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter};
 use axum::Router;
 
@@ -165,10 +165,85 @@ impl Deref for ProjectMember {
 
 type BoxFuture = Pin<Box<dyn Future<Output = ApiResult<Response>> + Send>>;
 
+/// Who may open a web page (`crate::pages`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PageAccess {
+    /// Anyone (the login and sign-up pages, the pages' assets).
+    Public,
+    /// A signed-in person: without a session cookie the answer is a
+    /// redirect to `/login?next=<path>` (a session that turns out to be
+    /// stale is sent there by the page's script after the API's 401).
+    SignedIn,
+}
+
+/// One served web page or asset, as declared: `GET` (and `HEAD`) only,
+/// never under `/api/`, and not in the API document.
+#[derive(Clone, Debug)]
+pub struct PageRoute {
+    pub path: &'static str,
+    pub access: PageAccess,
+}
+
+/// What a page handler reads of its request.
+pub struct PageRequest {
+    pub uri: axum::http::Uri,
+    pub headers: axum::http::HeaderMap,
+    /// The path parameters, by name, as sent (percent-decoded).
+    pub params: Vec<(String, String)>,
+}
+
+impl PageRequest {
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The query string's value for `name` (the first), decoded.
+    pub fn query(&self, name: &str) -> Option<String> {
+        form_urlencoded::parse(self.uri.query().unwrap_or_default().as_bytes())
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.into_owned())
+    }
+}
+
+/// The cookie `name` of a request, when it has a non-empty value.
+pub fn cookie<'h>(headers: &'h axum::http::HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, v)| *n == name && !v.is_empty())
+        .map(|(_, v)| v)
+}
+
+/// The name of the session cookie the pages look for.
+pub const SESSION_COOKIE: &str = "sessionid";
+
+/// The headers every page carries: no framing, no sniffing, no referrer
+/// (a sign-up link's token is in its URL), scripts and styles only from
+/// the server itself, and never cached (pages may show what only this
+/// person may see).
+const PAGE_HEADERS: [(axum::http::HeaderName, &str); 5] = [
+    (
+        axum::http::header::CONTENT_SECURITY_POLICY,
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+         object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    ),
+    (axum::http::header::X_FRAME_OPTIONS, "DENY"),
+    (axum::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    (axum::http::header::REFERRER_POLICY, "no-referrer"),
+    (axum::http::header::CACHE_CONTROL, "no-store"),
+];
+
 /// The routes of the application, built only through declarations.
 pub struct Routes {
     endpoints: Vec<Endpoint>,
     methods: BTreeMap<&'static str, MethodRouter<App>>,
+    pages: Vec<(PageRoute, MethodRouter<App>)>,
 }
 
 impl Default for Routes {
@@ -186,12 +261,101 @@ impl Routes {
         Routes {
             endpoints: Vec::new(),
             methods: BTreeMap::new(),
+            pages: Vec::new(),
         }
     }
 
     /// Every declared route.
     pub fn endpoints(&self) -> &[Endpoint] {
         &self.endpoints
+    }
+
+    /// Every declared web page and asset.
+    pub fn pages(&self) -> Vec<PageRoute> {
+        self.pages.iter().map(|(p, _)| p.clone()).collect()
+    }
+
+    /// A web page (`crate::pages`): `GET path` (and `HEAD`), answered by
+    /// `handler` with the page headers, or a redirect to the login page
+    /// when `access` wants a session and the request has none. Pages live
+    /// outside `/api/` and are not in the API document; the API's routes
+    /// and their checks are what the pages' scripts call.
+    pub fn page<F, Fut>(mut self, path: &'static str, access: PageAccess, handler: F) -> Routes
+    where
+        F: Fn(App, PageRequest) -> Fut + Clone + Send + Sync + 'static,
+        Fut: Future<Output = Response> + Send + 'static,
+    {
+        self.assert_page_path(path);
+        let router = axum::routing::get(
+            move |State(app): State<App>,
+                  params: axum::extract::RawPathParams,
+                  uri: axum::http::Uri,
+                  headers: axum::http::HeaderMap| {
+                let handler = handler.clone();
+                async move {
+                    if access == PageAccess::SignedIn && cookie(&headers, SESSION_COOKIE).is_none()
+                    {
+                        return to_login(&uri);
+                    }
+                    let params = params
+                        .iter()
+                        .map(|(n, v)| (n.to_string(), v.to_string()))
+                        .collect();
+                    let req = PageRequest {
+                        uri,
+                        headers,
+                        params,
+                    };
+                    let mut answer = handler(app, req).await;
+                    let headers = answer.headers_mut();
+                    for (name, value) in PAGE_HEADERS.iter() {
+                        headers
+                            .entry(name.clone())
+                            .or_insert(axum::http::HeaderValue::from_static(value));
+                    }
+                    answer
+                }
+            },
+        );
+        self.pages.push((PageRoute { path, access }, router));
+        self
+    }
+
+    /// A static asset compiled into the binary (the pages' style sheet and
+    /// script): `GET path` with its content type, cacheable (pages name it
+    /// with its digest in the query string, so a new build is fetched anew).
+    pub fn asset(
+        mut self,
+        path: &'static str,
+        content_type: &'static str,
+        body: &'static str,
+    ) -> Routes {
+        self.assert_page_path(path);
+        let router = axum::routing::get(move || async move {
+            (
+                [
+                    (axum::http::header::CONTENT_TYPE, content_type),
+                    (axum::http::header::CACHE_CONTROL, "public, max-age=86400"),
+                    (axum::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+                ],
+                body,
+            )
+                .into_response()
+        });
+        let access = PageAccess::Public;
+        self.pages.push((PageRoute { path, access }, router));
+        self
+    }
+
+    fn assert_page_path(&self, path: &str) {
+        assert!(
+            path.starts_with('/') && !path.starts_with("/api/") && path != "/api",
+            "page {path}: pages are served outside /api/"
+        );
+        assert!(
+            !self.pages.iter().any(|(p, _)| p.path == path),
+            "page {path} declared twice"
+        );
     }
 
     fn add(
@@ -498,6 +662,12 @@ impl Routes {
                 .route(path, methods.clone())
                 .route(&format!("{path}/"), methods);
         }
+        for (page, methods) in self.pages {
+            r = r.route(page.path, methods.clone());
+            if page.path != "/" && !page.path.contains('.') {
+                r = r.route(&format!("{}/", page.path), methods);
+            }
+        }
         r.fallback(|| async { ApiError::not_found() })
             .layer(axum::middleware::from_fn_with_state(
                 app.clone(),
@@ -505,6 +675,21 @@ impl Routes {
             ))
             .with_state(app)
     }
+}
+
+/// The login page, to come back to `uri` once signed in.
+fn to_login(uri: &axum::http::Uri) -> Response {
+    let back = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let next: String = form_urlencoded::byte_serialize(back.as_bytes()).collect();
+    let location = format!("/login?next={next}");
+    (
+        axum::http::StatusCode::FOUND,
+        [
+            (axum::http::header::LOCATION, location.as_str()),
+            (axum::http::header::CACHE_CONTROL, "no-store"),
+        ],
+    )
+        .into_response()
 }
 
 /// Runs a route. On PostgreSQL, an answer that used the authorization

@@ -29,6 +29,7 @@ mod openapi_companions;
 mod openapi_members;
 mod organization_deletion;
 mod organizations;
+mod pages;
 mod personal_api_keys;
 mod processes;
 mod projects;
