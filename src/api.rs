@@ -27,6 +27,7 @@ pub fn routes() -> Routes {
     let r = crate::projects::routes(r);
     let r = crate::projects::root::routes(r);
     let r = crate::users::routes(r);
+    let r = crate::sessions::routes(r);
     let r = crate::organizations::routes(r);
     let r = crate::personal_api_keys::routes(r);
     let r = crate::legal_documents::routes(r);

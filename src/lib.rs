@@ -28,6 +28,7 @@ pub mod projects;
 pub mod rate_limit;
 pub mod roles;
 pub mod server;
+pub mod sessions;
 pub mod signup;
 pub mod storage;
 pub mod time;

@@ -60,8 +60,11 @@ pub enum Access {
     /// No credentials: declared public on purpose.
     Public,
     /// Any valid personal API key, whatever its scopes and restrictions: a
-    /// key may always read itself.
+    /// key may always read itself. (A session may too.)
     AnyKey,
+    /// Only a browser signed in with a session: a personal API key is
+    /// refused (PostHog allows managing keys and passwords only from its app).
+    Session,
     /// The caller's own account: the scopes, not the key's organization or
     /// project restrictions.
     User(&'static [Scope]),
@@ -108,7 +111,7 @@ impl Access {
     /// and routes any key may call.
     pub fn scopes(&self) -> &'static [Scope] {
         match self {
-            Access::Public | Access::AnyKey => &[],
+            Access::Public | Access::AnyKey | Access::Session => &[],
             Access::User(s)
             | Access::Organizations(s)
             | Access::Organization(s, _)
@@ -414,7 +417,8 @@ impl Routes {
     }
 
     /// A route for an authenticated caller outside any one organization:
-    /// `access` is [`Access::AnyKey`], [`Access::User`] or [`Access::Organizations`].
+    /// `access` is [`Access::AnyKey`], [`Access::Session`], [`Access::User`]
+    /// or [`Access::Organizations`].
     pub fn caller<F, Fut>(self, doc: Operation, access: Access, handler: F) -> Routes
     where
         F: Fn(App, ApiRequest, Caller) -> Fut + Clone + Send + Sync + 'static,
@@ -423,7 +427,7 @@ impl Routes {
         assert!(
             matches!(
                 access,
-                Access::AnyKey | Access::User(_) | Access::Organizations(_)
+                Access::AnyKey | Access::Session | Access::User(_) | Access::Organizations(_)
             ),
             "{} {}: organization routes are declared with `organization`",
             doc.method,
@@ -735,6 +739,12 @@ async fn authorize_caller(app: &App, req: &mut ApiRequest, access: Access) -> Ap
     let caller = req.authenticate(app, None).await?.caller;
     match access {
         Access::AnyKey => {}
+        Access::Session if !caller.is_session() => {
+            return Err(ApiError::permission_denied(
+                "This action does not support Personal API Key access",
+            ))
+        }
+        Access::Session => {}
         Access::User(scopes) => caller.grant.check_scopes(scopes)?,
         Access::Organizations(scopes) => {
             caller.grant.check_scopes(scopes)?;

@@ -43,6 +43,7 @@ mod request_ids;
 mod roles;
 mod root_projects;
 mod secret_logs;
+mod sessions;
 mod signup;
 mod slow_clients;
 mod smoke;
