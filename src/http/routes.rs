@@ -173,9 +173,9 @@ type BoxFuture = Pin<Box<dyn Future<Output = ApiResult<Response>> + Send>>;
 pub enum PageAccess {
     /// Anyone (the login and sign-up pages, the pages' assets).
     Public,
-    /// A signed-in person: without a session cookie the answer is a
-    /// redirect to `/login?next=<path>` (a session that turns out to be
-    /// stale is sent there by the page's script after the API's 401).
+    /// A signed-in person: without a live session the answer is a redirect
+    /// to `/login?next=<path>` (a session that ends while the page is open
+    /// is sent there by the page's script after the API's 401).
     SignedIn,
 }
 
@@ -210,21 +210,6 @@ impl PageRequest {
             .map(|(_, v)| v.into_owned())
     }
 }
-
-/// The cookie `name` of a request, when it has a non-empty value.
-pub fn cookie<'h>(headers: &'h axum::http::HeaderMap, name: &str) -> Option<&'h str> {
-    headers
-        .get_all(axum::http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, v)| *n == name && !v.is_empty())
-        .map(|(_, v)| v)
-}
-
-/// The name of the session cookie the pages look for.
-pub const SESSION_COOKIE: &str = "sessionid";
 
 /// The headers every page carries: no framing, no sniffing, no referrer
 /// (a sign-up link's token is in its URL), scripts and styles only from
@@ -296,7 +281,8 @@ impl Routes {
                   headers: axum::http::HeaderMap| {
                 let handler = handler.clone();
                 async move {
-                    if access == PageAccess::SignedIn && cookie(&headers, SESSION_COOKIE).is_none()
+                    if access == PageAccess::SignedIn
+                        && !crate::pages::session::signed_in(&app, &headers).await
                     {
                         return to_login(&uri);
                     }

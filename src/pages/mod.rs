@@ -18,6 +18,7 @@
 //! the API's hot path.
 
 mod layout;
+pub mod session;
 mod views;
 
 use std::sync::OnceLock;

@@ -56,9 +56,32 @@ async fn get(app: &TestApp, path: &str, cookie: Option<&str>) -> Page {
     }
 }
 
-/// A session cookie as the browser sends it. The pages only look for the
-/// cookie; the API calls their script makes check it.
-const SESSION: &str = "sessionid=a-session; csrftoken=a-token";
+const PASSWORD: &str = "correct horse battery";
+
+/// A browser signed in (`POST /api/login/`) as a new user with `email`:
+/// the `Cookie` header it sends.
+async fn browser(app: &TestApp, email: &str) -> String {
+    prickle::admin::create_user(&app.db, email, "Ada", "Lovelace", Some(PASSWORD))
+        .await
+        .expect("create user");
+    let body = json!({"email": email, "password": PASSWORD}).to_string();
+    let req = Request::builder()
+        .method("POST")
+        .uri("/api/login/")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body))
+        .unwrap();
+    let resp = app.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let cookies: Vec<String> = resp
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
+        .collect();
+    assert!(cookies.iter().any(|c| c.starts_with("sessionid=")));
+    cookies.join("; ")
+}
 
 /// The id of the control the `<label for>` with exactly `text` names,
 /// asserting that the control exists.
@@ -115,9 +138,31 @@ async fn pages_without_a_session_go_to_the_login_page() {
         page.headers[header::LOCATION],
         "/login?next=%2Fmembers%2F%3Fsearch%3Dada"
     );
-    // An empty cookie is no session.
-    let page = get(&app, "/keys", Some("sessionid=")).await;
-    assert_eq!(page.status, StatusCode::FOUND);
+    // An empty cookie, or one that names no session, is no session.
+    for cookie in ["sessionid=", "sessionid=made-up", "csrftoken=x"] {
+        let page = get(&app, "/keys", Some(cookie)).await;
+        assert_eq!(page.status, StatusCode::FOUND, "{cookie}");
+    }
+    // Signed in, then signed out: the page, then the login page again.
+    let cookie = browser(&app, "ada@example.com").await;
+    assert_eq!(
+        get(&app, "/keys", Some(&cookie)).await.status,
+        StatusCode::OK
+    );
+    let csrf = cookie.split("csrftoken=").nth(1).unwrap().to_string();
+    let req = Request::builder()
+        .method("POST")
+        .uri("/api/logout/")
+        .header(header::COOKIE, &cookie)
+        .header("X-CSRFToken", csrf)
+        .body(Body::empty())
+        .unwrap();
+    let resp = app.router.clone().oneshot(req).await.unwrap();
+    assert!(resp.status().is_success(), "{}", resp.status());
+    assert_eq!(
+        get(&app, "/keys", Some(&cookie)).await.status,
+        StatusCode::FOUND
+    );
 }
 
 #[tokio::test]
@@ -144,8 +189,9 @@ async fn the_login_page() {
 #[tokio::test]
 async fn every_signed_in_page_has_the_navigation() {
     let app = TestApp::new().await;
+    let session = browser(&app, "ada@example.com").await;
     for (path, key) in SIGNED_IN {
-        let page = get(&app, path, Some(SESSION)).await;
+        let page = get(&app, path, Some(&session)).await;
         assert_eq!(page.status, StatusCode::OK, "{path}");
         let html = &page.body;
         assert!(html.contains(&format!("data-page=\"{key}\"")), "{path}");
@@ -184,10 +230,11 @@ async fn every_signed_in_page_has_the_navigation() {
 #[tokio::test]
 async fn each_page_has_the_controls_of_the_contract() {
     let app = TestApp::new().await;
+    let session = browser(&app, "ada@example.com").await;
     let page = |path: &'static str| {
-        let app = &app;
+        let (app, session) = (&app, &session);
         async move {
-            let p = get(app, path, Some(SESSION)).await;
+            let p = get(app, path, Some(session)).await;
             assert_eq!(p.status, StatusCode::OK, "{path}");
             p.body
         }
@@ -224,7 +271,7 @@ async fn each_page_has_the_controls_of_the_contract() {
     labelled(&html, "Default access for members");
     // A project id that is no number is no project.
     assert_eq!(
-        get(&app, "/projects/x", Some(SESSION)).await.status,
+        get(&app, "/projects/x", Some(&session)).await.status,
         StatusCode::NOT_FOUND
     );
 
@@ -287,6 +334,7 @@ async fn each_page_has_the_controls_of_the_contract() {
 #[tokio::test]
 async fn the_assets_and_the_weight_of_each_page() {
     let app = TestApp::new().await;
+    let session = browser(&app, "ada@example.com").await;
     let css = get(&app, prickle::pages::css_url(), None).await;
     assert_eq!(css.status, StatusCode::OK);
     assert_eq!(css.headers[header::CONTENT_TYPE], "text/css; charset=utf-8");
@@ -300,7 +348,7 @@ async fn the_assets_and_the_weight_of_each_page() {
     let assets = css.body.len() + js.body.len();
     let mut pages: Vec<(String, Page)> = Vec::new();
     for (path, _) in SIGNED_IN {
-        pages.push((path.to_string(), get(&app, path, Some(SESSION)).await));
+        pages.push((path.to_string(), get(&app, path, Some(&session)).await));
     }
     pages.push(("/login".into(), get(&app, "/login", None).await));
     for (path, page) in &pages {
@@ -414,11 +462,27 @@ async fn no_page_shows_a_key() {
         .unwrap()
         .to_string();
     let api_token = project["api_token"].as_str().unwrap().to_string();
-    let secrets = [w.owner.as_str(), w.member.as_str(), &token, &api_token];
+    let session = browser(&w.app, "ada@example.com").await;
+    prickle::admin::add_member(&w.app.db, &w.org, "ada@example.com", 8)
+        .await
+        .unwrap();
+    let session_id = session
+        .split(';')
+        .next()
+        .unwrap()
+        .trim_start_matches("sessionid=");
+    let secrets = [
+        w.owner.as_str(),
+        w.member.as_str(),
+        &token,
+        &api_token,
+        session_id,
+    ];
     let mut paths: Vec<String> = SIGNED_IN.iter().map(|(p, _)| p.to_string()).collect();
     paths.push("/login".into());
     for path in &paths {
-        let page = get(&w.app, path, Some(SESSION)).await;
+        let page = get(&w.app, path, Some(&session)).await;
+        assert_eq!(page.status, StatusCode::OK, "{path}");
         for secret in secrets {
             assert!(!page.body.contains(secret), "{path} shows a secret");
         }
