@@ -29,6 +29,7 @@ pub fn shell(title: &str, page: &str, signed_in: bool, main: Markup) -> Markup {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · prickle" }
+                link rel="icon" href="data:,";
                 link rel="stylesheet" href=(super::css_url());
                 script src=(super::js_url()) defer {}
             }

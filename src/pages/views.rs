@@ -414,14 +414,14 @@ pub async fn members(_: App, _: PageRequest) -> Response {
         }
         (status("members-status"))
         (form_alert())
-        div.scroll {
+        div.scroll tabindex="0" role="region" aria-label="Members" {
             table #members {
                 caption.sr-only { "Members of the organization" }
                 thead { tr {
                     th scope="col" { "Name" }
                     th scope="col" { "Email" }
                     th scope="col" { "Level" }
-                    th scope="col" { "Joined" }
+                    th.hide-narrow scope="col" { "Joined" }
                     th scope="col" { "Actions" }
                 } }
                 tbody {}
@@ -474,7 +474,7 @@ pub async fn invites(_: App, _: PageRequest) -> Response {
             h2 #pending-title { "Pending invites" }
             (status("invites-status"))
             (form_alert())
-            div.scroll {
+            div.scroll tabindex="0" role="region" aria-label="Pending invites table" {
                 table #invites {
                     caption.sr-only { "Pending invites" }
                     thead { tr {
@@ -549,7 +549,7 @@ pub async fn keys(_: App, _: PageRequest) -> Response {
             h2 #keys-title { "Your keys" }
             (status("keys-status"))
             (form_alert())
-            div.scroll {
+            div.scroll tabindex="0" role="region" aria-label="Keys table" {
                 table #keys {
                     caption.sr-only { "Your personal API keys" }
                     thead { tr {
@@ -609,7 +609,7 @@ fn list_page(title: &str, page: &str, table: &str, columns: &[&str]) -> Response
         h1 { (title) }
         (status(&format!("{table}-status")))
         (form_alert())
-        div.scroll {
+        div.scroll tabindex="0" role="region" aria-label=(title) {
             table id=(table) {
                 caption.sr-only { (title) }
                 thead { tr { @for c in columns { th scope="col" { (c) } } } }

@@ -502,7 +502,7 @@
         }));
         actions.append(el("span", { id: `who-${m.user.uuid}`, class: "sr-only", text: m.user.email }));
       }
-      tr.append(levelCell, el("td", { text: when(m.joined_at) }), el("td", null, actions));
+      tr.append(levelCell, el("td", { text: when(m.joined_at), class: "hide-narrow" }), el("td", null, actions));
       return tr;
     }
 
