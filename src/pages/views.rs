@@ -356,7 +356,7 @@ pub async fn project(_: App, req: PageRequest) -> Response {
                 (form_alert())
                 div.actions {
                     button #delete-confirm.danger type="button" { "Delete" }
-                    button value="cancel" { "Cancel" }
+                    button.secondary value="cancel" autofocus { "Cancel" }
                 }
             }
         }
@@ -595,7 +595,7 @@ pub async fn organization(_: App, _: PageRequest) -> Response {
                 (form_alert())
                 div.actions {
                     button #leave-confirm.danger type="button" { "Leave" }
-                    button value="cancel" { "Cancel" }
+                    button.secondary value="cancel" autofocus { "Cancel" }
                 }
             }
         }

@@ -534,6 +534,11 @@
     const days = jsonBlock("invite-validity-days");
     const form = $("#invite-form");
     const tbody = $("#invites tbody");
+    // Levels above the caller's own are refused by the API: not offered.
+    me().then((user) => {
+      const mine = user.organization ? user.organization.membership_level : 1;
+      for (const o of $$("#invite-level option")) if (Number(o.value) > mine) o.remove();
+    }).catch(() => {});
     const projects = await projectList();
     const list = $("#invite-project-list");
     for (const p of projects) {
