@@ -344,6 +344,13 @@ pub async fn project(_: App, req: PageRequest) -> Response {
             }
             h3 { "Roles of the organization" }
             ul #role-list {}
+            form #role-create novalidate {
+                (form_alert())
+                (field("role-name", "Role name", "name", None, html! {
+                    input #role-name type="text" name="name" maxlength="200" required;
+                }))
+                button type="submit" { "Create role" }
+            }
         }
         section aria-labelledby="danger-title" {
             h2 #danger-title { "Delete" }

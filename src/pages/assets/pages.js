@@ -376,12 +376,23 @@
       $("#access-member").append(el("option", { value: m.id, text: m.user.email }));
     }
     const roleName = {};
-    for (const role of roles.ok ? rows(roles.data) : []) {
+    const addRole = (role) => {
       roleName[role.id] = role.name;
       $("#access-role").append(el("option", { value: role.id, text: role.name }));
       $("#role-list").append(el("li", { text: role.name }));
-    }
-    if (!roles.ok || !rows(roles.data).length) $("#role-list").append(el("li", { text: "No roles yet." }));
+    };
+    const known = roles.ok ? rows(roles.data) : [];
+    known.forEach(addRole);
+    if (!known.length) $("#role-list").append(el("li", { class: "none", text: "No roles yet." }));
+    const roleForm = $("#role-create");
+    onSubmit(roleForm, async () => {
+      const r = await api("POST", "/api/organizations/@current/roles/", { name: $("#role-name").value.trim() });
+      if (!r.ok) return report(roleForm, r);
+      const none = $("#role-list .none");
+      if (none) none.remove();
+      addRole(r.data);
+      roleForm.reset();
+    });
 
     async function put(scope, body) {
       const r = await api("PUT", path, body);
@@ -420,7 +431,9 @@
         );
       }
       if (!r.data.user_can_edit_access_levels) {
-        for (const c of $$("#access select, #access button")) c.disabled = true;
+        for (const c of $$("#access-default select, #access-default button, #access-rules button, #access-add select, #access-add button")) {
+          c.disabled = true;
+        }
       }
     }
 
