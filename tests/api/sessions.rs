@@ -393,6 +393,20 @@ async fn logout_ends_the_session_everywhere_and_clears_the_cookies() {
             .status,
         200
     );
+    // PostHog's logout link ends the session too, and sends to the login page.
+    let r = send(
+        &app,
+        request("GET", "/logout", Some((&phone, Csrf::NoHeader)), None),
+    )
+    .await;
+    assert_eq!(r.status, 302);
+    assert!(r.cookie_line("sessionid").contains("Max-Age=0"));
+    assert_eq!(
+        call(&app, "GET", "/api/users/@me/", &phone, None)
+            .await
+            .status,
+        401
+    );
     // Logging out without a session clears the cookies all the same.
     let r = send(&app, request("POST", "/api/logout/", None, None)).await;
     assert_eq!(r.status, 204);
