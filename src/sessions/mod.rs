@@ -89,6 +89,7 @@ pub async fn authenticate(
             session: true,
             ..KeyGrant::default()
         },
+        signed_in_at: Some(found.created_at),
     };
     let organization = match org {
         Some(org) => auth::organization(&app.auth_cache, view, &mut tx, org, &caller).await?,
