@@ -26,6 +26,8 @@ pub struct Caller {
     /// limits count and the request log names: never a key's id).
     pub key_id: String,
     pub grant: KeyGrant,
+    /// When the session was made (its login): sessions only.
+    pub signed_in_at: Option<i64>,
 }
 
 impl Caller {

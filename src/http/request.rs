@@ -167,12 +167,13 @@ impl ApiRequest {
         let credential = self.credential();
         // No key: a live session's cookie (DRF's SessionAuthentication
         // comes after the key's in PostHog's authentication classes).
-        let session = match (&credential, crate::sessions::token(self)) {
-            (None, Some(token)) => {
-                let token = token.to_owned();
-                crate::sessions::authenticate(app, self, &token, org).await?
-            }
-            _ => None,
+        let token = match credential {
+            None => crate::sessions::token(self).map(str::to_owned),
+            Some(_) => None,
+        };
+        let session = match token {
+            Some(token) => crate::sessions::authenticate(app, self, &token, org).await?,
+            None => None,
         };
         let (found, view) = match session {
             Some(found) => found,

@@ -67,12 +67,15 @@ pub fn document_path(path: &str) -> String {
     format!("{path}/")
 }
 
-/// The endpoints the document describes: every served route but its own
-/// and the operator's `/metrics`, which are not PostHog's API.
+/// The endpoints the document describes: every served route but its own,
+/// the operator's `/metrics` and the browser's `/logout` link, which are
+/// not PostHog's API.
 pub fn described(endpoints: &[Endpoint]) -> impl Iterator<Item = &Endpoint> {
     endpoints
         .iter()
         .filter(|e| !is_documentation(e.path) && e.path != crate::metrics::PATH)
+        // A browser's logout link, as PostHog's Django view: not an API route.
+        .filter(|e| e.path != crate::sessions::LOGOUT_PAGE_PATH)
 }
 
 /// The whole document.

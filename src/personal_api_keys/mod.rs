@@ -146,7 +146,13 @@ fn stored_list(v: Option<&Value>) -> Option<String> {
     v.filter(|v| !v.is_null()).map(Value::to_string)
 }
 
+/// PostHog's TimeSensitiveActionPermission: changing keys needs a recent login.
+fn recent(caller: &Caller) -> ApiResult<()> {
+    crate::sessions::rules::recently_signed_in(caller.signed_in_at, time::now_micros())
+}
+
 async fn create(app: App, mut req: ApiRequest, caller: Caller) -> ApiResult<Response> {
+    recent(&caller)?;
     let user_id = caller.user.id;
     let mut tx = app.db.write().await?;
     let valid = checked_body(&mut tx, &mut req, user_id, false).await?;
@@ -199,6 +205,7 @@ async fn change(
     caller: Caller,
     partial: bool,
 ) -> ApiResult<Response> {
+    recent(&caller)?;
     let mut tx = app.db.write().await?;
     let mut key = own_key(&mut tx, &req, &caller).await?;
     let valid = checked_body(&mut tx, &mut req, caller.user.id, partial).await?;
@@ -220,6 +227,7 @@ async fn change(
 }
 
 async fn destroy(app: App, req: ApiRequest, caller: Caller) -> ApiResult<Response> {
+    recent(&caller)?;
     let mut tx = app.db.write().await?;
     let key = own_key(&mut tx, &req, &caller).await?;
     store::delete(&mut tx, &key.id).await?;
@@ -228,6 +236,7 @@ async fn destroy(app: App, req: ApiRequest, caller: Caller) -> ApiResult<Respons
 }
 
 async fn roll(app: App, req: ApiRequest, caller: Caller) -> ApiResult<Response> {
+    recent(&caller)?;
     let mut tx = app.db.write().await?;
     let mut key = own_key(&mut tx, &req, &caller).await?;
     let value = store::roll(&mut tx, &mut key, time::now_micros()).await?;

@@ -21,7 +21,7 @@ pub mod rules;
 pub mod store;
 
 use axum::http::{header, HeaderValue};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
 use crate::auth::{self, keys, Authenticated, Caller, KeyGrant, OrgRef, View};
 use crate::error::{ApiError, ApiResult};
@@ -34,6 +34,8 @@ use rules::Lifetimes;
 
 pub(crate) const LOGIN_PATH: &str = "/api/login";
 pub(crate) const LOGOUT_PATH: &str = "/api/logout";
+/// PostHog's own logout: a Django view at `/logout`, then the login page.
+pub(crate) const LOGOUT_PAGE_PATH: &str = "/logout";
 
 /// Django's cookie names (`SESSION_COOKIE_NAME`, `CSRF_COOKIE_NAME`) and
 /// the header the token comes back in (`CSRF_HEADER_NAME`).
@@ -49,6 +51,7 @@ pub fn routes(r: Routes) -> Routes {
     use openapi as doc;
     r.public_throttled(doc::login(), Throttle::Api, login)
         .public(doc::logout(), logout)
+        .public(doc::logout_page(), logout_page)
 }
 
 fn lifetimes(app: &App) -> Lifetimes {
@@ -86,6 +89,7 @@ pub async fn authenticate(
             session: true,
             ..KeyGrant::default()
         },
+        signed_in_at: Some(found.created_at),
     };
     let organization = match org {
         Some(org) => auth::organization(&app.auth_cache, view, &mut tx, org, &caller).await?,
@@ -267,8 +271,28 @@ async fn logout(app: App, mut req: ApiRequest) -> ApiResult<Response> {
         }
         tx.commit().await?;
     }
-    let mut response = http::no_content()?;
-    let secure = secure_suffix(&app);
+    cleared(&app, http::no_content()?)
+}
+
+/// `GET /logout`, as PostHog serves it: the session ends (a safe method:
+/// Django's `csrf_protect` asks no token) and the browser is sent to
+/// `/login`.
+async fn logout_page(app: App, req: ApiRequest) -> ApiResult<Response> {
+    if let Some(token) = token(&req) {
+        let mut tx = app.db.write().await?;
+        store::delete(&mut tx, &keys::secure_value(token)).await?;
+        tx.commit().await?;
+    }
+    let mut response = axum::http::StatusCode::FOUND.into_response();
+    response
+        .headers_mut()
+        .insert(header::LOCATION, HeaderValue::from_static("/login"));
+    cleared(&app, response)
+}
+
+/// The answer with both cookies cleared (Django's `delete_cookie`).
+fn cleared(app: &App, mut response: Response) -> ApiResult<Response> {
+    let secure = secure_suffix(app);
     let expired = "expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; Path=/; SameSite=Lax";
     append_cookies(
         &mut response,

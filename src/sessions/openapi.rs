@@ -4,7 +4,7 @@ use axum::http::Method;
 use utoipa::ToSchema;
 
 use super::model::LoginSuccess;
-use super::{LOGIN_PATH, LOGOUT_PATH};
+use super::{LOGIN_PATH, LOGOUT_PAGE_PATH, LOGOUT_PATH};
 use crate::openapi::schema as s;
 use crate::openapi::Operation;
 
@@ -38,4 +38,14 @@ pub fn logout() -> Operation {
         .tags(TAGS)
         .returns_nothing(204)
         .error(403)
+}
+
+pub fn logout_page() -> Operation {
+    Operation::new(Method::GET, LOGOUT_PAGE_PATH, "logout_retrieve")
+        .describe(
+            "PostHog's logout link: ends the session the `sessionid` cookie names, clears \
+             both cookies and redirects to `/login`.",
+        )
+        .tags(TAGS)
+        .returns_nothing(302)
 }

@@ -14,6 +14,21 @@ pub const FAILURE_LIMIT: i64 = 30;
 pub const COOLOFF_MINUTES: i64 = 10;
 pub const COOLOFF_MICROS: i64 = COOLOFF_MINUTES * 60 * 1_000_000;
 
+/// PostHog's `SESSION_SENSITIVE_ACTIONS_AGE`: sensitive actions (managing
+/// personal API keys) need a login at most this old.
+pub const SENSITIVE_ACTIONS_MICROS: i64 = 2 * 3600 * 1_000_000;
+
+/// PostHog's TimeSensitiveActionPermission on an unsafe method: a session
+/// signed in longer ago must log in again (keys pass: it is about sessions).
+pub fn recently_signed_in(signed_in_at: Option<i64>, now: i64) -> Result<(), ApiError> {
+    match signed_in_at {
+        Some(at) if now.saturating_sub(at) > SENSITIVE_ACTIONS_MICROS => Err(
+            ApiError::permission_denied("This action requires you to be recently authenticated."),
+        ),
+        _ => Ok(()),
+    }
+}
+
 /// A session's last use is written at most this often: reads stay reads.
 pub const TOUCH_EVERY_MICROS: i64 = 60 * 1_000_000;
 
@@ -144,6 +159,20 @@ mod tests {
                 "Too many failed login attempts. Please try again in 10 minutes."
             );
         }
+    }
+
+    #[test]
+    fn sensitive_actions_need_a_recent_login() {
+        assert!(recently_signed_in(None, i64::MAX).is_ok());
+        assert!(recently_signed_in(Some(0), SENSITIVE_ACTIONS_MICROS).is_ok());
+        let e = recently_signed_in(Some(0), SENSITIVE_ACTIONS_MICROS + 1).unwrap_err();
+        assert_eq!(
+            (e.status.as_u16(), e.detail.as_ref()),
+            (
+                403,
+                "This action requires you to be recently authenticated."
+            )
+        );
     }
 
     #[test]

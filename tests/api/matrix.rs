@@ -925,6 +925,7 @@ const PUBLIC: &[(&str, &str)] = &[
     // credential (tests/api/sessions.rs).
     ("POST", "/api/login"),
     ("POST", "/api/logout"),
+    ("GET", "/logout"),
     // The API schema and its documentation pages.
     ("GET", "/api/schema"),
     ("GET", "/api/schema/swagger-ui"),

@@ -393,6 +393,20 @@ async fn logout_ends_the_session_everywhere_and_clears_the_cookies() {
             .status,
         200
     );
+    // PostHog's logout link ends the session too, and sends to the login page.
+    let r = send(
+        &app,
+        request("GET", "/logout", Some((&phone, Csrf::NoHeader)), None),
+    )
+    .await;
+    assert_eq!(r.status, 302);
+    assert!(r.cookie_line("sessionid").contains("Max-Age=0"));
+    assert_eq!(
+        call(&app, "GET", "/api/users/@me/", &phone, None)
+            .await
+            .status,
+        401
+    );
     // Logging out without a session clears the cookies all the same.
     let r = send(&app, request("POST", "/api/logout/", None, None)).await;
     assert_eq!(r.status, 204);
@@ -816,4 +830,60 @@ async fn sessions_are_documented_as_cookie_auth() {
     assert!(doc["paths"]["/api/login/"]["post"]
         .get("security")
         .is_none());
+}
+
+#[tokio::test]
+async fn changing_keys_needs_a_login_at_most_two_hours_old() {
+    use prickle::storage::schema::Sessions as S;
+    use sea_query::Query;
+    let app = TestApp::new().await;
+    account(&app, "ada@example.com").await;
+    let s = signed_in(&app, "ada@example.com").await;
+    let r = call(
+        &app,
+        "POST",
+        "/api/personal_api_keys/",
+        &s,
+        Some(json!({"label": "early", "scopes": ["*"]})),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.body["id"].as_str().unwrap().to_string();
+    // Signed in three hours ago (used just now).
+    let three_hours = 3 * 3600 * 1_000_000;
+    let stmt = Query::update()
+        .table(S::Table)
+        .value(S::CreatedAt, prickle::time::now_micros() - three_hours)
+        .to_owned();
+    let mut tx = app.db.write().await.unwrap();
+    tx.execute(&stmt).await.unwrap();
+    tx.commit().await.unwrap();
+    let stale = (
+        403,
+        "permission_denied",
+        "This action requires you to be recently authenticated.",
+        Value::Null,
+    );
+    let detail = format!("/api/personal_api_keys/{id}/");
+    let body = json!({"label": "late", "scopes": ["*"]});
+    let r = call(&app, "POST", "/api/personal_api_keys/", &s, Some(body)).await;
+    assert_eq!(r.error(), stale);
+    let r = call(&app, "PATCH", &detail, &s, Some(json!({"label": "x"}))).await;
+    assert_eq!(r.error(), stale);
+    let r = call(&app, "POST", &format!("{detail}roll/"), &s, None).await;
+    assert_eq!(r.error(), stale);
+    let r = call(&app, "DELETE", &detail, &s, None).await;
+    assert_eq!(r.error(), stale);
+    // Reading is not sensitive; logging in again makes it recent.
+    assert_eq!(
+        call(&app, "GET", "/api/personal_api_keys/", &s, None)
+            .await
+            .status,
+        200
+    );
+    let fresh = signed_in(&app, "ada@example.com").await;
+    assert_eq!(
+        call(&app, "DELETE", &detail, &fresh, None).await.status,
+        204
+    );
 }
