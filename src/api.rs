@@ -27,6 +27,7 @@ pub fn routes() -> Routes {
     let r = crate::projects::routes(r);
     let r = crate::projects::root::routes(r);
     let r = crate::users::routes(r);
+    let r = crate::sessions::routes(r);
     let r = crate::organizations::routes(r);
     let r = crate::personal_api_keys::routes(r);
     let r = crate::legal_documents::routes(r);
@@ -34,7 +35,9 @@ pub fn routes() -> Routes {
     let r = crate::invites::routes(r);
     let r = crate::access::routes(r);
     let r = crate::members::routes(r);
-    crate::roles::routes(r)
+    let r = crate::roles::routes(r);
+    // The web pages, which call the routes above.
+    crate::pages::routes(r)
 }
 
 /// Builds the whole application.

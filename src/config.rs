@@ -15,6 +15,10 @@ pub const DEFAULT_MAX_PROJECTS_PER_ORGANIZATION: i64 = 2000;
 pub const DEFAULT_MAX_CONCURRENT_PASSWORD_HASHES: usize = 4;
 /// How long a sign-up waits for a hash slot before its 503.
 pub const PASSWORD_HASH_WAIT: Duration = Duration::from_secs(2);
+/// Django's `SESSION_COOKIE_AGE`: two weeks.
+pub const DEFAULT_SESSION_IDLE_SECONDS: u64 = 14 * 24 * 3600;
+/// A session ends this long after its login however much it is used.
+pub const DEFAULT_SESSION_MAX_SECONDS: u64 = 30 * 24 * 3600;
 
 #[derive(Args, Clone)]
 pub struct DatabaseArgs {
@@ -104,6 +108,12 @@ pub struct ServeArgs {
     /// Password hashes (sign-up, ~19 MiB each) run at once; beyond, a sign-up waits up to 2 s, then 503 with Retry-After.
     #[arg(long, env = "PRICKLE_MAX_CONCURRENT_PASSWORD_HASHES", default_value_t = DEFAULT_MAX_CONCURRENT_PASSWORD_HASHES, value_parser = clap::value_parser!(u64).range(1..=1024).map(|n| n as usize))]
     pub max_concurrent_password_hashes: usize,
+    /// Seconds a login session lasts unused (it is renewed while used).
+    #[arg(long, env = "PRICKLE_SESSION_IDLE_SECONDS", default_value_t = DEFAULT_SESSION_IDLE_SECONDS, value_parser = clap::value_parser!(u64).range(60..=315_360_000))]
+    pub session_idle_seconds: u64,
+    /// Seconds a login session lasts at most from its login, however used.
+    #[arg(long, env = "PRICKLE_SESSION_MAX_SECONDS", default_value_t = DEFAULT_SESSION_MAX_SECONDS, value_parser = clap::value_parser!(u64).range(60..=315_360_000))]
+    pub session_max_seconds: u64,
     #[command(flatten)]
     pub email: EmailArgs,
 }
@@ -261,6 +271,9 @@ pub struct Config {
     pub metrics_elsewhere: bool,
     /// The authorization cache's bound (`auth::cache`); 0: off.
     pub auth_cache_entries: usize,
+    /// How long a login session lasts unused, and at most (`sessions`).
+    pub session_idle: Duration,
+    pub session_max: Duration,
 }
 
 impl Config {
@@ -282,6 +295,8 @@ impl Config {
             password_hash_wait: PASSWORD_HASH_WAIT,
             metrics_elsewhere: false,
             auth_cache_entries: crate::auth::cache::DEFAULT_ENTRIES,
+            session_idle: Duration::from_secs(DEFAULT_SESSION_IDLE_SECONDS),
+            session_max: Duration::from_secs(DEFAULT_SESSION_MAX_SECONDS),
         }
     }
 
@@ -306,6 +321,8 @@ impl Config {
         config.max_concurrent_password_hashes = args.max_concurrent_password_hashes;
         config.metrics_elsewhere = args.metrics_bind.is_some();
         config.auth_cache_entries = args.auth_cache_entries;
+        config.session_idle = Duration::from_secs(args.session_idle_seconds);
+        config.session_max = Duration::from_secs(args.session_max_seconds);
         // PostHog emails only with an absolute site URL to link to.
         let e = &args.email;
         if let (true, Some(_), Some(host)) = (e.email_enabled, &args.site_url, &e.email_host) {
@@ -382,6 +399,8 @@ impl fmt::Debug for ServeArgs {
                 "max_concurrent_password_hashes",
                 &self.max_concurrent_password_hashes,
             )
+            .field("session_idle_seconds", &self.session_idle_seconds)
+            .field("session_max_seconds", &self.session_max_seconds)
             .finish_non_exhaustive()
     }
 }
@@ -398,6 +417,8 @@ impl fmt::Debug for Config {
             .field("email", &self.email)
             .field("rate_limits", &self.rate_limits)
             .field("metrics_elsewhere", &self.metrics_elsewhere)
+            .field("session_idle", &self.session_idle)
+            .field("session_max", &self.session_max)
             .finish_non_exhaustive()
     }
 }

@@ -68,6 +68,43 @@ impl HashSlots {
     }
 }
 
+impl HashSlots {
+    /// Checks a password against a stored hash on a blocking thread,
+    /// holding a slot as [`HashSlots::hash`] does. `None` (no account, or
+    /// one without a password) is checked against a hash of a random
+    /// password, so the work is the same whether or not the account exists
+    /// and nothing matches.
+    pub async fn verify(&self, password: String, stored: Option<String>) -> Result<bool, ApiError> {
+        let slot = tokio::time::timeout(self.wait, self.slots.clone().acquire_owned())
+            .await
+            .map_err(|_| ApiError::busy("every password hash slot is taken"))?
+            .map_err(ApiError::internal)?;
+        tokio::task::spawn_blocking(move || {
+            let matched = match &stored {
+                Some(stored) => verify(&password, stored),
+                None => {
+                    let _ = verify(&password, dummy_hash());
+                    false
+                }
+            };
+            drop(slot);
+            matched
+        })
+        .await
+        .map_err(ApiError::internal)
+    }
+}
+
+/// A hash of a random password, made once per process: what an unknown
+/// account's password is checked against.
+fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| {
+        let random = crate::auth::keys::random_token(32);
+        hash_now(&random).unwrap_or_default()
+    })
+}
+
 /// The stored form of a new password. Blocks for the length of one argon2
 /// hash: the server goes through [`HashSlots::hash`]; the admin command,
 /// which has nothing else to serve, calls this directly.
@@ -179,6 +216,19 @@ mod tests {
         assert!(verify("correct horse", &h));
         // The slot came back after the hash.
         assert!(one.hash("correct horse".into()).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn verify_runs_the_same_work_for_an_unknown_account() {
+        let slots = HashSlots::new(1, Duration::from_secs(5));
+        let h = hash_now("correct horse").unwrap();
+        assert!(slots
+            .verify("correct horse".into(), Some(h.clone()))
+            .await
+            .unwrap());
+        assert!(!slots.verify("wrong horse".into(), Some(h)).await.unwrap());
+        assert!(!slots.verify("correct horse".into(), None).await.unwrap());
+        assert!(dummy_hash().starts_with("argon2$argon2id$"));
     }
 
     #[test]

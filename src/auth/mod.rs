@@ -17,12 +17,24 @@ use crate::users::User;
 pub use cache::{AuthCache, View};
 pub use scopes::{KeyGrant, Named, Scope, Target};
 
-/// An authenticated request's principal: the key's owner and what the key grants.
+/// An authenticated request's principal: the key's owner and what the key
+/// grants, or a session's user (`grant.session`: no key limits apply).
 #[derive(Clone, Debug)]
 pub struct Caller {
     pub user: User,
+    /// The key's id; for a session, `session:<user id>` (what the rate
+    /// limits count and the request log names: never a key's id).
     pub key_id: String,
     pub grant: KeyGrant,
+    /// When the session was made (its login): sessions only.
+    pub signed_in_at: Option<i64>,
+}
+
+impl Caller {
+    /// Signed in with a session rather than a personal API key.
+    pub fn is_session(&self) -> bool {
+        self.grant.session
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,6 +119,7 @@ pub(super) fn grant(
         scoped_organizations: scoped_organizations.unwrap_or_default(),
         scoped_teams: scoped_teams.unwrap_or_default(),
         restrictions_unreadable,
+        session: false,
     }
 }
 
@@ -215,7 +228,7 @@ fn org_id<'a>(org: &'a OrgRef, caller: &'a Caller) -> Option<&'a str> {
 
 /// The named organization with the caller's membership, from the cache or
 /// read (and kept).
-async fn organization(
+pub(crate) async fn organization(
     cache: &AuthCache,
     view: View,
     tx: &mut Tx,

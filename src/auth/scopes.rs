@@ -213,6 +213,10 @@ pub struct KeyGrant {
     /// The stored restrictions could not be read: the key is refused
     /// everywhere rather than run unrestricted.
     pub restrictions_unreadable: bool,
+    /// Not a key: a browser signed in with a session. PostHog's scope
+    /// permission applies to keys (and OAuth tokens) only, so a session
+    /// passes every check here; the person's own rules still apply.
+    pub session: bool,
 }
 
 const UNREADABLE: &str = "This API key's restrictions could not be read. Roll or recreate the key.";
@@ -229,6 +233,9 @@ impl KeyGrant {
         org: Named<'_>,
         target: Target,
     ) -> Result<(), ApiError> {
+        if self.session {
+            return Ok(());
+        }
         self.precheck(required)?;
         let organization_id = org.id;
         if target == Target::OrganizationObject && !self.allows_organization(organization_id) {
@@ -251,6 +258,9 @@ impl KeyGrant {
     /// The scope check alone (after [`KeyGrant::precheck`]), for routes with
     /// no organization in the path.
     pub fn check_scopes(&self, required: &[Scope]) -> Result<(), ApiError> {
+        if self.session {
+            return Ok(());
+        }
         self.precheck(required)?;
         let granted = |r: &Scope| self.scopes.iter().any(|s| r.granted_by(s));
         if self.scopes.iter().any(|s| s == "*") || required.iter().any(granted) {
@@ -265,6 +275,9 @@ impl KeyGrant {
     /// Organization-level endpoints have no project to match a
     /// project-restricted key against.
     pub fn refuse_project_restriction(&self) -> Result<(), ApiError> {
+        if self.session {
+            return Ok(());
+        }
         if self.scoped_teams.as_ref().is_some_and(|t| !t.is_empty()) {
             return Err(ApiError::permission_denied(
                 "API keys with scoped projects are only supported on project-based endpoints.",
@@ -276,6 +289,9 @@ impl KeyGrant {
     /// The checks that need no organization: a key with no scopes, or an
     /// action that declares none, is refused whatever the path names.
     pub fn precheck(&self, required: &[Scope]) -> Result<(), ApiError> {
+        if self.session {
+            return Ok(());
+        }
         if self.restrictions_unreadable {
             return Err(ApiError::permission_denied(UNREADABLE));
         }
@@ -290,6 +306,9 @@ impl KeyGrant {
     /// On a project's own routes, a key limited to some projects must name this
     /// one (checked once the project is known to exist, as PostHog does).
     pub fn check_project(&self, project_id: i64) -> Result<(), ApiError> {
+        if self.session {
+            return Ok(());
+        }
         if self.restrictions_unreadable {
             return Err(ApiError::permission_denied(UNREADABLE));
         }
@@ -303,6 +322,9 @@ impl KeyGrant {
 
     /// May this key see this organization at all (used to filter lists)?
     pub fn allows_organization(&self, organization_id: &str) -> bool {
+        if self.session {
+            return true;
+        }
         if self.restrictions_unreadable {
             return false;
         }
@@ -444,6 +466,32 @@ mod tests {
             "API key does not have access to the requested project: ID 8."
         );
         assert!(grant(&["*"]).check_project(8).is_ok());
+    }
+
+    #[test]
+    fn a_session_passes_every_key_check() {
+        let s = KeyGrant {
+            session: true,
+            ..Default::default()
+        };
+        let o = org(false);
+        let member = Named {
+            id: ORG,
+            membership: Some((&o, Level::Member)),
+        };
+        for target in [
+            Target::Organization,
+            Target::OrganizationObject,
+            Target::Project,
+        ] {
+            assert!(s.check(&[], member, target).is_ok());
+            assert!(s
+                .check(&[Scope::write("project")], named(OTHER), target)
+                .is_ok());
+        }
+        assert!(s.check_scopes(&[]).is_ok());
+        assert!(s.check_project(8).is_ok());
+        assert!(s.allows_organization(OTHER));
     }
 
     #[test]

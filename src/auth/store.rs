@@ -68,6 +68,7 @@ pub(super) async fn lookup(
             key_id: r.string(0)?,
             grant: grant(r.opt_string(3)?, r.opt_string(4)?, r.opt_string(5)?),
             user: User::from_row(r, USER_AT)?,
+            signed_in_at: None,
         };
         // An organization's id is never NULL: a NULL id means the join found none.
         let organization = if with_org && r.opt_string(ORG_AT)?.is_some() {

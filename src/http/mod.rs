@@ -23,7 +23,10 @@ use crate::passwords::HashSlots;
 use crate::rate_limit::RateLimiter;
 use crate::storage::Db;
 pub use request::ApiRequest;
-pub use routes::{Access, Endpoint, Member, NonMember, ProjectMember, ProjectNeed, Routes};
+pub use routes::{
+    Access, Endpoint, Member, NonMember, PageAccess, PageRequest, PageRoute, ProjectMember,
+    ProjectNeed, Routes,
+};
 
 /// What every handler shares.
 #[derive(Clone)]

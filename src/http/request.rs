@@ -165,14 +165,29 @@ impl ApiRequest {
         org: Option<&OrgRef>,
     ) -> ApiResult<Authenticated> {
         let credential = self.credential();
-        let (found, view) = auth::authenticate(
-            &app.db,
-            &app.auth_cache,
-            credential,
-            &app.config.site_url,
-            org,
-        )
-        .await?;
+        // No key: a live session's cookie (DRF's SessionAuthentication
+        // comes after the key's in PostHog's authentication classes).
+        let token = match credential {
+            None => crate::sessions::token(self).map(str::to_owned),
+            Some(_) => None,
+        };
+        let session = match token {
+            Some(token) => crate::sessions::authenticate(app, self, &token, org).await?,
+            None => None,
+        };
+        let (found, view) = match session {
+            Some(found) => found,
+            None => {
+                auth::authenticate(
+                    &app.db,
+                    &app.auth_cache,
+                    credential,
+                    &app.config.site_url,
+                    org,
+                )
+                .await?
+            }
+        };
         self.grants = view;
         if let Some(log) = &self.log {
             log.identify(&found.caller);
@@ -274,6 +289,41 @@ impl ApiRequest {
             }
         };
         Ok((caller, found))
+    }
+
+    /// The caller when the request carries a key (401 when it is not
+    /// valid) or a live session; `None` for an anonymous caller, a stale
+    /// session cookie included (Django treats it as no session).
+    pub async fn caller_if_any(&mut self, app: &App) -> ApiResult<Option<Caller>> {
+        if self.has_credentials() {
+            return Ok(Some(self.authenticate(app, None).await?.caller));
+        }
+        let Some(token) = crate::sessions::token(self).map(str::to_owned) else {
+            return Ok(None);
+        };
+        match crate::sessions::authenticate(app, self, &token, None).await? {
+            Some((found, view)) => {
+                self.grants = view;
+                if let Some(log) = &self.log {
+                    log.identify(&found.caller);
+                }
+                app.rate_limiter.key(&found.caller.key_id).await?;
+                Ok(Some(found.caller))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// A cookie the request carries (the first of that name).
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.trim_matches('"'))
     }
 
     /// Does the request carry a credential where [`ApiRequest::authenticate`]

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::Method;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter};
 use axum::Router;
 
@@ -60,8 +60,11 @@ pub enum Access {
     /// No credentials: declared public on purpose.
     Public,
     /// Any valid personal API key, whatever its scopes and restrictions: a
-    /// key may always read itself.
+    /// key may always read itself. (A session may too.)
     AnyKey,
+    /// Only a browser signed in with a session: a personal API key is
+    /// refused (PostHog allows managing keys and passwords only from its app).
+    Session,
     /// The caller's own account: the scopes, not the key's organization or
     /// project restrictions.
     User(&'static [Scope]),
@@ -108,7 +111,7 @@ impl Access {
     /// and routes any key may call.
     pub fn scopes(&self) -> &'static [Scope] {
         match self {
-            Access::Public | Access::AnyKey => &[],
+            Access::Public | Access::AnyKey | Access::Session => &[],
             Access::User(s)
             | Access::Organizations(s)
             | Access::Organization(s, _)
@@ -165,10 +168,70 @@ impl Deref for ProjectMember {
 
 type BoxFuture = Pin<Box<dyn Future<Output = ApiResult<Response>> + Send>>;
 
+/// Who may open a web page (`crate::pages`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PageAccess {
+    /// Anyone (the login and sign-up pages, the pages' assets).
+    Public,
+    /// A signed-in person: without a live session the answer is a redirect
+    /// to `/login?next=<path>` (a session that ends while the page is open
+    /// is sent there by the page's script after the API's 401).
+    SignedIn,
+}
+
+/// One served web page or asset, as declared: `GET` (and `HEAD`) only,
+/// never under `/api/`, and not in the API document.
+#[derive(Clone, Debug)]
+pub struct PageRoute {
+    pub path: &'static str,
+    pub access: PageAccess,
+}
+
+/// What a page handler reads of its request.
+pub struct PageRequest {
+    pub uri: axum::http::Uri,
+    pub headers: axum::http::HeaderMap,
+    /// The path parameters, by name, as sent (percent-decoded).
+    pub params: Vec<(String, String)>,
+}
+
+impl PageRequest {
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The query string's value for `name` (the first), decoded.
+    pub fn query(&self, name: &str) -> Option<String> {
+        form_urlencoded::parse(self.uri.query().unwrap_or_default().as_bytes())
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.into_owned())
+    }
+}
+
+/// The headers every page carries: no framing, no sniffing, no referrer
+/// (a sign-up link's token is in its URL), scripts and styles only from
+/// the server itself, and never cached (pages may show what only this
+/// person may see).
+const PAGE_HEADERS: [(axum::http::HeaderName, &str); 5] = [
+    (
+        axum::http::header::CONTENT_SECURITY_POLICY,
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+         object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    ),
+    (axum::http::header::X_FRAME_OPTIONS, "DENY"),
+    (axum::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    (axum::http::header::REFERRER_POLICY, "no-referrer"),
+    (axum::http::header::CACHE_CONTROL, "no-store"),
+];
+
 /// The routes of the application, built only through declarations.
 pub struct Routes {
     endpoints: Vec<Endpoint>,
     methods: BTreeMap<&'static str, MethodRouter<App>>,
+    pages: Vec<(PageRoute, MethodRouter<App>)>,
 }
 
 impl Default for Routes {
@@ -186,12 +249,102 @@ impl Routes {
         Routes {
             endpoints: Vec::new(),
             methods: BTreeMap::new(),
+            pages: Vec::new(),
         }
     }
 
     /// Every declared route.
     pub fn endpoints(&self) -> &[Endpoint] {
         &self.endpoints
+    }
+
+    /// Every declared web page and asset.
+    pub fn pages(&self) -> Vec<PageRoute> {
+        self.pages.iter().map(|(p, _)| p.clone()).collect()
+    }
+
+    /// A web page (`crate::pages`): `GET path` (and `HEAD`), answered by
+    /// `handler` with the page headers, or a redirect to the login page
+    /// when `access` wants a session and the request has none. Pages live
+    /// outside `/api/` and are not in the API document; the API's routes
+    /// and their checks are what the pages' scripts call.
+    pub fn page<F, Fut>(mut self, path: &'static str, access: PageAccess, handler: F) -> Routes
+    where
+        F: Fn(App, PageRequest) -> Fut + Clone + Send + Sync + 'static,
+        Fut: Future<Output = Response> + Send + 'static,
+    {
+        self.assert_page_path(path);
+        let router = axum::routing::get(
+            move |State(app): State<App>,
+                  params: axum::extract::RawPathParams,
+                  uri: axum::http::Uri,
+                  headers: axum::http::HeaderMap| {
+                let handler = handler.clone();
+                async move {
+                    if access == PageAccess::SignedIn
+                        && !crate::pages::session::signed_in(&app, &headers).await
+                    {
+                        return to_login(&uri);
+                    }
+                    let params = params
+                        .iter()
+                        .map(|(n, v)| (n.to_string(), v.to_string()))
+                        .collect();
+                    let req = PageRequest {
+                        uri,
+                        headers,
+                        params,
+                    };
+                    let mut answer = handler(app, req).await;
+                    let headers = answer.headers_mut();
+                    for (name, value) in PAGE_HEADERS.iter() {
+                        headers
+                            .entry(name.clone())
+                            .or_insert(axum::http::HeaderValue::from_static(value));
+                    }
+                    answer
+                }
+            },
+        );
+        self.pages.push((PageRoute { path, access }, router));
+        self
+    }
+
+    /// A static asset compiled into the binary (the pages' style sheet and
+    /// script): `GET path` with its content type, cacheable (pages name it
+    /// with its digest in the query string, so a new build is fetched anew).
+    pub fn asset(
+        mut self,
+        path: &'static str,
+        content_type: &'static str,
+        body: &'static str,
+    ) -> Routes {
+        self.assert_page_path(path);
+        let router = axum::routing::get(move || async move {
+            (
+                [
+                    (axum::http::header::CONTENT_TYPE, content_type),
+                    (axum::http::header::CACHE_CONTROL, "public, max-age=86400"),
+                    (axum::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+                ],
+                body,
+            )
+                .into_response()
+        });
+        let access = PageAccess::Public;
+        self.pages.push((PageRoute { path, access }, router));
+        self
+    }
+
+    fn assert_page_path(&self, path: &str) {
+        assert!(
+            path.starts_with('/') && !path.starts_with("/api/") && path != "/api",
+            "page {path}: pages are served outside /api/"
+        );
+        assert!(
+            !self.pages.iter().any(|(p, _)| p.path == path),
+            "page {path} declared twice"
+        );
     }
 
     fn add(
@@ -250,7 +403,8 @@ impl Routes {
     }
 
     /// A route for an authenticated caller outside any one organization:
-    /// `access` is [`Access::AnyKey`], [`Access::User`] or [`Access::Organizations`].
+    /// `access` is [`Access::AnyKey`], [`Access::Session`], [`Access::User`]
+    /// or [`Access::Organizations`].
     pub fn caller<F, Fut>(self, doc: Operation, access: Access, handler: F) -> Routes
     where
         F: Fn(App, ApiRequest, Caller) -> Fut + Clone + Send + Sync + 'static,
@@ -259,7 +413,7 @@ impl Routes {
         assert!(
             matches!(
                 access,
-                Access::AnyKey | Access::User(_) | Access::Organizations(_)
+                Access::AnyKey | Access::Session | Access::User(_) | Access::Organizations(_)
             ),
             "{} {}: organization routes are declared with `organization`",
             doc.method,
@@ -498,6 +652,12 @@ impl Routes {
                 .route(path, methods.clone())
                 .route(&format!("{path}/"), methods);
         }
+        for (page, methods) in self.pages {
+            r = r.route(page.path, methods.clone());
+            if page.path != "/" && !page.path.contains('.') {
+                r = r.route(&format!("{}/", page.path), methods);
+            }
+        }
         r.fallback(|| async { ApiError::not_found() })
             .layer(axum::middleware::from_fn_with_state(
                 app.clone(),
@@ -505,6 +665,21 @@ impl Routes {
             ))
             .with_state(app)
     }
+}
+
+/// The login page, to come back to `uri` once signed in.
+fn to_login(uri: &axum::http::Uri) -> Response {
+    let back = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let next: String = form_urlencoded::byte_serialize(back.as_bytes()).collect();
+    let location = format!("/login?next={next}");
+    (
+        axum::http::StatusCode::FOUND,
+        [
+            (axum::http::header::LOCATION, location.as_str()),
+            (axum::http::header::CACHE_CONTROL, "no-store"),
+        ],
+    )
+        .into_response()
 }
 
 /// Runs a route. On PostgreSQL, an answer that used the authorization
@@ -550,6 +725,12 @@ async fn authorize_caller(app: &App, req: &mut ApiRequest, access: Access) -> Ap
     let caller = req.authenticate(app, None).await?.caller;
     match access {
         Access::AnyKey => {}
+        Access::Session if !caller.is_session() => {
+            return Err(ApiError::permission_denied(
+                "This action does not support Personal API Key access",
+            ))
+        }
+        Access::Session => {}
         Access::User(scopes) => caller.grant.check_scopes(scopes)?,
         Access::Organizations(scopes) => {
             caller.grant.check_scopes(scopes)?;

@@ -20,7 +20,9 @@ use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterIn, Paths};
 use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::schema::Schema;
-use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityRequirement, SecurityScheme,
+};
 use utoipa::openapi::{ComponentsBuilder, InfoBuilder, OpenApi, OpenApiBuilder, RefOr, Required};
 use utoipa::ToSchema;
 
@@ -33,6 +35,9 @@ pub use operation::{Operation, Reply};
 pub const SCHEMA_PATH: &str = "/api/schema";
 /// PostHog's name for the personal API key scheme.
 pub const SECURITY_SCHEME: &str = "PersonalAPIKeyAuth";
+/// drf-spectacular's name for DRF's SessionAuthentication: the `sessionid`
+/// cookie (unsafe methods also send `X-CSRFToken`).
+pub const SESSION_SCHEME: &str = "cookieAuth";
 /// The request bodies the server parses (`payload::parse`), as PostHog's
 /// schema lists them.
 pub use crate::payload::BODY_TYPES;
@@ -62,12 +67,15 @@ pub fn document_path(path: &str) -> String {
     format!("{path}/")
 }
 
-/// The endpoints the document describes: every served route but its own
-/// and the operator's `/metrics`, which are not PostHog's API.
+/// The endpoints the document describes: every served route but its own,
+/// the operator's `/metrics` and the browser's `/logout` link, which are
+/// not PostHog's API.
 pub fn described(endpoints: &[Endpoint]) -> impl Iterator<Item = &Endpoint> {
     endpoints
         .iter()
         .filter(|e| !is_documentation(e.path) && e.path != crate::metrics::PATH)
+        // A browser's logout link, as PostHog's Django view: not an API route.
+        .filter(|e| e.path != crate::sessions::LOGOUT_PAGE_PATH)
 }
 
 /// The whole document.
@@ -85,6 +93,12 @@ pub fn document(endpoints: &[Endpoint]) -> OpenApi {
             SECURITY_SCHEME,
             SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
         )
+        .security_scheme(
+            SESSION_SCHEME,
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(
+                crate::sessions::SESSION_COOKIE,
+            ))),
+        )
         .schema_from::<ErrorBody>();
     for (name, schema) in components_of(endpoints) {
         components = components.schema(name, schema);
@@ -96,7 +110,9 @@ pub fn document(endpoints: &[Endpoint]) -> OpenApi {
                 .version(env!("CARGO_PKG_VERSION"))
                 .description(Some(
                     "PostHog's organization-management API, served by prickle. \
-                     Authenticate with a personal API key as a bearer token.",
+                     Authenticate with a personal API key as a bearer token, or with the \
+                     session cookie `POST /api/login/` sets (unsafe methods then send the \
+                     `csrftoken` cookie's value as `X-CSRFToken`).",
                 ))
                 .build(),
         )
@@ -137,9 +153,15 @@ fn http_method(method: &Method) -> HttpMethod {
 
 /// The security requirements of a route, read from its declaration: any one
 /// of its scopes suffices, so each is an alternative.
+/// A session may call every authenticated route too; as in PostHog's
+/// schema, only the routes that need one say so (`cookieAuth`).
 pub fn security(access: &Access) -> Option<Vec<SecurityRequirement>> {
     match access {
         Access::Public => None,
+        Access::Session => Some(vec![SecurityRequirement::new::<_, _, String>(
+            SESSION_SCHEME,
+            [],
+        )]),
         Access::AnyKey => Some(vec![SecurityRequirement::new::<_, _, String>(
             SECURITY_SCHEME,
             [],
@@ -244,6 +266,7 @@ fn operation(endpoint: &Endpoint, op: &Operation) -> utoipa::openapi::path::Oper
     let acts_on = match endpoint.access {
         Access::Public => "nothing (public)",
         Access::AnyKey => "the key itself",
+        Access::Session => "the signed-in user's account (sessions only)",
         Access::User(_) => "the caller's account",
         Access::Organizations(_) => "the caller's organizations",
         Access::Organization(..) => "the organization in the path",

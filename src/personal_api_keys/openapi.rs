@@ -1,6 +1,7 @@
 //! What the API document says about `/api/personal_api_keys/`: PostHog's
-//! operation ids; a key reads itself (`model::PersonalApiKey::to_json`), and
-//! every other action answers 403 to a key, so it documents no success.
+//! operation ids. A key reads itself; managing keys (list, create, update,
+//! delete, roll) needs a signed-in session, as PostHog allows it only from
+//! its app: a personal API key gets 403 there.
 
 use axum::http::Method;
 use utoipa::openapi::schema::ObjectBuilder;
@@ -10,14 +11,15 @@ use crate::openapi::schema as s;
 use crate::openapi::Operation;
 
 const TAGS: &[&str] = &["core", "personal_api_keys"];
-const REFUSED: &str = "Not available to a personal API key (403): PostHog allows it only \
-                       from its app; prickle's operator manages keys with `prickle admin`.";
 
 pub const DETAIL: &str = "PersonalAPIKey";
+pub const REQUEST: &str = "PersonalAPIKeyRequest";
+pub const PATCHED: &str = "PatchedPersonalAPIKeyRequest";
 
 fn id() -> ObjectBuilder {
     s::string().description(Some(
-        "`@current`: the calling key; or that key's own id (another key of the same user: 403).",
+        "The key's id. With a key: `@current` (the calling key) or its own id (another key \
+         of the same user: 403). With a session: any of the user's keys.",
     ))
 }
 
@@ -27,40 +29,67 @@ fn detail(method: Method, op_id: &'static str) -> Operation {
         .path_param("id", id(), None)
 }
 
-pub fn retrieve() -> Operation {
-    detail(Method::GET, "personal_api_keys_retrieve")
-        .describe("The calling key itself (never its secret).")
-        .returns(200, s::component(DETAIL))
+fn shows_key(op: Operation, status: u16) -> Operation {
+    op.returns(status, s::component(DETAIL))
         .component_of::<super::model::Shown>()
 }
 
+pub fn retrieve() -> Operation {
+    shows_key(
+        detail(Method::GET, "personal_api_keys_retrieve").describe("One key (never its secret)."),
+        200,
+    )
+}
+
 pub fn list() -> Operation {
-    Operation::new(Method::GET, LIST_PATH, "personal_api_keys_list")
-        .describe(REFUSED)
+    let op = Operation::new(Method::GET, LIST_PATH, "personal_api_keys_list")
+        .describe("The user's keys, newest first (sessions only).")
         .tags(TAGS)
+        .returns(200, s::array(s::component(DETAIL)));
+    op.component_of::<super::model::Shown>()
 }
 
 pub fn create() -> Operation {
-    Operation::new(Method::POST, LIST_PATH, "personal_api_keys_create")
-        .describe(REFUSED)
+    let op = Operation::new(Method::POST, LIST_PATH, "personal_api_keys_create")
+        .describe(
+            "Makes a key (sessions only; at most 10 a user). The answer's `value` is the \
+             secret, shown this once.",
+        )
         .tags(TAGS)
+        .body(s::component(REQUEST))
+        .component(REQUEST, || super::payload::KEY.schema(false));
+    shows_key(op, 201)
 }
 
 pub fn update() -> Operation {
-    detail(Method::PUT, "personal_api_keys_update").describe(REFUSED)
+    let op = detail(Method::PUT, "personal_api_keys_update")
+        .describe("Changes a key's label, scopes or restrictions (sessions only).")
+        .body(s::component(REQUEST))
+        .component(REQUEST, || super::payload::KEY.schema(false));
+    shows_key(op, 200)
 }
 
 pub fn partial_update() -> Operation {
-    detail(Method::PATCH, "personal_api_keys_partial_update").describe(REFUSED)
+    let op = detail(Method::PATCH, "personal_api_keys_partial_update")
+        .describe("Changes a key's label, scopes or restrictions (sessions only).")
+        .body(s::component(PATCHED))
+        .component(PATCHED, || super::payload::KEY.schema(true));
+    shows_key(op, 200)
 }
 
 pub fn destroy() -> Operation {
-    detail(Method::DELETE, "personal_api_keys_destroy").describe(REFUSED)
+    detail(Method::DELETE, "personal_api_keys_destroy")
+        .describe("Deletes a key: refused from its next request on (sessions only).")
+        .returns_nothing(204)
 }
 
 pub fn roll() -> Operation {
-    Operation::new(Method::POST, ROLL_PATH, "personal_api_keys_roll_create")
-        .describe(REFUSED)
+    let op = Operation::new(Method::POST, ROLL_PATH, "personal_api_keys_roll_create")
+        .describe(
+            "Gives a key a new secret (sessions only): the old one is refused from its next \
+             request on; the answer's `value` is the new one, shown this once.",
+        )
         .tags(TAGS)
-        .path_param("id", id(), None)
+        .path_param("id", id(), None);
+    shows_key(op, 200)
 }

@@ -136,3 +136,18 @@ pub async fn insert(tx: &mut Tx, key: &PersonalApiKey, secure_value: &str) -> Db
     tx.execute(&stmt).await?;
     Ok(())
 }
+
+/// Saves a key's label, scopes and restrictions (as `key` holds them).
+pub async fn update(tx: &mut Tx, key: &PersonalApiKey) -> DbResult<()> {
+    let stmt = Query::update()
+        .table(K::Table)
+        .value(K::Label, key.label.as_str())
+        .value(K::Scopes, key.scopes.clone())
+        .value(K::ScopedOrganizations, key.scoped_organizations.clone())
+        .value(K::ScopedTeams, key.scoped_teams.clone())
+        .and_where(Expr::col(K::Id).eq(key.id.as_str()))
+        .and_where(Expr::col(K::UserId).eq(key.user_id))
+        .to_owned();
+    tx.execute(&stmt).await?;
+    Ok(())
+}

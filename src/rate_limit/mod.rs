@@ -81,6 +81,11 @@ impl fmt::Display for Rate {
 /// PostHog's limits on the legal-document signing webhook, per address.
 pub const SIGNING_WEBHOOK: [Rate; 2] = [Rate::new(5, 60), Rate::new(30, 3600)];
 
+/// Password changes per user (PostHog's throttle on a user update that
+/// carries a password): counted whether or not rate limits are on, since
+/// it bounds guesses of the current password.
+pub const PASSWORD_CHANGE: Rate = Rate::new(5, 60);
+
 #[derive(Clone, PartialEq, Eq)]
 pub struct RateLimitSettings {
     pub enabled: bool,
@@ -235,6 +240,15 @@ impl RateLimiter {
                 rate: self.settings.sustained,
             },
         ])
+        .await
+    }
+
+    /// A password change by the user `user_id` ([`PASSWORD_CHANGE`]).
+    pub async fn password_change(&self, user_id: i64) -> ApiResult<()> {
+        self.count(vec![Window {
+            key: format!("password_change:{user_id}"),
+            rate: PASSWORD_CHANGE,
+        }])
         .await
     }
 

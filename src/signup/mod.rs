@@ -32,6 +32,7 @@ use crate::invites::model::{AccessLevel, Invite};
 use crate::invites::{store, token};
 use crate::organizations;
 use crate::rate_limit::Throttle;
+use crate::sessions;
 use crate::storage::{DbError, Tx};
 use crate::time;
 use crate::users::model::UserBasic;
@@ -50,12 +51,10 @@ pub fn routes(r: Routes) -> Routes {
 }
 
 /// The key's user when the request carries one (401 for a bad one, as
-/// PostHog authenticates before any permission class runs).
+/// PostHog authenticates before any permission class runs), or a live
+/// session's (a stale session cookie is no one, as in Django).
 async fn caller(app: &App, req: &mut ApiRequest) -> ApiResult<Option<User>> {
-    if !req.has_credentials() {
-        return Ok(None);
-    }
-    Ok(Some(req.authenticate(app, None).await?.caller.user))
+    Ok(req.caller_if_any(app).await?.map(|c| c.user))
 }
 
 async fn is_member(tx: &mut Tx, org_id: &str, user_id: i64) -> ApiResult<bool> {
@@ -206,11 +205,20 @@ async fn accept(app: App, mut req: ApiRequest) -> ApiResult<Response> {
     join(&mut tx, &invite, &user, now).await?;
     let project = organizations::first_project(&mut tx, &org_id).await?;
     users::set_current(&mut tx, user.id, Some(&org_id), project).await?;
+    // A new account is signed in, as PostHog's sign-up logs the user in.
+    let signed = match is_new {
+        true => Some(sessions::sign_in(&app, &mut tx, user.id, now).await?),
+        false => None,
+    };
     tx.commit().await?;
-    http::created_of(&InviteSignupResponse {
+    let response = http::created_of(&InviteSignupResponse {
         user: UserBasic::of(&user),
         redirect_url: "/",
-    })
+    })?;
+    match &signed {
+        Some(signed) => sessions::set_cookies(&app, response, signed),
+        None => Ok(response),
+    }
 }
 
 /// The membership, who invited it, the project access the invite grants

@@ -130,6 +130,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "grant_epochs",
         steps: grant_epochs,
     },
+    Migration {
+        version: 12,
+        name: "sessions",
+        steps: sessions,
+    },
 ];
 
 /// Applies pending migrations; returns how many ran. `now` stamps each
@@ -1333,6 +1338,69 @@ fn grant_epochs() -> Vec<Step> {
         .values_panic([1.into(), 0.into()])
         .to_owned();
     vec![Step::Table(Box::new(table)), Step::Copy(Box::new(row))]
+}
+
+/// Server-side sessions (deleted with their user) and the failed logins
+/// the lockout counts.
+fn sessions() -> Vec<Step> {
+    use LoginFailures as F;
+    use Sessions as S;
+    let sessions = Table::create()
+        .table(S::Table)
+        .col(ColumnDef::new(S::Digest).text().not_null().primary_key())
+        .col(ColumnDef::new(S::UserId).big_integer().not_null())
+        .col(ColumnDef::new(S::CsrfToken).text().not_null())
+        .col(ColumnDef::new(S::CreatedAt).big_integer().not_null())
+        .col(ColumnDef::new(S::LastSeenAt).big_integer().not_null())
+        .foreign_key(&mut fk(
+            (S::Table, S::UserId),
+            (Users::Table, Users::Id),
+            ForeignKeyAction::Cascade,
+        ))
+        .to_owned();
+    let by_user = Index::create()
+        .name("sessions_user_id")
+        .table(S::Table)
+        .col(S::UserId)
+        .to_owned();
+    let failures = Table::create()
+        .table(F::Table)
+        .col(
+            ColumnDef::new(F::Id)
+                .big_integer()
+                .not_null()
+                .auto_increment()
+                .primary_key(),
+        )
+        .col(ColumnDef::new(F::EmailKey).text().not_null())
+        .col(ColumnDef::new(F::Address).text())
+        .col(ColumnDef::new(F::At).big_integer().not_null())
+        .to_owned();
+    let by_email = Index::create()
+        .name("login_failures_email_at")
+        .table(F::Table)
+        .col(F::EmailKey)
+        .col(F::At)
+        .to_owned();
+    let by_address = Index::create()
+        .name("login_failures_address_at")
+        .table(F::Table)
+        .col(F::Address)
+        .col(F::At)
+        .to_owned();
+    let by_time = Index::create()
+        .name("login_failures_at")
+        .table(F::Table)
+        .col(F::At)
+        .to_owned();
+    vec![
+        Step::Table(Box::new(sessions)),
+        Step::Index(Box::new(by_user)),
+        Step::Table(Box::new(failures)),
+        Step::Index(Box::new(by_email)),
+        Step::Index(Box::new(by_address)),
+        Step::Index(Box::new(by_time)),
+    ]
 }
 
 #[cfg(test)]

@@ -259,3 +259,29 @@ pub enum GrantEpochs {
     Id,
     Epoch,
 }
+
+/// A signed-in browser: the SHA-256 digest of its `sessionid` cookie (the
+/// token itself is never stored), its user, and its CSRF token.
+#[derive(Iden, Clone, Copy)]
+pub enum Sessions {
+    Table,
+    /// `sha256$<hex>` of the session token: the primary key.
+    Digest,
+    UserId,
+    CsrfToken,
+    CreatedAt,
+    LastSeenAt,
+}
+
+/// Failed logins within the lockout window, per account and per address
+/// (django-axes' access failures): bookkeeping, pruned as it is written.
+#[derive(Iden, Clone, Copy)]
+pub enum LoginFailures {
+    Table,
+    Id,
+    /// The lower-cased email tried (whether or not an account has it).
+    EmailKey,
+    /// The client's address, when known.
+    Address,
+    At,
+}

@@ -20,6 +20,7 @@ use crate::auth::{Caller, Scope};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{self, Access, ApiRequest, App, Routes};
 use crate::organizations;
+use crate::sessions;
 use crate::storage::{DbError, DbResult, Tx};
 use crate::time;
 use model::Current;
@@ -98,6 +99,38 @@ async fn show(app: &App, user: &User) -> ApiResult<String> {
     Ok(body)
 }
 
+/// PostHog's `validate_password_change`: an account with a password must
+/// name it in `current_password` (checked within the hash slots), then the
+/// new one meets the password rules and is hashed.
+async fn new_password_hash(
+    app: &App,
+    user_id: i64,
+    new: String,
+    current: Option<String>,
+) -> ApiResult<String> {
+    let mut tx = app.db.read().await?;
+    let stored = sessions::store::password_of(&mut tx, user_id).await?;
+    tx.commit().await?;
+    if let Some(stored) = stored.filter(|s| !s.is_empty() && !s.starts_with('!')) {
+        let Some(current) = current else {
+            return Err(ApiError::validation(
+                "required",
+                "This field is required when updating your password.",
+            )
+            .at("current_password"));
+        };
+        if !app.password_hashes.verify(current, Some(stored)).await? {
+            return Err(ApiError::validation(
+                "incorrect_password",
+                "Your current password is incorrect.",
+            )
+            .at("current_password"));
+        }
+    }
+    crate::passwords::check_new(&new, "password")?;
+    app.password_hashes.hash(new).await
+}
+
 async fn retrieve(app: App, req: ApiRequest, caller: Caller) -> ApiResult<Response> {
     rules::only_me(req.param("uuid"))?;
     http::ok_json(show(&app, &caller.user).await?)
@@ -106,10 +139,26 @@ async fn retrieve(app: App, req: ApiRequest, caller: Caller) -> ApiResult<Respon
 async fn update(app: App, mut req: ApiRequest, caller: Caller) -> ApiResult<Response> {
     rules::only_me(req.param("uuid"))?;
     let user = &caller.user;
+    let session = crate::sessions::token(&req).map(crate::auth::keys::secure_value);
     let data = req.data()?;
-    payload::refuse_key_changes(data, user)?;
+    // A key's password change is refused below; a session's is throttled.
+    if caller.is_session() && payload::sent_password(data) {
+        app.rate_limiter.password_change(user.id).await?;
+    }
+    payload::refuse_changes(data, user, caller.is_session())?;
+    let change = payload::password_change(data).filter(|_| caller.is_session());
     let checked = payload::check(data)?;
+    let new_hash = match change {
+        Some((new, current)) => Some(new_password_hash(&app, user.id, new, current).await?),
+        None => None,
+    };
     let mut tx = app.db.write().await?;
+    if let Some(hash) = &new_hash {
+        sessions::store::set_password(&mut tx, user.id, hash).await?;
+        // Django's `update_session_auth_hash`: this browser stays signed in,
+        // every other session of the user ends.
+        sessions::store::delete_others(&mut tx, user.id, session.as_deref()).await?;
+    }
     let current = store::profile(&mut tx, user.id).await?;
     let update = payload::accept(&mut tx, user, &current, checked).await?;
     store::save_profile(&mut tx, user.id, update.change).await?;

@@ -39,10 +39,16 @@ pub fn update() -> Operation {
     op(Method::PUT, "users_update")
         .describe("A partial body is accepted, as with PATCH.")
         .body(s::component(PATCHED))
+        .error(429)
 }
 
 pub fn partial_update() -> Operation {
     op(Method::PATCH, "users_partial_update")
-        .describe("The caller's profile, and their current organization and project.")
+        .describe(
+            "The caller's profile, and their current organization and project. With a \
+             session, `password` and `current_password` change the password (at most 5 \
+             tries a minute: 429 beyond).",
+        )
         .body(s::component(PATCHED))
+        .error(429)
 }

@@ -230,7 +230,13 @@ pub static USER: Body = Body::new(&[
         .describe("Makes this project (its id) and its organization the caller's current ones."),
     Field::new("password", Kind::Text(Text::ANY))
         .write_only()
-        .describe("Not changeable with a personal API key (403)."),
+        .describe(
+            "A new password: with a session only (a personal API key gets 403), with \
+             `current_password` when the account has one. Other sessions of the user end.",
+        ),
+    Field::new("current_password", Kind::Text(Text::ANY))
+        .write_only()
+        .describe("The password being replaced, with `password`."),
 ]);
 
 const TOOLBAR_MODES: Choices = Choices::Strings(&["disabled", "toolbar"]);
@@ -370,10 +376,17 @@ const KEY_CANNOT_CHANGE: &str =
 /// Email, password and staff status are not a key's to change (PostHog
 /// refuses them with 403 before validating anything else).
 pub fn refuse_key_changes(data: &Data, user: &User) -> ApiResult<()> {
+    refuse_changes(data, user, false)
+}
+
+/// [`refuse_key_changes`] for a caller who may be signed in with a session
+/// (`session`), which may change the password (not the email: prickle
+/// has no address verification to send).
+pub fn refuse_changes(data: &Data, user: &User, session: bool) -> ApiResult<()> {
     let new_email = data
         .text("email")
         .is_some_and(|e| !e.trim().eq_ignore_ascii_case(&user.email));
-    if new_email || sent(data, "password") {
+    if new_email || (!session && sent(data, "password")) {
         return Err(ApiError::permission_denied(KEY_CANNOT_CHANGE));
     }
     if sent(data, "is_staff") {
@@ -382,6 +395,26 @@ pub fn refuse_key_changes(data: &Data, user: &User) -> ApiResult<()> {
         ));
     }
     Ok(())
+}
+
+/// A password change asked for: the new password (trimmed, as DRF's
+/// `CharField` reads it; `None` when absent, null or blank) and the
+/// current one.
+pub fn password_change(data: &Data) -> Option<(String, Option<String>)> {
+    let new = data
+        .text("password")
+        .map(str::trim)
+        .filter(|p| !p.is_empty())?;
+    let current = data
+        .text("current_password")
+        .map(str::trim)
+        .filter(|p| !p.is_empty());
+    Some((new.to_string(), current.map(str::to_owned)))
+}
+
+/// Does the body carry a password (PostHog throttles those updates)?
+pub fn sent_password(data: &Data) -> bool {
+    sent(data, "password")
 }
 
 /// Does the body carry `name`, whatever its value?

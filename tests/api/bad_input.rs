@@ -1250,7 +1250,10 @@ async fn every_declared_write_endpoint_refuses_bad_bodies() {
             assert_posthog_error(&r, status, &what);
             checked += 1;
         }
-        if takes_body(method, e.path) {
+        // A key is refused before a session-only route reads its body
+        // (tests/api/sessions.rs sends those bodies with a session).
+        let session_only = matches!(e.access, prickle::http::Access::Session);
+        if takes_body(method, e.path) && !session_only {
             // DRF parses no body without a Content-Type: 415, naming none.
             let req = axum::http::Request::builder()
                 .method(method)

@@ -921,6 +921,11 @@ const PUBLIC: &[(&str, &str)] = &[
     // credential (tests/api/hostile/signup.rs).
     ("GET", "/api/signup/{invite_id}"),
     ("POST", "/api/signup/{invite_id}"),
+    // Logging in and out: the email and password, or the session, are the
+    // credential (tests/api/sessions.rs).
+    ("POST", "/api/login"),
+    ("POST", "/api/logout"),
+    ("GET", "/logout"),
     // The API schema and its documentation pages.
     ("GET", "/api/schema"),
     ("GET", "/api/schema/swagger-ui"),

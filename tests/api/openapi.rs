@@ -101,6 +101,7 @@ async fn each_operation_requires_the_scopes_the_code_enforces() {
         let expected: Value = match e.access {
             prickle::http::Access::Public => Value::Null,
             prickle::http::Access::AnyKey => json!([{"PersonalAPIKeyAuth": []}]),
+            prickle::http::Access::Session => json!([{"cookieAuth": []}]),
             access => Value::Array(
                 access
                     .scopes()
