@@ -345,8 +345,9 @@ class Browser:
 
     # logging in and out
 
-    def login(self, email_address, password, keyboard=False):
-        self.go("/login")
+    def login(self, email_address, password, keyboard=False, navigate=True):
+        if navigate:
+            self.go("/login")
         if keyboard:
             self.login_by_keyboard(email_address, password)
         else:
@@ -480,9 +481,10 @@ class Browser:
 def choose(select_el, wanted):
     """Pick an option of a <select> by its value or its visible text."""
     select = Select(select_el)
-    for option in select.options:
+    for index, option in enumerate(select.options):
         if option.get_attribute("value") == str(wanted) or " ".join(option.text.split()).lower() == str(wanted).lower():
-            select.select_by_value(option.get_attribute("value"))
+            # by index: an option without a value attribute takes its text as value
+            select.select_by_index(index)
             return
     raise NoSuchElementException(
         f"no option {wanted!r} in {[o.text for o in select.options]}"
@@ -572,7 +574,7 @@ class Scenario:
             b.path().startswith("/login") and "next=" in b.path(),
             b.path(),
         )
-        b.login(self.owner, PASSWORD)
+        b.login(self.owner, PASSWORD, navigate=False)
         self.r.check("the owner's login lands on the next page", b.path().startswith("/projects"), b.path())
         nav = b.d.find_element(By.TAG_NAME, "nav")
         missing = [t for t in NAV_LINKS if not nav.find_elements(By.LINK_TEXT, t)]
