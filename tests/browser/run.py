@@ -616,6 +616,40 @@ class Scenario:
         b.wait("the saved timezone in the form", lambda: b.field("Timezone").get_attribute("value") == "Europe/Berlin")
         self.r.ok("the timezone is saved (API and page after reload)")
 
+    def field_error(self):
+        """An API error that names a field is shown next to that field."""
+        b = self.b
+        b.go("/invites")
+        b.fill("Email", "not-an-email")
+        b.click("Send invite")
+        slot = lambda: [  # noqa: E731
+            e
+            for e in b.d.find_elements(By.CSS_SELECTOR, '#invite-form [data-error-for="target_email"], [data-error-for="target_email"]')
+            if e.is_displayed() and e.text.strip()
+        ]
+        b.wait('the error in [data-error-for="target_email"]', slot)
+        el = slot()[0]
+        self.r.check('an API error shows in [data-error-for=attr] with role=alert', el.get_attribute("role") == "alert", el.get_attribute("outerHTML")[:200])
+        b.screenshot("invites-field-error-desktop")
+
+    def delete_project(self):
+        """Delete project asks in a dialog; Delete there deletes it."""
+        b = self.b
+        status, made = self.api("POST", f"/api/organizations/{self.org}/projects/", {"name": "To delete"})
+        if status != 201:
+            raise CheckFailed(f"project through the API answered {status}: {made}")
+        b.go(f"/projects/{made['id']}")
+        b.click("Delete project")
+        dialog = b.wait(
+            "the confirmation dialog",
+            lambda: [d for d in b.d.find_elements(By.CSS_SELECTOR, "dialog[open], [role=dialog], [role=alertdialog]") if d.is_displayed()],
+        )[0]
+        self.r.check("Delete project asks first (the project is still there)", self.api("GET", f"/api/projects/{made['id']}/")[0] == 200)
+        b.screenshot("project-delete-dialog-desktop")
+        b.click("Delete", dialog)
+        b.wait_path(lambda p: p in ("/projects", "/"), "the projects page after deleting")
+        self.r.check("the dialog's Delete deletes the project", self.api("GET", f"/api/projects/{made['id']}/")[0] == 404)
+
     def invite(self):
         b = self.b
         b.go("/invites")
@@ -860,6 +894,8 @@ def main():
             ("the owner logs in", scenario.owner_logs_in, []),
             ("the owner creates a project", scenario.create_project, ["the owner logs in"]),
             ("the owner changes its timezone", scenario.change_timezone, ["the owner creates a project"]),
+            ("an API error shows next to its field", scenario.field_error, ["the owner logs in"]),
+            ("the owner deletes a project after confirming", scenario.delete_project, ["the owner logs in"]),
             ("the owner invites a person, the email arrives", scenario.invite, ["the owner logs in"]),
             ("the emailed link signs the person up", scenario.sign_up, ["the owner invites a person, the email arrives"]),
             ("the new member logs in and sees the project", scenario.new_member_sees_project,
