@@ -109,7 +109,13 @@
     } else {
       slot = scope.querySelector('[data-error-for=""]') || $('main [data-error-for=""]');
     }
-    if (slot) slot.textContent = detail;
+    if (!slot) return;
+    slot.textContent = detail;
+    // Sensitive actions (key writes) want a recent login: offer one that comes back here.
+    if (r.status === 403 && /recently authenticated/.test(detail)) {
+      const next = encodeURIComponent(location.pathname + location.search);
+      slot.append(" ", el("a", { href: `/login?next=${next}`, text: "Log in again" }));
+    }
   }
 
   // A form sent through the API: errors cleared, submit disabled meanwhile.
