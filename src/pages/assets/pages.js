@@ -364,17 +364,18 @@
       if (d.ok) location.assign("/projects");
       else report(dialog, d);
     });
-    accessSection(id);
+    accessSection(id, r.data.organization || "@current");
   };
 
-  async function accessSection(id) {
+  async function accessSection(id, org) {
     const path = `/api/projects/${encodeURIComponent(id)}/access_controls/`;
+    const orgPath = `/api/organizations/${org}`;
     const defaults = $("#access-default");
     const add = $("#access-add");
     const tbody = $("#access-rules tbody");
     const [members, roles] = await Promise.all([
-      api("GET", "/api/organizations/@current/members/?limit=1000"),
-      api("GET", "/api/organizations/@current/roles/?limit=1000"),
+      api("GET", `${orgPath}/members/?limit=1000`),
+      api("GET", `${orgPath}/roles/?limit=1000`),
     ]);
     const memberName = {};
     for (const m of rows(members.data)) {
@@ -392,7 +393,7 @@
     if (!known.length) $("#role-list").append(el("li", { class: "none", text: "No roles yet." }));
     const roleForm = $("#role-create");
     onSubmit(roleForm, async () => {
-      const r = await api("POST", "/api/organizations/@current/roles/", { name: $("#role-name").value.trim() });
+      const r = await api("POST", `${orgPath}/roles/`, { name: $("#role-name").value.trim() });
       if (!r.ok) return report(roleForm, r);
       const none = $("#role-list .none");
       if (none) none.remove();
