@@ -227,17 +227,29 @@
     const id = location.pathname.split("/")[2];
     const token = new URLSearchParams(location.search).get("token") || "";
     const path = `/api/signup/${encodeURIComponent(id)}/`;
+    const here = encodeURIComponent(location.pathname + location.search);
+    const show = (r) => {
+      if (r.data && r.data.code === "account_exists") {
+        // The email has an account: log in, then come back to this link.
+        const slot = $('[data-error-for=""]', form);
+        slot.textContent = "An account with this email exists already. ";
+        slot.append(el("a", { href: `/login?next=${here}`, text: "Log in to join" }));
+      } else {
+        report(form, r);
+      }
+    };
     api("GET", `${path}?token=${encodeURIComponent(token)}`).then((r) => {
-      if (!r.ok) report(form, r);
+      if (!r.ok) show(r);
     });
     onSubmit(form, async () => {
-      const r = await api("POST", path, {
-        first_name: $("#first_name").value.trim(),
-        password: $("#password").value,
-        token,
-      });
+      const body = { token };
+      if (!form.hasAttribute("data-signed-in")) {
+        body.first_name = $("#first_name").value.trim();
+        body.password = $("#password").value;
+      }
+      const r = await api("POST", path, body);
       if (r.ok) location.assign("/");
-      else report(form, r);
+      else show(r);
     });
   };
 
