@@ -938,3 +938,34 @@ async fn a_session_reads_every_route_as_the_owners_star_key_does() {
     }
     assert!(walked > 20, "{walked} routes");
 }
+
+#[tokio::test]
+async fn cookies_are_secure_under_an_https_site() {
+    let app = TestApp::with_config(Config::new(
+        "https://prickle.example",
+        2000,
+        Some("test-secret"),
+    ))
+    .await;
+    account(&app, "ada@example.com").await;
+    let r = login(&app, "ada@example.com", PASSWORD).await;
+    assert_eq!(r.status, 200);
+    for name in ["sessionid", "csrftoken"] {
+        assert!(
+            r.cookie_line(name).ends_with("; Secure"),
+            "{}",
+            r.cookie_line(name)
+        );
+    }
+    let s = Session {
+        id: r.cookie("sessionid").unwrap(),
+        csrf: r.cookie("csrftoken").unwrap(),
+    };
+    // The site's own origin passes the CSRF check.
+    let mut req = request("POST", "/api/logout/", Some((&s, Csrf::Sent)), None);
+    req.headers_mut()
+        .insert(header::ORIGIN, "https://prickle.example".parse().unwrap());
+    let r = send(&app, req).await;
+    assert_eq!(r.status, 204);
+    assert!(r.cookie_line("sessionid").ends_with("; Secure"));
+}
