@@ -9,7 +9,9 @@ use axum::http::{header, HeaderMap};
 use crate::auth::keys;
 use crate::http::App;
 use crate::sessions::{rules::Lifetimes, store, SESSION_COOKIE};
+use crate::storage::DbError;
 use crate::time;
+use crate::users::User;
 
 /// The cookie `name` of a request, when it has a non-empty value.
 pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
@@ -28,23 +30,22 @@ pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
 /// cannot answer serves the page (its script then meets the API's answer)
 /// rather than sending a signed-in person to the login page.
 pub async fn signed_in(app: &App, headers: &HeaderMap) -> bool {
+    !matches!(user(app, headers).await, Ok(None))
+}
+
+/// The user of the live session the cookie names (`Ok(None)`: none).
+pub async fn user(app: &App, headers: &HeaderMap) -> Result<Option<User>, DbError> {
     let Some(token) = cookie(headers, SESSION_COOKIE) else {
-        return false;
+        return Ok(None);
     };
     let digest = keys::secure_value(token);
-    let found = async {
-        let mut tx = app.db.read().await?;
-        let found = store::find(&mut tx, &digest).await?;
-        tx.commit().await?;
-        Ok::<_, crate::storage::DbError>(found)
-    }
-    .await;
-    match found {
-        Ok(Some(s)) => {
-            let lifetimes = Lifetimes::of(app.config.session_idle, app.config.session_max);
+    let mut tx = app.db.read().await?;
+    let found = store::find(&mut tx, &digest).await?;
+    tx.commit().await?;
+    let lifetimes = Lifetimes::of(app.config.session_idle, app.config.session_max);
+    Ok(found
+        .filter(|s| {
             s.user.is_active && lifetimes.is_live(s.created_at, s.last_seen_at, time::now_micros())
-        }
-        Ok(None) => false,
-        Err(_) => true,
-    }
+        })
+        .map(|s| s.user))
 }

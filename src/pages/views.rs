@@ -105,6 +105,14 @@ async fn invitation(app: &App, req: &PageRequest) -> Result<Option<Invitation>, 
 
 pub async fn signup(app: App, req: PageRequest) -> Response {
     let found = invitation(&app, &req).await;
+    // A signed-in person joins as themselves (the API takes the session).
+    let me = match &found {
+        Ok(Some(_)) => super::session::user(&app, &req.headers)
+            .await
+            .ok()
+            .flatten(),
+        _ => None,
+    };
     let (status_code, body) = match &found {
         Ok(Some(inv)) if !inv.expired => (
             StatusCode::OK,
@@ -116,16 +124,20 @@ pub async fn signup(app: App, req: PageRequest) -> Response {
                         None => { strong { (inv.email) } " is invited to join " strong { (inv.organization) } "." }
                     }
                 }
-                form #signup-form novalidate {
+                form #signup-form novalidate data-signed-in[me.is_some()] {
                     (form_alert())
-                    (field("first_name", "First name", "first_name", None, html! {
-                        input #first_name type="text" name="first_name" autocomplete="given-name"
-                            maxlength="128" value=(inv.first_name) required;
-                    }))
-                    (field("password", "Password", "password", Some("At least 8 characters."), html! {
-                        input #password type="password" name="password" autocomplete="new-password"
-                            aria-describedby="password-hint" maxlength="72" required;
-                    }))
+                    @if let Some(me) = &me {
+                        p { "You are signed in as " strong { (me.email) } ": join with this account." }
+                    } @else {
+                        (field("first_name", "First name", "first_name", None, html! {
+                            input #first_name type="text" name="first_name" autocomplete="given-name"
+                                maxlength="128" value=(inv.first_name) required;
+                        }))
+                        (field("password", "Password", "password", Some("At least 8 characters."), html! {
+                            input #password type="password" name="password" autocomplete="new-password"
+                                aria-describedby="password-hint" maxlength="72" required;
+                        }))
+                    }
                     button type="submit" { "Join" }
                 }
             },

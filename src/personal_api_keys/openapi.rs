@@ -52,8 +52,8 @@ pub fn list() -> Operation {
 pub fn create() -> Operation {
     let op = Operation::new(Method::POST, LIST_PATH, "personal_api_keys_create")
         .describe(
-            "Makes a key (sessions only; at most 10 a user). The answer's `value` is the \
-             secret, shown this once.",
+            "Makes a key (sessions only, signed in within the last 2 hours; at most 10 a \
+             user). The answer's `value` is the secret, shown this once.",
         )
         .tags(TAGS)
         .body(s::component(REQUEST))

@@ -422,6 +422,16 @@ async fn the_signup_page_shows_the_invite_and_no_secret() {
     assert!(!html.contains("<nav"));
     assert_eq!(page.headers[header::REFERRER_POLICY], "no-referrer");
 
+    // Signed in, a person joins with their account: no name or password asked.
+    let session = browser(&w.app, "ada@example.com").await;
+    let page = get(&w.app, &page_path, Some(&session)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page
+        .body
+        .contains("You are signed in as <strong>ada@example.com</strong>"));
+    assert!(!page.body.contains("id=\"password\""));
+    button(&page.body, "Join");
+
     // A wrong token, a missing one and an unknown invite look alike.
     let (base, _) = page_path.split_once('?').unwrap();
     for wrong in [

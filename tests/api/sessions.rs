@@ -887,3 +887,85 @@ async fn changing_keys_needs_a_login_at_most_two_hours_old() {
         204
     );
 }
+
+/// The owner of a [`World`], signed in (a password set for them first).
+async fn owner_session(w: &World) -> Session {
+    let me = w
+        .app
+        .call("GET", "/api/users/@me/", Some(&w.owner), None)
+        .await;
+    let id = me.body["id"].as_i64().unwrap();
+    let hash = prickle::passwords::hash_now(PASSWORD).unwrap();
+    let mut tx = w.app.db.write().await.unwrap();
+    prickle::sessions::store::set_password(&mut tx, id, &hash)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    signed_in(&w.app, "owner@example.com").await
+}
+
+/// Every route a key reads, a session reads the same way: the owner's
+/// session gets the status the owner's `*` key gets, on every declared GET
+/// (the key-management routes, which refuse keys, aside).
+#[tokio::test]
+async fn a_session_reads_every_route_as_the_owners_star_key_does() {
+    let w = World::new().await;
+    let f = crate::hostile::bounds::Fixtures::new(&w).await;
+    let s = owner_session(&w).await;
+    let mut walked = 0;
+    for e in prickle::api::endpoints() {
+        let public = matches!(e.access, prickle::http::Access::Public);
+        if e.method != axum::http::Method::GET || public {
+            continue;
+        }
+        let path = f.path(e.path);
+        let by_session = call(&w.app, "GET", &path, &s, None).await;
+        let by_key = w.app.call("GET", &path, Some(&w.owner), None).await;
+        assert!(by_session.status < 500, "{path}: {}", by_session.body);
+        match e.path {
+            // A key reads only itself there; a session any of the user's keys.
+            "/api/personal_api_keys" => assert_eq!(by_session.status, 200, "{path}"),
+            "/api/personal_api_keys/{id}" => assert_eq!(by_session.status, 404, "{path}"),
+            _ => assert_eq!(
+                by_session.status,
+                by_key.status.as_u16(),
+                "{path}: {} / {}",
+                by_session.body,
+                by_key.body
+            ),
+        }
+        walked += 1;
+    }
+    assert!(walked > 20, "{walked} routes");
+}
+
+#[tokio::test]
+async fn cookies_are_secure_under_an_https_site() {
+    let app = TestApp::with_config(Config::new(
+        "https://prickle.example",
+        2000,
+        Some("test-secret"),
+    ))
+    .await;
+    account(&app, "ada@example.com").await;
+    let r = login(&app, "ada@example.com", PASSWORD).await;
+    assert_eq!(r.status, 200);
+    for name in ["sessionid", "csrftoken"] {
+        assert!(
+            r.cookie_line(name).ends_with("; Secure"),
+            "{}",
+            r.cookie_line(name)
+        );
+    }
+    let s = Session {
+        id: r.cookie("sessionid").unwrap(),
+        csrf: r.cookie("csrftoken").unwrap(),
+    };
+    // The site's own origin passes the CSRF check.
+    let mut req = request("POST", "/api/logout/", Some((&s, Csrf::Sent)), None);
+    req.headers_mut()
+        .insert(header::ORIGIN, "https://prickle.example".parse().unwrap());
+    let r = send(&app, req).await;
+    assert_eq!(r.status, 204);
+    assert!(r.cookie_line("sessionid").ends_with("; Secure"));
+}

@@ -109,7 +109,13 @@
     } else {
       slot = scope.querySelector('[data-error-for=""]') || $('main [data-error-for=""]');
     }
-    if (slot) slot.textContent = detail;
+    if (!slot) return;
+    slot.textContent = detail;
+    // Sensitive actions (key writes) want a recent login: offer one that comes back here.
+    if (r.status === 403 && /recently authenticated/.test(detail)) {
+      const next = encodeURIComponent(location.pathname + location.search);
+      slot.append(" ", el("a", { href: `/login?next=${next}`, text: "Log in again" }));
+    }
   }
 
   // A form sent through the API: errors cleared, submit disabled meanwhile.
@@ -221,17 +227,29 @@
     const id = location.pathname.split("/")[2];
     const token = new URLSearchParams(location.search).get("token") || "";
     const path = `/api/signup/${encodeURIComponent(id)}/`;
+    const here = encodeURIComponent(location.pathname + location.search);
+    const show = (r) => {
+      if (r.data && r.data.code === "account_exists") {
+        // The email has an account: log in, then come back to this link.
+        const slot = $('[data-error-for=""]', form);
+        slot.textContent = "An account with this email exists already. ";
+        slot.append(el("a", { href: `/login?next=${here}`, text: "Log in to join" }));
+      } else {
+        report(form, r);
+      }
+    };
     api("GET", `${path}?token=${encodeURIComponent(token)}`).then((r) => {
-      if (!r.ok) report(form, r);
+      if (!r.ok) show(r);
     });
     onSubmit(form, async () => {
-      const r = await api("POST", path, {
-        first_name: $("#first_name").value.trim(),
-        password: $("#password").value,
-        token,
-      });
+      const body = { token };
+      if (!form.hasAttribute("data-signed-in")) {
+        body.first_name = $("#first_name").value.trim();
+        body.password = $("#password").value;
+      }
+      const r = await api("POST", path, body);
       if (r.ok) location.assign("/");
-      else report(form, r);
+      else show(r);
     });
   };
 
@@ -358,17 +376,18 @@
       if (d.ok) location.assign("/projects");
       else report(dialog, d);
     });
-    accessSection(id);
+    accessSection(id, r.data.organization || "@current");
   };
 
-  async function accessSection(id) {
+  async function accessSection(id, org) {
     const path = `/api/projects/${encodeURIComponent(id)}/access_controls/`;
+    const orgPath = `/api/organizations/${org}`;
     const defaults = $("#access-default");
     const add = $("#access-add");
     const tbody = $("#access-rules tbody");
     const [members, roles] = await Promise.all([
-      api("GET", "/api/organizations/@current/members/?limit=1000"),
-      api("GET", "/api/organizations/@current/roles/?limit=1000"),
+      api("GET", `${orgPath}/members/?limit=1000`),
+      api("GET", `${orgPath}/roles/?limit=1000`),
     ]);
     const memberName = {};
     for (const m of rows(members.data)) {
@@ -386,7 +405,7 @@
     if (!known.length) $("#role-list").append(el("li", { class: "none", text: "No roles yet." }));
     const roleForm = $("#role-create");
     onSubmit(roleForm, async () => {
-      const r = await api("POST", "/api/organizations/@current/roles/", { name: $("#role-name").value.trim() });
+      const r = await api("POST", `${orgPath}/roles/`, { name: $("#role-name").value.trim() });
       if (!r.ok) return report(roleForm, r);
       const none = $("#role-list .none");
       if (none) none.remove();
