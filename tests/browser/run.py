@@ -815,6 +815,42 @@ class Scenario:
         self.r.check("a member sees no Level or Remove on others", not with_controls, f"offered on {with_controls}")
         b.check_page("members-as-member")
 
+    def switch_organization(self):
+        """The nav's Organization select switches the organization the pages show."""
+        b = self.b
+        second = f"Second {self.org_name}"
+        self.server.admin("create-organization", "--name", second, "--owner-email", self.owner)
+        b.forget_session()
+        b.login(self.owner, PASSWORD)
+
+        def switcher():
+            return b.field("Organization", b.d.find_element(By.TAG_NAME, "nav"))
+
+        def names():
+            return [" ".join(o.text.split()) for o in Select(switcher()).options]
+
+        b.wait("both organizations in the switcher", lambda: {self.org_name, second} <= set(names()))
+        self.r.ok("the switcher lists the user's organizations")
+        for target, project_shown in ((second, False), (self.org_name, True)):
+            b.go("/projects")
+            b.wait("the switcher filled", lambda: {self.org_name, second} <= set(names()))
+            if Select(switcher()).first_selected_option.text.strip() != target:
+                choose(switcher(), target)
+                b.wait(
+                    f"the user's current organization to become {target}",
+                    lambda: (self.api("GET", "/api/users/@me/")[1].get("organization") or {}).get("name") == target,
+                )
+                b.settle()
+            b.go("/projects")
+            b.wait("the selected organization", lambda: Select(switcher()).first_selected_option.text.strip() == target)
+            b.settle()
+            self.r.check(
+                "switched back: the project is listed again"
+                if project_shown
+                else "switched to a second organization: the first one's project is not listed",
+                bool(b.links(self.project_name)) == project_shown,
+            )
+
     def tour(self):
         """Every page as the owner: first-load bytes, then axe and screenshots."""
         b = self.b
@@ -903,6 +939,7 @@ def main():
             ("the owner makes a member an admin and removes another", scenario.members_admin_and_remove, []),
             ("the owner creates a personal API key in the page", scenario.api_key, ["the owner creates a project"]),
             ("a member does not see an admin's controls", scenario.member_view, []),
+            ("the organization switcher", scenario.switch_organization, ["the owner creates a project"]),
             ("every page", scenario.tour, []),
         ]
         done = set()
