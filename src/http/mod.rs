@@ -50,6 +50,7 @@ impl App {
         // Serving requests: learn of grant changes made elsewhere.
         db.watch_grants();
         let auth_cache = Arc::new(AuthCache::new(config.auth_cache_entries));
+        crate::passwords::prepare();
         let password_hashes = Arc::new(HashSlots::new(
             config.max_concurrent_password_hashes,
             config.password_hash_wait,

@@ -286,6 +286,7 @@ impl Routes {
                     {
                         return to_login(&uri);
                     }
+                    let gzip = crate::pages::gzip::accepted(&headers);
                     let params = params
                         .iter()
                         .map(|(n, v)| (n.to_string(), v.to_string()))
@@ -302,7 +303,7 @@ impl Routes {
                             .entry(name.clone())
                             .or_insert(axum::http::HeaderValue::from_static(value));
                     }
-                    answer
+                    crate::pages::gzip::encode(answer, gzip).await
                 }
             },
         );
@@ -320,16 +321,27 @@ impl Routes {
         body: &'static str,
     ) -> Routes {
         self.assert_page_path(path);
-        let router = axum::routing::get(move || async move {
-            (
-                [
-                    (axum::http::header::CONTENT_TYPE, content_type),
-                    (axum::http::header::CACHE_CONTROL, "public, max-age=86400"),
-                    (axum::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-                ],
-                body,
-            )
-                .into_response()
+        // Gzipped once, on the first request that accepts it.
+        let gzipped: Arc<std::sync::OnceLock<bytes::Bytes>> = Arc::default();
+        let router = axum::routing::get(move |headers: axum::http::HeaderMap| {
+            let gzipped = gzipped.clone();
+            async move {
+                use axum::http::header;
+                let fixed = [
+                    (header::CONTENT_TYPE, content_type),
+                    (header::CACHE_CONTROL, "public, max-age=86400"),
+                    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+                    (header::VARY, "accept-encoding"),
+                ];
+                if crate::pages::gzip::accepted(&headers) {
+                    let bytes = gzipped
+                        .get_or_init(|| crate::pages::gzip::compress(body.as_bytes()).into())
+                        .clone();
+                    (fixed, [(header::CONTENT_ENCODING, "gzip")], bytes).into_response()
+                } else {
+                    (fixed, body).into_response()
+                }
+            }
         });
         let access = PageAccess::Public;
         self.pages.push((PageRoute { path, access }, router));

@@ -17,6 +17,7 @@
 //! `Routes::page` (outside `/api/`, not in the API document) and never touch
 //! the API's hot path.
 
+pub mod gzip;
 mod layout;
 pub mod session;
 mod views;

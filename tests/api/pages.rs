@@ -367,6 +367,84 @@ async fn the_assets_and_the_weight_of_each_page() {
     assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
 }
 
+/// A GET that accepts gzip: the status, the headers and the body as sent.
+async fn get_gzip(app: &TestApp, path: &str, cookie: Option<&str>) -> (Page, Vec<u8>) {
+    let mut req = Request::builder()
+        .uri(path)
+        .header(header::ACCEPT_ENCODING, "gzip, deflate, br, zstd");
+    if let Some(c) = cookie {
+        req = req.header(header::COOKIE, c);
+    }
+    let resp = app
+        .router
+        .clone()
+        .oneshot(req.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let bytes = resp
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec();
+    let page = Page {
+        status,
+        headers,
+        body: String::new(),
+    };
+    (page, bytes)
+}
+
+fn gunzip(bytes: &[u8]) -> String {
+    use std::io::Read;
+    let mut out = String::new();
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_string(&mut out)
+        .expect("gzip");
+    out
+}
+
+#[tokio::test]
+async fn pages_and_assets_are_gzipped_for_browsers_that_accept_it() {
+    let app = TestApp::new().await;
+    let session = browser(&app, "ada@example.com").await;
+    let mut total = 0;
+    for (path, cookie) in [
+        ("/projects/1", Some(session.as_str())),
+        ("/members", Some(session.as_str())),
+        ("/login", None),
+        (prickle::pages::css_url(), None),
+        (prickle::pages::js_url(), None),
+    ] {
+        let plain = get(&app, path, cookie).await;
+        let (page, sent) = get_gzip(&app, path, cookie).await;
+        assert_eq!(page.status, StatusCode::OK, "{path}");
+        assert_eq!(page.headers[header::CONTENT_ENCODING], "gzip", "{path}");
+        assert_eq!(page.headers[header::VARY], "accept-encoding", "{path}");
+        assert_eq!(plain.headers[header::VARY], "accept-encoding", "{path}");
+        assert!(
+            !plain.headers.contains_key(header::CONTENT_ENCODING),
+            "{path}"
+        );
+        assert_eq!(gunzip(&sent), plain.body, "{path}");
+        assert!(
+            sent.len() * 2 < plain.body.len(),
+            "{path}: {} bytes",
+            sent.len()
+        );
+        total += sent.len();
+    }
+    // The heaviest page with both assets, as a browser fetches them.
+    assert!(total < 40 * 1024, "{total} bytes");
+    // A redirect has nothing to compress.
+    let (page, sent) = get_gzip(&app, "/keys", None).await;
+    assert_eq!(page.status, StatusCode::FOUND);
+    assert!(sent.is_empty() && !page.headers.contains_key(header::CONTENT_ENCODING));
+}
+
 #[tokio::test]
 async fn pages_are_not_in_the_api_document() {
     let declared = prickle::api::routes();

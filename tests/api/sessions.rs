@@ -969,3 +969,50 @@ async fn cookies_are_secure_under_an_https_site() {
     assert_eq!(r.status, 204);
     assert!(r.cookie_line("sessionid").ends_with("; Secure"));
 }
+
+/// Every declared write route checks the session's CSRF token before
+/// anything else it does: nothing is written without it.
+#[tokio::test]
+async fn every_write_route_refuses_a_session_without_its_csrf_token() {
+    let w = World::new().await;
+    let f = crate::hostile::bounds::Fixtures::new(&w).await;
+    let s = owner_session(&w).await;
+    let mut walked = 0;
+    for e in prickle::api::endpoints() {
+        let public = matches!(e.access, prickle::http::Access::Public);
+        if public || !matches!(e.method.as_str(), "POST" | "PUT" | "PATCH" | "DELETE") {
+            continue;
+        }
+        let path = f.path(e.path);
+        let body = (e.method != axum::http::Method::DELETE).then(|| json!({}));
+        let r = send(
+            &w.app,
+            request(e.method.as_str(), &path, Some((&s, Csrf::NoHeader)), body),
+        )
+        .await;
+        assert_eq!(
+            r.error(),
+            (
+                403,
+                "permission_denied",
+                "CSRF Failed: CSRF token missing.",
+                Value::Null
+            ),
+            "{} {path}",
+            e.method
+        );
+        walked += 1;
+    }
+    assert!(walked > 20, "{walked} routes");
+    // The world is as it was: the owner still reads the organization.
+    let r = w
+        .app
+        .call(
+            "GET",
+            &format!("/api/organizations/{}/", w.org),
+            Some(&w.owner),
+            None,
+        )
+        .await;
+    assert_eq!(r.status.as_u16(), 200);
+}
