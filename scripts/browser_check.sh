@@ -24,7 +24,7 @@ source scripts/ci_server.sh
 trap stop_server EXIT
 
 status=0
-"${venv}/bin/python" tests/browser/run.py --label "$label" \
+PYTHONDONTWRITEBYTECODE=1 "${venv}/bin/python" tests/browser/run.py --label "$label" \
   --screenshots "${CARGO_TARGET_DIR:-target}/screenshots" || status=$?
 if [ "$status" -ne 0 ]; then
   echo "-- the server's log (last 40 lines)"
