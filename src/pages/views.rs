@@ -433,19 +433,9 @@ pub async fn members(_: App, _: PageRequest) -> Response {
         }
         (status("members-status"))
         (form_alert())
-        div.scroll tabindex="0" role="region" aria-label="Members" {
-            table #members {
-                caption.sr-only { "Members of the organization" }
-                thead { tr {
-                    th scope="col" { "Name" }
-                    th scope="col" { "Email" }
-                    th scope="col" { "Level" }
-                    th.hide-narrow scope="col" { "Joined" }
-                    th scope="col" { "Actions" }
-                } }
-                tbody {}
-            }
-        }
+        (script_table("members", "Members", "Members of the organization", &[
+            col("Name"), col("Email"), col("Level"), wide_col("Joined"), col("Actions"),
+        ]))
         (data_block("member-rules", &members_matrix()))
         (data_block("level-names", &level_names()))
     };
@@ -482,30 +472,21 @@ pub async fn invites(_: App, _: PageRequest) -> Response {
                 }
                 button type="submit" { "Send invite" }
             }
-            div #signup-result hidden {
-                p { "The sign-up link, shown only now: send it to the person if your server sends no email." }
-                p { code #signup-link {} }
-                button #copy-signup-link type="button" { "Copy link" }
-                span.copied role="status" aria-live="polite" {}
-            }
+            (shown_once(
+                "signup-result",
+                "The sign-up link, shown only now: send it to the person if your server sends no email.",
+                "signup-link",
+                "copy-signup-link",
+                "Copy link",
+            ))
         }
         section aria-labelledby="pending-title" {
             h2 #pending-title { "Pending invites" }
             (status("invites-status"))
             (form_alert())
-            div.scroll tabindex="0" role="region" aria-label="Pending invites table" {
-                table #invites {
-                    caption.sr-only { "Pending invites" }
-                    thead { tr {
-                        th scope="col" { "Email" }
-                        th scope="col" { "Level" }
-                        th scope="col" { "Invited by" }
-                        th scope="col" { "Expires" }
-                        th scope="col" { "Actions" }
-                    } }
-                    tbody {}
-                }
-            }
+            (script_table("invites", "Pending invites table", "Pending invites", &[
+                col("Email"), col("Level"), col("Invited by"), col("Expires"), col("Actions"),
+            ]))
         }
         (data_block("level-names", &level_names()))
         (data_block("invite-validity-days", &json!(crate::invites::model::VALIDITY_DAYS)))
@@ -557,31 +538,21 @@ pub async fn keys(_: App, _: PageRequest) -> Response {
                 }
                 button type="submit" { "Create key" }
             }
-            div #new-key hidden {
-                p { "The key's value, shown only now: store it safely." }
-                p { code #new-key-value {} }
-                button #copy-key type="button" { "Copy" }
-                span.copied role="status" aria-live="polite" {}
-            }
+            (shown_once(
+                "new-key",
+                "The key's value, shown only now: store it safely.",
+                "new-key-value",
+                "copy-key",
+                "Copy",
+            ))
         }
         section aria-labelledby="keys-title" {
             h2 #keys-title { "Your keys" }
             (status("keys-status"))
             (form_alert())
-            div.scroll tabindex="0" role="region" aria-label="Keys table" {
-                table #keys {
-                    caption.sr-only { "Your personal API keys" }
-                    thead { tr {
-                        th scope="col" { "Label" }
-                        th scope="col" { "Key" }
-                        th scope="col" { "Scopes" }
-                        th scope="col" { "Last used" }
-                        th scope="col" { "Created" }
-                        th scope="col" { "Actions" }
-                    } }
-                    tbody {}
-                }
-            }
+            (script_table("keys", "Keys table", "Your personal API keys", &[
+                col("Label"), col("Key"), col("Scopes"), col("Last used"), col("Created"), col("Actions"),
+            ]))
         }
     };
     html(shell("API keys", "keys", true, main))
@@ -628,15 +599,45 @@ fn list_page(title: &str, page: &str, table: &str, columns: &[&str]) -> Response
         h1 { (title) }
         (status(&format!("{table}-status")))
         (form_alert())
-        div.scroll tabindex="0" role="region" aria-label=(title) {
-            table id=(table) {
-                caption.sr-only { (title) }
-                thead { tr { @for c in columns { th scope="col" { (c) } } } }
+        (script_table(table, title, title, &columns.iter().map(|c| col(c)).collect::<Vec<_>>()))
+    };
+    html(shell(title, page, true, main))
+}
+
+/// A column header; [`wide_col`]'s is hidden on narrow screens.
+fn col(name: &str) -> Markup {
+    html! { th scope="col" { (name) } }
+}
+
+fn wide_col(name: &str) -> Markup {
+    html! { th.hide-narrow scope="col" { (name) } }
+}
+
+/// An empty table the page's script fills from the API, scrollable on its
+/// own (keyboard included) so a narrow screen never scrolls sideways.
+fn script_table(id: &str, label: &str, caption: &str, columns: &[Markup]) -> Markup {
+    html! {
+        div.scroll tabindex="0" role="region" aria-label=(label) {
+            table id=(id) {
+                caption.sr-only { (caption) }
+                thead { tr { @for c in columns { (c) } } }
                 tbody {}
             }
         }
-    };
-    html(shell(title, page, true, main))
+    }
+}
+
+/// Where a secret made just now (a key's value, a sign-up link) is shown,
+/// once, with its copy button; hidden until the script fills it.
+fn shown_once(id: &str, why: &str, value_id: &str, copy_id: &str, copy_label: &str) -> Markup {
+    html! {
+        div id=(id) hidden {
+            p { (why) }
+            p { code id=(value_id) {} }
+            button id=(copy_id) type="button" { (copy_label) }
+            span.copied role="status" aria-live="polite" {}
+        }
+    }
 }
 
 pub async fn legal_documents(_: App, _: PageRequest) -> Response {
