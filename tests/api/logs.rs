@@ -71,10 +71,10 @@ async fn json_logs_hold_one_line_per_request_and_no_secret() {
     assert_eq!(get(&project_url, Some(&key), sent[0].0).await, 200);
     assert_eq!(get(&projects_url, Some(&key), sent[1].0).await, 200);
     // The key in the query string, as PostHog accepts it, and an email.
-    let with_key = format!("{projects_url}?personal_api_key={key}&search=ada%40example.com");
+    let with_key = format!("{projects_url}?personal_api_key={key}&search=ada.lovelace%40example.com");
     assert_eq!(get(&with_key, None, sent[2].0).await, 200);
     assert_eq!(get(&projects_url, None, sent[3].0).await, 401);
-    let unknown = server.url("/api/no-such-route/ada@example.com/?token=hush");
+    let unknown = server.url("/api/no-such-route/ada.lovelace@example.com/?token=hush.hush");
     assert_eq!(get(&unknown, None, None).await, 404);
     assert!(server.terminate().await.success());
 
@@ -88,8 +88,10 @@ async fn json_logs_hold_one_line_per_request_and_no_secret() {
         key.as_str(),
         "personal_api_key",
         "?",
-        "ada",
-        "hush",
+        // With dots: ids and key ids (hex, base64url) cannot hold them by
+        // chance, as a bare "ada" can ("...cada20" in a request id).
+        "ada.lovelace",
+        "hush.hush",
         org.as_str(),
         raw_project_path.as_str(),
         "no-such-route",
