@@ -71,7 +71,8 @@ async fn json_logs_hold_one_line_per_request_and_no_secret() {
     assert_eq!(get(&project_url, Some(&key), sent[0].0).await, 200);
     assert_eq!(get(&projects_url, Some(&key), sent[1].0).await, 200);
     // The key in the query string, as PostHog accepts it, and an email.
-    let with_key = format!("{projects_url}?personal_api_key={key}&search=ada.lovelace%40example.com");
+    let with_key =
+        format!("{projects_url}?personal_api_key={key}&search=ada.lovelace%40example.com");
     assert_eq!(get(&with_key, None, sent[2].0).await, 200);
     assert_eq!(get(&projects_url, None, sent[3].0).await, 401);
     let unknown = server.url("/api/no-such-route/ada.lovelace@example.com/?token=hush.hush");
