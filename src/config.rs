@@ -79,6 +79,9 @@ pub struct ServeArgs {
     /// Entries the authorization cache keeps (keys, memberships, project rules); 0 turns it off.
     #[arg(long, env = "PRICKLE_AUTH_CACHE_ENTRIES", default_value_t = crate::auth::cache::DEFAULT_ENTRIES)]
     pub auth_cache_entries: usize,
+    /// Bytes of rendered answers (project bodies, list pages) kept until the next commit to a SQLite database, shared by the whole process; 0 turns it off.
+    #[arg(long, env = "PRICKLE_RENDER_CACHE_BYTES", default_value_t = crate::http::rendered::DEFAULT_BYTES)]
+    pub render_cache_bytes: usize,
     /// Seconds a client has to send a request's headers, from their first byte (from the connection's opening for its first request).
     #[arg(long, env = "PRICKLE_HEADER_READ_TIMEOUT_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     pub header_read_timeout_seconds: u64,
@@ -271,6 +274,8 @@ pub struct Config {
     pub metrics_elsewhere: bool,
     /// The authorization cache's bound (`auth::cache`); 0: off.
     pub auth_cache_entries: usize,
+    /// The rendered-answer caches' budget (`http::rendered`); 0: off.
+    pub render_cache_bytes: usize,
     /// How long a login session lasts unused, and at most (`sessions`).
     pub session_idle: Duration,
     pub session_max: Duration,
@@ -295,6 +300,7 @@ impl Config {
             password_hash_wait: PASSWORD_HASH_WAIT,
             metrics_elsewhere: false,
             auth_cache_entries: crate::auth::cache::DEFAULT_ENTRIES,
+            render_cache_bytes: crate::http::rendered::DEFAULT_BYTES,
             session_idle: Duration::from_secs(DEFAULT_SESSION_IDLE_SECONDS),
             session_max: Duration::from_secs(DEFAULT_SESSION_MAX_SECONDS),
         }
@@ -321,6 +327,7 @@ impl Config {
         config.max_concurrent_password_hashes = args.max_concurrent_password_hashes;
         config.metrics_elsewhere = args.metrics_bind.is_some();
         config.auth_cache_entries = args.auth_cache_entries;
+        config.render_cache_bytes = args.render_cache_bytes;
         config.session_idle = Duration::from_secs(args.session_idle_seconds);
         config.session_max = Duration::from_secs(args.session_max_seconds);
         // PostHog emails only with an absolute site URL to link to.
@@ -377,6 +384,7 @@ impl fmt::Debug for ServeArgs {
             .field("shutdown_delay_seconds", &self.shutdown_delay_seconds)
             .field("metrics_bind", &self.metrics_bind)
             .field("auth_cache_entries", &self.auth_cache_entries)
+            .field("render_cache_bytes", &self.render_cache_bytes)
             .field(
                 "header_read_timeout_seconds",
                 &self.header_read_timeout_seconds,

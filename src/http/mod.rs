@@ -43,6 +43,8 @@ pub struct App {
     pub metrics: Arc<Metrics>,
     /// What keys may reach, per process (`auth::cache`).
     pub auth_cache: Arc<AuthCache>,
+    /// Rendered answers kept until the next commit (`rendered`).
+    pub rendered: Arc<rendered::Caches>,
 }
 
 impl App {
@@ -51,6 +53,7 @@ impl App {
         db.watch_grants();
         let auth_cache = Arc::new(AuthCache::new(config.auth_cache_entries));
         crate::passwords::prepare();
+        let rendered = Arc::new(rendered::Caches::new(config.render_cache_bytes));
         let password_hashes = Arc::new(HashSlots::new(
             config.max_concurrent_password_hashes,
             config.password_hash_wait,
@@ -63,6 +66,7 @@ impl App {
             draining: Arc::new(AtomicBool::new(false)),
             metrics: Arc::new(Metrics::default()),
             auth_cache,
+            rendered,
         }
     }
 

@@ -19,9 +19,9 @@ use chrono::{NaiveDate, NaiveDateTime};
 use crate::auth::Scope;
 use crate::drf;
 use crate::error::{ApiError, ApiResult};
-use crate::http::rendered::{Page, Rendered};
 use crate::http::{self, pagination, ApiRequest, App, Member, NonMember, Routes};
 use crate::organizations;
+use crate::storage::Tx;
 use crate::time;
 use rules::Action;
 use store::{ListQuery, Who};
@@ -35,15 +35,11 @@ const KEYS_PATH: &str = "/api/organizations/{organization_id}/members/{user__uui
 
 /// An unfiltered page of an organization's member list: order, limit, offset.
 #[derive(Clone, PartialEq, Eq, Hash)]
-struct PageKey {
+pub(crate) struct PageKey {
     org_id: String,
     ascending: bool,
     limit: i64,
     offset: i64,
-}
-
-thread_local! {
-    static PAGES: Rendered<PageKey> = Rendered::new(8);
 }
 
 /// PostHog caps `search` at 200 characters.
@@ -136,30 +132,24 @@ async fn list(app: App, req: ApiRequest, ctx: Member) -> ApiResult<Response> {
     };
     let base = app.absolute(req.uri.path());
     let mut tx = app.db.read().await?;
+    let render = async |tx: &mut Tx| {
+        let (count, members) = store::page(tx, &ctx.org.id, &q).await?;
+        let results = http::to_json(&model::Listed(&members))?;
+        Ok(std::sync::Arc::new((count, results)))
+    };
     // SQLite: an unfiltered page is rendered once per commit.
-    let cached = match q.filtered() {
-        false => tx.read_version()?.map(|token| {
-            let key = PageKey {
+    let rendered = match q.filtered() {
+        false => {
+            let key = || PageKey {
                 org_id: ctx.org.id.clone(),
                 ascending: q.ascending,
                 limit: q.limit,
                 offset: q.offset,
             };
-            (PAGES.with(|p| p.get(&key, token)), key, token)
-        }),
-        true => None,
-    };
-    let rendered = match cached {
-        Some((Some(hit), _, _)) => hit,
-        miss => {
-            let (count, members) = store::page(&mut tx, &ctx.org.id, &q).await?;
-            let results = http::to_json(&model::Listed(&members))?;
-            let rendered: Page = std::sync::Arc::new((count, results));
-            if let Some((None, key, token)) = miss {
-                PAGES.with(|p| p.put(key, token, rendered.clone()));
-            }
-            rendered
+            let pages = &app.rendered.member_pages;
+            pages.page(&mut tx, key, render).await?
         }
+        true => render(&mut tx).await?,
     };
     tx.commit().await?;
     let (count, results) = &*rendered;

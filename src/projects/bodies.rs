@@ -1,30 +1,17 @@
-//! Rendered GET project bodies, per thread, while nothing is committed to
-//! the database (SQLite): a hit skips the project's query and its render.
+//! Rendered GET project bodies, kept until the next commit to the database
+//! (SQLite): a hit skips the project's query and its render.
 //!
-//! Each body is tagged, as `members::cache`'s pages are, with the read
-//! connection's number and SQLite's `data_version` (`Tx::read_version`),
-//! read before the project: any commit by anyone (this process's writer or
-//! another process) changes the token, and the next request renders again.
-//! A body is kept for everything it depends on: the project, the viewer
-//! (user id and level on the project: `effective_membership_level`,
-//! `user_access_level`) and, through its livestream token, the
-//! organization, the signing key and the time (`live_events`: shown again
-//! only while its token would be). PostgreSQL has no such token and always
-//! queries.
-//!
-//! Bounded by bytes per thread: past [`MAX_BYTES`] the thread drops bodies
-//! in the map's order (any order suits a cache whose bodies are all the
-//! same age: one token) until the new one fits.
-
-use std::cell::RefCell;
-use std::collections::HashMap;
+//! Kept in the process's shared store (`http::rendered`, tagged with the
+//! commit generation, bounded by bytes) for everything a body depends on:
+//! the project, the viewer (user id and level on the project:
+//! `effective_membership_level`, `user_access_level`) and, through its
+//! livestream token, the organization, the signing key and the time
+//! (`live_events`: shown again only while its token would be). PostgreSQL
+//! has no generation and always queries.
 
 use bytes::Bytes;
 
-type Token = (u64, i64);
-
-/// Body bytes kept per thread.
-pub const MAX_BYTES: usize = 8 << 20;
+use crate::http::rendered::Store;
 
 /// Who sees which project.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -41,85 +28,50 @@ pub struct Rendered<'a> {
     pub signing_key: &'a [u8],
 }
 
-struct Kept {
-    organization_id: String,
+pub struct Kept {
+    organization_id: Box<str>,
     signing_key: Box<[u8]>,
     /// Unix seconds: shown again only before this.
     reusable_until: i64,
     body: Bytes,
 }
 
-#[derive(Default)]
-struct Bodies {
-    /// The token every kept body was read at.
-    token: Option<Token>,
-    bytes: usize,
-    kept: HashMap<Key, Kept>,
+pub type Bodies = Store<Key, Kept>;
+
+/// The body kept for `key` at `generation` if it was rendered `with` these
+/// and is still good at `now`.
+pub fn get(
+    bodies: &Bodies,
+    key: &Key,
+    generation: u64,
+    with: &Rendered<'_>,
+    now: i64,
+) -> Option<Bytes> {
+    bodies.get(key, generation, |k| {
+        let same = *k.organization_id == *with.organization_id
+            && *k.signing_key == *with.signing_key
+            && now < k.reusable_until;
+        same.then(|| k.body.clone())
+    })
 }
 
-thread_local! {
-    static BODIES: RefCell<Bodies> = RefCell::new(Bodies::default());
-}
-
-/// The body kept for `key` if nothing was committed since it was rendered
-/// (`token` is the request's, read now), it was rendered with `with`, and
-/// it is still good at `now`.
-pub fn get(key: &Key, token: Token, with: &Rendered<'_>, now: i64) -> Option<Bytes> {
-    BODIES
-        .try_with(|b| {
-            let b = b.borrow();
-            if b.token != Some(token) {
-                return None;
-            }
-            let k = b.kept.get(key)?;
-            let same = k.organization_id == with.organization_id
-                && *k.signing_key == *with.signing_key
-                && now < k.reusable_until;
-            same.then(|| k.body.clone())
-        })
-        .ok()
-        .flatten()
-}
-
-/// Keeps `body`, rendered for `key` from what was read after `token`.
-pub fn put(key: Key, token: Token, with: &Rendered<'_>, reusable_until: i64, body: Bytes) {
-    let size = body.len() + with.organization_id.len() + with.signing_key.len();
-    if size > MAX_BYTES {
-        return;
-    }
-    let _ = BODIES.try_with(|b| {
-        let mut b = b.borrow_mut();
-        if b.token != Some(token) {
-            b.kept.clear();
-            b.bytes = 0;
-            b.token = Some(token);
-        }
-        if let Some(old) = b.kept.remove(&key) {
-            b.bytes -= weight(&old);
-        }
-        while b.bytes + size > MAX_BYTES {
-            let Some(evicted) = b.kept.keys().next().copied() else {
-                break;
-            };
-            if let Some(old) = b.kept.remove(&evicted) {
-                b.bytes -= weight(&old);
-            }
-        }
-        b.bytes += size;
-        b.kept.insert(
-            key,
-            Kept {
-                organization_id: with.organization_id.to_string(),
-                signing_key: with.signing_key.into(),
-                reusable_until,
-                body,
-            },
-        );
-    });
-}
-
-fn weight(k: &Kept) -> usize {
-    k.body.len() + k.organization_id.len() + k.signing_key.len()
+/// Keeps `body`, rendered for `key` from what was read at `generation`.
+pub fn put(
+    bodies: &Bodies,
+    key: Key,
+    generation: u64,
+    with: &Rendered<'_>,
+    reusable_until: i64,
+    body: Bytes,
+) {
+    let bytes = body.len() + with.organization_id.len() + with.signing_key.len();
+    let kept = Kept {
+        organization_id: with.organization_id.into(),
+        signing_key: with.signing_key.into(),
+        reusable_until,
+        body,
+    };
+    bodies.put(key, generation, kept, bytes);
 }
 
 #[cfg(test)]
@@ -141,19 +93,18 @@ mod tests {
 
     #[test]
     fn a_body_is_shown_only_as_it_was_rendered() {
-        let t = (1, 5);
-        put(key(1, 2, 1), t, &WITH, 100, Bytes::from_static(b"{}"));
+        let b = Bodies::new(1 << 20);
+        put(&b, key(1, 2, 1), 5, &WITH, 100, Bytes::from_static(b"{}"));
         assert_eq!(
-            get(&key(1, 2, 1), t, &WITH, 99).as_deref(),
+            get(&b, &key(1, 2, 1), 5, &WITH, 99).as_deref(),
             Some(&b"{}"[..])
         );
         // Another viewer, level, project; a commit since; the token's age.
-        assert!(get(&key(1, 3, 1), t, &WITH, 99).is_none());
-        assert!(get(&key(1, 2, 8), t, &WITH, 99).is_none());
-        assert!(get(&key(2, 2, 1), t, &WITH, 99).is_none());
-        assert!(get(&key(1, 2, 1), (1, 6), &WITH, 99).is_none());
-        assert!(get(&key(1, 2, 1), (2, 5), &WITH, 99).is_none());
-        assert!(get(&key(1, 2, 1), t, &WITH, 100).is_none());
+        assert!(get(&b, &key(1, 3, 1), 5, &WITH, 99).is_none());
+        assert!(get(&b, &key(1, 2, 8), 5, &WITH, 99).is_none());
+        assert!(get(&b, &key(2, 2, 1), 5, &WITH, 99).is_none());
+        assert!(get(&b, &key(1, 2, 1), 6, &WITH, 99).is_none());
+        assert!(get(&b, &key(1, 2, 1), 5, &WITH, 100).is_none());
         for other in [
             Rendered {
                 organization_id: "p",
@@ -164,34 +115,7 @@ mod tests {
                 signing_key: b"j",
             },
         ] {
-            assert!(get(&key(1, 2, 1), t, &other, 99).is_none());
+            assert!(get(&b, &key(1, 2, 1), 5, &other, 99).is_none());
         }
-        // A body read at a newer token replaces every older one.
-        put(key(3, 2, 1), (1, 6), &WITH, 100, Bytes::from_static(b"[]"));
-        assert!(get(&key(1, 2, 1), t, &WITH, 99).is_none());
-        assert!(get(&key(3, 2, 1), (1, 6), &WITH, 99).is_some());
-    }
-
-    #[test]
-    fn the_bodies_kept_are_bounded_by_bytes() {
-        let body = Bytes::from(vec![b' '; 100_000]);
-        for p in 0..500 {
-            put(key(p, 1, 1), (7, 7), &WITH, 100, body.clone());
-            let bytes = BODIES.with(|b| b.borrow().bytes);
-            assert!(bytes <= MAX_BYTES, "{bytes}");
-        }
-        let (bytes, n) = BODIES.with(|b| (b.borrow().bytes, b.borrow().kept.len()));
-        assert_eq!(bytes, n * (100_000 + 2));
-        assert!(n >= MAX_BYTES / 100_002 - 1, "{n}");
-        assert!(get(&key(499, 1, 1), (7, 7), &WITH, 99).is_some());
-        // A body larger than the bound is not kept.
-        put(
-            key(1_000, 1, 1),
-            (7, 7),
-            &WITH,
-            100,
-            Bytes::from(vec![b' '; MAX_BYTES]),
-        );
-        assert!(get(&key(1_000, 1, 1), (7, 7), &WITH, 99).is_none());
     }
 }

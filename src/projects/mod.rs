@@ -4,7 +4,7 @@
 //! Handlers are thin: they run the shared checks, call the rules in
 //! [`rules`] and the queries in [`store`], and render with [`model`].
 
-mod bodies;
+pub(crate) mod bodies;
 pub mod live_events;
 pub mod model;
 pub mod openapi;
@@ -28,7 +28,6 @@ use crate::activity;
 use crate::auth::{self, keys, Scope};
 use crate::drf;
 use crate::error::{ApiError, ApiResult};
-use crate::http::rendered::{Page, Rendered};
 use crate::http::{
     self, pagination, ApiRequest, App, Member, NonMember, ProjectMember, ProjectNeed, Routes,
 };
@@ -170,24 +169,22 @@ async fn list(app: App, req: ApiRequest, ctx: Member) -> ApiResult<Response> {
     let mut tx = app.db.read().await?;
     // SQLite: a page is rendered once per commit, for everyone who sees the
     // same projects (admins: all; a member: by their membership).
-    let cached = tx.read_version()?.map(|token| {
-        let key = PageKey {
-            org_id: ctx.org.id.clone(),
-            visibility: match &visibility {
-                Visibility::All => None,
-                Visibility::Member { membership_id } => Some(membership_id.clone()),
-            },
-            search: search.map(str::to_owned),
-            limit: page.limit,
-            offset: page.offset,
-        };
-        (PAGES.with(|p| p.get(&key, token)), key, token)
-    });
-    let rendered = match cached {
-        Some((Some(hit), _, _)) => hit,
-        miss => {
+    let key = || PageKey {
+        org_id: ctx.org.id.clone(),
+        visibility: match &visibility {
+            Visibility::All => None,
+            Visibility::Member { membership_id } => Some(membership_id.clone()),
+        },
+        search: search.map(str::to_owned),
+        limit: page.limit,
+        offset: page.offset,
+    };
+    let rendered = app
+        .rendered
+        .project_pages
+        .page(&mut tx, key, async |tx: &mut Tx| {
             let (count, projects) = store::page(
-                &mut tx,
+                tx,
                 &ctx.org.id,
                 &visibility,
                 search,
@@ -196,13 +193,9 @@ async fn list(app: App, req: ApiRequest, ctx: Member) -> ApiResult<Response> {
             )
             .await?;
             let results = http::to_json(&model::basic_list(&projects))?;
-            let rendered: Page = std::sync::Arc::new((count, results));
-            if let Some((None, key, token)) = miss {
-                PAGES.with(|p| p.put(key, token, rendered.clone()));
-            }
-            rendered
-        }
-    };
+            Ok(std::sync::Arc::new((count, results)))
+        })
+        .await?;
     tx.commit().await?;
     let (count, results) = &*rendered;
     http::ok_json(pagination::envelope_json(
@@ -212,7 +205,7 @@ async fn list(app: App, req: ApiRequest, ctx: Member) -> ApiResult<Response> {
 
 /// A page of an organization's project list as one caller sees it.
 #[derive(Clone, PartialEq, Eq, Hash)]
-struct PageKey {
+pub(crate) struct PageKey {
     org_id: String,
     /// `None`: every project (admins); else the membership the rules name.
     visibility: Option<String>,
@@ -221,15 +214,11 @@ struct PageKey {
     offset: i64,
 }
 
-thread_local! {
-    static PAGES: Rendered<PageKey> = Rendered::new(8);
-}
-
 /// SQLite: a body rendered since the last commit to the database is shown
 /// again (`bodies`), without reading the project.
 pub(crate) async fn retrieve(app: App, _: ApiRequest, ctx: ProjectMember) -> ApiResult<Response> {
     let mut tx = app.db.read().await?;
-    let token = tx.read_version()?;
+    let generation = tx.commit_generation()?;
     let key = bodies::Key {
         project_id: ctx.project_id,
         user_id: ctx.caller.user.id,
@@ -239,9 +228,10 @@ pub(crate) async fn retrieve(app: App, _: ApiRequest, ctx: ProjectMember) -> Api
         organization_id: &ctx.org.id,
         signing_key: &app.config.secret_key,
     };
-    if let Some(token) = token {
+    let kept = &app.rendered.project_bodies;
+    if let Some(generation) = generation {
         let now = chrono::Utc::now().timestamp();
-        if let Some(body) = bodies::get(&key, token, &rendered, now) {
+        if let Some(body) = bodies::get(kept, &key, generation, &rendered, now) {
             tx.commit().await?;
             return http::ok_json_bytes(body);
         }
@@ -250,8 +240,15 @@ pub(crate) async fn retrieve(app: App, _: ApiRequest, ctx: ProjectMember) -> Api
     tx.commit().await?;
     let (body, reusable_until) = project.detail_reusable(&viewer(&app, &ctx, ctx.access.level));
     let body = bytes::Bytes::from(body);
-    if let Some(token) = token {
-        bodies::put(key, token, &rendered, reusable_until, body.clone());
+    if let Some(generation) = generation {
+        bodies::put(
+            kept,
+            key,
+            generation,
+            &rendered,
+            reusable_until,
+            body.clone(),
+        );
     }
     http::ok_json_bytes(body)
 }

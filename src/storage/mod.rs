@@ -9,6 +9,7 @@
 //! Nothing here knows about HTTP; errors are [`DbError`], which the HTTP error
 //! type converts.
 
+pub mod generation;
 pub mod grants;
 pub mod migrations;
 mod pg;
@@ -328,6 +329,13 @@ impl Tx {
             TxInner::Sqlite(tx) => tx.read_version(),
             TxInner::Postgres(_) => Ok(None),
         }
+    }
+
+    /// The commit generation a cache shared by the process's threads may
+    /// use now ([`generation`]): SQLite read transactions only, and only
+    /// when nothing was committed since this thread last asked.
+    pub fn commit_generation(&self) -> DbResult<Option<u64>> {
+        generation::current(|| self.read_version())
     }
 
     /// The grants epoch as of now, where this process can know it without
