@@ -52,7 +52,6 @@ impl App {
         // Serving requests: learn of grant changes made elsewhere.
         db.watch_grants();
         let auth_cache = Arc::new(AuthCache::new(config.auth_cache_entries));
-        crate::passwords::prepare();
         let rendered = Arc::new(rendered::Caches::new(config.render_cache_bytes));
         let password_hashes = Arc::new(HashSlots::new(
             config.max_concurrent_password_hashes,
