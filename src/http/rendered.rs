@@ -1,11 +1,12 @@
-//! Rendered answers kept until the next commit to the database (SQLite),
+//! Rendered answers kept until the next commit to the database,
 //! shared by every thread of the process and bounded by bytes: a list's
 //! page (the same text for every caller it is keyed for) and a project's
 //! body (`projects::bodies`). Each entry is tagged with the commit
-//! generation it was read at (`storage::generation`); a commit by anyone
-//! (this process's writer or another process) moves the generation, and
-//! the next request renders again. PostgreSQL has no generation and always
-//! queries.
+//! generation it was read at (`Tx::commit_generation`: on SQLite
+//! `storage::generation`, on PostgreSQL the WAL position of
+//! `storage::pg_generation`'s shared rounds); a commit by anyone (this
+//! process or another) moves the generation, and the next request renders
+//! again.
 //!
 //! One budget, `PRICKLE_RENDER_CACHE_BYTES`, split between the stores
 //! ([`Caches`]): one process keeps at most that much, however many threads
@@ -146,7 +147,7 @@ impl<K: Hash + Eq + Clone> Store<K, Page> {
         key: impl FnOnce() -> K,
         render: impl AsyncFnOnce(&mut Tx) -> ApiResult<Page>,
     ) -> ApiResult<Page> {
-        let generation = tx.commit_generation()?;
+        let generation = tx.commit_generation().await?;
         let key = generation.map(|g| (key(), g));
         if let Some((key, g)) = &key {
             if let Some(hit) = self.get(key, *g, |p| Some(p.clone())) {

@@ -137,7 +137,7 @@ async fn list(app: App, req: ApiRequest, ctx: Member) -> ApiResult<Response> {
         let results = http::to_json(&model::Listed(&members))?;
         Ok(std::sync::Arc::new((count, results)))
     };
-    // SQLite: an unfiltered page is rendered once per commit.
+    // An unfiltered page is rendered once per commit.
     let rendered = match q.filtered() {
         false => {
             let key = || PageKey {

@@ -1,13 +1,12 @@
-//! Rendered GET project bodies, kept until the next commit to the database
-//! (SQLite): a hit skips the project's query and its render.
+//! Rendered GET project bodies, kept until the next commit to the database:
+//! a hit skips the project's query and its render.
 //!
 //! Kept in the process's shared store (`http::rendered`, tagged with the
 //! commit generation, bounded by bytes) for everything a body depends on:
 //! the project, the viewer (user id and level on the project:
 //! `effective_membership_level`, `user_access_level`) and, through its
 //! livestream token, the organization, the signing key and the time
-//! (`live_events`: shown again only while its token would be). PostgreSQL
-//! has no generation and always queries.
+//! (`live_events`: shown again only while its token would be).
 
 use bytes::Bytes;
 

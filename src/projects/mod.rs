@@ -167,7 +167,7 @@ async fn list(app: App, req: ApiRequest, ctx: Member) -> ApiResult<Response> {
     let base = app.absolute(req.uri.path());
     let visibility = ctx.visibility();
     let mut tx = app.db.read().await?;
-    // SQLite: a page is rendered once per commit, for everyone who sees the
+    // A page is rendered once per commit, for everyone who sees the
     // same projects (admins: all; a member: by their membership).
     let key = || PageKey {
         org_id: ctx.org.id.clone(),
@@ -214,11 +214,11 @@ pub(crate) struct PageKey {
     offset: i64,
 }
 
-/// SQLite: a body rendered since the last commit to the database is shown
+/// A body rendered since the last commit to the database is shown
 /// again (`bodies`), without reading the project.
 pub(crate) async fn retrieve(app: App, _: ApiRequest, ctx: ProjectMember) -> ApiResult<Response> {
     let mut tx = app.db.read().await?;
-    let generation = tx.commit_generation()?;
+    let generation = tx.commit_generation().await?;
     let key = bodies::Key {
         project_id: ctx.project_id,
         user_id: ctx.caller.user.id,

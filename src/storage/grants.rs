@@ -96,6 +96,20 @@ pub(super) fn read() -> SelectStatement {
 /// reading grants again (`projects::change`) and wherever a cache is filled.
 pub(super) static READ: Prebuilt<()> = Prebuilt::new(|()| read(), |()| vec![1.into()]);
 
+/// PostgreSQL: [`read`] with the WAL insert position before it
+/// (`pg_generation`'s rounds). Constant text: no input reaches it.
+pub(super) static READ_WITH_WAL_POSITION: Prebuilt<()> = Prebuilt::new(
+    |()| {
+        read()
+            .expr_as(
+                Expr::cust("(pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::bigint"),
+                "wal_position",
+            )
+            .to_owned()
+    },
+    |()| vec![1.into()],
+);
+
 pub(super) fn epoch_from_row(r: &dyn RowRead) -> DbResult<i64> {
     r.i64(0)
 }

@@ -13,6 +13,7 @@ pub mod generation;
 pub mod grants;
 pub mod migrations;
 mod pg;
+mod pg_generation;
 mod pg_tls;
 mod prebuilt;
 mod row;
@@ -332,10 +333,15 @@ impl Tx {
     }
 
     /// The commit generation a cache shared by the process's threads may
-    /// use now ([`generation`]): SQLite read transactions only, and only
-    /// when nothing was committed since this thread last asked.
-    pub fn commit_generation(&self) -> DbResult<Option<u64>> {
-        generation::current(|| self.read_version())
+    /// use now: on SQLite ([`generation`]) read transactions only, and only
+    /// when nothing was committed since this thread last asked; on
+    /// PostgreSQL the WAL position of a round shared with the requests
+    /// waiting with this one (`pg_generation`). `None`: do not use a cache.
+    pub async fn commit_generation(&mut self) -> DbResult<Option<u64>> {
+        match &mut self.inner {
+            TxInner::Sqlite(_) => generation::current(|| self.read_version()),
+            TxInner::Postgres(tx) => tx.commit_generation().await,
+        }
     }
 
     /// The grants epoch as of now, where this process can know it without

@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use deadpool_postgres::{
@@ -18,6 +18,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::AsyncMessage;
 
 use super::grants::{self, Watch};
+use super::pg_generation::{self, Rounds};
 use super::pg_tls::{self, Tls};
 use super::{unportable, DbError, DbResult, RowRead};
 
@@ -33,6 +34,8 @@ pub struct PgDb {
     listener: Arc<(tokio_postgres::Config, Tls)>,
     /// What the listener has seen (`grants`).
     pub(super) watch: Arc<Watch>,
+    /// The commit rounds (`pg_generation`), once serving.
+    rounds: Arc<OnceLock<Arc<Rounds>>>,
 }
 
 impl PgDb {
@@ -65,6 +68,7 @@ impl PgDb {
             waits: Arc::new(AtomicU64::new(0)),
             listener: Arc::new((config, tls)),
             watch: Arc::new(Watch::default()),
+            rounds: Arc::new(OnceLock::new()),
         })
     }
 
@@ -80,6 +84,11 @@ impl PgDb {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
+        let (rounds_config, rounds_tls) = (self.listener.0.clone(), self.listener.1.clone());
+        self.rounds.get_or_init(|| {
+            let _entered = runtime.enter();
+            Arc::new(pg_generation::start(rounds_config, rounds_tls))
+        });
         runtime.spawn(async move {
             loop {
                 if let Err(e) = listen_once(&config, &tls, &watch).await {
@@ -91,19 +100,33 @@ impl PgDb {
         });
     }
 
+    /// A write holds its connection from BEGIN; a read takes one at its
+    /// first statement, so a read answered from a kept body never does.
     pub async fn begin(&self, write: bool) -> DbResult<PgTx> {
+        let mut tx = PgTx {
+            client: None,
+            db: self.clone(),
+            open: false,
+            rounds: if write {
+                None
+            } else {
+                self.rounds.get().cloned()
+            },
+        };
+        if write {
+            let client = tx.client().await?;
+            client.batch_execute("BEGIN").await.map_err(classify)?;
+            tx.open = true;
+        }
+        Ok(tx)
+    }
+
+    async fn connection(&self) -> DbResult<Object> {
         let status = self.pool.status();
         if status.available == 0 && status.size >= status.max_size {
             self.waits.fetch_add(1, Ordering::Relaxed);
         }
-        let client = self.pool.get().await.map_err(pool_error)?;
-        if write {
-            client.batch_execute("BEGIN").await.map_err(classify)?;
-        }
-        Ok(PgTx {
-            client: Some(client),
-            open: write,
-        })
+        self.pool.get().await.map_err(pool_error)
     }
 
     /// The pool's size, its idle connections, and the waits so far.
@@ -155,12 +178,18 @@ async fn listen_once(config: &tokio_postgres::Config, tls: &Tls, watch: &Watch) 
 
 pub struct PgTx {
     client: Option<Object>,
+    db: PgDb,
     open: bool,
+    /// Reads only: the commit rounds, when they run.
+    rounds: Option<Arc<Rounds>>,
 }
 
 impl PgTx {
-    fn client(&self) -> &Object {
-        self.client.as_ref().expect("client present until drop")
+    async fn client(&mut self) -> DbResult<&Object> {
+        if self.client.is_none() {
+            self.client = Some(self.db.connection().await?);
+        }
+        Ok(self.client.as_ref().expect("just taken"))
     }
 
     pub async fn query<T, F>(&mut self, sql: &str, values: &Values, mut map: F) -> DbResult<Vec<T>>
@@ -169,7 +198,7 @@ impl PgTx {
     {
         let params = to_pg(values)?;
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as _).collect();
-        let client = self.client();
+        let client = self.client().await?;
         let stmt = client.prepare_cached(sql).await.map_err(classify)?;
         let rows = match grants::take_expected() {
             None => client.query(&stmt, &refs).await,
@@ -187,7 +216,7 @@ impl PgTx {
     pub async fn execute(&mut self, sql: &str, values: &Values) -> DbResult<u64> {
         let params = to_pg(values)?;
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as _).collect();
-        let client = self.client();
+        let client = self.client().await?;
         let stmt = client.prepare_cached(sql).await.map_err(classify)?;
         match grants::take_expected() {
             None => client.execute(&stmt, &refs).await.map_err(classify),
@@ -200,13 +229,35 @@ impl PgTx {
         }
     }
 
+    /// The WAL position a shared cache may use now (`pg_generation`), from
+    /// a round that started after this request asked; the round's grants
+    /// epoch checks the one this request relied on, if any, as its first
+    /// statement would have. `None`: no round (a write, or none to be had).
+    pub async fn commit_generation(&mut self) -> DbResult<Option<u64>> {
+        let Some(rounds) = &self.rounds else {
+            return Ok(None);
+        };
+        let Some((position, epoch)) = rounds.current().await else {
+            return Ok(None);
+        };
+        match grants::take_expected() {
+            Some(expected) if expected != epoch => Err(DbError::GrantsChanged),
+            _ => Ok(Some(position)),
+        }
+    }
+
     pub async fn batch(&mut self, sql: &str) -> DbResult<()> {
-        self.client().batch_execute(sql).await.map_err(classify)
+        self.client()
+            .await?
+            .batch_execute(sql)
+            .await
+            .map_err(classify)
     }
 
     pub async fn commit(mut self) -> DbResult<()> {
         if self.open {
             self.client()
+                .await?
                 .batch_execute("COMMIT")
                 .await
                 .map_err(classify)?;
@@ -262,7 +313,7 @@ type Param = Box<dyn ToSql + Sync + Send>;
 
 /// Every integer column is BIGINT, so every integer binds as i64 (tokio-postgres
 /// checks Rust types against column types strictly).
-fn to_pg(values: &Values) -> DbResult<Vec<Param>> {
+pub(super) fn to_pg(values: &Values) -> DbResult<Vec<Param>> {
     values
         .iter()
         .map(|v| -> DbResult<Param> {
@@ -287,7 +338,7 @@ fn to_pg(values: &Values) -> DbResult<Vec<Param>> {
         .collect()
 }
 
-fn classify(e: tokio_postgres::Error) -> DbError {
+pub(super) fn classify(e: tokio_postgres::Error) -> DbError {
     match e.code() {
         Some(c) if *c == SqlState::UNIQUE_VIOLATION => DbError::Unique,
         Some(c)

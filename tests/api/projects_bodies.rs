@@ -1,8 +1,8 @@
-//! GET project's rendered bodies, kept per thread on SQLite while nothing
-//! is committed (`projects::bodies`): the next GET after any change, by
+//! GET project's rendered bodies, kept by the process while nothing is
+//! committed (`projects::bodies`): the next GET after any change, by
 //! this server or through another connection to the database, shows it,
-//! and every viewer gets their own body. PostgreSQL always reads, and the
-//! same tests hold there.
+//! and every viewer gets their own body. The same tests hold on
+//! PostgreSQL, where bodies are kept while the WAL position stands.
 
 use axum::http::StatusCode;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -122,4 +122,86 @@ async fn every_viewer_gets_their_own_body() {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.body["effective_membership_level"], 8);
+}
+
+/// PostgreSQL: bodies are kept while the WAL position that the shared
+/// rounds find stands (`storage::pg_generation`), on a connection of the
+/// rounds' own. With that connection terminated by the server, every GET
+/// still answers and sees each change made through another connection
+/// (reading each time), and the rounds come back.
+#[tokio::test]
+async fn postgres_rounds_lost_and_back() {
+    let Some(server_url) = crate::common::postgres_url() else {
+        return;
+    };
+    let (pg, conn) = tokio_postgres::connect(&server_url, tokio_postgres::NoTls)
+        .await
+        .expect("connect to PostgreSQL");
+    tokio::spawn(conn);
+    let rounds = |since: &str| {
+        format!(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'prickle-rounds' \
+             AND backend_start > {since}"
+        )
+    };
+    let w = World::new().await;
+    let id = w.create_project("Rounds").await["id"].as_i64().unwrap();
+    assert_eq!(get(&w, &w.owner, id).await["name"], "Rounds");
+    let running: i64 = pg
+        .query_one(&rounds("'-infinity'"), &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(running > 0, "no rounds connection");
+
+    let other = TestApp::at(&w.app.database_url).await;
+    let rename = |name: &'static str| {
+        let other = &other;
+        let w = &w;
+        async move {
+            let r = other
+                .call(
+                    "PATCH",
+                    &w.project(id),
+                    Some(&w.owner),
+                    Some(json!({ "name": name })),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        }
+    };
+    let killed_at: String = pg
+        .query_one(
+            "SELECT now()::text FROM pg_stat_activity WHERE pid = pg_backend_pid() \
+             AND (SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                  WHERE application_name = 'prickle-rounds') t) >= 0",
+            &[],
+        )
+        .await
+        .expect("terminate the rounds")
+        .get(0);
+    for name in ["Renamed while down", "Renamed again"] {
+        rename(name).await;
+        assert_eq!(get(&w, &w.owner, id).await["name"], name);
+        assert_eq!(get(&w, &w.owner, id).await["name"], name);
+    }
+
+    // Back within a few seconds (the process retries every second).
+    let since = format!("'{killed_at}'::timestamptz");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let _ = get(&w, &w.owner, id).await;
+        let back: i64 = pg.query_one(&rounds(&since), &[]).await.unwrap().get(0);
+        if back > 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the rounds did not come back"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    rename("Renamed once back").await;
+    assert_eq!(get(&w, &w.owner, id).await["name"], "Renamed once back");
+    assert_eq!(get(&w, &w.owner, id).await["name"], "Renamed once back");
 }
