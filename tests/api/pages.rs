@@ -35,8 +35,18 @@ struct Page {
     body: String,
 }
 
-async fn get(app: &TestApp, path: &str, cookie: Option<&str>) -> Page {
+/// A GET through the router, with the session cookie and the
+/// `Accept-Encoding` given: the status, the headers and the body as sent.
+async fn send(
+    app: &TestApp,
+    path: &str,
+    cookie: Option<&str>,
+    accept_encoding: Option<&str>,
+) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
     let mut req = Request::builder().uri(path);
+    if let Some(e) = accept_encoding {
+        req = req.header(header::ACCEPT_ENCODING, e);
+    }
     if let Some(c) = cookie {
         req = req.header(header::COOKIE, c);
     }
@@ -49,10 +59,15 @@ async fn get(app: &TestApp, path: &str, cookie: Option<&str>) -> Page {
     let status = resp.status();
     let headers = resp.headers().clone();
     let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, headers, bytes.to_vec())
+}
+
+async fn get(app: &TestApp, path: &str, cookie: Option<&str>) -> Page {
+    let (status, headers, bytes) = send(app, path, cookie, None).await;
     Page {
         status,
         headers,
-        body: String::from_utf8(bytes.to_vec()).expect("pages are UTF-8"),
+        body: String::from_utf8(bytes).expect("pages are UTF-8"),
     }
 }
 
@@ -369,27 +384,7 @@ async fn the_assets_and_the_weight_of_each_page() {
 
 /// A GET that accepts gzip: the status, the headers and the body as sent.
 async fn get_gzip(app: &TestApp, path: &str, cookie: Option<&str>) -> (Page, Vec<u8>) {
-    let mut req = Request::builder()
-        .uri(path)
-        .header(header::ACCEPT_ENCODING, "gzip, deflate, br, zstd");
-    if let Some(c) = cookie {
-        req = req.header(header::COOKIE, c);
-    }
-    let resp = app
-        .router
-        .clone()
-        .oneshot(req.body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let bytes = resp
-        .into_body()
-        .collect()
-        .await
-        .unwrap()
-        .to_bytes()
-        .to_vec();
+    let (status, headers, bytes) = send(app, path, cookie, Some("gzip, deflate, br, zstd")).await;
     let page = Page {
         status,
         headers,
