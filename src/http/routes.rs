@@ -698,14 +698,15 @@ fn to_login(uri: &axum::http::Uri) -> Response {
 /// cache is checked against the grants epoch by its first statement (or
 /// here, when it made none) and given again without the cache when the
 /// epoch moved: no request is answered from a grant changed before it was
-/// checked. SQLite's cache is current when it is used (`auth::cache`).
+/// checked. SQLite's cache is current when it is used (`auth::cache`); its
+/// scope carries only what the request found of the commit generation.
 async fn answer(
     run: impl Fn(App, ApiRequest) -> BoxFuture,
     app: App,
     req: ApiRequest,
 ) -> ApiResult<Response> {
     if !app.db.is_postgres() {
-        return run(app, req).await;
+        return grants::scope(false, run(app, req)).await.0;
     }
     let again = req.clone();
     let (answer, unchecked) = grants::scope(false, run(app.clone(), req)).await;

@@ -28,7 +28,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use sea_query::{Expr, ExprTrait, Func, Query, SelectStatement, UpdateStatement};
 
 use super::schema::GrantEpochs as G;
-use super::{DbResult, Prebuilt, RowRead, Tx};
+use super::{generation, DbResult, Prebuilt, RowRead, Tx};
 
 /// The PostgreSQL channel the epoch's bumps are announced on.
 pub const CHANNEL: &str = "prickle_grants";
@@ -125,9 +125,17 @@ thread_local! {
 /// version is taken before the epoch, so a commit between the two makes the
 /// next call read again.
 pub(super) async fn sqlite_epoch(tx: &mut Tx) -> DbResult<Option<i64>> {
-    let Some(version) = tx.read_version()? else {
+    // One `PRAGMA data_version` per request: what it says of the commit
+    // generation is kept for the request's handler (`take_observed`).
+    let mut read = None;
+    let observed = generation::current(|| {
+        read = tx.read_version()?;
+        Ok(read)
+    })?;
+    let Some(version) = read else {
         return Ok(None);
     };
+    let _ = PENDING.try_with(|p| p.observed.set(Some(observed)));
     if let Some((seen, epoch)) = SEEN.get() {
         if seen == version {
             return Ok(Some(epoch));
@@ -201,6 +209,9 @@ impl Watch {
 struct Pending {
     expected: Cell<Option<i64>>,
     bypass: Cell<bool>,
+    /// SQLite: the commit generation found when the epoch was checked,
+    /// within this request ([`take_observed`]).
+    observed: Cell<Option<Option<u64>>>,
 }
 
 tokio::task_local! {
@@ -214,6 +225,7 @@ pub async fn scope<F: Future>(bypass: bool, f: F) -> (F::Output, Option<i64>) {
     let pending = Pending {
         expected: Cell::new(None),
         bypass: Cell::new(bypass),
+        observed: Cell::new(None),
     };
     PENDING
         .scope(pending, async move {
@@ -239,6 +251,16 @@ pub fn expect(epoch: i64) -> bool {
             }
         })
         .is_ok()
+}
+
+/// SQLite: the commit generation this request found when it checked the
+/// grants epoch (`generation::current`, read with the same `data_version`),
+/// taken once. A request's handler may use it instead of asking again: it
+/// was found after the request arrived, so a kept answer at that
+/// generation is as current as the request needs (a commit after it is
+/// concurrent with the request).
+pub(super) fn take_observed() -> Option<Option<u64>> {
+    PENDING.try_with(|p| p.observed.take()).ok().flatten()
 }
 
 /// The epoch the next statement must check, taken (checked once).

@@ -334,12 +334,18 @@ impl Tx {
 
     /// The commit generation a cache shared by the process's threads may
     /// use now: on SQLite ([`generation`]) read transactions only, and only
-    /// when nothing was committed since this thread last asked; on
+    /// when nothing was committed since this thread last asked (asked once
+    /// per request: the answer found with the grants epoch is taken, see
+    /// [`grants::take_observed`]); on
     /// PostgreSQL the WAL position of a round shared with the requests
     /// waiting with this one (`pg_generation`). `None`: do not use a cache.
     pub async fn commit_generation(&mut self) -> DbResult<Option<u64>> {
         match &mut self.inner {
-            TxInner::Sqlite(_) => generation::current(|| self.read_version()),
+            TxInner::Sqlite(tx) if tx.is_read() => match grants::take_observed() {
+                Some(observed) => Ok(observed),
+                None => generation::current(|| self.read_version()),
+            },
+            TxInner::Sqlite(_) => Ok(None),
             TxInner::Postgres(tx) => tx.commit_generation().await,
         }
     }

@@ -635,6 +635,11 @@ pub struct SqliteTx {
 }
 
 impl SqliteTx {
+    /// Is this a read transaction (a read connection of this thread)?
+    pub fn is_read(&self) -> bool {
+        matches!(self.conn, Some(Holder::Reader(..)))
+    }
+
     /// On a read connection: its number and SQLite's `data_version`, which
     /// changes whenever another connection (this process's writer, or
     /// another process) commits. Equal answers mean nothing was committed
