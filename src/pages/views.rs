@@ -464,12 +464,13 @@ pub async fn invites(_: App, _: PageRequest) -> Response {
                     textarea #invite-message name="message" maxlength="2000" rows="3"
                         aria-describedby="invite-message-hint" {}
                 }))
-                fieldset #invite-projects {
-                    legend { "Project access" }
-                    p.hint { "Private projects the person may see, and at which level." }
-                    div #invite-project-list {}
-                    (field_error("private_project_access"))
-                }
+                (script_choices(
+                    "invite-projects",
+                    "Project access",
+                    "Private projects the person may see, and at which level.",
+                    "invite-project-list",
+                    "private_project_access",
+                ))
                 button type="submit" { "Send invite" }
             }
             (shown_once(
@@ -524,18 +525,20 @@ pub async fn keys(_: App, _: PageRequest) -> Response {
                         }
                     }
                 }
-                fieldset #key-organizations {
-                    legend { "Organizations" }
-                    p.hint { "Leave all unticked for every organization." }
-                    div #key-organization-list {}
-                    (field_error("scoped_organizations"))
-                }
-                fieldset #key-projects {
-                    legend { "Projects" }
-                    p.hint { "Leave all unticked for every project." }
-                    div #key-project-list {}
-                    (field_error("scoped_teams"))
-                }
+                (script_choices(
+                    "key-organizations",
+                    "Organizations",
+                    "Leave all unticked for every organization.",
+                    "key-organization-list",
+                    "scoped_organizations",
+                ))
+                (script_choices(
+                    "key-projects",
+                    "Projects",
+                    "Leave all unticked for every project.",
+                    "key-project-list",
+                    "scoped_teams",
+                ))
                 button type="submit" { "Create key" }
             }
             (shown_once(
@@ -623,6 +626,19 @@ fn script_table(id: &str, label: &str, caption: &str, columns: &[Markup]) -> Mar
                 thead { tr { @for c in columns { (c) } } }
                 tbody {}
             }
+        }
+    }
+}
+
+/// A group of choices the page's script lists from the API (into
+/// `list_id`), with its hint and the error of the field `attr` names.
+fn script_choices(id: &str, legend: &str, hint: &str, list_id: &str, attr: &str) -> Markup {
+    html! {
+        fieldset id=(id) {
+            legend { (legend) }
+            p.hint { (hint) }
+            div id=(list_id) {}
+            (field_error(attr))
         }
     }
 }
